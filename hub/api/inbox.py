@@ -1,0 +1,82 @@
+"""Routes for the regisseur: the wijk's inbox, take up and close."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from hub.api.deps import ContextDep, RegisseurDep, SessionDep
+from hub.api.schemas import InboxItemPublic, InboxPage
+from hub.core.errors import HubProblem
+from hub.core.inbox import ItemView, get_item, list_items, view_item
+
+router = APIRouter(prefix="/api/v1/inbox", tags=["regisseur"])
+IdPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _public(view: ItemView) -> InboxItemPublic:
+    item = view.item
+    return InboxItemPublic(
+        id=item.id, type=item.type, category=item.category, summary=view.summary,
+        source=view.source_name, basis=item.basis, reason=item.reason, status=item.status,
+        triage=item.triage, household_id=item.household_id, repeats=item.repeats,
+        received_at=item.delivered_at, data=view.data)
+
+
+@router.get("", response_model=InboxPage)
+def inbox(ctx: ContextDep, session: SessionDep, regisseur: RegisseurDep,
+          limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+          offset: Annotated[int, Query(ge=0)] = 0,
+          type: Annotated[str | None, Query(max_length=100)] = None,
+          basis: Literal["consent", "statute"] | None = None,
+          status: Literal["new", "taken_up", "closed"] | None = None) -> InboxPage:
+    """The items of the regisseur's wijk that may be shown now, newest first."""
+    total, views = list_items(session=session, ctx=ctx, wijk=regisseur.wijk, now=ctx.clock(),
+                              limit=limit, offset=offset, type_=type, basis=basis,
+                              status=status)
+    page = InboxPage(total=total, limit=limit, offset=offset, items=[_public(v) for v in views])
+    session.commit()
+    return page
+
+
+def _own_item(ctx, session, regisseur, item_id):
+    item = get_item(session=session, ctx=ctx, wijk=regisseur.wijk, item_id=item_id,
+                    now=ctx.clock())
+    if item is None:
+        raise HubProblem(404, "Item not found")
+    return item
+
+
+@router.get("/{item_id}", response_model=InboxItemPublic)
+def inbox_item(item_id: IdPath, ctx: ContextDep, session: SessionDep,
+               regisseur: RegisseurDep) -> InboxItemPublic:
+    """One item, with the data its basis allows now."""
+    item = _own_item(ctx, session, regisseur, item_id)
+    public = _public(view_item(session=session, ctx=ctx, item=item))
+    session.commit()
+    return public
+
+
+@router.post("/{item_id}/take-up", response_model=InboxItemPublic)
+def take_up(item_id: IdPath, ctx: ContextDep, session: SessionDep,
+            regisseur: RegisseurDep) -> InboxItemPublic:
+    """The regisseur starts help: the sender will see ``taken_up``."""
+    item = _own_item(ctx, session, regisseur, item_id)
+    if item.status == "closed":
+        raise HubProblem(409, "Item is already closed")
+    item.status, item.taken_up, item.updated_at = "taken_up", True, ctx.clock()
+    public = _public(view_item(session=session, ctx=ctx, item=item))
+    session.commit()
+    return public
+
+
+@router.post("/{item_id}/close", response_model=InboxItemPublic)
+def close(item_id: IdPath, ctx: ContextDep, session: SessionDep,
+          regisseur: RegisseurDep) -> InboxItemPublic:
+    """Close the item: the sender sees ``closed``, or ``not_taken_up`` if help never started."""
+    item = _own_item(ctx, session, regisseur, item_id)
+    item.status, item.updated_at = "closed", ctx.clock()
+    public = _public(view_item(session=session, ctx=ctx, item=item))
+    session.commit()
+    return public

@@ -1,0 +1,148 @@
+"""Public request and response shapes. Routes never return ORM objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from hub.core.envelope import MessageIn
+
+SenderStatus = Literal["received", "taken_up", "not_taken_up", "closed"]
+
+
+# --- partners -------------------------------------------------------------------
+class MessageCreate(MessageIn):
+    """A partner's message (documented here; validated by the core)."""
+
+
+class MessageReceipt(BaseModel):
+    """The hub's receipt for an accepted message."""
+
+    id: str
+    status: SenderStatus
+
+
+class MessageStatus(BaseModel):
+    """What the sender may know of its message: a closed list, never why."""
+
+    id: str
+    type: str
+    source_ref: str
+    status: SenderStatus
+    received_at: datetime
+
+
+class BatchReceipt(BaseModel):
+    """The hub's receipt for a CSV batch."""
+
+    batch_id: str
+    status: str
+
+
+class BatchLineError(BaseModel):
+    """Why one line was refused: the CSV column and the reason, never the value."""
+
+    line: int
+    field: str
+    reason: str
+
+
+class BatchPublic(BaseModel):
+    """A batch's progress and outcome."""
+
+    batch_id: str
+    status: str
+    total: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    errors: list[BatchLineError]
+
+
+# --- regisseur ------------------------------------------------------------------
+class InboxItemPublic(BaseModel):
+    """An inbox item with only the data its basis allows."""
+
+    id: str
+    type: str
+    category: str
+    summary: str
+    source: str
+    basis: str
+    reason: str = Field(description="Why the regisseur may see this, in Dutch.")
+    status: Literal["new", "taken_up", "closed"]
+    triage: bool = Field(description="True when the resident could not be identified.")
+    household_id: str | None
+    repeats: int = Field(description="Herhaalde meldingen linked to this item.")
+    received_at: datetime
+    data: dict[str, Any]
+
+
+class InboxPage(BaseModel):
+    """One page of a wijk's inbox."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[InboxItemPublic]
+
+
+# --- resident -------------------------------------------------------------------
+class ConsentCreate(BaseModel):
+    """A consent the resident gives: who may receive what, from whom, why, until when."""
+
+    model_config = ConfigDict(extra="forbid")
+    recipient: Literal["wijkteam"] = "wijkteam"
+    source_kinds: list[str] = Field(default_factory=list, max_length=20)
+    source_partners: list[str] = Field(default_factory=list, max_length=50)
+    categories: list[str] = Field(min_length=1, max_length=10)
+    purpose: str = Field(min_length=1, max_length=500)
+    valid_until: AwareDatetime | None = None
+
+
+class ConsentCreated(BaseModel):
+    """The id of a new consent."""
+
+    id: str
+
+
+class ConsentPublic(BaseModel):
+    """A consent as the resident sees it."""
+
+    id: str
+    recipient: str
+    source_kinds: list[str]
+    source_partners: list[str]
+    categories: list[str]
+    purpose: str
+    status: str
+    valid_from: datetime
+    valid_until: datetime | None
+    revoked_at: datetime | None
+    provenance: dict[str, Any]
+
+
+class ConsentRequestPublic(BaseModel):
+    """A question to the resident: may this be shared?"""
+
+    id: str
+    text: str
+    source: str
+    category: str
+    status: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class DisclosurePublic(BaseModel):
+    """That something about the resident reached someone, when, and on which basis."""
+
+    message_type: str
+    source: str
+    recipient: str
+    basis: str
+    fields: list[str] | None
+    reason: str
+    at: datetime

@@ -1,0 +1,1 @@
+"""The engine: envelope, hookspecs, plugin manager, store, outbox, router, delivery."""

@@ -1,0 +1,45 @@
+"""The shape of an incoming message, before the core turns it into an envelope."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hub.core.address import Huisnummer, Postcode
+from hub.core.bsn import validate_bsn
+
+
+class SubjectIn(BaseModel):
+    """Who a message is about: a BSN, or name and address (creditors rarely have a BSN)."""
+
+    model_config = ConfigDict(extra="forbid")
+    bsn: str | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    birthdate: date | None = None
+    postcode: Postcode | None = None
+    huisnummer: Huisnummer | None = None
+
+    @field_validator("bsn")
+    @classmethod
+    def _elfproef(cls, value: str | None) -> str | None:
+        return None if value is None else validate_bsn(value)
+
+    @model_validator(mode="after")
+    def _identifies_someone(self) -> SubjectIn:
+        if self.bsn is None and not (self.name and self.postcode and self.huisnummer):
+            raise ValueError("give either bsn, or name with postcode and huisnummer")
+        return self
+
+
+class MessageIn(BaseModel):
+    """``POST /api/v1/messages``: one message from a partner."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(min_length=1, max_length=100, examples=["signal.arrears.rent"])
+    source_ref: str = Field(min_length=1, max_length=200,
+                            description="The partner's own id; resending it is harmless.")
+    subject: SubjectIn
+    occurred_at: AwareDatetime
+    data: dict[str, Any]

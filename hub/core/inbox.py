@@ -1,0 +1,143 @@
+"""The regisseur's inbox: what reached a wijk, re-checked against the basis at every read.
+
+An item delivered under a consent that has since been revoked or has expired is
+decided again before it is shown: it may still be shown on another basis (e.g.
+minimal fields by statute), cut down to what that basis allows, or no longer be
+shown at all. No cron job is needed for this to hold; the read itself enforces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from consent import registry
+from consent.engine import decide, intersect_fields
+from consent.model import BasisKind
+from consent.tables import consent_grants
+from hub.core.context import HubContext
+from hub.core.models import InboxItem, Message, Partner, Resident
+from hub.core.residents import resident_identity
+from hub.core.router import facts_for
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One inbox item as the regisseur may see it now."""
+
+    item: InboxItem
+    summary: str
+    data: dict[str, Any]
+    source_name: str
+
+
+def _stale_condition(ctx: HubContext, now: datetime):
+    """Items whose recorded basis may no longer hold."""
+    inactive_consent = select(consent_grants.c.id).where(
+        consent_grants.c.id == InboxItem.basis_ref,
+        or_(consent_grants.c.status != "active",
+            and_(consent_grants.c.valid_until.is_not(None), consent_grants.c.valid_until <= now)))
+    disabled = [key for key, st in ctx.policy.statutes.items() if not st.enabled]
+    conditions = [and_(InboxItem.basis == BasisKind.CONSENT.value, inactive_consent.exists())]
+    if disabled:
+        conditions.append(and_(InboxItem.basis == BasisKind.STATUTE.value,
+                               InboxItem.basis_ref.in_(disabled)))
+    return or_(*conditions)
+
+
+def recheck(*, session: Session, ctx: HubContext, now: datetime, wijk: str | None = None,
+            subject: str | None = None) -> int:
+    """Decide again every visible item whose basis may have lapsed; returns how many changed."""
+    stmt = select(InboxItem).where(InboxItem.hidden.is_(False), _stale_condition(ctx, now))
+    if wijk is not None:
+        stmt = stmt.where(InboxItem.wijk == wijk)
+    if subject is not None:
+        stmt = stmt.where(InboxItem.subject == subject)
+    changed = 0
+    for item in session.scalars(stmt):
+        message = session.get(Message, item.message_id)
+        partner = session.get(Partner, item.source_partner)
+        consents = (registry.consents_for(session=session, subject=item.subject)
+                    if item.subject else [])
+        current = decide(facts=facts_for(message, partner), consents=consents,
+                         policy=ctx.policy, now=now)
+        visible = intersect_fields(tuple(item.fields) if item.fields is not None else None,
+                                   current)
+        if not visible.visible:
+            item.hidden = True
+        else:
+            item.basis, item.basis_ref = current.basis.value, current.basis_ref
+            item.fields = list(visible.fields) if visible.fields is not None else None
+            item.reason = current.reason
+        item.updated_at = now
+        changed += 1
+    return changed
+
+
+def list_items(*, session: Session, ctx: HubContext, wijk: str, now: datetime, limit: int,
+               offset: int, type_: str | None = None, basis: str | None = None,
+               status: str | None = None) -> tuple[int, list[ItemView]]:
+    """The visible items of a wijk, newest first, with the total before paging."""
+    recheck(session=session, ctx=ctx, now=now, wijk=wijk)
+    where = [InboxItem.wijk == wijk, InboxItem.hidden.is_(False)]
+    if type_:
+        where.append(InboxItem.type == type_)
+    if basis:
+        where.append(InboxItem.basis == basis)
+    if status:
+        where.append(InboxItem.status == status)
+    total = session.scalar(select(func.count()).select_from(InboxItem).where(*where))
+    items = session.scalars(select(InboxItem).where(*where)
+                            .order_by(InboxItem.delivered_at.desc(), InboxItem.id)
+                            .limit(limit).offset(offset))
+    return total, [view_item(session=session, ctx=ctx, item=item) for item in items]
+
+
+def get_item(*, session: Session, ctx: HubContext, wijk: str, item_id: str,
+             now: datetime) -> InboxItem | None:
+    """One visible item of this wijk, re-checked first; None if it is not to be shown."""
+    recheck(session=session, ctx=ctx, now=now, wijk=wijk)
+    item = session.get(InboxItem, item_id)
+    if item is None or item.wijk != wijk or item.hidden:
+        return None
+    return item
+
+
+def view_item(*, session: Session, ctx: HubContext, item: InboxItem) -> ItemView:
+    """Open the message and keep only the fields the item's basis allows."""
+    message = session.get(Message, item.message_id)
+    partner = session.get(Partner, item.source_partner)
+    payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
+    given, data = payload["subject"], payload["data"]
+    name = given.get("name")
+    if name is None and item.subject is not None:
+        resident = session.get(Resident, item.subject)
+        name = resident_identity(ctx, resident)["name"] if resident else None
+    address = data.get("address") or {k: given[k] for k in ("postcode", "huisnummer")
+                                       if k in given}
+    full = {"name": name, "address": address, "creditor": partner.name, **data}
+    if item.fields is not None:
+        full = {k: v for k, v in full.items() if k in item.fields}
+    mt = ctx.plugins.catalog.type(item.type)
+    summary = mt.summary(full) if mt is not None else item.type
+    return ItemView(item=item, summary=summary, data=full, source_name=partner.name)
+
+
+# What a sender may learn: a closed list, never why and never anything about consent
+# (VNG's model for early signalling: a creditor hears whether help was started).
+def sender_status(*, session: Session, message: Message) -> str:
+    """received | taken_up | not_taken_up | closed, as the sending partner may see it."""
+    if message.status == "closed":
+        return "not_taken_up"
+    if message.item_id is None:
+        return "received"
+    item = session.get(InboxItem, message.item_id)
+    if item.status == "taken_up":
+        return "taken_up"
+    if item.status == "closed":
+        return "closed" if item.taken_up else "not_taken_up"
+    return "received"

@@ -1,0 +1,117 @@
+"""Accepting a partner's message: validate, dedupe, seal, store with its outbox row."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.core.context import HubContext
+from hub.core.envelope import MessageIn
+from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
+from hub.core.models import Message, OutboxEntry, Partner
+from hub.core.store import insert_if_absent
+
+ROUTE_TASK = "route"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The hub's receipt: its id for the message, and whether this call stored it."""
+
+    id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class ValidMessage:
+    """A message that passed every check, ready to store."""
+
+    incoming: MessageIn
+    category: str
+    data: dict[str, Any]
+    subject: str | None
+
+
+def validate_message(*, ctx: HubContext, partner: Partner, body: Any) -> ValidMessage:
+    """Check a message completely, or raise a :class:`HubProblem` naming each bad field."""
+    if not isinstance(body, dict):
+        raise invalid("body", "must be a JSON object")
+    try:
+        incoming = MessageIn.model_validate(body)
+    except ValidationError as exc:
+        problems = pydantic_problems(exc)
+        raise HubProblem(422, "Invalid message", problems) from None
+    mt = ctx.plugins.catalog.type(incoming.type)
+    if mt is None:
+        raise invalid("type", f"unknown message type {incoming.type!r}")
+    if partner.kind not in mt.partner_kinds:
+        raise HubProblem(403, "Message type not allowed for this partner", [FieldProblem(
+            "type", f"partners of kind {partner.kind!r} may not send {incoming.type!r}")])
+    try:
+        data = mt.data_model.model_validate(incoming.data).model_dump(mode="json")
+    except ValidationError as exc:
+        raise HubProblem(422, "Invalid message data", pydantic_problems(exc, "data")) from None
+    _check_area(ctx, incoming, data)
+    subject = ctx.pseudonyms.subject(incoming.subject.bsn) if incoming.subject.bsn else None
+    return ValidMessage(incoming=incoming, category=mt.category, data=data, subject=subject)
+
+
+def _check_area(ctx: HubContext, incoming: MessageIn, data: dict[str, Any]) -> None:
+    # Refuse at the door what no wijkteam of this hub could ever receive.
+    address = data.get("address")
+    for field, postcode in (("subject.postcode", incoming.subject.postcode),
+                            ("data.address.postcode", address and address.get("postcode"))):
+        if postcode and ctx.wijkmap.wijk_for(postcode) is None:
+            raise invalid(field, "is outside the wijken this hub serves")
+
+
+def store_message(*, session: Session, ctx: HubContext, partner: Partner, valid: ValidMessage,
+                  now: datetime, batch_id: str | None = None) -> Accepted:
+    """Store the message and its outbox row in the caller's transaction, once.
+
+    The same ``source_ref`` from the same partner gives back the first id and
+    stores nothing: the unique constraint decides, not an earlier lookup.
+    """
+    message_id = str(uuid.uuid4())
+    given = valid.incoming.subject.model_dump(mode="json", exclude={"bsn"}, exclude_none=True)
+    payload = {"subject": given, "data": valid.data}
+    created = insert_if_absent(session, Message.__table__, {
+        "id": message_id,
+        "type": valid.incoming.type,
+        "source_partner": partner.id,
+        "source_ref": valid.incoming.source_ref,
+        "subject": valid.subject,
+        "category": valid.category,
+        "payload_sealed": ctx.cipher.seal(payload, context=f"message:{message_id}"),
+        "occurred_at": valid.incoming.occurred_at,
+        "received_at": now,
+        "schema_version": 1,
+        "status": "accepted",
+        "batch_id": batch_id,
+    })
+    if not created:
+        existing = session.scalar(select(Message.id).where(
+            Message.source_partner == partner.id,
+            Message.source_ref == valid.incoming.source_ref))
+        return Accepted(id=existing, created=False)
+    enqueue(session=session, message_id=message_id, now=now)
+    return Accepted(id=message_id, created=True)
+
+
+def enqueue(*, session: Session, message_id: str, now: datetime, task: str = ROUTE_TASK) -> None:
+    """Add work for the worker to the caller's transaction."""
+    session.add(OutboxEntry(message_id=message_id, task=task, status="pending", attempts=0,
+                            next_attempt_at=now, created_at=now, updated_at=now))
+
+
+def accept_message(*, session: Session, ctx: HubContext, partner: Partner, body: Any,
+                   now: datetime) -> Accepted:
+    """Validate and store one message in the caller's transaction."""
+    valid = validate_message(ctx=ctx, partner=partner, body=body)
+    return store_message(session=session, ctx=ctx, partner=partner, valid=valid, now=now)

@@ -1,0 +1,150 @@
+"""Finding, loading and calling plugins.
+
+Built-in partners and third parties load through one path: the
+``wijkhub.plugins`` entry-point group. ``HUB_DISABLED_PLUGINS`` (comma-separated
+names) switches plugins off; ``HUB_TRACE_PLUGINS=1`` logs hook names and
+timings, never arguments: they carry residents' data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from types import ModuleType
+
+import pluggy
+
+from hub import PROJECT_NAME
+from hub.core import hookspecs
+from hub.core.types import CsvFormat, MessageType
+
+ENTRY_POINT_GROUP = "wijkhub.plugins"
+log = logging.getLogger(__name__)
+
+
+class PluginError(RuntimeError):
+    """The set of plugins is inconsistent (a clash, a misspelled hook)."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything the loaded plugins serve, indexed for the core."""
+
+    types: dict[str, MessageType]
+    csv_formats: dict[str, CsvFormat]
+
+    def type(self, name: str) -> MessageType | None:
+        """The message type with this name, or None if no plugin serves it."""
+        return self.types.get(name)
+
+    def csv_format_for(self, kind: str) -> CsvFormat | None:
+        """The CSV batch format a partner of this kind uploads, if any."""
+        for fmt in self.csv_formats.values():
+            if kind in fmt.partner_kinds:
+                return fmt
+        return None
+
+
+class Plugins:
+    """Typed wrappers around ``pm.hook``: the rest of the hub never touches pluggy."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.catalog = Catalog(types={}, csv_formats={})
+        self.refresh()
+
+    def _collect(self, hook_name: str) -> list[tuple[str, list]]:
+        results = []
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            try:
+                answer = impl.function()
+            except Exception:
+                # One partner's broken plugin must not take the others down.
+                log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+                continue
+            results.append((impl.plugin_name, list(answer or [])))
+        return results
+
+    def refresh(self) -> None:
+        """Re-read what every registered plugin serves (after registering one)."""
+        types: dict[str, MessageType] = {}
+        owners: dict[str, str] = {}
+        for plugin, declared in self._collect("wijkhub_message_types"):
+            for mt in declared:
+                if mt.name in types:
+                    raise PluginError(
+                        f"message type {mt.name!r} is declared by both "
+                        f"{owners[mt.name]!r} and {plugin!r}"
+                    )
+                types[mt.name] = mt
+                owners[mt.name] = plugin
+        formats: dict[str, CsvFormat] = {}
+        for _plugin, declared in self._collect("wijkhub_csv_formats"):
+            for fmt in declared:
+                if fmt.message_type not in types:
+                    raise PluginError(f"CSV format for unknown type {fmt.message_type!r}")
+                formats[fmt.message_type] = fmt
+        self.catalog = Catalog(types=types, csv_formats=formats)
+        self._owners = owners
+
+    def describe(self) -> list[dict[str, object]]:
+        """Each loaded plugin with the message types it serves (for ``hub plugins``)."""
+        out = []
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda p: str(p[0])):
+            if plugin is hookspecs:
+                continue
+            served = sorted(t for t, owner in self._owners.items() if owner == name)
+            out.append({"name": name, "module": getattr(plugin, "__name__", repr(plugin)),
+                        "message_types": served})
+        return out
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Register a plugin object at run time (tests, embedding) and re-read the catalog."""
+        self.pm.register(plugin, name=name)
+        self.pm.check_pending()
+        self.refresh()
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin registered with :meth:`register`."""
+        self.pm.unregister(name=name)
+        self.refresh()
+
+
+def _trace(pm: pluggy.PluginManager) -> None:
+    def before(hook_name, _impls, _kwargs):
+        _start[hook_name] = time.perf_counter()
+
+    def after(_outcome, hook_name, _impls, _kwargs):
+        elapsed = time.perf_counter() - _start.pop(hook_name, time.perf_counter())
+        log.info("hook %s took %.3f ms", hook_name, elapsed * 1000)
+
+    _start: dict[str, float] = {}
+    pm.add_hookcall_monitoring(before, after)
+
+
+def load_plugins(*, extra: tuple[ModuleType | object, ...] = (),
+                 entry_points: bool = True) -> Plugins:
+    """Load every plugin of the entry-point group, minus the disabled ones.
+
+    A hook implementation that matches no spec (a misspelling) is an error here,
+    not a silently ignored function.
+    """
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    disabled_env = os.environ.get("HUB_DISABLED_PLUGINS", "")
+    disabled = {name.strip() for name in disabled_env.split(",") if name.strip()}
+    if entry_points:
+        for name in disabled:
+            pm.set_blocked(name)
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for plugin in extra:
+        pm.register(plugin)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc)) from exc
+    if os.environ.get("HUB_TRACE_PLUGINS") == "1":
+        _trace(pm)
+    return Plugins(pm)

@@ -1,0 +1,166 @@
+"""The resident registry: import from CSV, and match a partner's subject to a resident.
+
+Creditors usually send a name and an address, not a BSN (as Dutch early
+signalling of debts works today). A subject matches a resident when the BSN
+pseudonym is known, or else when exactly one resident at the address has the
+same name (and the same birthdate, where one was given).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import IO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.core.address import normalize_huisnummer, normalize_postcode
+from hub.core.bsn import validate_bsn
+from hub.core.context import HubContext
+from hub.core.models import Household, Resident
+
+RESIDENTS_HEADER = ("bsn", "name", "birthdate", "postcode", "huisnummer")
+
+
+def normalize_name(name: str) -> str:
+    """Case, accents and spacing do not make a different person."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.casefold().replace(".", " ").split())
+
+
+@dataclass(frozen=True)
+class Match:
+    """How a subject was resolved: to a resident, or only to the wijk of an address."""
+
+    subject: str | None
+    household_id: str | None
+    wijk: str | None
+    method: str
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What ``hub residents import`` did."""
+
+    imported: int
+    updated: int
+    errors: list[tuple[int, str, str]]
+
+
+def _household_for(session: Session, ctx: HubContext, postcode: str, huisnummer: str,
+                   wijk: str) -> Household:
+    key = ctx.pseudonyms.address(postcode, huisnummer)
+    household = session.scalar(select(Household).where(Household.address_key == key))
+    if household is None:
+        household = Household(id=str(uuid.uuid4()), address_key=key, wijk=wijk)
+        session.add(household)
+        session.flush()
+    return household
+
+
+def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> ImportResult:
+    """Add or update residents from a ``bsn,name,birthdate,postcode,huisnummer`` CSV.
+
+    Lines with errors are skipped and reported by line number and field; good
+    lines are kept. Residents at one address form one household.
+    """
+    reader = csv.DictReader(stream)
+    if tuple(reader.fieldnames or ()) != RESIDENTS_HEADER:
+        raise ValueError(f"header must be {','.join(RESIDENTS_HEADER)}")
+    imported = updated = 0
+    errors: list[tuple[int, str, str]] = []
+    for row in reader:
+        line = reader.line_num
+        try:
+            bsn = validate_bsn(row["bsn"] or "")
+        except ValueError as exc:
+            errors.append((line, "bsn", str(exc)))
+            continue
+        try:
+            postcode = normalize_postcode(row["postcode"] or "")
+        except ValueError as exc:
+            errors.append((line, "postcode", str(exc)))
+            continue
+        try:
+            huisnummer = normalize_huisnummer(row["huisnummer"] or "")
+        except ValueError as exc:
+            errors.append((line, "huisnummer", str(exc)))
+            continue
+        name = (row["name"] or "").strip()
+        if not name:
+            errors.append((line, "name", "is required"))
+            continue
+        birthdate = (row["birthdate"] or "").strip()
+        if birthdate:
+            try:
+                date.fromisoformat(birthdate)
+            except ValueError:
+                errors.append((line, "birthdate", "must be a date like 1980-05-17"))
+                continue
+        wijk = ctx.wijkmap.wijk_for(postcode)
+        if wijk is None:
+            errors.append((line, "postcode", "is outside the wijken of this hub"))
+            continue
+        household = _household_for(session, ctx, postcode, huisnummer, wijk)
+        subject = ctx.pseudonyms.subject(bsn)
+        identity = {"name": name, "birthdate": birthdate or None,
+                    "postcode": postcode, "huisnummer": huisnummer}
+        resident = session.get(Resident, subject)
+        if resident is None:
+            resident = Resident(subject=subject, household_id=household.id,
+                                address_key=household.address_key, identity_sealed="")
+            session.add(resident)
+            imported += 1
+        else:
+            updated += 1
+        resident.household_id = household.id
+        resident.address_key = household.address_key
+        resident.identity_sealed = ctx.cipher.seal(identity, context=f"resident:{subject}")
+    return ImportResult(imported=imported, updated=updated, errors=errors)
+
+
+def import_residents_text(*, session: Session, ctx: HubContext, text: str) -> ImportResult:
+    """:func:`import_residents` for a CSV held in a string."""
+    return import_residents(session=session, ctx=ctx, stream=io.StringIO(text))
+
+
+def resident_identity(ctx: HubContext, resident: Resident) -> dict:
+    """The sealed identity of a resident (name, birthdate, postcode, huisnummer)."""
+    return ctx.cipher.open(resident.identity_sealed, context=f"resident:{resident.subject}")
+
+
+def match_subject(*, session: Session, ctx: HubContext, subject: str | None, name: str | None,
+                  birthdate: str | None, postcode: str | None,
+                  huisnummer: str | None) -> Match:
+    """Resolve a partner's subject to a resident and household, or to a wijk for triage."""
+    area_wijk = ctx.wijkmap.wijk_for(postcode) if postcode else None
+    if subject is not None:
+        resident = session.get(Resident, subject)
+        if resident is not None:
+            household = session.get(Household, resident.household_id)
+            return Match(subject, household.id, household.wijk, "bsn")
+    if name and postcode and huisnummer:
+        key = ctx.pseudonyms.address(postcode, huisnummer)
+        candidates = []
+        wanted = normalize_name(name)
+        for resident in session.scalars(select(Resident).where(Resident.address_key == key)):
+            identity = resident_identity(ctx, resident)
+            if normalize_name(identity["name"]) != wanted:
+                continue
+            if birthdate and identity.get("birthdate") and identity["birthdate"] != birthdate:
+                continue
+            candidates.append(resident)
+        if len(candidates) == 1:
+            resident = candidates[0]
+            household = session.get(Household, resident.household_id)
+            method = "name+address+birthdate" if birthdate else "name+address"
+            return Match(resident.subject, household.id, household.wijk, method)
+        if len(candidates) > 1:
+            return Match(subject, None, area_wijk, "ambiguous")
+    return Match(subject, None, area_wijk, "unmatched")

@@ -1,0 +1,126 @@
+"""Routing one message: resolve the subject, decide on a basis, deliver, hold, or link.
+
+This runs in the worker, in one transaction per message: the decision, the
+inbox item and the outbox row's completion commit together or not at all, so a
+crash at any point leaves the message to be routed again, never twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent import registry
+from consent.engine import decide
+from consent.model import MessageFacts, Outcome
+from hub.core.context import HubContext
+from hub.core.models import Disclosure, InboxItem, Message, Partner
+from hub.core.residents import match_subject
+
+TERMINAL = frozenset({"delivered", "linked", "closed"})
+RECIPIENT = "wijkteam"
+
+
+class RoutingError(RuntimeError):
+    """A message cannot be routed now; the worker retries it and, in the end, dead-letters it."""
+
+
+def facts_for(message: Message, partner: Partner) -> MessageFacts:
+    """What the consent engine may know of a message: no personal data."""
+    return MessageFacts(type=message.type, category=message.category, source_partner=partner.id,
+                        source_kind=partner.kind, source_name=partner.name, recipient=RECIPIENT)
+
+
+def route_message(*, session: Session, ctx: HubContext, message_id: str, now: datetime) -> str:
+    """Route one message in the caller's transaction; returns its new status.
+
+    Routing a message that was already delivered, linked or closed does nothing,
+    which is what makes a redelivery by the queue harmless.
+    """
+    message = session.get(Message, message_id, with_for_update=True)
+    if message is None:
+        raise RoutingError("message not found")
+    if message.status in TERMINAL:
+        return message.status
+    mt = ctx.plugins.catalog.type(message.type)
+    if mt is None:
+        raise RoutingError(f"no plugin serves {message.type!r}")
+    partner = session.get(Partner, message.source_partner)
+    payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
+    given, data = payload["subject"], payload["data"]
+    address = data.get("address") or {}
+    match = match_subject(
+        session=session, ctx=ctx, subject=message.subject, name=given.get("name"),
+        birthdate=given.get("birthdate"),
+        postcode=given.get("postcode") or address.get("postcode"),
+        huisnummer=given.get("huisnummer") or address.get("huisnummer"))
+    if match.wijk is None:
+        raise RoutingError("no wijk for this address")
+    message.subject, message.household_id = match.subject, match.household_id
+    message.wijk, message.match_method = match.wijk, match.method
+
+    facts = facts_for(message, partner)
+    consents = []
+    if match.subject is not None:
+        # Serialises this decision with any grant or revocation of the same resident.
+        registry.lock_subject(session=session, subject=match.subject)
+        consents = registry.consents_for(session=session, subject=match.subject)
+    decision = decide(facts=facts, consents=consents, policy=ctx.policy, now=now)
+    registry.record_decision(session=session, message_id=message.id, subject=match.subject,
+                             decision=decision)
+
+    if decision.outcome == Outcome.HOLD:
+        message.status = "held"
+        if match.subject is not None:
+            request = registry.open_request(session=session, subject=match.subject, facts=facts,
+                                            topic=mt.topic, now=now)
+            message.request_id = request.id
+        return message.status
+
+    repeat_key = _repeat_key(ctx, partner, message.type, mt.repeat_key(data))
+    measure = mt.repeat_measure(data)
+    if repeat_key is not None and measure is not None:
+        open_item = session.scalar(
+            select(InboxItem).where(InboxItem.repeat_key == repeat_key,
+                                    InboxItem.status != "closed", InboxItem.hidden.is_(False))
+            .order_by(InboxItem.delivered_at.desc()).limit(1))
+        if open_item is not None and open_item.measure is not None \
+                and measure <= Decimal(open_item.measure):
+            # A herhaalde melding: the same arrears, not grown. Linked, not a new item.
+            open_item.repeats += 1
+            open_item.updated_at = now
+            message.status, message.item_id = "linked", open_item.id
+            return message.status
+
+    item = InboxItem(
+        id=str(uuid.uuid4()), message_id=message.id, wijk=match.wijk,
+        household_id=match.household_id, subject=match.subject,
+        triage=match.household_id is None, type=message.type, category=message.category,
+        source_partner=partner.id, basis=decision.basis.value, basis_ref=decision.basis_ref,
+        fields=list(decision.fields) if decision.fields is not None else None,
+        reason=decision.reason, status="new", taken_up=False, hidden=False,
+        repeat_key=repeat_key, measure=str(measure) if measure is not None else None,
+        repeats=0, delivered_at=now, updated_at=now)
+    session.add(item)
+    message.status, message.item_id = "delivered", item.id
+    if match.subject is not None:
+        session.add(Disclosure(
+            subject=match.subject, message_id=message.id, item_id=item.id,
+            message_type=message.type, source_partner=partner.id,
+            recipient=f"wijkteam:{match.wijk}", basis=decision.basis.value,
+            basis_ref=decision.basis_ref, fields=item.fields, reason=decision.reason, at=now))
+    return message.status
+
+
+def _repeat_key(ctx: HubContext, partner: Partner, type_: str, key: str | None) -> str | None:
+    if not key:
+        return None
+    # Keyed, so a tenancy reference is not readable from the inbox table.
+    return hmac.new(ctx.pseudonyms.key_for("repeat"), f"{partner.id}|{type_}|{key}".encode(),
+                    hashlib.sha256).hexdigest()

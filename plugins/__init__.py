@@ -1,0 +1,1 @@
+"""The built-in partner plugins. Each registers through the ``wijkhub.plugins`` entry point."""

@@ -1,0 +1,1 @@
+"""Builders shared by the tests (and usable by partner-plugin authors)."""
