@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from hub.core.context import HubContext
-from hub.core.errors import HubProblem
+from hub.core.errors import FieldProblem, HubProblem
 from hub.core.identity import IdentityError, Principal, partner_for_key, verify_token
 from hub.core.models import Partner
 
@@ -41,8 +41,9 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def _unauthorized(reason: str) -> HubProblem:
-    return HubProblem(401, "Not authenticated", [], headers=_CHALLENGE) if not reason else \
-        HubProblem(401, reason, [], headers=_CHALLENGE)
+    # Name the field like every other client error: the Authorization header.
+    return HubProblem(401, "Not authenticated", [FieldProblem("authorization", reason)],
+                      headers=_CHALLENGE)
 
 
 def get_partner(session: SessionDep, credentials: Credentials) -> Partner:

@@ -45,7 +45,9 @@ async def post_message(request: Request, ctx: ContextDep, partner: PartnerDep,
     raw = await request.body()
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and an integer beyond
+        # Python's digit limit; RecursionError a body nested too deeply to parse.
         raise invalid("body", f"is not valid JSON ({type(exc).__name__})") from None
 
     def store():

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from consent.policy import Policy, load_policy
 from hub.core.crypto import Cipher, Pseudonymizer
 from hub.core.db import make_engine, make_sessionmaker
-from hub.core.keys import load_keyring
+from hub.core.keys import KeyRing, load_keyring
 from hub.core.plugins import Plugins, load_plugins
 from hub.core.wijkmap import WijkMap, load_wijkmap
 from hub.settings import Settings
@@ -33,12 +33,13 @@ class HubContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    cipher: Cipher
-    pseudonyms: Pseudonymizer
-    plugins: Plugins
-    policy: Policy
-    wijkmap: WijkMap
-    token_key: bytes
+    # Key material stays out of repr(): a failing test or a traceback prints contexts.
+    cipher: Cipher = field(repr=False)
+    pseudonyms: Pseudonymizer = field(repr=False)
+    plugins: Plugins = field(repr=False)
+    policy: Policy = field(repr=False)
+    wijkmap: WijkMap = field(repr=False)
+    keys: KeyRing = field(repr=False)
     clock: Clock = utcnow
     # Wakes the in-process worker when ingest commits; only a hint, the outbox is the truth.
     work_available: threading.Event = field(default_factory=threading.Event)
@@ -66,6 +67,6 @@ def build_context(settings: Settings, *, plugins: Plugins | None = None,
         plugins=plugins or load_plugins(),
         policy=policy,
         wijkmap=load_wijkmap(settings.wijkmap_file),
-        token_key=ring.token_key,
+        keys=ring,
         clock=clock,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -43,3 +43,20 @@ class MessageIn(BaseModel):
     subject: SubjectIn
     occurred_at: AwareDatetime
     data: dict[str, Any]
+
+    @field_validator("source_ref")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # Stored in clear as part of the idempotency key; PostgreSQL refuses NUL in text.
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must not contain control characters")
+        return value
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _in_utc_range(cls, value: datetime) -> datetime:
+        # Stored in UTC: an offset that pushes it past year 1 or 9999 cannot be stored.
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range") from None

@@ -89,14 +89,14 @@ def issue_token(ctx: HubContext, *, role: Role, user: str, wijk: str | None = No
         claims["wijk"] = wijk
     if subject is not None:
         claims["subject"] = subject
-    return jwt.encode(claims, ctx.token_key, algorithm="HS256")
+    return jwt.encode(claims, ctx.keys.token_key, algorithm="HS256")
 
 
 def verify_token(ctx: HubContext, token: str) -> Principal:
     """Check a bearer token's signature, issuer, audience and expiry; return who it names."""
     _refuse_in_production(ctx)
     try:
-        claims = jwt.decode(token, ctx.token_key, algorithms=["HS256"], audience=AUDIENCE,
+        claims = jwt.decode(token, ctx.keys.token_key, algorithms=["HS256"], audience=AUDIENCE,
                             issuer=DEV_ISSUER, leeway=30,
                             options={"require": ["exp", "iss", "aud", "sub", "role"],
                                      "verify_iat": False, "verify_exp": False})

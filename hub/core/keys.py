@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -20,14 +19,25 @@ class KeyError_(RuntimeError):
     """The key material is missing or malformed."""
 
 
-@dataclass(frozen=True)
 class KeyRing:
-    """All keys the hub needs. ``data_keys`` maps key id to a 256-bit AES key."""
+    """All keys the hub needs. ``data_keys`` maps key id to a 256-bit AES key.
 
-    data_keys: dict[str, bytes]
-    active_data_key: str
-    pseudonym_key: bytes
-    token_key: bytes
+    A plain class, not a dataclass: pretty-printers (pytest, hypothesis) print a
+    dataclass field by field, and key material must never reach a report.
+    """
+
+    __slots__ = ("active_data_key", "data_keys", "pseudonym_key", "token_key")
+
+    def __init__(self, *, data_keys: dict[str, bytes], active_data_key: str,
+                 pseudonym_key: bytes, token_key: bytes) -> None:
+        self.data_keys = dict(data_keys)
+        self.active_data_key = active_data_key
+        self.pseudonym_key = pseudonym_key
+        self.token_key = token_key
+
+    def __repr__(self) -> str:
+        # Key ids only: a repr ends up in tracebacks and test output.
+        return f"KeyRing(data_keys={sorted(self.data_keys)}, active={self.active_data_key!r})"
 
     def data_key(self, key_id: str) -> bytes:
         """Return the data key with this id, or raise if it is unknown."""
@@ -42,6 +52,8 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise KeyError_(f"{what} must be a base64 string")
     try:
         raw = base64.b64decode(text, validate=True)
     except ValueError:
@@ -63,6 +75,10 @@ def new_key_document() -> dict:
 
 def parse_key_document(doc: dict) -> KeyRing:
     """Turn a key document into a ring, refusing anything incomplete."""
+    if not isinstance(doc, dict):
+        raise KeyError_("key document must be a JSON object")
+    if not isinstance(doc.get("data_keys", {}), dict):
+        raise KeyError_("data_keys must be an object of key id to base64 key")
     try:
         data_keys = {kid: _unb64(v, f"data_keys.{kid}") for kid, v in doc["data_keys"].items()}
         active = doc["active_data_key"]
@@ -82,7 +98,7 @@ def load_keyring(keys_file: Path) -> KeyRing:
     """Load keys from ``HUB_KEYS`` or ``keys_file``; create the file if neither exists."""
     from_env = os.environ.get("HUB_KEYS")
     if from_env:
-        return parse_key_document(json.loads(from_env))
+        return parse_key_document(_json(from_env, "HUB_KEYS"))
     if not keys_file.exists():
         keys_file.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: two processes starting at once must not each write their own keys.
@@ -93,4 +109,12 @@ def load_keyring(keys_file: Path) -> KeyRing:
         else:
             with os.fdopen(fd, "w") as fh:
                 json.dump(new_key_document(), fh)
-    return parse_key_document(json.loads(keys_file.read_text()))
+    return parse_key_document(_json(keys_file.read_text(), str(keys_file)))
+
+
+def _json(text: str, source: str) -> dict:
+    try:
+        return json.loads(text)
+    except ValueError:
+        # Not the decoder's message: it may quote the key material around the error.
+        raise KeyError_(f"{source}: key document is not valid JSON") from None

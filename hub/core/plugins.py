@@ -93,7 +93,8 @@ class Plugins:
         """Each loaded plugin with the message types it serves (for ``hub plugins``)."""
         out = []
         for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda p: str(p[0])):
-            if plugin is hookspecs:
+            # pluggy keeps a blocked (disabled) name with None as its plugin: not loaded.
+            if plugin is None or plugin is hookspecs:
                 continue
             served = sorted(t for t, owner in self._owners.items() if owner == name)
             out.append({"name": name, "module": getattr(plugin, "__name__", repr(plugin)),

@@ -53,10 +53,15 @@ def load_wijkmap(path: Path | None = None) -> WijkMap:
         raise WijkMapError(f"{source}: not valid TOML: {exc}") from None
     wijken: dict[str, Wijk] = {}
     by_area: dict[str, str] = {}
-    for slug, entry in doc.get("wijken", {}).items():
+    tables = doc.get("wijken", {})
+    if not isinstance(tables, dict):
+        raise WijkMapError(f"{source}: wijken: must be a table of [wijken.<slug>] sections")
+    for slug, entry in tables.items():
         where = f"{source}: wijken.{slug}"
         if not _SLUG.match(slug):
             raise WijkMapError(f"{where}: a wijk id must be a lowercase slug like 'crabbehof'")
+        if not isinstance(entry, dict):
+            raise WijkMapError(f"{where}: must be a table with name and postcodes")
         areas = entry.get("postcodes")
         if not isinstance(areas, list) or not areas:
             raise WijkMapError(f"{where}.postcodes: must be a non-empty list")

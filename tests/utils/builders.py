@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,14 +12,15 @@ from hub.core.residents import import_residents_text
 
 
 def make_bsn(seed: int) -> str:
-    """A valid BSN (elfproef) derived from ``seed``; different seeds, different BSNs."""
-    for n in itertools.count(seed * 10):
-        digits = f"{100000000 + n % 800000000:09d}"
-        total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True))
-        total -= int(digits[8])
-        if total % 11 == 0:
-            return digits
-    raise AssertionError("unreachable")
+    """A valid BSN (elfproef) for ``seed``; different seeds always give different BSNs."""
+    if not 0 <= seed < 40_000_000:
+        raise ValueError("seed out of range")
+    for prefix in (10_000_000 + seed, 50_000_000 + seed):
+        digits = str(prefix)
+        check = sum(int(d) * w for d, w in zip(digits, range(9, 1, -1), strict=True)) % 11
+        if check < 10:  # a check digit of 10 does not exist: use the other prefix range
+            return digits + str(check)
+    raise AssertionError(f"no BSN for seed {seed}")
 
 
 class FakeClock:
@@ -94,7 +94,7 @@ def arrears(who: Person, *, ref: str, amount: str = "1250.00", tenancy: str | No
     return {"type": "signal.arrears.rent", "source_ref": ref, "subject": subject,
             "occurred_at": "2026-11-20T08:00:00+00:00",
             "data": {"amount_eur": amount, "months": 3, "since": "2026-08-01",
-                     "tenancy_ref": tenancy or f"HC-{who.bsn[-4:]}",
+                     "tenancy_ref": tenancy or f"HC-{who.name}",
                      "address": {"postcode": who.postcode, "huisnummer": who.huisnummer},
                      **data}}
 
