@@ -1,0 +1,56 @@
+"""``hub demo``: the story runs end to end on a real server, and refuses a used directory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from stdnum.nl import bsn as stdnum_bsn
+
+from hub.demo import DEMO_RESIDENTS, run_demo
+
+
+def test_demo_residents_have_valid_bsns():
+    assert all(stdnum_bsn.is_valid(r.bsn) for r in DEMO_RESIDENTS)
+    assert len({r.bsn for r in DEMO_RESIDENTS}) == len(DEMO_RESIDENTS)
+
+
+def test_demo_walks_the_story(tmp_path, capsys):
+    assert run_demo(tmp_path / "demo") == 0
+    out = capsys.readouterr().out
+    assert "demo failed" not in out
+    assert "sees 1 item: 'Huurachterstand" in out and "basis 'statute'" in out
+    assert "schuldhulpverlening" in out
+    assert "consent request: 'Woonbron wil" in out
+    assert "basis 'consent'" in out
+    assert "Step d: Fatima revokes her consent" in out
+    assert "Consent is now 'revoked'" in out
+    assert "The second nuisance signal is held" in out
+    assert "Demo complete" in out
+    assert f"HUB_DATA_DIR={tmp_path / 'demo'} hub serve" in out
+    for resident in DEMO_RESIDENTS:
+        assert resident.bsn not in out
+
+
+def test_demo_refuses_a_directory_in_use(tmp_path, capsys):
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "keep.txt").write_text("mine")
+    assert run_demo(used) == 2
+    assert [p.name for p in used.iterdir()] == ["keep.txt"]
+    assert (used / "keep.txt").read_text() == "mine"
+    captured = capsys.readouterr()
+    assert "not empty" in captured.err
+
+
+def test_demo_console_command(tmp_path):
+    # The installed console script next to this interpreter, as a user would run it.
+    script = Path(sys.executable).parent / "hub"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "hub.cli"]
+    result = subprocess.run([*command, "demo", "--data-dir", str(tmp_path / "cli")],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Demo complete" in result.stdout
+    for resident in DEMO_RESIDENTS:
+        assert resident.bsn not in result.stdout + result.stderr
