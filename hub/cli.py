@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from hub.settings import Settings
 
 log = logging.getLogger("hub")
@@ -103,6 +105,11 @@ def cmd_token(args: argparse.Namespace) -> int:
     except ProductionRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ValidationError as exc:
+        problems = "; ".join(f"HUB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        print(f"error: configuration: {problems}", file=sys.stderr)
+        return 2
     print(token)
     return 0
 
@@ -187,10 +194,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
+    from consent.policy import PolicyError
+    from hub.core.coherence import ConfigurationError
+    from hub.core.keys import KeyError_
+    from hub.core.plugins import PluginError
+    from hub.core.wijkmap import WijkMapError
+
     try:
         return args.func(args)
     except FileNotFoundError as exc:
         print(f"error: {exc.filename}: file not found", file=sys.stderr)
+        return 2
+    except (PolicyError, WijkMapError, PluginError, ConfigurationError, KeyError_) as exc:
+        # A configuration mistake is the operator's to fix: one clear line, no traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        problems = "; ".join(f"HUB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        print(f"error: configuration: {problems}", file=sys.stderr)
         return 2
 
 

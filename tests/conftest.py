@@ -102,3 +102,25 @@ def client(ctx: HubContext) -> Iterator[TestClient]:
 def worker(ctx: HubContext) -> OutboxWorker:
     """The embedded queue's worker; call ``worker.drain()`` to deliver what is queued."""
     return OutboxWorker(ctx)
+
+
+@pytest.fixture
+def client_factory() -> Iterator:
+    """Make HTTP clients for hubs a test builds itself; closed after the test."""
+    clients: list[TestClient] = []
+
+    def make(context: HubContext) -> TestClient:
+        client = TestClient(create_app(context, run_worker=False), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def worker_for():
+    """Make a worker for a hub a test builds itself."""
+    return OutboxWorker

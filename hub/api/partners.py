@@ -68,8 +68,10 @@ async def post_batch(request: Request, ctx: ContextDep, partner: PartnerDep,
                      session: SessionDep) -> BatchReceipt:
     """Accept a CSV batch: good lines are stored, bad lines reported per line."""
     # The batch commits in chunks of its own; end the key lookup's transaction first
-    # (on SQLite it holds the write lock).
-    await run_in_threadpool(session.rollback)
+    # (on SQLite it holds the write lock). Commit, not rollback: a rollback expires the
+    # partner, and reading partner.kind would then begin a new transaction on this
+    # session and take the write lock again, so the batch's own sessions wait for it.
+    await run_in_threadpool(session.commit)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("text/csv", "application/csv"):
         raise HubProblem(415, "Unsupported media type",

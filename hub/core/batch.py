@@ -64,15 +64,20 @@ def ingest_batch(*, ctx: HubContext, partner: Partner, lines: Iterable[str],
         pending.clear()
         ctx.work_available.set()
 
-    try:
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            pending.append((reader.line_num, row))
-            if len(pending) >= CHUNK_LINES:
-                flush()
-    except csv.Error as exc:
-        pending.append((reader.line_num, ["__csv_error__", str(exc)]))
+    while True:
+        # One unreadable line (e.g. a field beyond csv's size limit) is reported as that
+        # line; the reader goes on with the next one, so no later line is silently lost.
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            row = ["__csv_error__", str(exc)]
+        if not any(cell.strip() for cell in row):
+            continue
+        pending.append((reader.line_num, row))
+        if len(pending) >= CHUNK_LINES:
+            flush()
     if pending:
         flush()
     with ctx.sessions() as session, session.begin():

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent.policy import Policy, load_policy
+from hub.core.coherence import check_policy_matches_plugins
 from hub.core.crypto import Cipher, Pseudonymizer
 from hub.core.db import make_engine, make_sessionmaker
 from hub.core.keys import KeyRing, load_keyring
@@ -58,13 +59,15 @@ def build_context(settings: Settings, *, plugins: Plugins | None = None,
     policy = load_policy(settings.policy_file)
     if not settings.statute_early_signalling:
         policy = policy.with_statute_enabled("wgs", False)
+    plugins = plugins or load_plugins()
+    check_policy_matches_plugins(policy, plugins.catalog)
     return HubContext(
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
         cipher=Cipher(ring),
         pseudonyms=Pseudonymizer(ring),
-        plugins=plugins or load_plugins(),
+        plugins=plugins,
         policy=policy,
         wijkmap=load_wijkmap(settings.wijkmap_file),
         keys=ring,

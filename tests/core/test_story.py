@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.utils.builders import arrears, nuisance, partner, person, register, regisseur, resident
+from tests.utils.builders import arrears, nuisance, partner, person, regisseur, register, resident
 
 
 def test_arrears_delivered_minimal_by_statute(ctx, client, worker):
