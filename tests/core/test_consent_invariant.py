@@ -52,7 +52,7 @@ operations = st.lists(st.one_of(
 _people = itertools.count(50_000)
 
 
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(ops=operations)
 def test_no_delivery_and_no_read_without_a_valid_basis(ctx, client, worker, clock, ops):

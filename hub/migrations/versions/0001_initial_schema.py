@@ -1,8 +1,8 @@
-"""initial schema: partners, residents, messages, outbox, inbox, consent
+"""initial schema
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 17:47:35.378436
+Create Date: 2026-11-23 18:00:18.254691
 """
 from alembic import op
 import sqlalchemy as sa

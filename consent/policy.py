@@ -1,0 +1,245 @@
+"""The legal bases per message type, read from a TOML file a municipality can edit.
+
+The file is validated strictly: a policy that is incoherent (a typo in a
+statute key, a statute type without its minimal fields, ...) is refused as a
+whole with a :class:`PolicyError` naming the exact place, because a silently
+ignored line in a legal policy would mean data flows nobody decided on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from consent.model import CATEGORIES
+
+__all__ = [
+    "CATEGORIES",
+    "DEFAULT_POLICY_SOURCE",
+    "Policy",
+    "PolicyError",
+    "Statute",
+    "TypePolicy",
+    "load_policy",
+    "parse_policy",
+]
+
+DEFAULT_POLICY_SOURCE = "consent/default_policy.toml"
+
+_TOP_KEYS = frozenset({"statutes", "types"})
+_STATUTE_KEYS = frozenset({"title", "enabled", "retention_days"})
+_TYPE_KEYS = frozenset({"category", "statute", "minimal_fields"})
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names file, place and reason.
+
+    ``where`` is the dotted TOML path of the offending value (e.g.
+    ``types."signal.arrears.rent".statute``), empty for the file as a whole.
+    """
+
+    def __init__(self, source: str, where: str, problem: str) -> None:
+        self.source = source
+        self.where = where
+        self.problem = problem
+        place = f"{where}: " if where else ""
+        super().__init__(f"{source}: {place}{problem}")
+
+
+@dataclass(frozen=True)
+class Statute:
+    """A law that lets some message types through without consent."""
+
+    key: str
+    title: str
+    enabled: bool
+    retention_days: int
+
+
+@dataclass(frozen=True)
+class TypePolicy:
+    """The category and the optional statute of one message type."""
+
+    type: str
+    category: str
+    statute: str | None
+    minimal_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated, read-only policy: statutes by key and message types by name."""
+
+    statutes: Mapping[str, Statute]
+    types: Mapping[str, TypePolicy]
+
+    def __post_init__(self) -> None:
+        # Read-only views, so a policy shared between threads cannot be
+        # changed behind the engine's back.
+        object.__setattr__(self, "statutes", MappingProxyType(dict(self.statutes)))
+        object.__setattr__(self, "types", MappingProxyType(dict(self.types)))
+
+    def for_type(self, type: str) -> TypePolicy | None:
+        """Return the policy of a message type, or None if the type is not listed."""
+        return self.types.get(type)
+
+    def statute_of(self, type_policy: TypePolicy) -> Statute | None:
+        """Return the statute a type refers to, or None if it has none."""
+        if type_policy.statute is None:
+            return None
+        return self.statutes.get(type_policy.statute)
+
+    def with_statute_enabled(self, key: str, enabled: bool) -> Policy:
+        """Return a copy with one statute switched on or off; self is unchanged.
+
+        Raises PolicyError if the statute is not defined, so a typo in a
+        setting cannot leave early signalling switched on unnoticed.
+        """
+        if key not in self.statutes:
+            raise PolicyError("setting", f"statutes.{_quote(key)}", "unknown statute")
+        statutes = dict(self.statutes)
+        statutes[key] = dataclasses.replace(statutes[key], enabled=enabled)
+        return Policy(statutes=statutes, types=self.types)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Read and validate a policy file; None reads the packaged default.
+
+    Raises PolicyError if the file is incoherent; OSError if it cannot be read.
+    """
+    if path is None:
+        text = resources.files("consent").joinpath("default_policy.toml").read_text("utf-8")
+        return parse_policy(text, source=DEFAULT_POLICY_SOURCE)
+    return parse_policy(Path(path).read_text(encoding="utf-8"), source=str(path))
+
+
+def parse_policy(text: str, *, source: str) -> Policy:
+    """Parse and validate policy TOML; ``source`` names the file in error messages.
+
+    Returns a Policy only if the whole file is coherent, else raises PolicyError.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # The decoder's message already says "(at line N, column M)".
+        raise PolicyError(source, "", f"not valid TOML: {exc}") from exc
+
+    _no_unknown_keys(source, "", data, _TOP_KEYS)
+    statutes_raw = _table(source, "statutes", data.get("statutes", {}))
+    types_raw = _table(source, "types", data.get("types", {}))
+
+    statutes = {key: _parse_statute(source, key, value) for key, value in statutes_raw.items()}
+    types = {name: _parse_type(source, name, value, statutes) for name, value in types_raw.items()}
+    return Policy(statutes=statutes, types=types)
+
+
+def _parse_statute(source: str, key: str, raw: Any) -> Statute:
+    where = f"statutes.{_quote(key)}"
+    if not key.strip():
+        raise PolicyError(source, where, "statute key is empty")
+    table = _table(source, where, raw)
+    _no_unknown_keys(source, where, table, _STATUTE_KEYS)
+
+    title = _required(source, where, table, "title")
+    if not isinstance(title, str) or not title.strip():
+        raise PolicyError(source, f"{where}.title", "must be a non-empty string")
+
+    enabled = _required(source, where, table, "enabled")
+    if not isinstance(enabled, bool):
+        raise PolicyError(source, f"{where}.enabled", "must be true or false")
+
+    retention = _required(source, where, table, "retention_days")
+    # bool is a subclass of int in Python; "retention_days = true" is a mistake.
+    if isinstance(retention, bool) or not isinstance(retention, int) or retention <= 0:
+        raise PolicyError(source, f"{where}.retention_days", "must be a positive whole number")
+
+    return Statute(key=key, title=title.strip(), enabled=enabled, retention_days=retention)
+
+
+def _parse_type(source: str, name: str, raw: Any, statutes: Mapping[str, Statute]) -> TypePolicy:
+    where = f"types.{_quote(name)}"
+    if not name.strip():
+        raise PolicyError(source, where, "message type name is empty")
+    table = _table(source, where, raw)
+    _no_unknown_keys(source, where, table, _TYPE_KEYS)
+
+    category = _required(source, where, table, "category")
+    if not isinstance(category, str) or category not in CATEGORIES:
+        known = ", ".join(sorted(CATEGORIES))
+        raise PolicyError(
+            source, f"{where}.category", f'unknown category "{category}" (known: {known})'
+        )
+
+    statute = table.get("statute")
+    if statute is not None:
+        if not isinstance(statute, str):
+            raise PolicyError(source, f"{where}.statute", "must be a string")
+        if statute not in statutes:
+            raise PolicyError(source, f"{where}.statute", f'unknown statute "{statute}"')
+
+    fields = _minimal_fields(source, where, table, has_statute=statute is not None)
+    return TypePolicy(type=name, category=category, statute=statute, minimal_fields=fields)
+
+
+def _minimal_fields(
+    source: str, where: str, table: Mapping[str, Any], *, has_statute: bool
+) -> tuple[str, ...]:
+    place = f"{where}.minimal_fields"
+    if "minimal_fields" not in table:
+        if has_statute:
+            # A statute without a field list would pass everything: the law
+            # only ever allows the fields it names.
+            raise PolicyError(source, place, "missing: a type with a statute must name its fields")
+        return ()
+    if not has_statute:
+        # Without a statute only consent applies, and consent delivers the
+        # whole message; minimal fields here would suggest a limit that is
+        # never applied.
+        raise PolicyError(source, place, "only allowed on a type with a statute")
+    raw = table["minimal_fields"]
+    if not isinstance(raw, list) or not raw:
+        raise PolicyError(source, place, "must be a non-empty list of field names")
+    for item in raw:
+        if not isinstance(item, str) or not item.strip():
+            raise PolicyError(source, place, "every field name must be a non-empty string")
+    if len(set(raw)) != len(raw):
+        raise PolicyError(source, place, "a field name is listed twice")
+    return tuple(raw)
+
+
+def _table(source: str, where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PolicyError(source, where, "must be a table")
+    return value
+
+
+def _required(source: str, where: str, table: Mapping[str, Any], key: str) -> Any:
+    if key not in table:
+        raise PolicyError(source, f"{where}.{key}", "missing")
+    return table[key]
+
+
+def _no_unknown_keys(
+    source: str, where: str, table: Mapping[str, Any], allowed: frozenset[str]
+) -> None:
+    for key in table:
+        if key not in allowed:
+            place = f"{where}.{_quote(key)}" if where else _quote(key)
+            raise PolicyError(source, place, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _quote(key: str) -> str:
+    # Write keys the way TOML would need them, so the place in an error can
+    # be searched for in the file.
+    if _BARE_KEY.fullmatch(key):
+        return key
+    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
