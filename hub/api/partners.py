@@ -37,6 +37,11 @@ _CSV_BODY = {"requestBody": {"required": True,
                              "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
+def _refuse_constant(name: str) -> None:
+    # Python's json accepts NaN and Infinity; RFC 8259 JSON does not.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 @router.post("/messages", status_code=202, response_model=MessageReceipt,
              openapi_extra=_MESSAGE_BODY)
 async def post_message(request: Request, ctx: ContextDep, partner: PartnerDep,
@@ -44,7 +49,7 @@ async def post_message(request: Request, ctx: ContextDep, partner: PartnerDep,
     """Accept one message. Sending the same ``source_ref`` again returns the same id."""
     raw = await request.body()
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError, UnicodeDecodeError and an integer beyond
         # Python's digit limit; RecursionError a body nested too deeply to parse.

@@ -148,3 +148,7 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(tmp_path, database_url):
     assert doubled == 0
     assert delivered == set(accepted.values())
     assert dead == 0
+    # The server's own log of the whole run holds no name and no key.
+    server_log = (tmp_path / "hub.log").read_text()
+    assert "Bewoner" not in server_log
+    assert headers["Authorization"].split()[1] not in server_log

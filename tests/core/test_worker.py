@@ -1,0 +1,97 @@
+"""The embedded queue's worker: retries with backoff, dead letters, no blocking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from hub import hookimpl
+from hub.core.models import InboxItem, Message, OutboxEntry
+from hub.core.types import MessageType
+from tests.utils.builders import arrears, partner, person, register, resident
+
+
+class Poison(BaseModel):
+    """Data of a type whose plugin fails on every message."""
+
+    note: str
+
+
+def _explode(_data):
+    raise RuntimeError("plugin bug: secret message data must not be logged")
+
+
+class PoisonPlugin:
+    """A partner plugin with a bug: routing its messages always raises."""
+
+    @hookimpl
+    def wijkhub_message_types(self):
+        return [MessageType(name="signal.poison", partner_kinds=("woningcorporatie",),
+                            category="wonen", data_model=Poison, topic="een test",
+                            repeat_key=_explode)]
+
+
+@pytest.fixture
+def poison(ctx) -> Iterator[None]:
+    """The poison plugin, registered for one test."""
+    ctx.plugins.register(PoisonPlugin(), name="poison")
+    try:
+        yield
+    finally:
+        ctx.plugins.unregister("poison")
+
+
+def _poison_message(ref: str) -> dict:
+    who = person(900)
+    return {"type": "signal.poison", "source_ref": ref,
+            "subject": {"name": who.name, "postcode": who.postcode,
+                        "huisnummer": who.huisnummer},
+            "occurred_at": "2026-11-20T08:00:00+00:00", "data": {"note": "x"}}
+
+
+def test_poison_is_retried_with_backoff_then_dead_lettered(ctx, client, worker, clock, poison,
+                                                           caplog):
+    _, woonbron = partner(ctx)
+    # The resident consents, so routing reaches delivery, where the plugin's bug bites.
+    register(ctx, person(900))
+    r = client.post("/api/v1/me/consents", headers=resident(ctx, person(900)), json={
+        "source_kinds": ["woningcorporatie"], "categories": ["wonen"], "purpose": "hulp"})
+    assert r.status_code == 201, r.text
+    assert client.post("/api/v1/messages", json=_poison_message("P-1"),
+                       headers=woonbron).status_code == 202
+    good = arrears(person(901), ref="G-1")
+    assert client.post("/api/v1/messages", json=good, headers=woonbron).status_code == 202
+    worker.drain()
+    with ctx.sessions() as session:
+        entries = {e.message_id: e for e in session.scalars(select(OutboxEntry))}
+        messages = {m.source_ref: m for m in session.scalars(select(Message))}
+    # The good message is not blocked by the poison one.
+    assert entries[messages["G-1"].id].status == "done"
+    poisoned = entries[messages["P-1"].id]
+    assert (poisoned.status, poisoned.attempts, poisoned.last_error) == (
+        "pending", 1, "RuntimeError")
+    first_retry = poisoned.next_attempt_at
+    assert first_retry == clock() + timedelta(seconds=1)
+
+    clock.advance(seconds=1)
+    worker.drain()
+    with ctx.sessions() as session:
+        poisoned = session.get(OutboxEntry, poisoned.id)
+    assert poisoned.attempts == 2
+    # Exponential: the second wait (2 s) is twice the first (1 s).
+    assert poisoned.next_attempt_at - clock() == timedelta(seconds=2)
+
+    clock.advance(seconds=2)
+    worker.drain()
+    with ctx.sessions() as session:
+        poisoned = session.get(OutboxEntry, poisoned.id)
+        items = session.scalars(select(InboxItem)).all()
+    assert (poisoned.status, poisoned.attempts) == ("dead", 3)  # max_attempts in the fixture
+    assert len(items) == 1
+    clock.advance(days=1)
+    assert worker.drain() == 0  # dead letters are not retried by themselves
+    assert "secret message data" not in caplog.text
