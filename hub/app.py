@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hub.api import health, inbox, me, partners, problems
+from hub.api import health, inbox, me, openapi, partners, problems
 from hub.api.limits import BodyLimit
 from hub.core.context import HubContext
 from hub.core.worker import OutboxWorker
@@ -43,4 +43,5 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
                        batch_max_bytes=ctx.settings.max_batch_bytes)
     for module in (health, partners, inbox, me):
         app.include_router(module.router)
+    openapi.install(app)
     return app

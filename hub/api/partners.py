@@ -14,7 +14,6 @@ from hub.api.schemas import (
     BatchLineError,
     BatchPublic,
     BatchReceipt,
-    MessageCreate,
     MessageReceipt,
     MessageStatus,
 )
@@ -28,11 +27,10 @@ router = APIRouter(prefix="/api/v1", tags=["partners"])
 IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-_MESSAGE_SCHEMA = MessageCreate.model_json_schema(ref_template="#/components/schemas/{model}")
 # The body is parsed by the core (to answer malformed JSON as problem+json naming the
-# field), so the schema is documented here rather than inferred from a parameter.
-_MESSAGE_BODY = {"requestBody": {"required": True,
-                                 "content": {"application/json": {"schema": _MESSAGE_SCHEMA}}}}
+# field), so its schema is documented by hub.api.openapi rather than inferred.
+_MESSAGE_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/MessageCreate"}}}}}
 _CSV_BODY = {"requestBody": {"required": True,
                              "content": {"text/csv": {"schema": {"type": "string"}}}}}
 

@@ -1,0 +1,66 @@
+"""The OpenAPI document as the hub really behaves: bodies it parses itself, problem+json errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from hub.api.problems import PROBLEM_JSON
+from hub.api.schemas import MessageCreate
+
+_REF = "#/components/schemas/{model}"
+
+
+class FieldError(BaseModel):
+    """One faulty field and why."""
+
+    field: str
+    reason: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with each faulty field named."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] = []
+
+
+def _register(schemas: dict[str, Any], model: type[BaseModel]) -> dict[str, str]:
+    schema = model.model_json_schema(ref_template=_REF)
+    schemas.update(schema.pop("$defs", {}))
+    schemas[model.__name__] = schema
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def install(app: FastAPI) -> None:
+    """Replace ``app.openapi`` with a builder that documents what the routes really do."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                          routes=app.routes)
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        message_ref = _register(schemas, MessageCreate)
+        problem = {"description": "Client error: which field, and why",
+                   "content": {PROBLEM_JSON: {"schema": _register(schemas, Problem)}}}
+        for path, operations in doc["paths"].items():
+            for operation in operations.values():
+                if path == "/api/v1/messages" and "requestBody" in operation:
+                    operation["requestBody"]["content"]["application/json"]["schema"] = \
+                        message_ref
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses["4XX"] = problem
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = build
