@@ -20,7 +20,8 @@ def _public(view: ItemView) -> InboxItemPublic:
     return InboxItemPublic(
         id=item.id, type=item.type, category=item.category, summary=view.summary,
         source=view.source_name, basis=item.basis, reason=item.reason, status=item.status,
-        triage=item.triage, household_id=item.household_id, repeats=item.repeats,
+        triage=item.triage, matched_by=view.matched_by, household_id=item.household_id,
+        repeats=item.repeats,
         received_at=item.delivered_at, data=view.data)
 
 

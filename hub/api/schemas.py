@@ -74,6 +74,9 @@ class InboxItemPublic(BaseModel):
     reason: str = Field(description="Why the regisseur may see this, in Dutch.")
     status: Literal["new", "taken_up", "closed"]
     triage: bool = Field(description="True when the resident could not be identified.")
+    matched_by: str | None = Field(
+        description="How the resident was identified: bsn, name+address, "
+                    "name+address+birthdate, ambiguous or unmatched.")
     household_id: str | None
     repeats: int = Field(description="Herhaalde meldingen linked to this item.")
     received_at: datetime

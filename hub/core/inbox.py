@@ -33,6 +33,7 @@ class ItemView:
     summary: str
     data: dict[str, Any]
     source_name: str
+    matched_by: str | None
 
 
 def _stale_condition(ctx: HubContext, now: datetime):
@@ -124,7 +125,8 @@ def view_item(*, session: Session, ctx: HubContext, item: InboxItem) -> ItemView
         full = {k: v for k, v in full.items() if k in item.fields}
     mt = ctx.plugins.catalog.type(item.type)
     summary = mt.summary(full) if mt is not None else item.type
-    return ItemView(item=item, summary=summary, data=full, source_name=partner.name)
+    return ItemView(item=item, summary=summary, data=full, source_name=partner.name,
+                    matched_by=message.match_method)
 
 
 # What a sender may learn: a closed list, never why and never anything about consent

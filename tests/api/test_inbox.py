@@ -162,7 +162,7 @@ def test_unknown_name_goes_to_triage_of_the_address_wijk(ctx, client, worker):
     assert item["basis"] == "statute"
     assert set(item["data"]) == STATUTE_MINIMAL  # no months, tenancy_ref or contact
     assert item["data"]["name"] == stranger.name
-    assert _match_method(ctx, message_id) == "unmatched"
+    assert _match_method(ctx, message_id) == item["matched_by"] == "unmatched"
 
 
 def test_valid_bsn_not_in_the_registry_is_triaged(ctx, client, worker):
@@ -194,7 +194,7 @@ def test_name_matching_ignores_case_accents_and_spacing(ctx, client, worker, reg
     item = _inbox(client, regisseur(ctx))["items"][0]
     assert item["triage"] is False
     assert item["household_id"] is not None
-    assert _match_method(ctx, message_id) == "name+address"
+    assert _match_method(ctx, message_id) == item["matched_by"] == "name+address"
 
 
 def test_other_name_at_the_address_is_not_a_match(ctx, client, worker):
