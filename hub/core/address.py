@@ -6,25 +6,33 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
+from stdnum.exceptions import ValidationError
+from stdnum.nl import postcode as stdnum_postcode
 
-_POSTCODE = re.compile(r"^([1-9][0-9]{3}) ?([A-Za-z]{2})$")
-_HUISNUMMER = re.compile(r"^[1-9][0-9]{0,4}(?:[ -]?[A-Za-z0-9]{1,4})?$")
+# As the BAG splits it: number (1-99999), an optional letter, an optional addition.
+# The addition needs a separator, so 12-1 never collapses into 121.
+_HUISNUMMER = re.compile(
+    r"^([1-9][0-9]{0,4})(?:\s*([A-Za-z]))?(?:(?:\s*-\s*|\s+)([A-Za-z0-9]{1,4}))?$")
 
 
 def normalize_postcode(value: str) -> str:
     """``"3311 ab"`` → ``"3311AB"``; raises ValueError for anything that is no Dutch postcode."""
-    match = _POSTCODE.match(value.strip())
-    if not match:
-        raise ValueError("must be a Dutch postcode: four digits and two letters, like 3311 AB")
-    return f"{match.group(1)}{match.group(2).upper()}"
+    # python-stdnum also knows the letter pairs PostNL never issues (SA, SD, SS).
+    try:
+        return stdnum_postcode.validate(value).replace(" ", "")
+    except ValidationError:
+        raise ValueError(
+            "must be a Dutch postcode: four digits and two letters, like 3311 AB") from None
 
 
 def normalize_huisnummer(value: str) -> str:
-    """``"12 a"`` → ``"12A"``; raises ValueError for anything that is no house number."""
-    cleaned = value.strip()
-    if not _HUISNUMMER.match(cleaned):
-        raise ValueError("must be a house number, optionally with an addition, like 12 or 12A")
-    return re.sub(r"[ -]", "", cleaned).upper()
+    """``"12 a"`` → ``"12A"``, ``"12 - 1"`` → ``"12-1"``; ValueError if it is no house number."""
+    match = _HUISNUMMER.match(value.strip())
+    if not match:
+        raise ValueError(
+            "must be a house number, optionally with a letter or addition, like 12, 12A or 12-1")
+    number, letter, addition = match.groups()
+    return number + (letter or "").upper() + (f"-{addition.upper()}" if addition else "")
 
 
 Postcode = Annotated[str, AfterValidator(normalize_postcode)]
