@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -20,6 +21,15 @@ from hub.core.ingest import store_message, validate_message
 from hub.core.models import Batch, BatchError, Partner
 
 CHUNK_LINES = 500
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line of the file: its cells, or why the csv module could not read it."""
+
+    number: int
+    cells: list[str]
+    error: str | None = None
 
 
 def _column_of(field: str, header: tuple[str, ...]) -> str:
@@ -54,11 +64,11 @@ def ingest_batch(*, ctx: HubContext, partner: Partner, lines: Iterable[str],
                       created_at=now)
         session.add(batch)
 
-    pending: list[tuple[int, list[str]]] = []
+    pending: list[_Line] = []
 
     def flush() -> None:
         with ctx.sessions() as session, session.begin():
-            _import_chunk(session=session, ctx=ctx, partner=partner, batch=batch, rows=pending,
+            _import_chunk(session=session, ctx=ctx, partner=partner, batch=batch, lines=pending,
                           header=fmt.header, to_message=fmt.to_message, now=now)
             session.merge(batch)
         pending.clear()
@@ -68,14 +78,15 @@ def ingest_batch(*, ctx: HubContext, partner: Partner, lines: Iterable[str],
         # One unreadable line (e.g. a field beyond csv's size limit) is reported as that
         # line; the reader goes on with the next one, so no later line is silently lost.
         try:
-            row = next(reader)
+            cells = next(reader)  # first: line_num only counts the line once it is read
+            line = _Line(reader.line_num, cells)
         except StopIteration:
             break
         except csv.Error as exc:
-            row = ["__csv_error__", str(exc)]
-        if not any(cell.strip() for cell in row):
+            line = _Line(reader.line_num, [], error=str(exc))
+        if line.error is None and not any(cell.strip() for cell in line.cells):
             continue
-        pending.append((reader.line_num, row))
+        pending.append(line)
         if len(pending) >= CHUNK_LINES:
             flush()
     if pending:
@@ -87,12 +98,13 @@ def ingest_batch(*, ctx: HubContext, partner: Partner, lines: Iterable[str],
 
 
 def _import_chunk(*, session: Session, ctx: HubContext, partner: Partner, batch: Batch,
-                  rows: list[tuple[int, list[str]]], header: tuple[str, ...], to_message,
+                  lines: list[_Line], header: tuple[str, ...], to_message,
                   now: datetime) -> None:
-    for line, row in rows:
+    for current in lines:
+        line, row = current.number, current.cells
         batch.total += 1
-        if row and row[0] == "__csv_error__":
-            _reject(session, batch, line, "line", f"is not valid CSV ({row[1]})")
+        if current.error is not None:
+            _reject(session, batch, line, "line", f"is not valid CSV ({current.error})")
             continue
         if len(row) != len(header):
             _reject(session, batch, line, "line",

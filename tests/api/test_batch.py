@@ -203,3 +203,14 @@ def test_unreadable_line_is_reported_and_the_lines_after_it_still_count(ctx, cli
     assert (batch["total"], batch["accepted"], batch["rejected"]) == (3, 2, 1), batch
     assert [(e["line"], e["field"]) for e in batch["errors"]] == [(3, "line")]
     assert "x" * 50 not in batch["errors"][0]["reason"]
+
+
+def test_any_source_ref_is_an_ordinary_line(ctx, client):
+    """A cell's text never changes how the line is read (no in-band markers)."""
+    _, woonbron = partner(ctx)
+    line = (f"__csv_error__,{ANNA.name},,{ANNA.postcode},{ANNA.huisnummer},,"
+            "1250.00,3,2026-08-01,HC-9")
+    response = _send(client, _csv(line), woonbron)
+    assert response.status_code == 202, response.text
+    batch = client.get(f"/api/v1/batches/{response.json()['batch_id']}", headers=woonbron).json()
+    assert (batch["accepted"], batch["rejected"], batch["errors"]) == (1, 0, [])
