@@ -41,7 +41,9 @@ def decide(
        one granted first is named, so the same input gives the same record.
     2. else the type's statute, if defined and enabled: deliver only its
        minimal fields, with its retention limit (basis STATUTE).
-    3. else hold (basis NONE): the resident is asked first.
+    3. else the type's safety basis (meldrecht), if defined and enabled:
+       deliver everything, as a confidential report (basis SAFETY).
+    4. else hold (basis NONE): the resident is asked first.
 
     No match means no. A type the policy does not list has no statute, so
     only a consent can let it through (a partner plugin may bring types the
@@ -93,6 +95,18 @@ def decide(
             ),
             decided_at=now,
             retention_days=statute.retention_days,
+        )
+
+    safety = policy.safety_of(type_policy)
+    if safety is not None and safety.enabled:
+        return Decision(
+            outcome=Outcome.DELIVER_FULL,
+            basis=BasisKind.SAFETY,
+            basis_ref=safety.key,
+            fields=None,
+            reason=explain.reason_safety(title=safety.title),
+            decided_at=now,
+            retention_days=None,
         )
 
     return _hold(now, explain.reason_no_basis())

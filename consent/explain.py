@@ -110,6 +110,14 @@ def reason_statute(*, statute_title: str, fields: Sequence[str]) -> str:
     return f"Gedeeld op grond van de {statute_title}: alleen {names}."
 
 
+def reason_safety(*, title: str) -> str:
+    """Reason for a delivery on a safety basis (meldrecht): the whole report, confidential."""
+    return (
+        f"Gedeeld op grond van het {title}: het gaat om iemands veiligheid. "
+        f"Dit is vertrouwelijk."
+    )
+
+
 def reason_no_basis() -> str:
     """Reason for holding a message that has no basis yet (consent will be asked)."""
     return "Niet gedeeld: er is (nog) geen toestemming. We vragen het u eerst."
@@ -150,3 +158,185 @@ def request_text(*, source_name: str, topics: Sequence[str], category: str, reci
         f"{describe_category(category)} van {source_name}. "
         f"U kunt uw toestemming altijd weer intrekken."
     )
+
+
+# --- texts for the resident's transparency view (issue 4, item 6) ------------
+
+_CAPACITY_WORDS = {
+    "parent": "uw ouder",
+    "guardian": "uw voogd",
+    "curator": "uw curator",
+    "mentor": "uw mentor",
+    "bewindvoerder": "uw bewindvoerder",
+}
+
+_KIND_WORDS = {
+    "woningcorporatie": "woningcorporaties",
+    "evides": "het waterbedrijf",
+    "huisarts": "huisartsen",
+    "sdd": "de Sociale Dienst",
+    "veiligthuis": "Veilig Thuis",
+}
+
+
+def describe_capacity(capacity: str | None) -> str:
+    """Who gave or changed something: "u", or the representative as the resident says it."""
+    if capacity is None:
+        return "u"
+    return _CAPACITY_WORDS.get(capacity, f"uw vertegenwoordiger ({capacity})")
+
+
+def describe_sources(*, kinds: Sequence[str], partner_names: Sequence[str]) -> str:
+    """The source scope of a consent in words: "Woonbron", "woningcorporaties", or both."""
+    words = sorted(partner_names) + [_KIND_WORDS.get(k, k) for k in sorted(kinds)]
+    return join_dutch(words) if words else "niemand"
+
+
+def consent_explanation(
+    *,
+    status: str,
+    granted_at: datetime,
+    recipient: str,
+    categories: Sequence[str],
+    sources: str,
+    valid_until: datetime | None,
+    revoked_at: datetime | None,
+    capacity: str | None,
+) -> str:
+    """What one consent means, for the resident's list of consents.
+
+    ``sources`` comes from :func:`describe_sources`; ``capacity`` is the
+    representative's capacity if one gave it, else None.
+    """
+    who = describe_capacity(capacity)
+    what = join_dutch([describe_category(c) for c in sorted(categories)])
+    to = describe_recipient(recipient)
+    day = format_date(granted_at)
+    if status == "refused":
+        return (
+            f"{who.capitalize()} zei op {day} nee: {to} krijgt geen meldingen over "
+            f"{what} van {sources}."
+        )
+    text = (
+        f"{who.capitalize()} gaf op {day} toestemming: {to} mag meldingen over {what} "
+        f"van {sources} krijgen."
+    )
+    if status == "revoked" and revoked_at is not None:
+        return (
+            f"{text} Deze toestemming is ingetrokken op {format_date(revoked_at)}. "
+            f"Sindsdien wordt hierop niets meer gedeeld."
+        )
+    if status == "expired" and valid_until is not None:
+        return f"{text} Deze toestemming is verlopen op {format_date(valid_until)}."
+    if valid_until is not None:
+        return f"{text} Dit geldt tot {format_date(valid_until)}. U kunt het altijd intrekken."
+    return f"{text} Dit geldt tot u het intrekt. U kunt het altijd intrekken."
+
+
+def disclosure_explanation(
+    *,
+    basis: str,
+    at: datetime,
+    recipient: str,
+    fields: Sequence[str] | None,
+    consent_given_at: datetime | None = None,
+    consent_capacity: str | None = None,
+    category: str | None = None,
+    source_name: str = "",
+    statute_title: str | None = None,
+    retention_days: int | None = None,
+    still_shown: bool = True,
+    ended_at: datetime | None = None,
+    purged_at: datetime | None = None,
+    now_only: Sequence[str] | None = None,
+) -> str:
+    """Why something about the resident reached someone, and whether it still does.
+
+    E.g. "Uw wijkteam ziet dit omdat u op 3 maart 2026 toestemming gaf aan uw
+    wijkteam voor meldingen over geldzaken van Woonbron." ``still_shown``
+    False adds that the recipient no longer sees it (the record that it was
+    shown stays); ``ended_at`` is when the consent was revoked or expired;
+    ``now_only`` names the fields still shown when a consent ended but a law
+    still allows part of it; ``purged_at`` is when retention removed the data.
+    """
+    to = describe_recipient(recipient)
+    receiver = to[:1].upper() + to[1:]
+    day = format_date(at)
+    if basis == "consent":
+        given = format_date(consent_given_at) if consent_given_at else day
+        why = (
+            f"omdat {describe_capacity(consent_capacity)} op {given} toestemming gaf aan {to} "
+            f"voor meldingen over {describe_category(category or '')} van {source_name}."
+        )
+        unchanged = still_shown and ended_at is None and purged_at is None
+        seen = "ziet dit" if unchanged else f"kreeg dit op {day},"
+        text = f"{receiver} {seen} {why}"
+    elif basis == "statute":
+        names = join_dutch([describe_field(f) for f in fields or ()])
+        text = (
+            f"{receiver} kreeg dit op {day} zonder uw toestemming, omdat de "
+            f"{statute_title or 'wet'} dat toestaat. Het gaat alleen om: {names}."
+        )
+        if retention_days is not None and purged_at is None and still_shown:
+            text += f" Dit wordt na {retention_days} dagen verwijderd, tenzij {to} u dan al helpt."
+    elif basis == "safety":
+        text = (
+            f"{receiver} kreeg dit op {day} op grond van het {statute_title or 'meldrecht'}, omdat "
+            f"het om iemands veiligheid gaat. Dit is vertrouwelijk."
+        )
+    else:
+        text = f"{receiver} kreeg dit op {day}."
+    if purged_at is not None:
+        return (
+            f"{text} De gegevens zijn verwijderd op {format_date(purged_at)}, omdat de "
+            f"bewaartermijn voorbij was."
+        )
+    if basis == "consent" and ended_at is not None:
+        text += f" De toestemming is beëindigd op {format_date(ended_at)}:"
+        if still_shown and now_only is not None:
+            names = join_dutch([describe_field(f) for f in now_only])
+            return f"{text} {to} ziet nu alleen nog wat de wet toestaat: {names}."
+        return f"{text} {to} ziet dit nu niet meer."
+    if not still_shown:
+        text += f" {receiver} ziet dit nu niet meer."
+    return text
+
+
+def message_explanation(*, status: str, source_name: str, topic: str,
+                        received_at: datetime, purged_at: datetime | None = None) -> str:
+    """What became of a message about the resident that was not (or not yet) shared.
+
+    For a delivered message use :func:`disclosure_explanation`.
+    """
+    head = f"{source_name} stuurde op {format_date(received_at)} een melding over {topic}."
+    if purged_at is not None and status == "linked":
+        return (
+            f"{head} Dit was een herhaling van een eerdere melding. De gegevens zijn "
+            f"verwijderd op {format_date(purged_at)}, omdat de bewaartermijn voorbij was."
+        )
+    if purged_at is not None:
+        return (
+            f"{head} Die is niet gedeeld. De gegevens zijn verwijderd op "
+            f"{format_date(purged_at)}."
+        )
+    if status == "held":
+        return f"{head} Die is nog niet gedeeld: we vragen eerst uw toestemming."
+    if status == "closed":
+        return f"{head} Die is niet gedeeld: er was geen toestemming."
+    if status == "linked":
+        return f"{head} Dit is een herhaling van een eerdere melding; er is niets nieuws gedeeld."
+    return f"{head} We verwerken deze melding nog."
+
+
+def status_word(status: str) -> str:
+    """The status of a message about the resident in one or two Dutch words."""
+    return {
+        "delivered": "gedeeld",
+        "shown": "gedeeld",
+        "no_longer_shown": "niet meer zichtbaar",
+        "held": "wacht op uw toestemming",
+        "closed": "niet gedeeld",
+        "linked": "herhaling",
+        "purged": "verwijderd",
+        "accepted": "in behandeling",
+    }.get(status, status)

@@ -34,6 +34,8 @@ class BasisKind(StrEnum):
 
     CONSENT = "consent"
     STATUTE = "statute"
+    # A safety report (meldrecht): delivered whole, to be treated as confidential.
+    SAFETY = "safety"
     NONE = "none"
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_POLICY_SOURCE",
     "Policy",
     "PolicyError",
+    "SafetyBasis",
     "Statute",
     "TypePolicy",
     "load_policy",
@@ -33,9 +34,12 @@ __all__ = [
 
 DEFAULT_POLICY_SOURCE = "consent/default_policy.toml"
 
-_TOP_KEYS = frozenset({"statutes", "types"})
+_TOP_KEYS = frozenset({"statutes", "safety", "types"})
 _STATUTE_KEYS = frozenset({"title", "enabled", "retention_days"})
-_TYPE_KEYS = frozenset({"category", "statute", "minimal_fields"})
+_SAFETY_KEYS = frozenset({"title", "enabled"})
+_TYPE_KEYS = frozenset({"category", "statute", "safety", "minimal_fields"})
+# A safety basis (meldrecht) is for reports about someone's safety only.
+SAFETY_CATEGORY = "veiligheid"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -65,13 +69,23 @@ class Statute:
 
 
 @dataclass(frozen=True)
+class SafetyBasis:
+    """A safety basis (e.g. Veilig Thuis' meldrecht): the whole report, marked confidential."""
+
+    key: str
+    title: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class TypePolicy:
-    """The category and the optional statute of one message type."""
+    """The category and the optional statute or safety basis of one message type."""
 
     type: str
     category: str
     statute: str | None
     minimal_fields: tuple[str, ...]
+    safety: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,12 +94,14 @@ class Policy:
 
     statutes: Mapping[str, Statute]
     types: Mapping[str, TypePolicy]
+    safety: Mapping[str, SafetyBasis] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Read-only views, so a policy shared between threads cannot be
         # changed behind the engine's back.
         object.__setattr__(self, "statutes", MappingProxyType(dict(self.statutes)))
         object.__setattr__(self, "types", MappingProxyType(dict(self.types)))
+        object.__setattr__(self, "safety", MappingProxyType(dict(self.safety)))
 
     def for_type(self, type: str) -> TypePolicy | None:
         """Return the policy of a message type, or None if the type is not listed."""
@@ -97,6 +113,12 @@ class Policy:
             return None
         return self.statutes.get(type_policy.statute)
 
+    def safety_of(self, type_policy: TypePolicy) -> SafetyBasis | None:
+        """Return the safety basis a type refers to, or None if it has none."""
+        if type_policy.safety is None:
+            return None
+        return self.safety.get(type_policy.safety)
+
     def with_statute_enabled(self, key: str, enabled: bool) -> Policy:
         """Return a copy with one statute switched on or off; self is unchanged.
 
@@ -107,7 +129,7 @@ class Policy:
             raise PolicyError("setting", f"statutes.{_quote(key)}", "unknown statute")
         statutes = dict(self.statutes)
         statutes[key] = dataclasses.replace(statutes[key], enabled=enabled)
-        return Policy(statutes=statutes, types=self.types)
+        return Policy(statutes=statutes, types=self.types, safety=self.safety)
 
 
 def load_policy(path: Path | None = None) -> Policy:
@@ -134,19 +156,27 @@ def parse_policy(text: str, *, source: str) -> Policy:
 
     _no_unknown_keys(source, "", data, _TOP_KEYS)
     statutes_raw = _table(source, "statutes", data.get("statutes", {}))
+    safety_raw = _table(source, "safety", data.get("safety", {}))
     types_raw = _table(source, "types", data.get("types", {}))
 
     statutes = {key: _parse_statute(source, key, value) for key, value in statutes_raw.items()}
-    types = {name: _parse_type(source, name, value, statutes) for name, value in types_raw.items()}
-    return Policy(statutes=statutes, types=types)
+    safety = {key: _parse_safety(source, key, value) for key, value in safety_raw.items()}
+    types = {
+        name: _parse_type(source, name, value, statutes, safety)
+        for name, value in types_raw.items()
+    }
+    return Policy(statutes=statutes, types=types, safety=safety)
 
 
-def _parse_statute(source: str, key: str, raw: Any) -> Statute:
-    where = f"statutes.{_quote(key)}"
+def _titled_entry(source: str, section: str, what: str, key: str, raw: Any,
+                  allowed: frozenset[str]) -> tuple[str, dict[str, Any], str, bool]:
+    """The parts every legal basis entry shares: a key, a table of known keys, a
+    non-empty ``title`` and an ``enabled`` switch. Returns (where, table, title, enabled)."""
+    where = f"{section}.{_quote(key)}"
     if not key.strip():
-        raise PolicyError(source, where, "statute key is empty")
+        raise PolicyError(source, where, f"{what} key is empty")
     table = _table(source, where, raw)
-    _no_unknown_keys(source, where, table, _STATUTE_KEYS)
+    _no_unknown_keys(source, where, table, allowed)
 
     title = _required(source, where, table, "title")
     if not isinstance(title, str) or not title.strip():
@@ -155,16 +185,31 @@ def _parse_statute(source: str, key: str, raw: Any) -> Statute:
     enabled = _required(source, where, table, "enabled")
     if not isinstance(enabled, bool):
         raise PolicyError(source, f"{where}.enabled", "must be true or false")
+    return where, table, title.strip(), enabled
 
+
+def _parse_statute(source: str, key: str, raw: Any) -> Statute:
+    where, table, title, enabled = _titled_entry(source, "statutes", "statute", key, raw,
+                                                 _STATUTE_KEYS)
     retention = _required(source, where, table, "retention_days")
     # bool is a subclass of int in Python; "retention_days = true" is a mistake.
     if isinstance(retention, bool) or not isinstance(retention, int) or retention <= 0:
         raise PolicyError(source, f"{where}.retention_days", "must be a positive whole number")
+    return Statute(key=key, title=title, enabled=enabled, retention_days=retention)
 
-    return Statute(key=key, title=title.strip(), enabled=enabled, retention_days=retention)
+
+def _parse_safety(source: str, key: str, raw: Any) -> SafetyBasis:
+    _, _, title, enabled = _titled_entry(source, "safety", "safety basis", key, raw, _SAFETY_KEYS)
+    return SafetyBasis(key=key, title=title, enabled=enabled)
 
 
-def _parse_type(source: str, name: str, raw: Any, statutes: Mapping[str, Statute]) -> TypePolicy:
+def _parse_type(
+    source: str,
+    name: str,
+    raw: Any,
+    statutes: Mapping[str, Statute],
+    safety_bases: Mapping[str, SafetyBasis],
+) -> TypePolicy:
     where = f"types.{_quote(name)}"
     if not name.strip():
         raise PolicyError(source, where, "message type name is empty")
@@ -185,8 +230,24 @@ def _parse_type(source: str, name: str, raw: Any, statutes: Mapping[str, Statute
         if statute not in statutes:
             raise PolicyError(source, f"{where}.statute", f'unknown statute "{statute}"')
 
+    safety = table.get("safety")
+    if safety is not None:
+        if not isinstance(safety, str):
+            raise PolicyError(source, f"{where}.safety", "must be a string")
+        if safety not in safety_bases:
+            raise PolicyError(source, f"{where}.safety", f'unknown safety basis "{safety}"')
+        if statute is not None:
+            # Two bases that say different things about the fields: the
+            # municipality must choose one.
+            raise PolicyError(source, f"{where}.safety", "a type has a statute or a safety "
+                              "basis, not both")
+        if category != SAFETY_CATEGORY:
+            raise PolicyError(source, f"{where}.safety",
+                              f'a safety basis only applies to category "{SAFETY_CATEGORY}"')
+
     fields = _minimal_fields(source, where, table, has_statute=statute is not None)
-    return TypePolicy(type=name, category=category, statute=statute, minimal_fields=fields)
+    return TypePolicy(type=name, category=category, statute=statute, minimal_fields=fields,
+                      safety=safety)
 
 
 def _minimal_fields(

@@ -22,8 +22,35 @@ class GrantStatus(StrEnum):
 
     ACTIVE = "active"
     REVOKED = "revoked"
+    # valid_until passed; written when the registry next touches the subject
+    # (the engine never needs it: it compares valid_until itself).
+    EXPIRED = "expired"
     # The resident said no to a request; stored so the history stays whole.
     REFUSED = "refused"
+
+
+class Change(StrEnum):
+    """What made a new version of a consent."""
+
+    GRANTED = "granted"
+    CHANGED = "changed"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    REFUSED = "refused"
+
+
+class Capacity(StrEnum):
+    """In which capacity a representative acts for a resident (Dutch law's roles)."""
+
+    # Gezag over a minor: only until the resident turns 18.
+    PARENT = "parent"
+    GUARDIAN = "guardian"
+    # Curatele: both money and personal matters.
+    CURATOR = "curator"
+    # Mentorschap: personal matters (care, health, living), never money.
+    MENTOR = "mentor"
+    # Beschermingsbewind: money only.
+    BEWINDVOERDER = "bewindvoerder"
 
 
 class RequestStatus(StrEnum):
@@ -53,6 +80,12 @@ class GrantRecord:
     status: GrantStatus
     provenance: Mapping[str, Any]
     request_id: str | None
+    # The version number of this state (1 = as first granted) and when it began.
+    version: int = 1
+    changed_at: datetime | None = None
+    # Set when a representative, not the resident, made this version.
+    representation_id: str | None = None
+    capacity: Capacity | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
@@ -99,3 +132,57 @@ class ConsentRequest:
     updated_at: datetime
     expires_at: datetime
     text: str
+
+
+@dataclass(frozen=True)
+class ConsentVersion:
+    """One version of a consent: its whole state after one change. Never updated."""
+
+    consent_id: str
+    version: int
+    change: Change
+    changed_at: datetime
+    status: GrantStatus
+    recipient: str
+    source_kinds: frozenset[str]
+    source_partners: frozenset[str]
+    categories: frozenset[str]
+    purpose: str
+    valid_from: datetime
+    valid_until: datetime | None
+    revoked_at: datetime | None
+    provenance: Mapping[str, Any]
+    representation_id: str | None
+    capacity: Capacity | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
+
+
+@dataclass(frozen=True)
+class Representation:
+    """That ``representative`` may act for ``subject`` in ``capacity``, for a period.
+
+    Both are pseudonyms. ``valid_until`` is already cut to the resident's 18th
+    birthday for a parent or guardian. ``ended_at`` is set when it was ended
+    early; nothing is deleted.
+    """
+
+    id: str
+    subject: str
+    representative: str
+    capacity: Capacity
+    valid_from: datetime
+    valid_until: datetime | None
+    ended_at: datetime | None
+    recorded_by: str
+    reference: str
+    recorded_at: datetime
+
+    def is_active_at(self, when: datetime) -> bool:
+        """True if the representative may act at ``when`` (half-open like grants)."""
+        if when < self.valid_from:
+            return False
+        if self.valid_until is not None and when >= self.valid_until:
+            return False
+        return self.ended_at is None or when < self.ended_at

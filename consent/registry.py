@@ -9,8 +9,9 @@ the subject's row in ``consent_subjects`` (:func:`lock_subject`) and bump
 its version. The hub takes the same lock before deciding on a message, so
 a decision never interleaves with a revocation for the same resident.
 
-The functions live in :mod:`consent.grants` and :mod:`consent.requests`;
-decisions are stored here.
+The functions live in :mod:`consent.grants` (grants and their version
+history), :mod:`consent.requests` and :mod:`consent.representation` (who may
+act for whom); decisions are stored here.
 """
 
 from __future__ import annotations
@@ -21,9 +22,41 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from consent.errors import ConsentError, ConsentNotFound, NotFound, RequestNotFound
-from consent.grants import consents_for, grant, list_grants, lock_subject, revoke
+from consent.grants import (
+    UNCHANGED,
+    change,
+    consents_for,
+    expire_due,
+    get_grant,
+    grant,
+    list_grants,
+    list_versions,
+    lock_subject,
+    revoke,
+    subjects_with_expired,
+)
 from consent.model import BasisKind, Decision, Outcome
-from consent.records import ConsentRequest, GrantRecord, GrantStatus, RequestStatus
+from consent.records import (
+    Capacity,
+    Change,
+    ConsentRequest,
+    ConsentVersion,
+    GrantRecord,
+    GrantStatus,
+    Representation,
+    RequestStatus,
+)
+from consent.representation import (
+    NotPermitted,
+    RepresentationNotFound,
+    add_representation,
+    capacity_allows,
+    end_representation,
+    find_representation,
+    get_representation,
+    list_representations,
+    may_act_for,
+)
 from consent.requests import (
     REQUEST_PURPOSE,
     approve_request,
@@ -36,26 +69,45 @@ from consent.tables import consent_decisions
 
 __all__ = [
     "REQUEST_PURPOSE",
+    "UNCHANGED",
+    "Capacity",
+    "Change",
     "ConsentError",
     "ConsentNotFound",
     "ConsentRequest",
+    "ConsentVersion",
     "GrantRecord",
     "GrantStatus",
     "NotFound",
+    "NotPermitted",
+    "Representation",
+    "RepresentationNotFound",
     "RequestNotFound",
     "RequestStatus",
+    "add_representation",
     "approve_request",
+    "capacity_allows",
+    "change",
     "consents_for",
     "decisions_for",
     "deny_request",
+    "end_representation",
+    "expire_due",
+    "find_representation",
+    "get_grant",
+    "get_representation",
     "get_request",
     "grant",
     "list_grants",
+    "list_representations",
     "list_requests",
+    "list_versions",
     "lock_subject",
+    "may_act_for",
     "open_request",
     "record_decision",
     "revoke",
+    "subjects_with_expired",
 ]
 
 

@@ -25,7 +25,8 @@ from consent.grants import (
     lock_subject,
 )
 from consent.model import CATEGORIES, DEFAULT_RECIPIENT, ConsentGrant, MessageFacts, require_aware
-from consent.records import ConsentRequest, GrantStatus, RequestStatus
+from consent.records import ConsentRequest, GrantStatus, Representation, RequestStatus
+from consent.representation import check_representation
 from consent.tables import consent_requests
 
 # Purpose of a grant made by answering a request; residents read it.
@@ -157,6 +158,7 @@ def approve_request(
     request_id: str,
     now: datetime,
     provenance: Mapping[str, Any] | None = None,
+    representation: Representation | None = None,
 ) -> ConsentGrant:
     """Approve a pending request: grant exactly what was asked, for one year.
 
@@ -164,11 +166,14 @@ def approve_request(
     wijkteam, with purpose "ondersteuning door het wijkteam", provenance
     ``{"method": "portal"}`` unless given. Raises RequestNotFound for
     another subject's request and ConsentError("status", ...) if it is no
-    longer pending (answered before, or expired).
+    longer pending (answered before, or expired). A representative
+    (``representation``) may answer only within their capacity
+    (NotPermitted).
     """
     require_aware("now", now)
     provenance = _PORTAL if provenance is None else provenance
     request = _pending_request(session, subject, request_id, now)
+    check_representation(representation, subject=subject, categories=[request.category], at=now)
     _set_status(session, request, RequestStatus.APPROVED, now)
     return grant(
         session=session,
@@ -182,6 +187,7 @@ def approve_request(
         now=now,
         provenance=provenance,
         request_id=request.id,
+        representation=representation,
     )
 
 
@@ -192,6 +198,7 @@ def deny_request(
     request_id: str,
     now: datetime,
     provenance: Mapping[str, Any] | None = None,
+    representation: Representation | None = None,
 ) -> ConsentRequest:
     """Deny a pending request and keep the "no" as a refused grant row.
 
@@ -203,6 +210,7 @@ def deny_request(
     provenance = _PORTAL if provenance is None else provenance
     check_provenance(provenance)
     request = _pending_request(session, subject, request_id, now)
+    check_representation(representation, subject=subject, categories=[request.category], at=now)
     _set_status(session, request, RequestStatus.DENIED, now)
     insert_grant_row(
         session,
@@ -218,6 +226,7 @@ def deny_request(
         status=GrantStatus.REFUSED,
         provenance=provenance,
         request_id=request.id,
+        representation=representation,
     )
     bump_version(session, subject)
     return _load(session, request.id)

@@ -24,25 +24,32 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.types import TypeDecorator
 
-from consent.records import GrantStatus, RequestStatus
+from consent.records import Capacity, Change, GrantStatus, RequestStatus
 
 __all__ = [
+    "CAPACITIES",
+    "CHANGES",
     "GRANT_STATUSES",
     "REQUEST_STATUSES",
     "UTCDateTime",
     "consent_decisions",
     "consent_grants",
+    "consent_representations",
     "consent_requests",
     "consent_subjects",
+    "consent_versions",
     "metadata",
 ]
 
 GRANT_STATUSES = tuple(s.value for s in GrantStatus)
 REQUEST_STATUSES = tuple(s.value for s in RequestStatus)
+CHANGES = tuple(c.value for c in Change)
+CAPACITIES = tuple(c.value for c in Capacity)
 
 # Named constraints, so Alembic migrations can drop or alter them by name on
 # every database.
@@ -142,9 +149,66 @@ consent_grants = Table(
     Column("status", String(16), nullable=False),
     Column("provenance", JSON, nullable=False),
     Column("request_id", String(36), ForeignKey("consent_requests.id"), nullable=True),
+    # The head of the version history: this row always equals the newest row of
+    # consent_versions for this consent, kept here so a decision is one query.
+    Column("version", Integer, nullable=False, default=1, server_default=text("1")),
+    Column("changed_at", UTCDateTime, nullable=True),
+    Column("representation_id", String(36), nullable=True),
+    Column("capacity", String(16), nullable=True),
+    # The client's Idempotency-Key (or a paper form's reference): the same key
+    # again returns the consent made with it, so a retried grant never makes a
+    # second consent, and never revives one that was revoked in between.
+    Column("idempotency_key", String(100), nullable=True),
+    UniqueConstraint("subject", "idempotency_key", name="uq_consent_grants_idempotency"),
     _status_check("status", "status", GRANT_STATUSES),
     # consents_for is one query on this index.
     Index("ix_consent_grants_subject_status", "subject", "status"),
+)
+
+# The version history of every consent: one row per change, never updated or
+# deleted, each holding the whole state after that change (issue 4, item 1).
+consent_versions = Table(
+    "consent_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consent_id", String(36), ForeignKey("consent_grants.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("change", String(16), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("source_kinds", JSON, nullable=False),
+    Column("source_partners", JSON, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("valid_from", UTCDateTime, nullable=False),
+    Column("valid_until", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("provenance", JSON, nullable=False),
+    Column("representation_id", String(36), nullable=True),
+    Column("capacity", String(16), nullable=True),
+    UniqueConstraint("consent_id", "version", name="uq_consent_versions_consent_version"),
+    _status_check("change", "change", CHANGES),
+    _status_check("status", "status", GRANT_STATUSES),
+)
+
+# Who may act for whom, in which capacity, for which period. Both sides are
+# pseudonyms. Ended early by setting ended_at; rows are never deleted.
+consent_representations = Table(
+    "consent_representations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("subject", String(64), nullable=False, index=True),
+    Column("representative", String(64), nullable=False, index=True),
+    Column("capacity", String(16), nullable=False),
+    Column("valid_from", UTCDateTime, nullable=False),
+    Column("valid_until", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("recorded_by", String(200), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    _status_check("capacity", "capacity", CAPACITIES),
 )
 
 # Every decision, with its reason, so it can be explained later. No foreign

@@ -2,37 +2,47 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hub.api import health, inbox, me, openapi, partners, problems
+from hub.api import audit as audit_api
+from hub.api import (
+    consents,
+    correlation,
+    health,
+    inbox,
+    me,
+    metrics,
+    openapi,
+    ops,
+    partners,
+    problems,
+    security,
+)
 from hub.api.limits import BodyLimit
+from hub.api.request_metrics import RequestMetrics
 from hub.core.context import HubContext
-from hub.core.worker import OutboxWorker
+from hub.core.transport import build_transport
 
 
 def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     """Build the app for a hub; with ``run_worker`` the embedded queue drains in-process."""
     run_worker = ctx.settings.worker_enabled if run_worker is None else run_worker
 
+    # Embedded: the worker thread (when asked). RabbitMQ: the outbox relay, never consumers.
+    transport = build_transport(ctx, run_worker=run_worker)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        stop = threading.Event()
-        thread = None
-        if run_worker:
-            thread = threading.Thread(target=OutboxWorker(ctx).run_forever, args=(stop,),
-                                      name="outbox-worker", daemon=True)
-            thread.start()
+        ctx.transport = transport
+        transport.start()
         try:
             yield
         finally:
-            stop.set()
-            ctx.work_available.set()
-            if thread is not None:
-                thread.join(timeout=30)
+            transport.stop()
+            ctx.transport = None
 
     app = FastAPI(title="Wijkhub", version="0.1.0", lifespan=lifespan,
                   description="The road between a neighbourhood's partners and the "
@@ -41,7 +51,16 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes,
                        batch_max_bytes=ctx.settings.max_batch_bytes)
-    for module in (health, partners, inbox, me):
+    app.add_middleware(RequestMetrics, metrics=ctx.metrics)
+    security.install(app, ctx)  # after the other middleware: its headers wrap them all
+    # Outermost, so every answer (also a 413 or a problem) carries the correlation id.
+    correlation.install(app)
+    for module in (health, partners, inbox, me, ops):
         app.include_router(module.router)
+    app.include_router(metrics.router)
+    audit_api.install(app)
+    app.include_router(consents.router)
+    app.include_router(consents.fhir_router)
     openapi.install(app)
+    consents.install_openapi(app)
     return app

@@ -21,6 +21,10 @@ from tests.utils.builders import FakeClock
 PG_SERVER = os.environ.get("HUB_TEST_POSTGRES",
                            "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Argon2 at its production cost makes every partner() in a test take ~0.1 s of CPU;
+# tests hash partner keys with the cheapest parameters argon2 allows.
+CHEAP_KEY_HASHING = {"partner_key_time_cost": 1, "partner_key_memory_kib": 8,
+                     "partner_key_parallelism": 1}
 
 
 def _postgres_available() -> bool:
@@ -77,7 +81,9 @@ def clock() -> FakeClock:
 def settings(tmp_path, database_url: str) -> Settings:
     """Settings for a hub in a temporary data directory, worker driven by the test."""
     return Settings(env="test", data_dir=tmp_path / "data", database_url=database_url,
-                    worker_enabled=False, retry_base_seconds=1.0, max_attempts=3)
+                    worker_enabled=False, retry_base_seconds=1.0, max_attempts=3,
+                    # The fake clock stands still, so a bucket would never refill.
+                    partner_rate_burst=1_000_000, **CHEAP_KEY_HASHING)
 
 
 @pytest.fixture

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
+from hub.api.tls import presented_fingerprint
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem
-from hub.core.identity import IdentityError, Principal, partner_for_key, verify_token
+from hub.core.identity import IdentityError, IssuerDown, Principal, verify_token
 from hub.core.models import Partner
+from hub.core.partner_keys import KeyRefused, KeyThrottled
+from hub.core.ratelimit import retry_after
+from hub.core.signatures import SignatureRefused, verify_request
 
 _bearer = HTTPBearer(auto_error=False)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -40,20 +46,71 @@ SessionDep = Annotated[Session, Depends(get_session)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _unauthorized(reason: str) -> HubProblem:
-    # Name the field like every other client error: the Authorization header.
-    return HubProblem(401, "Not authenticated", [FieldProblem("authorization", reason)],
+def _unauthorized(reason: str, field: str = "authorization") -> HubProblem:
+    # Name the field like every other client error: the Authorization header (or the
+    # signature header or client certificate that is at fault).
+    return HubProblem(401, "Not authenticated", [FieldProblem(field, reason)],
                       headers=_CHALLENGE)
 
 
-def get_partner(session: SessionDep, credentials: Credentials) -> Partner:
-    """The partner whose API key is the bearer credential."""
+async def get_partner(request: Request, ctx: ContextDep, session: SessionDep,
+                      credentials: Credentials) -> Partner:
+    """The partner whose API key is the bearer credential, with every proof it pinned
+    (client certificate, request signature), within its rate limit."""
     if credentials is None:
         raise _unauthorized("Missing partner API key")
-    partner = partner_for_key(session=session, api_key=credentials.credentials)
-    if partner is None:
-        raise _unauthorized("Unknown or revoked partner API key")
+    gate = request.app.state.partner_gate
+
+    def check_key() -> Partner:
+        try:
+            partner = gate.keys.partner_for(session=session, api_key=credentials.credentials,
+                                            now=ctx.clock())
+        except BaseException:
+            session.rollback()  # a failed statement leaves nothing to commit
+            raise
+        # End the lookup's transaction (on SQLite it holds the write lock) before the
+        # body streams in; nothing was written. Commit, not rollback: a rollback would
+        # expire the partner object the route is about to use.
+        session.commit()
+        return partner
+
+    try:
+        # argon2 takes tens of milliseconds on a cache miss: keep it off the event loop.
+        partner = await run_in_threadpool(check_key)
+    except KeyRefused as exc:
+        raise _unauthorized(str(exc)) from None
+    except KeyThrottled as exc:
+        raise _too_many(str(exc), exc.retry_after) from None
+    if partner.cert_sha256:
+        presented = presented_fingerprint(request, ctx.settings)
+        if presented is None:
+            raise _unauthorized("this partner must present its client certificate",
+                                "client_certificate")
+        if not hmac.compare_digest(presented, partner.cert_sha256):
+            raise _unauthorized("is not the certificate registered for this partner",
+                                "client_certificate")
+    if partner.signing_key:
+        scope = request.scope
+        target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        body = await request.body()  # cached on the request: the route reads it again
+        try:
+            verify_request(public_key=partner.signing_key, method=request.method,
+                           target=target, headers=dict(request.headers), body=body,
+                           now=ctx.clock(), window_seconds=ctx.settings.signature_window_seconds)
+        except SignatureRefused as exc:
+            raise _unauthorized(exc.reason, exc.field) from None
+    wait = gate.limiter.take(partner.id)
+    if wait:
+        raise _too_many("this partner's rate limit is reached; retry after the Retry-After "
+                        "seconds", wait)
     return partner
+
+
+def _too_many(reason: str, wait: float) -> HubProblem:
+    return HubProblem(429, "Too many requests", [FieldProblem("authorization", reason)],
+                      headers={"Retry-After": retry_after(wait)})
 
 
 def _principal(ctx: HubContext, credentials: HTTPAuthorizationCredentials | None) -> Principal:
@@ -61,6 +118,9 @@ def _principal(ctx: HubContext, credentials: HTTPAuthorizationCredentials | None
         raise _unauthorized("Missing bearer token")
     try:
         return verify_token(ctx, credentials.credentials)
+    except IssuerDown:
+        raise HubProblem(503, "Sign-in service unavailable, try again shortly",
+                         headers={"Retry-After": "5"}) from None
     except IdentityError as exc:
         raise _unauthorized(str(exc)) from None
 
@@ -73,6 +133,17 @@ def get_regisseur(ctx: ContextDep, credentials: Credentials) -> Principal:
     return principal
 
 
+def get_inbox_reader(ctx: ContextDep, credentials: Credentials) -> Principal:
+    """A regisseur or a team lead of a wijk: may read that wijk's inbox.
+
+    Only the regisseur acts on an item (take up, close); the team lead reads along.
+    """
+    principal = _principal(ctx, credentials)
+    if principal.role not in ("regisseur", "teamlead"):
+        raise HubProblem(403, "Only a regisseur or team lead may do this")
+    return principal
+
+
 def get_resident(ctx: ContextDep, credentials: Credentials) -> Principal:
     """A resident, with their own pseudonymous subject."""
     principal = _principal(ctx, credentials)
@@ -81,6 +152,16 @@ def get_resident(ctx: ContextDep, credentials: Credentials) -> Principal:
     return principal
 
 
+def get_operator(ctx: ContextDep, credentials: Credentials) -> Principal:
+    """An operator of the hub: may manage queues and dead letters, never read a resident."""
+    principal = _principal(ctx, credentials)
+    if principal.role != "operator":
+        raise HubProblem(403, "Only an operator may do this")
+    return principal
+
+
 PartnerDep = Annotated[Partner, Depends(get_partner)]
 RegisseurDep = Annotated[Principal, Depends(get_regisseur)]
+InboxReaderDep = Annotated[Principal, Depends(get_inbox_reader)]
 ResidentDep = Annotated[Principal, Depends(get_resident)]
+OperatorDep = Annotated[Principal, Depends(get_operator)]

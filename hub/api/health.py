@@ -19,11 +19,23 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(ctx: ContextDep) -> JSONResponse:
-    """Ready when the database answers; 503 (with what is down) when it does not."""
+    """Ready (200) when the database answers; 503 naming what is down when it does not.
+
+    With RabbitMQ, a broker that is down makes the hub ``degraded`` but still
+    ready: ingest goes on (the outbox buffers) and a load balancer that routes on
+    this endpoint must keep sending partners here. The body names the broker's
+    state, so monitoring sees it.
+    """
+    checks = {"database": "ok"}
     try:
         with ctx.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
-        return JSONResponse({"status": "unavailable", "database": type(exc).__name__},
+        checks["database"] = type(exc).__name__
+    if ctx.transport is not None:
+        checks.update(ctx.transport.health())
+    if checks["database"] != "ok":
+        return JSONResponse({"status": "unavailable", **checks},
                             status_code=503, headers={"Retry-After": "5"})
-    return JSONResponse({"status": "ready", "database": "ok"})
+    degraded = any(state != "ok" for state in checks.values())
+    return JSONResponse({"status": "degraded" if degraded else "ready", **checks})

@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from hub.api.deps import ContextDep, RegisseurDep, SessionDep
+from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, SessionDep
 from hub.api.schemas import InboxItemPublic, InboxPage
+from hub.core.audit import record_inbox_access
 from hub.core.errors import HubProblem
 from hub.core.inbox import ItemView, get_item, list_items, view_item
 
@@ -26,17 +27,18 @@ def _public(view: ItemView) -> InboxItemPublic:
 
 
 @router.get("", response_model=InboxPage)
-def inbox(ctx: ContextDep, session: SessionDep, regisseur: RegisseurDep,
+def inbox(ctx: ContextDep, session: SessionDep, regisseur: InboxReaderDep,
           limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-          offset: Annotated[int, Query(ge=0)] = 0,
+          offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
           type: Annotated[str | None, Query(max_length=100)] = None,
-          basis: Literal["consent", "statute"] | None = None,
+          basis: Literal["consent", "statute", "safety"] | None = None,
           status: Literal["new", "taken_up", "closed"] | None = None) -> InboxPage:
     """The items of the regisseur's wijk that may be shown now, newest first."""
     total, views = list_items(session=session, ctx=ctx, wijk=regisseur.wijk, now=ctx.clock(),
                               limit=limit, offset=offset, type_=type, basis=basis,
                               status=status)
     page = InboxPage(total=total, limit=limit, offset=offset, items=[_public(v) for v in views])
+    record_inbox_access(session, ctx=ctx, principal=regisseur, action="read.list", views=views)
     session.commit()
     return page
 
@@ -51,10 +53,12 @@ def _own_item(ctx, session, regisseur, item_id):
 
 @router.get("/{item_id}", response_model=InboxItemPublic)
 def inbox_item(item_id: IdPath, ctx: ContextDep, session: SessionDep,
-               regisseur: RegisseurDep) -> InboxItemPublic:
+               regisseur: InboxReaderDep) -> InboxItemPublic:
     """One item, with the data its basis allows now."""
     item = _own_item(ctx, session, regisseur, item_id)
-    public = _public(view_item(session=session, ctx=ctx, item=item))
+    view = view_item(session=session, ctx=ctx, item=item)
+    public = _public(view)
+    record_inbox_access(session, ctx=ctx, principal=regisseur, action="read", views=[view])
     session.commit()
     return public
 
@@ -67,7 +71,10 @@ def take_up(item_id: IdPath, ctx: ContextDep, session: SessionDep,
     if item.status == "closed":
         raise HubProblem(409, "Item is already closed")
     item.status, item.taken_up, item.updated_at = "taken_up", True, ctx.clock()
-    public = _public(view_item(session=session, ctx=ctx, item=item))
+    view = view_item(session=session, ctx=ctx, item=item)
+    public = _public(view)
+    record_inbox_access(session, ctx=ctx, principal=regisseur, action="inbox.take_up",
+                        views=[view])
     session.commit()
     return public
 
@@ -78,6 +85,9 @@ def close(item_id: IdPath, ctx: ContextDep, session: SessionDep,
     """Close the item: the sender sees ``closed``, or ``not_taken_up`` if help never started."""
     item = _own_item(ctx, session, regisseur, item_id)
     item.status, item.updated_at = "closed", ctx.clock()
-    public = _public(view_item(session=session, ctx=ctx, item=item))
+    view = view_item(session=session, ctx=ctx, item=item)
+    public = _public(view)
+    record_inbox_access(session, ctx=ctx, principal=regisseur, action="inbox.close",
+                        views=[view])
     session.commit()
     return public

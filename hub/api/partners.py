@@ -20,7 +20,7 @@ from hub.api.schemas import (
 from hub.core.batch import ingest_batch
 from hub.core.errors import HubProblem, invalid
 from hub.core.inbox import sender_status
-from hub.core.ingest import accept_message
+from hub.core.ingest import accept_message, count_rejected
 from hub.core.models import Batch, BatchError, Message
 
 router = APIRouter(prefix="/api/v1", tags=["partners"])
@@ -51,6 +51,7 @@ async def post_message(request: Request, ctx: ContextDep, partner: PartnerDep,
     except (ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError, UnicodeDecodeError and an integer beyond
         # Python's digit limit; RecursionError a body nested too deeply to parse.
+        count_rejected(ctx=ctx, partner=partner, body=None)
         raise invalid("body", f"is not valid JSON ({type(exc).__name__})") from None
 
     def store():

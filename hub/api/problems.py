@@ -7,8 +7,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.core.errors import FieldProblem, HubProblem
 
@@ -59,8 +60,56 @@ def install(app: FastAPI) -> None:
         return problem_response(503, "Service unavailable, try again shortly",
                                 headers={"Retry-After": "5"})
 
+    @app.exception_handler(DBAPIError)
+    async def _database_connection_lost(request: Request, exc: DBAPIError):
+        # A connection that died mid-request (a failover, a restart) is the database being
+        # away too: 503 and retry, never a 500 (issue 3). Anything else stays a 500.
+        if exc.connection_invalidated or isinstance(exc, InterfaceError):
+            return await _database_down(request, exc)
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception):
         # Never a stack trace or message data in a response; the log has the type only.
         log.error("unhandled %s", type(exc).__name__, exc_info=False)
-        return problem_response(500, "Internal error")
+        # Starlette answers this outside every middleware: add the security headers here.
+        from hub.api.security import security_headers
+
+        return problem_response(500, "Internal error", headers=security_headers(request.scope))
+
+    # Outside every middleware, whatever order they are added in: see CatchAll.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: CatchAll(build_stack())
+
+
+class CatchAll:
+    """Keeps every exception from the server, so none is logged with its traceback.
+
+    Starlette's last-resort handler (``_unexpected`` above) answers and then
+    re-raises, so that the server logs the traceback, and with it whatever the
+    exception's message quotes (a BSN, a name). This wraps the whole app: what
+    was answered is swallowed here (``_unexpected`` logged its type); what was
+    not is answered with a bare 500 and logged by type.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if not started:
+                log.error("unhandled %s", type(exc).__name__)
+                await problem_response(500, "Internal error")(scope, receive, send)

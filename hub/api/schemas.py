@@ -111,6 +111,13 @@ class ConsentCreated(BaseModel):
     id: str
 
 
+class ActedBy(BaseModel):
+    """A representative who gave or changed a consent, by capacity (never by identity)."""
+
+    representation_id: str
+    capacity: Literal["parent", "guardian", "curator", "mentor", "bewindvoerder"]
+
+
 class ConsentPublic(BaseModel):
     """A consent as the resident sees it."""
 
@@ -120,11 +127,86 @@ class ConsentPublic(BaseModel):
     source_partners: list[str]
     categories: list[str]
     purpose: str
-    status: str
+    status: str = Field(description="active, revoked, expired or refused.")
     valid_from: datetime
     valid_until: datetime | None
     revoked_at: datetime | None
     provenance: dict[str, Any]
+    version: int = Field(1, description="Version number; every change makes a new one.")
+    changed_at: datetime | None = None
+    acted_by: ActedBy | None = Field(
+        None, description="Set when a representative made the current version.")
+    explanation: str = Field("", description="What this consent means, in Dutch.")
+
+
+class ConsentChange(BaseModel):
+    """A change of an active consent: only the fields given change (a new version)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source_kinds: list[str] | None = Field(default=None, max_length=20)
+    source_partners: list[str] | None = Field(default=None, max_length=50)
+    categories: list[str] | None = Field(default=None, min_length=1, max_length=10)
+    purpose: str | None = Field(default=None, min_length=1, max_length=500)
+    valid_until: AwareDatetime | None = Field(
+        default=None, description="A new end; null (given explicitly) means no end date.")
+
+
+class ConsentVersionPublic(BaseModel):
+    """One version of a consent: its whole state after one change."""
+
+    version: int
+    change: Literal["granted", "changed", "revoked", "expired", "refused"]
+    changed_at: datetime
+    status: str
+    recipient: str
+    source_kinds: list[str]
+    source_partners: list[str]
+    categories: list[str]
+    purpose: str
+    valid_from: datetime
+    valid_until: datetime | None
+    revoked_at: datetime | None
+    provenance: dict[str, Any]
+    acted_by: ActedBy | None
+
+
+class RepresentationPublic(BaseModel):
+    """A representation: who may act for whom, in which capacity, for which period."""
+
+    id: str
+    capacity: Literal["parent", "guardian", "curator", "mentor", "bewindvoerder"]
+    categories: list[str] = Field(description="The data categories this capacity covers.")
+    valid_from: datetime
+    valid_until: datetime | None
+    ended_at: datetime | None
+    active: bool
+    reference: str
+
+
+class MyRepresentations(BaseModel):
+    """Whom I represent (use ``on_behalf_of=<id>``), and who represents me."""
+
+    represents: list[RepresentationPublic]
+    represented_by: list[RepresentationPublic]
+
+
+class KnownItemPublic(BaseModel):
+    """One message the hub holds about the resident: field names, never values."""
+
+    id: str
+    type: str
+    topic: str
+    category: str
+    source: str
+    received_at: datetime
+    status: Literal["shown", "no_longer_shown", "held", "closed", "linked", "purged",
+                    "accepted"]
+    status_text: str = Field(description="The status in Dutch.")
+    fields: list[str] = Field(description="Names of the fields the hub holds.")
+    shown_fields: list[str] | None = Field(
+        description="Fields the wijkteam sees now: null means all, [] nothing.")
+    basis: str | None = Field(description="consent, statute or safety while shown; else null.")
+    explanation: str = Field(description="What happened to it and why, in Dutch.")
 
 
 class ConsentRequestPublic(BaseModel):
@@ -149,3 +231,6 @@ class DisclosurePublic(BaseModel):
     fields: list[str] | None
     reason: str
     at: datetime
+    still_shown: bool = Field(True, description="False once the recipient no longer sees it.")
+    explanation: str = Field("", description="Why it was shared and whether it still is, "
+                                             "in Dutch.")

@@ -8,6 +8,7 @@ is idempotent on its ``source_ref``, so a batch sent twice stores nothing twice.
 from __future__ import annotations
 
 import csv
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from hub.core.ingest import store_message, validate_message
 from hub.core.models import Batch, BatchError, Partner
 
 CHUNK_LINES = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ def ingest_batch(*, ctx: HubContext, partner: Partner, lines: Iterable[str],
     with ctx.sessions() as session, session.begin():
         batch.status, batch.finished_at = "done", ctx.clock()
         session.merge(batch)
+    log.info("batch %s from partner %s done: %s lines, %s accepted, %s duplicates, %s rejected",
+             batch.id, partner.id, batch.total, batch.accepted, batch.duplicates, batch.rejected)
     return batch
 
 
@@ -104,9 +108,13 @@ def _import_chunk(*, session: Session, ctx: HubContext, partner: Partner, batch:
         line, row = current.number, current.cells
         batch.total += 1
         if current.error is not None:
+            ctx.metrics.message_in(partner=partner.name, type=batch.message_type,
+                                   outcome="rejected", session=session)
             _reject(session, batch, line, "line", f"is not valid CSV ({current.error})")
             continue
         if len(row) != len(header):
+            ctx.metrics.message_in(partner=partner.name, type=batch.message_type,
+                                   outcome="rejected", session=session)
             _reject(session, batch, line, "line",
                     f"has {len(row)} columns, expected {len(header)}")
             continue
@@ -115,6 +123,8 @@ def _import_chunk(*, session: Session, ctx: HubContext, partner: Partner, batch:
         try:
             valid = validate_message(ctx=ctx, partner=partner, body=body)
         except HubProblem as problem:
+            ctx.metrics.message_in(partner=partner.name, type=batch.message_type,
+                                   outcome="rejected", session=session)
             for p in problem.problems[:5]:
                 _reject(session, batch, line, _column_of(p.field, header), p.reason, count=False)
             batch.rejected += 1

@@ -1,9 +1,14 @@
 """The hub's side of consent: what follows in the message flow when a resident decides.
 
-The registry itself (``consent/``) knows nothing of messages. Here a grant or an
-approval puts the resident's held messages back on the queue, to be decided
-again; a denial closes them. Revocation needs nothing here: the worker decides
-every queued message at the moment it routes it, and every read re-checks.
+The registry itself (``consent/``) knows nothing of messages. Here a grant, a
+widening change or an approval puts the resident's held messages back on the
+queue, to be decided again; a denial closes them; a narrowing change re-checks
+what the regisseur already has. Revocation needs nothing here: the worker
+decides every queued message at the moment it routes it, and every read
+re-checks.
+
+Every function takes an optional ``representation``: set when a representative
+acts for the resident; the registry then holds them to their capacity.
 """
 
 from __future__ import annotations
@@ -11,21 +16,37 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from consent import registry
 from consent.model import ConsentGrant
+from consent.records import GrantRecord, Representation
+from consent.tables import consent_requests
+from hub.core.context import HubContext
+from hub.core.inbox import recheck
 from hub.core.ingest import enqueue
 from hub.core.models import Message
 
 
 def requeue_held(*, session: Session, subject: str, now: datetime,
                  request_id: str | None = None) -> int:
-    """Put the resident's held messages (of one request, or all) back on the queue."""
+    """Put the resident's held messages (of one request, or all) back on the queue.
+
+    For a request, the messages held under earlier requests for the same
+    partner and category (which expired unanswered) go back too: the answer
+    is about that partner and that kind of data, not about one question.
+    """
     stmt = select(Message).where(Message.subject == subject, Message.status == "held")
     if request_id is not None:
-        stmt = stmt.where(Message.request_id == request_id)
+        asked = session.execute(select(consent_requests.c.source_partner,
+                                       consent_requests.c.category)
+                                .where(consent_requests.c.id == request_id)).one()
+        same = select(consent_requests.c.id).where(
+            consent_requests.c.subject == subject,
+            consent_requests.c.source_partner == asked.source_partner,
+            consent_requests.c.category == asked.category)
+        stmt = stmt.where(or_(Message.request_id == request_id, Message.request_id.in_(same)))
     count = 0
     for message in session.scalars(stmt):
         enqueue(session=session, message_id=message.id, now=now)
@@ -34,26 +55,69 @@ def requeue_held(*, session: Session, subject: str, now: datetime,
 
 
 def grant(*, session: Session, subject: str, now: datetime, provenance: dict[str, Any],
+          representation: Representation | None = None, idempotency_key: str | None = None,
           **scope: Any) -> ConsentGrant:
-    """Record a consent and re-decide the resident's held messages in the same transaction."""
+    """Record a consent and re-decide the resident's held messages in the same transaction.
+
+    ``scope`` is the keyword arguments of :func:`consent.registry.grant`
+    (recipient, source_kinds, source_partners, categories, purpose,
+    valid_until): exactly the fields of ``hub.api.schemas.ConsentCreate``, so
+    ``**body.model_dump()`` fits. A paper consent is this call with provenance
+    ``{"method": "paper", "form_ref": ..., "recorded_by": ...}`` (and, to make a
+    form recorded twice one consent, ``idempotency_key=f"paper:{form_ref}"``).
+    Raises consent.errors.ConsentError (422, naming the field) or NotPermitted
+    (403) for a representative outside their capacity.
+    """
     consent = registry.grant(session=session, subject=subject, now=now, provenance=provenance,
+                             representation=representation, idempotency_key=idempotency_key,
                              **scope)
     requeue_held(session=session, subject=subject, now=now)
     return consent
 
 
-def approve_request(*, session: Session, subject: str, request_id: str,
-                    now: datetime) -> ConsentGrant:
+def change(*, session: Session, ctx: HubContext, subject: str, consent_id: str, now: datetime,
+           provenance: dict[str, Any] | None = None,
+           representation: Representation | None = None, **scope: Any) -> GrantRecord:
+    """Re-scope a consent (a new version) and let it take effect in the same transaction.
+
+    What the regisseur already has under it is decided again at once (cut
+    down, or hidden), and held messages are re-decided (a wider scope may
+    release them).
+    """
+    record = registry.change(session=session, subject=subject, consent_id=consent_id, now=now,
+                             provenance=provenance, representation=representation, **scope)
+    recheck(session=session, ctx=ctx, now=now, subject=subject)
+    requeue_held(session=session, subject=subject, now=now)
+    return record
+
+
+def revoke(*, session: Session, ctx: HubContext, subject: str, consent_id: str, now: datetime,
+           representation: Representation | None = None) -> ConsentGrant:
+    """Revoke a consent; what the regisseur has under it is decided again at once.
+
+    The read-time re-check would catch it anyway; doing it here as well makes
+    the inbox right even for a reader that does not re-check.
+    """
+    consent = registry.revoke(session=session, subject=subject, consent_id=consent_id, now=now,
+                              representation=representation)
+    recheck(session=session, ctx=ctx, now=now, subject=subject)
+    return consent
+
+
+def approve_request(*, session: Session, subject: str, request_id: str, now: datetime,
+                    representation: Representation | None = None) -> ConsentGrant:
     """Approve a consent request: a consent scoped to it, and its messages re-decided."""
     consent = registry.approve_request(session=session, subject=subject, request_id=request_id,
-                                       now=now)
+                                       now=now, representation=representation)
     requeue_held(session=session, subject=subject, now=now, request_id=request_id)
     return consent
 
 
-def deny_request(*, session: Session, subject: str, request_id: str, now: datetime) -> int:
+def deny_request(*, session: Session, subject: str, request_id: str, now: datetime,
+                 representation: Representation | None = None) -> int:
     """Deny a consent request: its held messages are closed; returns how many."""
-    registry.deny_request(session=session, subject=subject, request_id=request_id, now=now)
+    registry.deny_request(session=session, subject=subject, request_id=request_id, now=now,
+                          representation=representation)
     closed = 0
     for message in session.scalars(select(Message).where(
             Message.subject == subject, Message.status == "held",

@@ -6,15 +6,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent.cache import ConsentCache
 from consent.policy import Policy, load_policy
 from hub.core.coherence import check_policy_matches_plugins
 from hub.core.crypto import Cipher, Pseudonymizer
-from hub.core.db import make_engine, make_sessionmaker
+from hub.core.db import PoolOptions, make_engine, make_sessionmaker
 from hub.core.keys import KeyRing, load_keyring
+from hub.core.metrics import HubMetrics
 from hub.core.plugins import Plugins, load_plugins
 from hub.core.wijkmap import WijkMap, load_wijkmap
 from hub.settings import Settings
@@ -44,6 +47,23 @@ class HubContext:
     clock: Clock = utcnow
     # Wakes the in-process worker when ingest commits; only a hint, the outbox is the truth.
     work_available: threading.Event = field(default_factory=threading.Event)
+    # This hub's own Prometheus registry: two hubs in one process (tests) never share counts.
+    metrics: HubMetrics = field(default_factory=HubMetrics, repr=False)
+    # Called with a subject's pseudonym when its consent changed, in this process or any
+    # other (issue 3's fanout), so caches can drop entries eagerly.
+    consent_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    # The transport this process runs (set by the app); None outside a serving process.
+    transport: Any = field(default=None, repr=False)
+
+    # Residents' consents per (subject, version): a decision does not grow with the registry.
+    consent_cache: ConsentCache = field(default_factory=ConsentCache, repr=False)
+
+    def __post_init__(self) -> None:
+        self.metrics.watch_outbox(self.sessions, lambda: self.clock())
+        # A consent change anywhere (the fanout) drops the cached entry here at once. The
+        # cache checks the subject's version anyway; this only frees what is stale early.
+        if self.consent_cache.invalidate not in self.consent_listeners:
+            self.consent_listeners.append(self.consent_cache.invalidate)
 
     def dispose(self) -> None:
         """Close every database connection."""
@@ -55,7 +75,7 @@ def build_context(settings: Settings, *, plugins: Plugins | None = None,
     """Assemble a hub from its settings: keys, database, plugins, policy, wijk map."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ring = load_keyring(settings.keys_file)
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url, PoolOptions.from_settings(settings))
     policy = load_policy(settings.policy_file)
     if not settings.statute_early_signalling:
         policy = policy.with_statute_enabled("wgs", False)
@@ -72,4 +92,5 @@ def build_context(settings: Settings, *, plugins: Plugins | None = None,
         wijkmap=load_wijkmap(settings.wijkmap_file),
         keys=ring,
         clock=clock,
+        consent_cache=ConsentCache(settings.consent_cache_size),
     )

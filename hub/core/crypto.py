@@ -6,14 +6,16 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from hub.core.keys import KeyRing
+from hub.core.keys import KeyError_, KeyRing
 
 _VERSION = "v1"
+log = logging.getLogger(__name__)
 
 
 class DecryptionError(RuntimeError):
@@ -32,6 +34,13 @@ class Cipher:
         Binding to the context (as AES-GCM associated data) means a ciphertext
         copied into another row does not open there.
         """
+        try:
+            # Another process may have rotated: seal under the newest active key.
+            self._ring.refresh_if_changed()
+        except (KeyError_, OSError) as exc:
+            # A key source that cannot be read now must not stop the hub: the keys it
+            # holds are still valid. The type only: the error may quote key material.
+            log.warning("key ring not refreshed: %s", type(exc).__name__)
         kid = self._ring.active_data_key
         nonce = secrets.token_bytes(12)
         plain = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
@@ -39,16 +48,33 @@ class Cipher:
         return f"{_VERSION}.{kid}.{base64.b64encode(nonce + sealed).decode('ascii')}"
 
     def open(self, token: str, *, context: str) -> Any:
-        """Decrypt what :meth:`seal` made for the same context."""
+        """Decrypt what :meth:`seal` made for the same context.
+
+        A key id this process does not know yet (another process rotated) makes it
+        re-read its ring once before giving up.
+        """
         try:
             version, kid, body = token.split(".", 2)
             raw = base64.b64decode(body)
             if version != _VERSION:
                 raise ValueError(version)
+            if kid not in self._ring.data_keys:
+                self._ring.refresh()
             plain = AESGCM(self._ring.data_key(kid)).decrypt(raw[:12], raw[12:], context.encode())
         except Exception as exc:  # any failure is the same answer: it does not open
             raise DecryptionError("ciphertext does not open") from exc
         return json.loads(plain)
+
+    @staticmethod
+    def key_id(token: str) -> str | None:
+        """The id of the key that sealed ``token``, or None if it is no ciphertext of ours."""
+        parts = token.split(".", 2)
+        return parts[1] if len(parts) == 3 and parts[0] == _VERSION else None
+
+    @property
+    def active_key_id(self) -> str:
+        """The key new data is sealed with."""
+        return self._ring.active_data_key
 
 
 class Pseudonymizer:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import consent.tables
 from hub.core.models import Base
+from hub.settings import Settings
 
 
 def all_metadata() -> list[MetaData]:
@@ -14,13 +17,52 @@ def all_metadata() -> list[MetaData]:
     return [Base.metadata, consent.tables.metadata]
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate transactions."""
+@dataclass(frozen=True)
+class PoolOptions:
+    """How the PostgreSQL connection pool behaves (``HUB_DB_*``); SQLite ignores them."""
+
+    size: int = 10
+    max_overflow: int = 10
+    timeout_seconds: float = 30.0
+    # Below the idle timeouts of firewalls and PgBouncer, so a quiet pool is not cut off.
+    recycle_seconds: int = 1800
+    # A connection the server closed (restart, failover, pg_terminate_backend) is
+    # noticed and replaced at checkout instead of failing the request that gets it.
+    pre_ping: bool = True
+    connect_timeout_seconds: int = 10
+    application_name: str = "wijkhub"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PoolOptions:
+        """The pool the settings ask for."""
+        return cls(size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                   timeout_seconds=settings.db_pool_timeout_seconds,
+                   recycle_seconds=settings.db_pool_recycle_seconds,
+                   pre_ping=settings.db_pool_pre_ping,
+                   connect_timeout_seconds=settings.db_connect_timeout_seconds)
+
+
+def make_engine(url: str, pool: PoolOptions | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate transactions.
+
+    PostgreSQL always goes through psycopg 3 (a bare ``postgresql://`` URL too), with
+    a pooled, pre-pinged set of connections shaped by ``pool``.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    pool = pool or PoolOptions()
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(
+        parsed, pool_size=pool.size, max_overflow=pool.max_overflow,
+        pool_timeout=pool.timeout_seconds, pool_recycle=pool.recycle_seconds,
+        pool_pre_ping=pool.pre_ping,
+        # application_name shows the hub's connections in pg_stat_activity.
+        connect_args={"connect_timeout": pool.connect_timeout_seconds,
+                      "application_name": pool.application_name})
 
 
 def _configure_sqlite(engine: Engine) -> None:

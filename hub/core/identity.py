@@ -1,29 +1,39 @@
 """Who is calling: partners by API key, staff and residents by bearer token.
 
-The development issuer signs tokens with a key from the hub's key ring, so the
-whole hub runs on one machine. It refuses to issue or accept tokens when
-``HUB_ENV=production``: production uses a real OIDC issuer (a later issue).
+Staff and residents carry a token of the configured OIDC issuer
+(``HUB_OIDC_ISSUER``, see :mod:`hub.core.oidc`), or, on one machine, of the
+development issuer, which signs tokens with a key from the hub's key ring. The
+development issuer refuses to issue or accept tokens when ``HUB_ENV=production``.
+
+Partners' keys live in :mod:`hub.core.partner_keys`; ``add_partner`` and
+``partner_for_key`` are re-exported here for the callers that know them here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Literal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import jwt
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext
 from hub.core.models import Partner
+from hub.core.oidc import IssuerUnavailable, TokenRefused, verifier_for
+from hub.core.partner_keys import KeyRefused, KeyVerifier, add_partner, key_hasher
+
+__all__ = ["AUDIENCE", "DEV_ISSUER", "ROLES", "IdentityError", "IssuerDown", "Principal",
+           "ProductionRefused", "Role", "add_partner", "issue_token", "partner_for_key",
+           "principal_from_claims", "verify_token"]
 
 DEV_ISSUER = "wijkhub-dev"
 AUDIENCE = "wijkhub"
-Role = Literal["regisseur", "resident"]
+Role = Literal["regisseur", "teamlead", "resident", "operator"]
+ROLES: tuple[str, ...] = ("regisseur", "teamlead", "resident", "operator")
+# A guardian or mentor acts for a handful of persons; a token listing more is not one of ours.
+MAX_REPRESENTED = 50
 
 
 class IdentityError(Exception):
@@ -34,42 +44,36 @@ class ProductionRefused(IdentityError):
     """The development issuer was asked to work in production."""
 
 
+class IssuerDown(IdentityError):
+    """The OIDC issuer could not be reached to check a token: the caller may retry."""
+
+
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated staff member or resident."""
+    """An authenticated staff member or resident, with the scope of what they may see.
+
+    ``wijk``: the wijk of a regisseur or team lead. ``subject``: a resident's own
+    pseudonym. ``represents``: the pseudonyms of the persons a resident acts for
+    (a parent, a guardian, a mentor); whether that covers a given category is for
+    the consent registry to decide, not the token.
+    """
 
     role: Role
     user: str
     wijk: str | None = None
     subject: str | None = None
+    represents: frozenset[str] = field(default_factory=frozenset)
 
 
-def hash_api_key(api_key: str) -> str:
-    """The stored form of a partner's key.
-
-    Keys are 256 random bits, so a fast hash cannot be brute-forced; a slow
-    password hash (argon2/scrypt) with rotation is planned with the security issue.
-    """
-    return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-def add_partner(*, session: Session, name: str, kind: str, now: datetime,
-                endpoint: str | None = None) -> tuple[Partner, str]:
-    """Register a partner; returns it and its API key, which is shown only this once."""
-    if session.scalar(select(Partner.id).where(Partner.name == name)):
-        raise ValueError(f"a partner named {name!r} already exists")
-    api_key = "whk_" + secrets.token_urlsafe(32)
-    partner = Partner(id=str(uuid.uuid4()), name=name, kind=kind,
-                      api_key_hash=hash_api_key(api_key), endpoint=endpoint, active=True,
-                      created_at=now)
-    session.add(partner)
-    return partner, api_key
-
-
-def partner_for_key(*, session: Session, api_key: str) -> Partner | None:
-    """The active partner holding this key, or None."""
-    partner = session.scalar(select(Partner).where(Partner.api_key_hash == hash_api_key(api_key)))
-    return partner if partner is not None and partner.active else None
+def partner_for_key(*, session: Session, api_key: str,
+                    now: datetime | None = None) -> Partner | None:
+    """The active partner holding this active key, or None (argon2 every call: no cache)."""
+    verifier = KeyVerifier(hasher=key_hasher(), cache_seconds=0, cache_size=1)
+    try:
+        return verifier.partner_for(session=session, api_key=api_key,
+                                    now=now or datetime.now(UTC))
+    except KeyRefused:
+        return None
 
 
 def _refuse_in_production(ctx: HubContext) -> None:
@@ -78,23 +82,51 @@ def _refuse_in_production(ctx: HubContext) -> None:
 
 
 def issue_token(ctx: HubContext, *, role: Role, user: str, wijk: str | None = None,
-                subject: str | None = None) -> str:
-    """Sign a development token for a regisseur (with wijk) or a resident (with subject)."""
+                subject: str | None = None, represents: tuple[str, ...] = ()) -> str:
+    """Sign a development token: a regisseur or team lead (with wijk), a resident (with
+    subject and, optionally, the pseudonyms of persons they represent), an operator."""
     _refuse_in_production(ctx)
     now = ctx.clock()
-    claims = {"iss": DEV_ISSUER, "aud": AUDIENCE, "sub": user, "role": role,
-              "iat": int(now.timestamp()),
-              "exp": int((now + timedelta(seconds=ctx.settings.token_ttl_seconds)).timestamp())}
+    claims: dict[str, Any] = {
+        "iss": DEV_ISSUER, "aud": AUDIENCE, "sub": user, "role": role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ctx.settings.token_ttl_seconds)).timestamp())}
     if wijk is not None:
         claims["wijk"] = wijk
     if subject is not None:
         claims["subject"] = subject
+    if represents:
+        claims["represents"] = list(represents)
     return jwt.encode(claims, ctx.keys.token_key, algorithm="HS256")
 
 
 def verify_token(ctx: HubContext, token: str) -> Principal:
-    """Check a bearer token's signature, issuer, audience and expiry; return who it names."""
+    """Check a bearer token's signature, issuer, audience and expiry; return who it names.
+
+    A token of the configured OIDC issuer is checked against that issuer's keys;
+    any other token only against the development issuer, which is refused in
+    production. Raises :class:`IdentityError` (or :class:`IssuerDown`).
+    """
+    issuer = _unverified_issuer(token)
+    settings = ctx.settings
+    if settings.oidc_issuer and issuer == settings.oidc_issuer:
+        return _verify_oidc(ctx, token)
+    if settings.env == "production" and issuer != DEV_ISSUER:
+        raise IdentityError("token not accepted: not from the configured issuer")
     _refuse_in_production(ctx)
+    return _verify_dev(ctx, token)
+
+
+def _unverified_issuer(token: str) -> str | None:
+    # Only to choose which keys to check the token with; nothing else is trusted yet.
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+    return issuer if isinstance(issuer, str) else None
+
+
+def _verify_dev(ctx: HubContext, token: str) -> Principal:
     try:
         claims = jwt.decode(token, ctx.keys.token_key, algorithms=["HS256"], audience=AUDIENCE,
                             issuer=DEV_ISSUER, leeway=30,
@@ -105,9 +137,84 @@ def verify_token(ctx: HubContext, token: str) -> Principal:
     # Expiry against the hub's own clock, so that time in the hub has one source.
     if not isinstance(claims["exp"], int) or claims["exp"] + 30 < ctx.clock().timestamp():
         raise IdentityError("token not accepted: expired")
-    role = claims["role"]
-    if role == "regisseur" and claims.get("wijk") in ctx.wijkmap.wijken:
-        return Principal(role="regisseur", user=claims["sub"], wijk=claims["wijk"])
-    if role == "resident" and isinstance(claims.get("subject"), str):
-        return Principal(role="resident", user=claims["sub"], subject=claims["subject"])
+    role, user = claims["role"], claims["sub"]
+    if not isinstance(user, str) or not user:
+        raise IdentityError("token not accepted: sub must be a string")
+    represents = claims.get("represents", [])
+    if (not isinstance(represents, list) or len(represents) > MAX_REPRESENTED
+            or not all(isinstance(r, str) for r in represents)):
+        raise IdentityError("token not accepted: represents must be a list of subjects")
+    return _principal(ctx, role=role, user=user, wijk=claims.get("wijk"),
+                      subject=claims.get("subject"), represents=frozenset(represents))
+
+
+def _verify_oidc(ctx: HubContext, token: str) -> Principal:
+    settings = ctx.settings
+    verifier = verifier_for(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+                            jwks_url=settings.oidc_jwks_url,
+                            leeway_seconds=settings.oidc_leeway_seconds,
+                            refetch_cooldown_seconds=settings.oidc_jwks_refetch_seconds)
+    try:
+        claims = verifier.claims(token, now=ctx.clock())
+    except TokenRefused as exc:
+        raise IdentityError(str(exc)) from None
+    except IssuerUnavailable as exc:
+        raise IssuerDown(str(exc)) from None
+    return principal_from_claims(ctx, claims)
+
+
+def principal_from_claims(ctx: HubContext, claims: dict[str, Any]) -> Principal:
+    """Map verified OIDC claims to a principal: exactly one hub role, and its scope.
+
+    The claim names are settings. A resident's BSN (and each represented
+    person's) is validated and pseudonymised here and goes no further.
+    """
+    settings = ctx.settings
+    raw_roles = claims.get(settings.oidc_roles_claim)
+    if isinstance(raw_roles, str):
+        raw_roles = raw_roles.split()
+    if not isinstance(raw_roles, list):
+        raise IdentityError(f"token not accepted: no {settings.oidc_roles_claim} claim")
+    # Other roles of the identity provider are not ours; one person, one hub role per token.
+    roles = sorted({r for r in raw_roles if isinstance(r, str) and r in ROLES})
+    if len(roles) != 1:
+        raise IdentityError(f"token not accepted: {settings.oidc_roles_claim} must name exactly "
+                            f"one of {', '.join(ROLES)}")
+    role = roles[0]
+    user = claims["sub"]
+    if not isinstance(user, str) or not user:
+        raise IdentityError("token not accepted: sub must be a string")
+    subject = None
+    represents: frozenset[str] = frozenset()
+    if role == "resident":
+        subject = _pseudonym(ctx, claims.get(settings.oidc_bsn_claim), settings.oidc_bsn_claim)
+        listed = claims.get(settings.oidc_represents_claim, [])
+        if not isinstance(listed, list) or len(listed) > MAX_REPRESENTED:
+            raise IdentityError(f"token not accepted: {settings.oidc_represents_claim} "
+                                f"must be a list of at most {MAX_REPRESENTED} BSNs")
+        represents = frozenset(_pseudonym(ctx, bsn, settings.oidc_represents_claim)
+                               for bsn in listed)
+    return _principal(ctx, role=role, user=user, wijk=claims.get(settings.oidc_wijk_claim),
+                      subject=subject, represents=represents)
+
+
+def _pseudonym(ctx: HubContext, bsn: object, claim: str) -> str:
+    # The reason never repeats the value: it is a BSN.
+    if not isinstance(bsn, str):
+        raise IdentityError(f"token not accepted: {claim} must be a BSN")
+    try:
+        return ctx.pseudonyms.subject(validate_bsn(bsn))
+    except ValueError:
+        raise IdentityError(f"token not accepted: {claim} is not a valid BSN") from None
+
+
+def _principal(ctx: HubContext, *, role: object, user: str, wijk: object, subject: object,
+               represents: frozenset[str]) -> Principal:
+    if role in ("regisseur", "teamlead") and isinstance(wijk, str) and wijk in ctx.wijkmap.wijken:
+        return Principal(role=role, user=user, wijk=wijk)  # type: ignore[arg-type]
+    if role == "resident" and isinstance(subject, str) and subject:
+        return Principal(role="resident", user=user, subject=subject, represents=represents)
+    if role == "operator":
+        # Operators run the hub (dead letters, metrics); they never see a resident's data.
+        return Principal(role="operator", user=user)
     raise IdentityError("token names no known role and scope")

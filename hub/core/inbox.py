@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from consent import registry
 from consent.engine import decide, intersect_fields
 from consent.model import BasisKind
 from consent.tables import consent_grants
@@ -37,16 +36,26 @@ class ItemView:
 
 
 def _stale_condition(ctx: HubContext, now: datetime):
-    """Items whose recorded basis may no longer hold."""
+    """Items whose recorded basis may no longer hold.
+
+    A consent basis lapses when the consent is no longer active, is past its end,
+    or was changed (re-scoped) after the item was last decided.
+    """
     inactive_consent = select(consent_grants.c.id).where(
         consent_grants.c.id == InboxItem.basis_ref,
         or_(consent_grants.c.status != "active",
-            and_(consent_grants.c.valid_until.is_not(None), consent_grants.c.valid_until <= now)))
+            and_(consent_grants.c.valid_until.is_not(None), consent_grants.c.valid_until <= now),
+            and_(consent_grants.c.version > 1,
+                 consent_grants.c.changed_at >= InboxItem.updated_at)))
     disabled = [key for key, st in ctx.policy.statutes.items() if not st.enabled]
     conditions = [and_(InboxItem.basis == BasisKind.CONSENT.value, inactive_consent.exists())]
     if disabled:
         conditions.append(and_(InboxItem.basis == BasisKind.STATUTE.value,
                                InboxItem.basis_ref.in_(disabled)))
+    no_safety = [key for key, sb in ctx.policy.safety.items() if not sb.enabled]
+    if no_safety:
+        conditions.append(and_(InboxItem.basis == BasisKind.SAFETY.value,
+                               InboxItem.basis_ref.in_(no_safety)))
     return or_(*conditions)
 
 
@@ -62,7 +71,7 @@ def recheck(*, session: Session, ctx: HubContext, now: datetime, wijk: str | Non
     for item in session.scalars(stmt):
         message = session.get(Message, item.message_id)
         partner = session.get(Partner, item.source_partner)
-        consents = (registry.consents_for(session=session, subject=item.subject)
+        consents = (ctx.consent_cache.consents(session=session, subject=item.subject)
                     if item.subject else [])
         current = decide(facts=facts_for(message, partner), consents=consents,
                          policy=ctx.policy, now=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.core import correlation
 from hub.core.context import HubContext
 from hub.core.envelope import MessageIn
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
@@ -18,6 +20,7 @@ from hub.core.models import Message, OutboxEntry, Partner
 from hub.core.store import insert_if_absent
 
 ROUTE_TASK = "route"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ def store_message(*, session: Session, ctx: HubContext, partner: Partner, valid:
     stores nothing: the unique constraint decides, not an earlier lookup.
     """
     message_id = str(uuid.uuid4())
+    # Outside a request (an importer, a poller) the message gets an id of its own.
+    cid = correlation.current() or correlation.new_id()
     given = valid.incoming.subject.model_dump(mode="json", exclude={"bsn"}, exclude_none=True)
     payload = {"subject": given, "data": valid.data}
     created = insert_if_absent(session, Message.__table__, {
@@ -94,14 +99,32 @@ def store_message(*, session: Session, ctx: HubContext, partner: Partner, valid:
         "schema_version": 1,
         "status": "accepted",
         "batch_id": batch_id,
+        "correlation_id": cid,
     })
     if not created:
         existing = session.scalar(select(Message.id).where(
             Message.source_partner == partner.id,
             Message.source_ref == valid.incoming.source_ref))
+        ctx.metrics.message_in(partner=partner.name, type=valid.incoming.type,
+                               outcome="duplicate", session=session)
+        log.info("message %s sent again by partner %s: nothing stored", existing, partner.id)
         return Accepted(id=existing, created=False)
     enqueue(session=session, message_id=message_id, now=now)
+    ctx.metrics.message_in(partner=partner.name, type=valid.incoming.type, outcome="accepted",
+                           session=session)
+    with correlation.bound(cid):
+        log.info("message %s accepted: %s from partner %s", message_id, valid.incoming.type,
+                 partner.id)
     return Accepted(id=message_id, created=True)
+
+
+def count_rejected(*, ctx: HubContext, partner: Partner, body: Any) -> None:
+    """Count a message refused at the door, under its type only when a plugin serves it."""
+    given = body.get("type") if isinstance(body, dict) else None
+    # A type a partner made up is no label: it could be anything, even a BSN.
+    known = isinstance(given, str) and ctx.plugins.catalog.type(given) is not None
+    ctx.metrics.message_in(partner=partner.name, type=given if known else "unknown",
+                           outcome="rejected")
 
 
 def enqueue(*, session: Session, message_id: str, now: datetime, task: str = ROUTE_TASK) -> None:
@@ -113,5 +136,9 @@ def enqueue(*, session: Session, message_id: str, now: datetime, task: str = ROU
 def accept_message(*, session: Session, ctx: HubContext, partner: Partner, body: Any,
                    now: datetime) -> Accepted:
     """Validate and store one message in the caller's transaction."""
-    valid = validate_message(ctx=ctx, partner=partner, body=body)
+    try:
+        valid = validate_message(ctx=ctx, partner=partner, body=body)
+    except HubProblem:
+        count_rejected(ctx=ctx, partner=partner, body=body)
+        raise
     return store_message(session=session, ctx=ctx, partner=partner, valid=valid, now=now)

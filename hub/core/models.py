@@ -47,10 +47,30 @@ class Partner(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(64))
-    api_key_hash: Mapped[str] = mapped_column(String(128), unique=True)
     endpoint: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = _ts()
+    # Pinned proofs of possession (issue 5): when set, an API key alone is not enough.
+    # signing_key: the partner's Ed25519 public key (base64 of its 32 raw bytes);
+    # cert_sha256: the SHA-256 fingerprint (hex) of its TLS client certificate.
+    signing_key: Mapped[str | None] = mapped_column(String(64))
+    cert_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class PartnerKey(Base):
+    """One API key of a partner, stored only as an argon2 hash; looked up by its public id.
+
+    A partner has more than one key while a rotation overlaps: the old key
+    stops at ``expires_at``; a revoked key stops at once.
+    """
+
+    __tablename__ = "partner_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime | None] = _ts()
+    revoked_at: Mapped[datetime | None] = _ts()
 
 
 class Household(Base):
@@ -125,6 +145,11 @@ class Message(Base):
     item_id: Mapped[str | None] = mapped_column(String(36), index=True)
     request_id: Mapped[str | None] = mapped_column(String(36), index=True)
     batch_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # The X-Correlation-ID of the request that brought it: routing logs under it too.
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    # Set when retention removed the data (payload_sealed is then empty): the row
+    # stays as an audit stub, and keeps a resent source_ref from being delivered again.
+    purged_at: Mapped[datetime | None] = _ts()
 
 
 class OutboxEntry(Base):
@@ -166,7 +191,8 @@ class InboxItem(Base):
     # regisseur no longer sees it; the disclosure record keeps that they once did.
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     repeat_key: Mapped[str | None] = mapped_column(String(64), index=True)
-    measure: Mapped[str | None] = mapped_column(String(40))
+    # Sealed (Cipher, context "measure:<message_id>"): the amount is message data.
+    measure: Mapped[str | None] = mapped_column(Text)
     repeats: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
@@ -188,3 +214,64 @@ class Disclosure(Base):
     fields: Mapped[list[str] | None] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = _ts()
+
+
+class DeadLetter(Base):
+    """Work that could not be done, kept for an operator to look at and replay (issue 3).
+
+    One store for both transports: the embedded queue's dead outbox rows and the
+    broker's dead-lettered deliveries, including broker messages that did not parse.
+    Holds ids and reasons only; an unparseable broker body is kept sealed.
+    """
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # What died, once: "outbox:<id>" or "broker:<digest>". The unique constraint makes
+    # recording a dead letter idempotent when a worker dies before it acks.
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    source: Mapped[str] = mapped_column(String(20))  # embedded | rabbitmq
+    task: Mapped[str | None] = mapped_column(String(40))
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    body_sealed: Mapped[str | None] = mapped_column(Text)
+    dead_at: Mapped[datetime] = _ts()
+    replayed_at: Mapped[datetime | None] = _ts()
+
+
+class AuditEvent(Base):
+    """One line of the audit log (NEN 7513): who, in which role, did what to whose data.
+
+    Append-only and hash-chained: ``hash`` covers the row and ``prev_hash``, so a
+    changed, removed or reordered row breaks the chain (``hub audit verify``).
+    ``subject`` is the resident's pseudonym; ``data`` holds ids and field names, never values.
+    """
+
+    __tablename__ = "audit_events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = _ts()
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
+    data: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    basis: Mapped[str | None] = mapped_column(String(100))
+    system: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(100))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The newest link of the audit chain, signed, so a cut-off tail is detected too.
+
+    One row (id 1). Appends lock it, which also serialises them: the chain never forks.
+    """
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = _ts()

@@ -60,9 +60,11 @@ class Plugins:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             try:
                 answer = impl.function()
-            except Exception:
-                # One partner's broken plugin must not take the others down.
-                log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+            except Exception as exc:
+                # One partner's broken plugin must not take the others down. The type
+                # only: no traceback in a log line (issue 5).
+                log.error("plugin %s failed in %s: %s", impl.plugin_name, hook_name,
+                          type(exc).__name__)
                 continue
             results.append((impl.plugin_name, list(answer or [])))
         return results

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -19,12 +20,15 @@ from sqlalchemy.orm import Session
 from consent import registry
 from consent.engine import decide
 from consent.model import MessageFacts, Outcome
+from hub.core import correlation
+from hub.core.audit import record_disclosure
 from hub.core.context import HubContext
 from hub.core.models import Disclosure, InboxItem, Message, Partner
 from hub.core.residents import match_subject
 
 TERMINAL = frozenset({"delivered", "linked", "closed"})
 RECIPIENT = "wijkteam"
+log = logging.getLogger(__name__)
 
 
 class RoutingError(RuntimeError):
@@ -37,6 +41,7 @@ def facts_for(message: Message, partner: Partner) -> MessageFacts:
                         source_kind=partner.kind, source_name=partner.name, recipient=RECIPIENT)
 
 
+@correlation.scoped
 def route_message(*, session: Session, ctx: HubContext, message_id: str, now: datetime) -> str:
     """Route one message in the caller's transaction; returns its new status.
 
@@ -46,6 +51,8 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
     message = session.get(Message, message_id, with_for_update=True)
     if message is None:
         raise RoutingError("message not found")
+    # Log under the id of the request that brought the message, whichever process routes.
+    correlation.adopt(message.correlation_id)
     if message.status in TERMINAL:
         return message.status
     mt = ctx.plugins.catalog.type(message.type)
@@ -69,11 +76,14 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
     consents = []
     if match.subject is not None:
         # Serialises this decision with any grant or revocation of the same resident.
-        registry.lock_subject(session=session, subject=match.subject)
-        consents = registry.consents_for(session=session, subject=match.subject)
+        version = registry.lock_subject(session=session, subject=match.subject)
+        consents = ctx.consent_cache.consents(session=session, subject=match.subject,
+                                              version=version)
     decision = decide(facts=facts, consents=consents, policy=ctx.policy, now=now)
     registry.record_decision(session=session, message_id=message.id, subject=match.subject,
                              decision=decision)
+    ctx.metrics.decided(type=message.type, basis=decision.basis.value,
+                        outcome=decision.outcome.value, session=session)
 
     if decision.outcome == Outcome.HOLD:
         message.status = "held"
@@ -81,6 +91,7 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
             request = registry.open_request(session=session, subject=match.subject, facts=facts,
                                             topic=mt.topic, now=now)
             message.request_id = request.id
+        log.info("message %s held: no basis yet, the resident is asked", message.id)
         return message.status
 
     repeat_key = _repeat_key(ctx, partner, message.type, mt.repeat_key(data))
@@ -91,11 +102,12 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
                                     InboxItem.status != "closed", InboxItem.hidden.is_(False))
             .order_by(InboxItem.delivered_at.desc()).limit(1))
         if open_item is not None and open_item.measure is not None \
-                and measure <= Decimal(open_item.measure):
+                and measure <= _open_measure(ctx, open_item):
             # A herhaalde melding: the same arrears, not grown. Linked, not a new item.
             open_item.repeats += 1
             open_item.updated_at = now
             message.status, message.item_id = "linked", open_item.id
+            _reached_inbox(ctx, session, message, partner, decision.basis.value, now)
             return message.status
 
     item = InboxItem(
@@ -105,7 +117,7 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
         source_partner=partner.id, basis=decision.basis.value, basis_ref=decision.basis_ref,
         fields=list(decision.fields) if decision.fields is not None else None,
         reason=decision.reason, status="new", taken_up=False, hidden=False,
-        repeat_key=repeat_key, measure=str(measure) if measure is not None else None,
+        repeat_key=repeat_key, measure=_seal_measure(ctx, message.id, measure),
         repeats=0, delivered_at=now, updated_at=now)
     session.add(item)
     message.status, message.item_id = "delivered", item.id
@@ -115,7 +127,19 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
             message_type=message.type, source_partner=partner.id,
             recipient=f"wijkteam:{match.wijk}", basis=decision.basis.value,
             basis_ref=decision.basis_ref, fields=item.fields, reason=decision.reason, at=now))
+        record_disclosure(session, ctx=ctx, item=item, partner=partner)
+    _reached_inbox(ctx, session, message, partner, decision.basis.value, now)
     return message.status
+
+
+def _reached_inbox(ctx: HubContext, session: Session, message: Message, partner: Partner,
+                   basis: str, now: datetime) -> None:
+    # The delivery line and its metrics: ids, type and basis only, never the data.
+    ctx.metrics.reached_inbox(partner=partner.name, type=message.type, basis=basis,
+                              outcome=message.status, received_at=message.received_at,
+                              now=now, session=session)
+    log.info("message %s %s to inbox item %s of wijk %s on basis %s", message.id,
+             message.status, message.item_id, message.wijk, basis)
 
 
 def _repeat_key(ctx: HubContext, partner: Partner, type_: str, key: str | None) -> str | None:
@@ -124,3 +148,16 @@ def _repeat_key(ctx: HubContext, partner: Partner, type_: str, key: str | None) 
     # Keyed, so a tenancy reference is not readable from the inbox table.
     return hmac.new(ctx.pseudonyms.key_for("repeat"), f"{partner.id}|{type_}|{key}".encode(),
                     hashlib.sha256).hexdigest()
+
+
+def _seal_measure(ctx: HubContext, message_id: str, measure: Decimal | None) -> str | None:
+    # The measure is message data (an amount owed): sealed like the message itself.
+    if measure is None:
+        return None
+    return ctx.cipher.seal(str(measure), context=f"measure:{message_id}")
+
+
+def _open_measure(ctx: HubContext, item: InboxItem) -> Decimal:
+    if ctx.cipher.key_id(item.measure) is None:
+        return Decimal(item.measure)  # stored in clear before it was sealed (until reencrypt)
+    return Decimal(ctx.cipher.open(item.measure, context=f"measure:{item.message_id}"))

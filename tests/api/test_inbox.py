@@ -234,3 +234,13 @@ def test_same_name_twice_at_one_address_needs_the_birthdate(ctx, client, worker)
     # It is the son's, not the father's: only the son's record shows the disclosure.
     assert len(client.get("/api/v1/me/disclosures", headers=resident(ctx, son)).json()) == 1
     assert client.get("/api/v1/me/disclosures", headers=resident(ctx, father)).json() == []
+
+
+def test_an_offset_beyond_any_page_is_refused_not_a_500(ctx, client):
+    """Found by schemathesis: an offset past a 64-bit integer made the database raise."""
+    from tests.utils.builders import regisseur as regisseur_header
+
+    response = client.get("/api/v1/inbox?offset=61909412972564169475860987904",
+                          headers=regisseur_header(ctx))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "offset"

@@ -8,7 +8,7 @@ import pytest
 
 from consent.engine import decide, intersect_fields
 from consent.model import BasisKind, Decision, FieldSet, Outcome
-from consent.policy import load_policy
+from consent.policy import load_policy, parse_policy
 from tests.consent.factories import T0, consent, facts
 
 POLICY = load_policy()
@@ -270,3 +270,23 @@ def test_revoked_consent_item_under_statute_shows_minimal_fields_only():
     off = POLICY.with_statute_enabled("wgs", False)
     current = decide(facts=facts(), consents=[revoked], policy=off, now=NOW)
     assert intersect_fields(delivered.fields, current).visible is False
+
+
+# --- the safety basis ---------------------------------------------------------
+
+
+def test_safety_report_is_delivered_whole_on_the_meldrecht():
+    report = facts(type="safety.report", category="veiligheid", source_kind="veiligthuis",
+                   source_partner="vt", source_name="Veilig Thuis")
+    decision = decide(facts=report, consents=[], policy=POLICY, now=T0)
+    assert (decision.outcome, decision.basis, decision.basis_ref, decision.fields) == (
+        Outcome.DELIVER_FULL, BasisKind.SAFETY, "meldrecht", None)
+    assert "meldrecht van Veilig Thuis" in decision.reason and "vertrouwelijk" in decision.reason
+
+
+def test_safety_basis_switched_off_holds():
+    policy = parse_policy(
+        '[safety.m]\ntitle = "meldrecht"\nenabled = false\n'
+        '[types."safety.report"]\ncategory = "veiligheid"\nsafety = "m"\n', source="p")
+    report = facts(type="safety.report", category="veiligheid")
+    assert decide(facts=report, consents=[], policy=policy, now=T0).outcome is Outcome.HOLD

@@ -112,7 +112,15 @@ def test_decide_follows_the_rules(data, facts, now, policy: Policy):
     statute_key = type_policy.statute if type_policy is not None else None
     statute = policy.statutes.get(statute_key) if statute_key else None
 
-    if decision.outcome is Outcome.DELIVER_FULL:
+    safety_key = type_policy.safety if type_policy is not None else None
+    safety = policy.safety.get(safety_key) if safety_key else None
+
+    if decision.outcome is Outcome.DELIVER_FULL and decision.basis is BasisKind.SAFETY:
+        # Meldrecht: only with no covering consent, an enabled safety basis, all fields.
+        assert not lawful, "a covering consent must win over the safety basis"
+        assert safety is not None and safety.enabled
+        assert (decision.basis_ref, decision.fields) == (safety.key, None)
+    elif decision.outcome is Outcome.DELIVER_FULL:
         assert lawful, "delivered in full without an active, covering consent"
         first = min(lawful, key=lambda g: (g.granted_at, g.id))
         assert decision.basis is BasisKind.CONSENT
@@ -130,5 +138,6 @@ def test_decide_follows_the_rules(data, facts, now, policy: Policy):
         assert decision.outcome is Outcome.HOLD
         assert not lawful, "held although a consent applies"
         assert statute is None or not statute.enabled, "held although the statute applies"
+        assert safety is None or not safety.enabled, "held although the safety basis applies"
         assert decision.basis is BasisKind.NONE
         assert decision.basis_ref is None

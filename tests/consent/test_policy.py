@@ -269,3 +269,55 @@ def test_incoherent_policy_is_refused_naming_the_place(text, message):
     assert str(err).startswith(f"gemeente.toml: {message}"), str(err)
     assert isinstance(err, ValueError)
     assert err.source == "gemeente.toml"
+
+
+# --- the safety basis (meldrecht) ---------------------------------------------
+
+SAFETY = """
+[safety.meldrecht]
+title = "meldrecht van Veilig Thuis"
+enabled = true
+
+[types."safety.report"]
+category = "veiligheid"
+safety = "meldrecht"
+"""
+
+
+def test_default_policy_has_the_meldrecht_for_safety_reports():
+    policy = load_policy()
+    report = policy.for_type("safety.report")
+    assert (report.category, report.safety, report.statute) == ("veiligheid", "meldrecht", None)
+    assert policy.safety_of(report).title == "meldrecht van Veilig Thuis"
+
+
+@pytest.mark.parametrize(("text", "where", "problem"), [
+    (SAFETY.replace('safety = "meldrecht"', 'safety = "meldplicht"'),
+     'types."safety.report".safety', 'unknown safety basis "meldplicht"'),
+    (SAFETY.replace('category = "veiligheid"', 'category = "wonen"'),
+     'types."safety.report".safety', 'only applies to category "veiligheid"'),
+    (SAFETY.replace("enabled = true", 'enabled = "ja"'),
+     "safety.meldrecht.enabled", "must be true or false"),
+    (SAFETY.replace('title = "meldrecht van Veilig Thuis"\n', ""),
+     "safety.meldrecht.title", "missing"),
+    (SAFETY + 'minimal_fields = ["name"]\n',
+     'types."safety.report".minimal_fields', "only allowed on a type with a statute"),
+    (GOOD + SAFETY.replace('[types."safety.report"]\ncategory = "veiligheid"\nsafety',
+                           '[types."x"]\ncategory = "veiligheid"\nstatute = "wgs"\n'
+                           'minimal_fields = ["a"]\nsafety'),
+     "types.x.safety", "not both"),
+    (SAFETY.replace("enabled = true", "enabled = true\nretention_days = 5"),
+     "safety.meldrecht.retention_days", "unknown key"),
+])
+def test_an_incoherent_safety_basis_is_refused(text, where, problem):
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, source="p.toml")
+    assert info.value.where == where
+    assert problem in info.value.problem
+
+
+@pytest.mark.parametrize("section, what", [("statutes", "statute"),
+                                           ("safety", "safety basis")])
+def test_a_blank_basis_key_is_refused(section, what):
+    error = _error(f'[{section}." "]\ntitle = "x"\nenabled = true\nretention_days = 1\n')
+    assert f"{what} key is empty" in str(error)

@@ -21,7 +21,7 @@ def material(keys: KeyRing) -> str:
     digest = hashlib.sha256(keys.active_data_key.encode())
     for kid in sorted(keys.data_keys):
         digest.update(kid.encode() + keys.data_keys[kid])
-    digest.update(keys.pseudonym_key + keys.token_key)
+    digest.update(keys.pseudonym_key + keys.token_key + (keys.audit_key or b""))
     return digest.hexdigest()
 
 
@@ -111,7 +111,8 @@ def test_load_keyring_creates_an_owner_only_file_and_reuses_it(tmp_path):
     assert keys_file.exists()
     assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
     stored = json.loads(keys_file.read_text())
-    assert set(stored) == {"active_data_key", "data_keys", "pseudonym_key", "token_key"}
+    assert set(stored) == {"active_data_key", "data_keys", "pseudonym_key", "token_key",
+                           "audit_key"}
     second = load_keyring(keys_file)
     assert material(second) == material(first)
     assert Cipher(second).open(Cipher(first).seal(DOC, context="c"), context="c") == DOC

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -23,7 +22,6 @@ from hub.core.identity import (
     Principal,
     ProductionRefused,
     add_partner,
-    hash_api_key,
     issue_token,
     partner_for_key,
     verify_token,
@@ -98,7 +96,7 @@ def test_token_with_a_wrong_signature_is_refused(hub):
     {"iss": "https://elsewhere.example"},
     {"exp": None},
     {"role": None},
-    {"role": "operator"},
+    {"role": "superuser"},
     {"sub": None},
     {"role": "resident", "wijk": None},  # a resident token must name its subject
 ])
@@ -141,14 +139,20 @@ def test_production_setting_comes_from_the_environment(tmp_path, monkeypatch):
 
 
 def test_partner_api_key_is_stored_only_as_its_hash(ctx):
+    from hub.core.models import PartnerKey
+    from hub.core.partner_keys import key_hasher, key_id_of
+
     with ctx.sessions() as session, session.begin():
         partner, api_key = add_partner(session=session, name="Woonbron",
-                                       kind="woningcorporatie", now=ctx.clock())
+                                       kind="woningcorporatie", now=ctx.clock(),
+                                       hasher=key_hasher(ctx.settings))
     with ctx.sessions() as session:
+        stored = session.get(PartnerKey, key_id_of(api_key))
+        assert stored.partner_id == partner.id
+        assert stored.key_hash.startswith("$argon2id$") and api_key not in stored.key_hash
         found = partner_for_key(session=session, api_key=api_key)
         assert found is not None and found.id == partner.id
-        assert found.api_key_hash == hash_api_key(api_key) != api_key
-        assert partner_for_key(session=session, api_key=api_key + "x") is None
+        assert partner_for_key(session=session, api_key=api_key[:-1] + "x") is None
         with pytest.raises(ValueError, match="already exists"):
             add_partner(session=session, name="Woonbron", kind="woningcorporatie",
                         now=ctx.clock())
@@ -241,8 +245,13 @@ def test_cli_partner_add(data_dir):
         rows = [dict(row) for row in db.execute("SELECT * FROM partners")]
     assert len(rows) == 1
     assert rows[0]["id"] == out["id"] and rows[0]["kind"] == "woningcorporatie"
-    assert rows[0]["api_key_hash"] == hashlib.sha256(api_key.encode()).hexdigest()
-    assert all(api_key not in str(value) for value in rows[0].values())
+    with sqlite3.connect(data_dir / "hub.sqlite3") as db:
+        db.row_factory = sqlite3.Row
+        keys = [dict(row) for row in db.execute("SELECT * FROM partner_keys")]
+    assert [k["partner_id"] for k in keys] == [out["id"]]
+    assert keys[0]["key_hash"].startswith("$argon2id$")
+    assert api_key.startswith(f"whk_{keys[0]['id']}_")
+    assert all(api_key not in str(value) for row in (*rows, *keys) for value in row.values())
 
     again = hub_cli(data_dir, "partner", "add", "--name", "X", "--kind", "woningcorporatie")
     assert again.returncode != 0
@@ -278,3 +287,14 @@ def test_token_ttl_is_the_setting(hub):
     assert claims["exp"] - claims["iat"] == hub.settings.token_ttl_seconds
     assert claims["iat"] == int(hub.clock().timestamp())
     assert timedelta(seconds=hub.settings.token_ttl_seconds) == timedelta(hours=8)
+
+
+def test_operator_token_carries_no_wijk_and_no_subject(hub):
+    token = issue_token(hub, role="operator", user="beheer")
+    assert verify_token(hub, token) == Principal(role="operator", user="beheer")
+
+
+def test_cli_token_for_an_operator(data_dir):
+    result = hub_cli(data_dir, "token", "operator", "--user", "beheer")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(".") == 2  # a JWT: header.claims.signature

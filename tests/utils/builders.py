@@ -8,6 +8,7 @@ from typing import Any
 
 from hub.core.context import HubContext
 from hub.core.identity import add_partner, issue_token
+from hub.core.partner_keys import key_hasher
 from hub.core.residents import import_residents_text
 
 
@@ -69,7 +70,8 @@ def partner(ctx: HubContext, name: str = "Woonbron",
             kind: str = "woningcorporatie") -> tuple[str, dict[str, str]]:
     """Register a partner; returns its id and the Authorization header for its key."""
     with ctx.sessions() as session, session.begin():
-        p, key = add_partner(session=session, name=name, kind=kind, now=ctx.clock())
+        p, key = add_partner(session=session, name=name, kind=kind, now=ctx.clock(),
+                             hasher=key_hasher(ctx.settings))
     return p.id, {"Authorization": f"Bearer {key}"}
 
 
@@ -107,3 +109,13 @@ def nuisance(who: Person, *, ref: str) -> dict[str, Any]:
             "occurred_at": "2026-11-20T08:00:00+00:00",
             "data": {"description": "Geluidsoverlast in de avond",
                      "address": {"postcode": who.postcode, "huisnummer": who.huisnummer}}}
+
+
+def operator(ctx: HubContext, user: str = "beheer") -> dict[str, str]:
+    """Authorization header of an operator of the hub."""
+    return {"Authorization": f"Bearer {issue_token(ctx, role='operator', user=user)}"}
+
+
+def teamlead(ctx: HubContext, wijk: str = "krispijn", user: str = "bram") -> dict[str, str]:
+    """Authorization header of a team lead of ``wijk`` (reads the wijk's inbox)."""
+    return {"Authorization": f"Bearer {issue_token(ctx, role='teamlead', user=user, wijk=wijk)}"}

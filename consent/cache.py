@@ -1,0 +1,127 @@
+"""The decision cache: a resident's active consents, kept per (subject, consent version).
+
+A decision needs the subject's consents. Reading them is one query on the
+(subject, status) index, but it still costs a round trip per message; the cache
+keeps the result in memory, bounded (LRU), so a decision costs the subject lock
+(a primary-key lookup, needed anyway) and the pure engine.
+
+Never stale: every grant, revocation and answer bumps
+``consent_subjects.version`` in the same transaction (:mod:`consent.grants`),
+and an entry is used only for exactly the version the caller has just read
+under the subject's lock. Another process's revocation therefore invalidates
+this process's entry too, without any message between them.
+:meth:`ConsentCache.invalidate` drops an entry eagerly (engineer A's consent
+fanout), which saves memory, not correctness.
+
+An entry is only ever filled from what the database had committed: a session
+that has written a consent table in its open transaction reads past the cache,
+so a grant that is later rolled back can never be remembered under a version
+number that a different, committed grant will take.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from cachetools import LRUCache
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+
+from consent.grants import consents_for
+from consent.model import ConsentGrant
+from consent.tables import consent_grants, consent_requests, consent_subjects
+
+__all__ = ["ConsentCache", "subject_version"]
+
+_WRITTEN = "consent_cache.written"
+_CONSENT_TABLES = frozenset({consent_grants.name, consent_subjects.name, consent_requests.name})
+
+
+def subject_version(*, session: Session, subject: str) -> int:
+    """The subject's committed consent version without locking (0 if never changed).
+
+    For reads that need not serialise with a change (the inbox's re-check):
+    read the version first, then the consents, so a change committed in
+    between leaves an entry under the old, never-again-current version.
+    """
+    version = session.execute(
+        select(consent_subjects.c.version).where(consent_subjects.c.subject == subject)
+    ).scalar_one_or_none()
+    return 0 if version is None else version
+
+
+class ConsentCache:
+    """A bounded, thread-safe LRU of each subject's active consents and their version."""
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        if maxsize < 0:
+            raise ValueError("maxsize must be 0 (off) or more")
+        self.maxsize = maxsize
+        self._entries: LRUCache[str, tuple[int, tuple[ConsentGrant, ...]]] | None = (
+            LRUCache(maxsize=maxsize) if maxsize else None)
+        # The worker thread and the request threads share one cache.
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return 0 if self._entries is None else len(self._entries)
+
+    def consents(self, *, session: Session, subject: str,
+                 version: int | None = None) -> list[ConsentGrant]:
+        """The subject's active consents as of ``version``, as ``registry.consents_for`` gives.
+
+        Pass the version :func:`consent.grants.lock_subject` returned (the
+        decision path holds that lock). Without one, the committed version is
+        read first (:func:`subject_version`).
+        """
+        if version is None:
+            version = subject_version(session=session, subject=subject)
+        if self._entries is not None:
+            with self._lock:
+                entry = self._entries.get(subject)
+                if entry is not None and entry[0] == version:
+                    self.hits += 1
+                    return list(entry[1])
+                self.misses += 1
+        else:
+            self.misses += 1
+        grants = consents_for(session=session, subject=subject)
+        if self._entries is not None and not session.info.get(_WRITTEN):
+            with self._lock:
+                current = self._entries.get(subject)
+                # Never replace a newer version with an older one (a slow reader).
+                if current is None or current[0] <= version:
+                    self._entries[subject] = (version, tuple(grants))
+        return grants
+
+    def invalidate(self, subject: str) -> None:
+        """Forget the subject's entry (safe to call for a subject not cached)."""
+        if self._entries is not None:
+            with self._lock:
+                self._entries.pop(subject, None)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        if self._entries is not None:
+            with self._lock:
+                self._entries.clear()
+
+
+# --- which sessions have written consent tables in their open transaction ------------------
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_consent_writes(state: ORMExecuteState) -> None:
+    # Registry writes are Core statements through Session.execute, so they pass here.
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in _CONSENT_TABLES:
+            state.session.info[_WRITTEN] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_writes(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction: committed or rolled back
+        session.info.pop(_WRITTEN, None)

@@ -1,0 +1,54 @@
+"""What every ``hub`` sub-command shares: the hub it works on, and how it fails."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.core.context import HubContext
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class CommandError(Exception):
+    """A mistake the operator can fix: ``hub`` prints it as one line and exits 2."""
+
+
+def hub_context(settings: Settings | None = None) -> HubContext:
+    """Build the hub from its settings and bring its database to the newest schema."""
+    from hub.core.context import build_context
+    from hub.core.migrate import upgrade
+
+    ctx = build_context(settings or Settings())
+    upgrade(ctx.engine)
+    return ctx
+
+
+def add_command(parent, name: str, func: Command, help_: str) -> argparse.ArgumentParser:
+    """Add a sub-command under ``parent`` that runs ``func`` with the parsed arguments."""
+    parser = parent.add_parser(name, help=help_, description=help_)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def add_group(parent, name: str, help_: str):
+    """Add a command group (``hub db …``) and return the place to add its commands."""
+    group = parent.add_parser(name, help=help_, description=help_)
+    return group.add_subparsers(dest=f"{name}_command", required=True)
+
+
+def start_metrics_listener(ctx: HubContext):
+    """Serve this process's metrics on ``HUB_METRICS_PORT`` when it is set; else None.
+
+    For ``hub serve`` (which also has ``/metrics`` on its API port) and ``hub worker``
+    (which has no other). Close the returned listener when the process ends.
+    """
+    if ctx.settings.metrics_port is None:
+        return None
+    from hub.core.metrics_server import serve_metrics
+
+    return serve_metrics(ctx)

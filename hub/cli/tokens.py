@@ -1,0 +1,62 @@
+"""``hub token …``: bearer tokens from the development issuer (refused in production)."""
+
+from __future__ import annotations
+
+import argparse
+
+from hub.cli.common import CommandError, add_command, hub_context
+from hub.settings import Settings
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print a development bearer token for a regisseur, team lead, resident or operator."""
+    from hub.core.bsn import validate_bsn
+    from hub.core.identity import issue_token
+
+    settings = Settings()
+    # Checked before anything is built: in production this command touches nothing.
+    if settings.env == "production":
+        raise CommandError("the development issuer is switched off when HUB_ENV=production")
+    ctx = hub_context(settings)
+    if args.role in ("regisseur", "teamlead"):
+        if args.team not in ctx.wijkmap.wijken:
+            raise CommandError(f"unknown wijk {args.team!r}; known: "
+                               f"{', '.join(sorted(ctx.wijkmap.wijken))}")
+        token = issue_token(ctx, role=args.role, user=args.user, wijk=args.team)
+    elif args.role == "operator":
+        token = issue_token(ctx, role="operator", user=args.user)
+    else:
+        try:
+            bsn = validate_bsn(args.bsn)
+        except ValueError as exc:
+            raise CommandError(f"--bsn {exc}") from None
+        represented = []
+        for other in args.represents:
+            try:
+                represented.append(ctx.pseudonyms.subject(validate_bsn(other)))
+            except ValueError as exc:
+                raise CommandError(f"--represents {exc}") from None
+        token = issue_token(ctx, role="resident", user=args.user or "bewoner",
+                            subject=ctx.pseudonyms.subject(bsn), represents=tuple(represented))
+    print(token)
+    return 0
+
+
+def register(sub) -> None:
+    """Add this module's commands to the ``hub`` grammar."""
+    parser = sub.add_parser("token", help="development tokens", description="development tokens")
+    token = parser.add_subparsers(dest="role", required=True)
+    treg = add_command(token, "regisseur", cmd_token, "a token for a regisseur of a wijk")
+    treg.add_argument("--team", required=True, help="wijk slug, e.g. crabbehof")
+    treg.add_argument("--user", required=True)
+    tlead = add_command(token, "teamlead", cmd_token,
+                        "a token for a team lead of a wijk (reads the inbox)")
+    tlead.add_argument("--team", required=True, help="wijk slug, e.g. crabbehof")
+    tlead.add_argument("--user", required=True)
+    tres = add_command(token, "resident", cmd_token, "a token for a resident")
+    tres.add_argument("--bsn", required=True)
+    tres.add_argument("--user", default=None)
+    tres.add_argument("--represents", action="append", default=[], metavar="BSN",
+                      help="a person this resident acts for (repeatable)")
+    top = add_command(token, "operator", cmd_token, "a token for an operator of the hub")
+    top.add_argument("--user", required=True)

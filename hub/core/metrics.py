@@ -1,0 +1,183 @@
+"""The hub's Prometheus metrics, on a registry owned by one hub (not the process-global one).
+
+Labels name organisations, message types, legal bases and outcomes: a bounded
+set of values, none of which identifies a person. Never pass a label value that
+comes from a message (a ``type`` a partner made up could be a BSN): ingest
+passes ``unknown`` for a type no plugin serves.
+
+Counters count what *this process* did (ingest in an API process, routing in
+whichever process routes), so Prometheus sums them over processes. The queue
+gauges are read from the store at scrape time and are the same in every
+process: aggregate them with ``max``, not ``sum``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Literal
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.core.models import OutboxEntry
+
+log = logging.getLogger(__name__)
+
+InOutcome = Literal["accepted", "duplicate", "rejected"]
+OutOutcome = Literal["delivered", "linked"]
+UNKNOWN_TYPE = "unknown"
+
+# From "routed at once" to "released by a consent given days later".
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+                   3600.0, 14400.0, 86400.0, 604800.0)
+
+
+class HubMetrics:
+    """The metric families of one hub, and one-line functions to record into them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._watching = False
+        self._in = Counter(
+            "wijkhub_messages_in", "Messages partners sent, by outcome at the door.",
+            ["partner", "type", "outcome"], registry=self.registry)
+        self._out = Counter(
+            "wijkhub_messages_out",
+            "Messages that reached a wijk's inbox: a new item (delivered) or a repeat "
+            "linked to an open one (linked).",
+            ["partner", "type", "basis", "outcome"], registry=self.registry)
+        self._decisions = Counter(
+            "wijkhub_decisions", "Consent and legal-basis decisions, by basis and outcome.",
+            ["type", "basis", "outcome"], registry=self.registry)
+        self._latency = Histogram(
+            "wijkhub_receipt_to_inbox_seconds",
+            "Time from the hub's receipt of a message to its arrival in the inbox.",
+            ["type", "basis"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self._requests = Counter(
+            "wijkhub_http_requests", "HTTP requests, by method, route template and status.",
+            ["method", "route", "status"], registry=self.registry)
+        self._request_seconds = Histogram(
+            "wijkhub_http_request_duration_seconds", "Time to answer an HTTP request.",
+            ["method", "route"], registry=self.registry)
+        self._failures = Counter(
+            "wijkhub_task_failures", "Failed attempts at queued work, by task and error type.",
+            ["task", "error"], registry=self.registry)
+
+    # Each recording function takes the caller's session, when there is one: the count is
+    # then made when that transaction commits, and dropped when it rolls back, so a
+    # retried routing or a failed commit is never counted twice or at all.
+
+    def message_in(self, *, partner: str, type: str, outcome: InOutcome,
+                   session: Session | None = None) -> None:
+        """Count one message a partner sent (``partner`` is the organisation's name)."""
+        _when_committed(session, self._in.labels(partner, type, outcome).inc)
+
+    def decided(self, *, type: str, basis: str, outcome: str,
+                session: Session | None = None) -> None:
+        """Count one routing decision (``basis``: consent, statute, none)."""
+        _when_committed(session, self._decisions.labels(type, basis, outcome).inc)
+
+    def reached_inbox(self, *, partner: str, type: str, basis: str,
+                      outcome: OutOutcome, received_at: datetime, now: datetime,
+                      session: Session | None = None) -> None:
+        """Count a message that reached the inbox, and observe its time since receipt."""
+        seconds = max((now - received_at).total_seconds(), 0.0)
+
+        def record() -> None:
+            self._out.labels(partner, type, basis, outcome).inc()
+            self._latency.labels(type, basis).observe(seconds)
+
+        _when_committed(session, record)
+
+    def task_failed(self, *, task: str, error: str, session: Session | None = None) -> None:
+        """Count one failed attempt at an outbox task (``error``: the exception's class name)."""
+        _when_committed(session, self._failures.labels(task, error).inc)
+
+    def http_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered HTTP request (``route`` is the route's template) and its time."""
+        self._requests.labels(method, route, str(status)).inc()
+        self._request_seconds.labels(method, route).observe(seconds)
+
+    def watch_outbox(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        """Report queue depth and dead letters, counted in the store at every scrape.
+
+        Only the first call counts: a context copied with ``dataclasses.replace`` shares
+        these metrics and the store they watch.
+        """
+        if self._watching:
+            return
+        self.registry.register(OutboxCollector(sessions, clock))
+        self._watching = True
+
+
+_PENDING = "wijkhub_metrics_pending"
+
+
+def _when_committed(session: Session | None, record: Callable[[], object]) -> None:
+    if session is None:
+        record()
+    else:
+        session.info.setdefault(_PENDING, []).append(record)
+
+
+@event.listens_for(Session, "after_commit")
+def _record_committed(session: Session) -> None:
+    for record in session.info.pop(_PENDING, ()):
+        record()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_uncommitted(session: Session, transaction) -> None:
+    # Runs after after_commit, so only what was rolled back is left. A savepoint's end
+    # (begin_nested) is not the transaction's: its outer transaction may still commit.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+class OutboxCollector(Collector):
+    """Gauges read from the outbox table when Prometheus scrapes, so every process agrees."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def describe(self) -> Iterator[Metric]:
+        # Describing without a query keeps registration free of database work.
+        return iter(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        depth, dead, oldest, up = self._families()
+        try:
+            with self._sessions() as session:
+                counts = dict(session.execute(
+                    select(OutboxEntry.status, func.count()).group_by(OutboxEntry.status)).all())
+                first = session.scalar(select(func.min(OutboxEntry.created_at))
+                                       .where(OutboxEntry.status == "pending"))
+        except Exception as exc:
+            # A scrape must answer even when the database does not: say so in a gauge.
+            log.warning("metrics: the outbox could not be read: %s", type(exc).__name__)
+            up.add_metric([], 0)
+            return iter((up,))
+        depth.add_metric([], counts.get("pending", 0))
+        dead.add_metric([], counts.get("dead", 0))
+        oldest.add_metric([], (self._clock() - first).total_seconds() if first else 0.0)
+        up.add_metric([], 1)
+        return iter((depth, dead, oldest, up))
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        return (
+            GaugeMetricFamily("wijkhub_queue_depth",
+                              "Outbox rows waiting to be handled (due now or backing off)."),
+            GaugeMetricFamily("wijkhub_dead_letters",
+                              "Outbox rows dead-lettered after their last attempt."),
+            GaugeMetricFamily("wijkhub_queue_oldest_age_seconds",
+                              "Age of the oldest waiting outbox row; 0 when none waits."),
+            GaugeMetricFamily("wijkhub_store_up",
+                              "1 when the metrics could read the store at this scrape."),
+        )

@@ -1,0 +1,233 @@
+"""Partners' API keys: argon2id hashes looked up by a public key id, rotated with overlap.
+
+A key reads ``whk_<key id>_<secret>``. The key id (16 hex digits) is not
+secret: it finds the one stored hash to check, because a salted slow hash
+cannot be searched for. The secret is 256 random bits.
+
+Argon2 is slow on purpose (tens of milliseconds and 64 MiB at the default
+parameters), which would cap ingest at a few dozen requests per second per
+core. :class:`KeyVerifier` therefore remembers a key it verified, for
+``HUB_PARTNER_KEY_CACHE_SECONDS``, under a keyed digest of the presented key
+(never the key itself). Revocation and expiry are still read from the database
+at every request, so a revoked key stops at once, in every process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from hub.core.models import Partner, PartnerKey
+from hub.core.ratelimit import RateLimiter
+from hub.settings import Settings
+
+KEY_PREFIX = "whk_"
+_KEY = re.compile(r"whk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+
+
+class KeyRefused(Exception):
+    """The presented key does not identify an active partner; the message says why."""
+
+
+class KeyThrottled(Exception):
+    """Too many wrong secrets for one key id: refused without checking, for ``retry_after`` s."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("too many failed attempts with this key id")
+        self.retry_after = retry_after
+
+
+def key_hasher(settings: Settings | None = None) -> PasswordHasher:
+    """The argon2id hasher for partner keys; without settings, the strong defaults."""
+    settings = settings or Settings()
+    return PasswordHasher(time_cost=settings.partner_key_time_cost,
+                          memory_cost=settings.partner_key_memory_kib,
+                          parallelism=settings.partner_key_parallelism, type=Type.ID)
+
+
+def key_id_of(api_key: str) -> str | None:
+    """The public key id of a well-formed key, or None for anything else."""
+    match = _KEY.fullmatch(api_key)
+    return match.group(1) if match else None
+
+
+def new_key(*, session: Session, partner_id: str, now: datetime,
+            hasher: PasswordHasher | None = None) -> str:
+    """Store a new key for a partner (its hash only) and return the key: shown this once."""
+    key_id = secrets.token_hex(8)
+    api_key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    session.add(PartnerKey(id=key_id, partner_id=partner_id,
+                           key_hash=(hasher or key_hasher()).hash(api_key), created_at=now))
+    return api_key
+
+
+def _active_keys(partner_id: str, now: datetime):
+    return (PartnerKey.partner_id == partner_id, PartnerKey.revoked_at.is_(None),
+            or_(PartnerKey.expires_at.is_(None), PartnerKey.expires_at > now))
+
+
+def rotate_key(*, session: Session, partner_id: str, now: datetime, grace: timedelta,
+               hasher: PasswordHasher | None = None) -> str:
+    """Issue a new key; the partner's current keys stop after ``grace`` (at once for 0)."""
+    if grace < timedelta(0):
+        raise ValueError("the grace period cannot be negative")
+    until = now + grace
+    for key in session.scalars(select(PartnerKey).where(*_active_keys(partner_id, now))):
+        # A rotation never extends a key that was already going to stop sooner.
+        if key.expires_at is None or key.expires_at > until:
+            key.expires_at = until
+    return new_key(session=session, partner_id=partner_id, now=now, hasher=hasher)
+
+
+def revoke_keys(*, session: Session, partner_id: str, now: datetime,
+                key_id: str | None = None) -> int:
+    """Revoke one key (by id) or every key of a partner, at once; returns how many."""
+    conditions = [*_active_keys(partner_id, now)]
+    if key_id is not None:
+        conditions.append(PartnerKey.id == key_id)
+    result = session.execute(update(PartnerKey).where(*conditions).values(revoked_at=now))
+    return result.rowcount or 0
+
+
+def list_keys(*, session: Session, partner_id: str) -> list[PartnerKey]:
+    """Every key of a partner, newest first (hashes included: never print them)."""
+    return list(session.scalars(select(PartnerKey).where(PartnerKey.partner_id == partner_id)
+                                .order_by(PartnerKey.created_at.desc(), PartnerKey.id)))
+
+
+def add_partner(*, session: Session, name: str, kind: str, now: datetime,
+                endpoint: str | None = None,
+                hasher: PasswordHasher | None = None) -> tuple[Partner, str]:
+    """Register a partner with its first API key; returns both. The key is shown only once."""
+    if session.scalar(select(Partner.id).where(Partner.name == name)):
+        raise ValueError(f"a partner named {name!r} already exists")
+    partner = Partner(id=str(uuid.uuid4()), name=name, kind=kind, endpoint=endpoint,
+                      active=True, created_at=now)
+    session.add(partner)
+    session.flush()  # the key row refers to the partner row
+    return partner, new_key(session=session, partner_id=partner.id, now=now, hasher=hasher)
+
+
+@dataclass
+class _Remembered:
+    key_id: str
+    key_hash: str
+    until: float
+
+
+class KeyVerifier:
+    """Finds the partner of a presented key: argon2 once, then a short keyed-digest cache."""
+
+    def __init__(self, *, hasher: PasswordHasher, cache_seconds: float, cache_size: int,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 failures: RateLimiter | None = None, concurrent: int = 4) -> None:
+        self._hasher = hasher
+        # Each argon2 check holds 64 MiB: a burst of cache misses (a restart, or someone
+        # trying secrets) must not take the process's memory with it.
+        self._slots = threading.BoundedSemaphore(concurrent)
+        # Wrong secrets for a known key id cost argon2 each; past this budget they are
+        # refused unchecked, so guessing cannot burn the hub's CPU.
+        self._failures = failures
+        self._ttl = cache_seconds
+        self._size = cache_size
+        self._monotonic = monotonic
+        # A per-process secret: the digests mean nothing outside this process.
+        self._digest_key = secrets.token_bytes(32)
+        self._cache: OrderedDict[bytes, _Remembered] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *,
+                      clock: Callable[[], datetime] | None = None) -> KeyVerifier:
+        """A verifier with the configured argon2 parameters and cache; with a clock, wrong
+        secrets are limited to a burst of 10, then one every 10 seconds, per key id."""
+        failures = (RateLimiter(rate=0.1, burst=10, clock=clock) if clock is not None
+                    else None)
+        return cls(hasher=key_hasher(settings), cache_seconds=settings.partner_key_cache_seconds,
+                   cache_size=settings.partner_key_cache_size, failures=failures)
+
+    def __repr__(self) -> str:
+        return f"KeyVerifier(cached={len(self._cache)})"
+
+    def forget(self, key_id: str | None = None) -> None:
+        """Drop remembered keys (one key id, or all): the next use runs argon2 again."""
+        with self._lock:
+            for digest in [d for d, r in self._cache.items()
+                           if key_id is None or r.key_id == key_id]:
+                del self._cache[digest]
+
+    def partner_for(self, *, session: Session, api_key: str, now: datetime) -> Partner:
+        """The active partner holding this active key; raises :class:`KeyRefused` otherwise."""
+        key_id = key_id_of(api_key)
+        if key_id is None:
+            raise KeyRefused("API key has an unknown format (keys from before version 0006 "
+                             "no longer work: ask the hub's operator for a new key)")
+        row = session.execute(select(PartnerKey, Partner)
+                              .join(Partner, Partner.id == PartnerKey.partner_id)
+                              .where(PartnerKey.id == key_id)).first()
+        if row is None:
+            raise KeyRefused("Unknown or revoked partner API key")
+        key, partner = row
+        # Checked at every request, cache or not: revocation takes effect at once.
+        if (key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now)
+                or not partner.active):
+            self.forget(key_id)
+            raise KeyRefused("Unknown or revoked partner API key")
+        if not self._remembered(api_key, key):
+            if self._failures is not None and (wait := self._failures.wait(key_id)):
+                raise KeyThrottled(wait)
+            try:
+                with self._slots:
+                    self._hasher.verify(key.key_hash, api_key)
+            except (VerificationError, InvalidHashError):
+                if self._failures is not None:
+                    self._failures.take(key_id)
+                raise KeyRefused("Unknown or revoked partner API key") from None
+            if self._hasher.check_needs_rehash(key.key_hash):
+                # The operator raised the argon2 parameters: the key moves to them at its
+                # next use (the caller's transaction commits the new hash).
+                with self._slots:
+                    key.key_hash = self._hasher.hash(api_key)
+            self._remember(api_key, key)
+        return partner
+
+    def _digest(self, api_key: str) -> bytes:
+        return hmac.new(self._digest_key, api_key.encode(), hashlib.sha256).digest()
+
+    def _remembered(self, api_key: str, key: PartnerKey) -> bool:
+        if self._ttl <= 0:
+            return False
+        digest = self._digest(api_key)
+        with self._lock:
+            entry = self._cache.get(digest)
+            if entry is None:
+                return False
+            if (entry.until <= self._monotonic() or entry.key_id != key.id
+                    or entry.key_hash != key.key_hash):
+                del self._cache[digest]
+                return False
+            self._cache.move_to_end(digest)
+            return True
+
+    def _remember(self, api_key: str, key: PartnerKey) -> None:
+        if self._ttl <= 0:
+            return
+        with self._lock:
+            self._cache[self._digest(api_key)] = _Remembered(
+                key.id, key.key_hash, self._monotonic() + self._ttl)
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)

@@ -1,0 +1,213 @@
+"""``hub worker``'s engine: competing consumers on the RabbitMQ topology.
+
+One pika ``BlockingConnection`` on one thread (pika connections are not
+thread-safe). Each delivery is handled inside its callback, briefly: one
+database transaction (:func:`hub.core.transport.tasks.run_task`), then the ack,
+*after* the commit. A crash before the ack makes the broker deliver it again,
+and the outbox row, already ``done``, makes the second time a no-op.
+
+* a failed attempt goes to the retry queue for its delay (confirmed), then is
+  acked; after ``HUB_MAX_ATTEMPTS`` it is dead-lettered into the store;
+* a delivery redelivered ``HUB_BROKER_DELIVERY_LIMIT`` times (workers died on
+  it) is dead-lettered without another try;
+* a message that does not parse is dead-lettered with its reason, never dropped;
+* what the broker dead-letters (``<prefix>.dead``) is moved into the store;
+* a database outage is waited out in the callback (heartbeats keep flowing),
+  without counting as an attempt;
+* ``stop`` (SIGTERM) ends the loop after the delivery in hand is acked;
+  unacked prefetched deliveries return to the queue when the connection closes;
+* a lost connection is re-opened with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pika
+
+from hub.core import deadletters
+from hub.core.context import HubContext
+from hub.core.models import OutboxEntry
+from hub.core.transport import call_consent_listeners, topology
+from hub.core.transport.broker import Broker
+from hub.core.transport.messages import Unparseable, decode_consent, decode_task
+from hub.core.transport.tasks import (
+    HANDLERS,
+    is_infrastructure_error,
+    mark_dead,
+    record_failure,
+    run_task,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SOURCE = "rabbitmq"
+
+
+class Stopping(Exception):
+    """Stop was requested while waiting for the database; leave the delivery unacked."""
+
+
+class BrokerWorker:
+    """Consumes until ``stop`` is set; see the module docstring for what it promises."""
+
+    def __init__(self, ctx: HubContext, broker: Broker, stop: threading.Event) -> None:
+        self.ctx = ctx
+        self.broker = broker
+        self.stop = stop
+        self.connected = threading.Event()
+        self.handled = 0  # deliveries acked by this worker
+        self._conn: pika.BlockingConnection | None = None
+
+    def check_connection(self) -> None:
+        """Open and close one connection: raises pika's error when the broker is unreachable."""
+        pika.BlockingConnection(self.broker.parameters).close()
+
+    def run(self) -> None:
+        """Consume until stopped; reconnect with backoff whenever the broker goes away."""
+        delay = 0.2
+        while not self.stop.is_set():
+            try:
+                self._serve()
+                delay = 0.2
+            except Exception as exc:
+                log.warning("worker: broker unavailable (%s); reconnecting in %.1fs",
+                            type(exc).__name__, delay)
+            self.connected.clear()
+            self.stop.wait(delay)
+            delay = min(delay * 2, self.ctx.settings.broker_reconnect_max_seconds)
+        log.info("worker stopped after %s deliveries", self.handled)
+
+    def _serve(self) -> None:
+        conn = pika.BlockingConnection(self.broker.parameters)
+        self._conn = conn
+        try:
+            channel = conn.channel()
+            topology.declare(channel, self.broker, self.ctx.settings)
+            channel.confirm_delivery()  # retry publishes are confirmed before the ack
+            channel.basic_qos(prefetch_count=self.ctx.settings.broker_prefetch)
+            tags = [channel.basic_consume(self.broker.task_queue(task), self._on_task)
+                    for task in sorted(HANDLERS)]
+            tags.append(channel.basic_consume(self.broker.dead_queue, self._on_dead))
+            # One exclusive queue per worker on the fanout: every worker hears every change.
+            mine = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+            channel.queue_bind(mine, self.broker.consent_exchange)
+            tags.append(channel.basic_consume(mine, self._on_consent, auto_ack=True))
+            self.connected.set()
+            log.info("worker consuming from %s (prefix %s)", self.broker.display,
+                     self.broker.prefix)
+            while not self.stop.is_set():
+                conn.process_data_events(time_limit=0.5)
+            for tag in tags:
+                channel.basic_cancel(tag)
+        finally:
+            self._conn = None
+            if conn.is_open:
+                conn.close()
+
+    # --- deliveries ---------------------------------------------------------------
+
+    def _on_task(self, channel, method, props, body: bytes) -> None:
+        try:
+            ref = decode_task(body)
+        except Unparseable as exc:
+            why = str(exc)
+            self._settle(channel, method, lambda: self._store_unparseable(props, body, why))
+            return
+        count = int((props.headers or {}).get("x-delivery-count") or 0)
+        if count >= self.ctx.settings.broker_delivery_limit:
+            reason = f"delivered {count + 1} times without an ack (a worker stopped on it)"
+            self._settle(channel, method, lambda: self._dead(ref.outbox_id, reason, props, body))
+            return
+        self._settle(channel, method, lambda: self._attempt(channel, ref, props, body))
+
+    def _attempt(self, channel, ref, props, body: bytes) -> None:
+        outcome = run_task(self.ctx, ref.outbox_id)
+        if outcome.status == "missing":
+            self._store_unparseable(props, body, f"no outbox row {ref.outbox_id}")
+            return
+        if outcome.status != "failed":
+            return
+        if is_infrastructure_error(outcome.error):
+            raise outcome.error
+        failure = record_failure(self.ctx, ref.outbox_id, outcome.error, source=SOURCE)
+        if failure is not None and failure.status == "retry":
+            delay = topology.delay_ms(self.ctx.settings, failure.attempts)
+            channel.basic_publish(self.broker.retry_exchange, f"{ref.task}.{delay}", body,
+                                  pika.BasicProperties(
+                                      delivery_mode=2, content_type=props.content_type,
+                                      message_id=props.message_id, type=props.type))
+
+    def _dead(self, outbox_id: int, reason: str, props, body: bytes) -> None:
+        with self.ctx.sessions() as session, session.begin():
+            known = session.get(OutboxEntry, outbox_id) is not None
+            mark_dead(session=session, entry_id=outbox_id, source=SOURCE, reason=reason,
+                      now=self.ctx.clock())
+        if not known:  # kept all the same: nothing is dropped silently
+            self._store_unparseable(props, body, f"{reason}; no outbox row {outbox_id}")
+
+    def _store_unparseable(self, props, body: bytes, reason: str) -> None:
+        # Keep the body (sealed: it came from outside and may hold anything) for inspection.
+        digest = hashlib.sha256((props.message_id or "").encode() + b"\0" + body).hexdigest()
+        key = f"broker:{digest[:40]}"
+        sealed = self.ctx.cipher.seal({"body_b64": base64.b64encode(body).decode()},
+                                      context=f"dead-letter:{key}")
+        with self.ctx.sessions() as session, session.begin():
+            deadletters.record(session=session, key=key, source=SOURCE, reason=reason,
+                               body_sealed=sealed, now=self.ctx.clock())
+        log.error("worker: dead-lettered a broker message: %s", reason)
+
+    def _on_dead(self, channel, method, props, body: bytes) -> None:
+        headers: dict[str, Any] = props.headers or {}
+        why = headers.get("x-first-death-reason", "unknown")
+        if isinstance(why, bytes):
+            why = why.decode(errors="replace")
+        reason = f"dead-lettered by the broker ({why})"
+        try:
+            ref = decode_task(body)
+        except Unparseable as exc:
+            why = f"{reason}; {exc}"
+            self._settle(channel, method, lambda: self._store_unparseable(props, body, why))
+            return
+        self._settle(channel, method, lambda: self._dead(ref.outbox_id, reason, props, body))
+
+    def _on_consent(self, _channel, _method, _props, body: bytes) -> None:
+        try:
+            event = decode_consent(body)
+        except Unparseable as exc:
+            log.warning("worker: ignored a consent event: %s", exc)
+            return
+        call_consent_listeners(self.ctx, event.subject)
+        # No subject in the log: a pseudonym is still about one person.
+        log.info("worker: consent change received; %s listeners told",
+                 len(self.ctx.consent_listeners))
+
+    # --- acking after the commit ------------------------------------------------------
+
+    def _settle(self, channel, method, work: Callable[[], None]) -> None:
+        try:
+            self._with_database(work)
+        except Stopping:
+            return  # unacked: the broker gives it to another worker
+        channel.basic_ack(method.delivery_tag)
+        self.handled += 1
+
+    def _with_database(self, work: Callable[[], T]) -> T:
+        delay = 0.2
+        while True:
+            try:
+                return work()
+            except Exception as exc:
+                if not is_infrastructure_error(exc):
+                    raise
+                log.warning("worker: database unavailable (%s); waiting %.1fs",
+                            type(exc).__name__, delay)
+            if self.stop.is_set():
+                raise Stopping
+            self._conn.sleep(delay)  # keeps heartbeats going
+            delay = min(delay * 2, 5.0)

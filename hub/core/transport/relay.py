@@ -1,0 +1,252 @@
+"""The transactional outbox relay: outbox rows → RabbitMQ, with asynchronous publisher confirms.
+
+The API only writes to the database (message + outbox row, one transaction).
+This relay, running in ``hub serve``, takes a batch of due rows, publishes
+each as a persistent message, and marks the batch ``sent`` only when the
+broker confirmed it. It never waits per message: confirms arrive
+asynchronously on pika's ``SelectConnection`` and are counted per batch (a
+broker ack may cover many messages). If the relay dies between publishing and
+marking, the rows are published again; the consumers are idempotent by outbox
+row, so the inbox sees each message once.
+
+On PostgreSQL the batch's rows stay locked (``FOR UPDATE SKIP LOCKED``) until
+they are marked, so several API processes' relays share the outbox without
+publishing the same row twice in the normal case.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+import pika
+from pika.spec import Basic
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.core.context import HubContext
+from hub.core.models import OutboxEntry
+from hub.core.transport import topology
+from hub.core.transport.broker import Broker
+from hub.core.transport.messages import ConsentChanged, TaskRef, encode
+
+log = logging.getLogger(__name__)
+
+
+def task_properties(outbox_id: int, task: str) -> pika.BasicProperties:
+    """Persistent, identified by the outbox row: the consumer's idempotency key."""
+    return pika.BasicProperties(delivery_mode=2, content_type="application/json",
+                                message_id=f"outbox:{outbox_id}", type=task)
+
+
+class Relay:
+    """Publishes the outbox until ``stop`` is set, reconnecting with backoff."""
+
+    def __init__(self, ctx: HubContext, broker: Broker, stop: threading.Event) -> None:
+        self.ctx = ctx
+        self.broker = broker
+        self.stop = stop
+        self.connected = threading.Event()
+        self.last_error: str | None = "not connected yet"
+        self.events: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._conn: pika.SelectConnection | None = None
+        self._channel = None
+        self._session: Session | None = None
+        self._inflight: dict[int, int | None] = {}
+        self._confirmed: list[int] = []
+        self._nacked = 0
+        self._tag = 0
+        self._batch_open = False
+        self.published = 0  # for tests and operators: messages confirmed so far
+
+    # --- the outer loop -----------------------------------------------------
+
+    def run(self) -> None:
+        """Thread target: connect, publish, and on any broker failure try again later."""
+        delay = 0.2
+        log.info("outbox relay started for %s", self.broker.display)
+        while not self.stop.is_set():
+            try:
+                self._declare()
+                self._serve()
+                delay = 0.2
+            except Exception as exc:
+                self.last_error = type(exc).__name__
+                log.warning("outbox relay: broker unavailable (%s)", self.last_error)
+            self.connected.clear()
+            self.stop.wait(delay)
+            delay = min(delay * 2, self.ctx.settings.broker_reconnect_max_seconds)
+        log.info("outbox relay stopped")
+
+    def wake(self) -> None:
+        """Let the relay notice ``stop`` or new events now (from any thread)."""
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.ioloop.add_callback_threadsafe(self._tick)
+            except Exception:  # the loop is gone; run() notices stop by itself
+                log.debug("relay wake-up after its loop ended")
+
+    def _declare(self) -> None:
+        conn = pika.BlockingConnection(self.broker.parameters)
+        try:
+            topology.declare(conn.channel(), self.broker, self.ctx.settings)
+        finally:
+            conn.close()
+
+    def _serve(self) -> None:
+        self._tag = 0
+        self._conn = pika.SelectConnection(
+            self.broker.parameters, on_open_callback=self._on_open,
+            on_open_error_callback=self._on_open_error, on_close_callback=self._on_closed)
+        try:
+            self._conn.ioloop.start()
+        finally:
+            self._abort_batch()
+            self._conn = None
+
+    # --- connection callbacks (all on the relay's own thread) -----------------
+
+    def _on_open(self, conn) -> None:
+        conn.channel(on_open_callback=self._on_channel)
+
+    def _on_open_error(self, conn, error) -> None:
+        self.last_error = type(error).__name__
+        conn.ioloop.stop()
+
+    def _on_closed(self, conn, reason) -> None:
+        self.connected.clear()
+        if not self.stop.is_set():
+            self.last_error = type(reason).__name__
+            log.warning("outbox relay: connection closed (%s)", self.last_error)
+        self._abort_batch()
+        conn.ioloop.stop()
+
+    def _on_channel(self, channel) -> None:
+        self._channel = channel
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.confirm_delivery(ack_nack_callback=self._on_confirm,
+                                 callback=self._on_confirm_mode)
+
+    def _on_channel_closed(self, _channel, reason) -> None:
+        self.last_error = type(reason).__name__
+        if self._conn is not None and self._conn.is_open:
+            self._conn.close()
+
+    def _on_confirm_mode(self, _frame) -> None:
+        self.connected.set()
+        self.last_error = None
+        log.info("outbox relay connected")
+        self._tick()
+
+    # --- publishing ------------------------------------------------------------
+
+    def _later(self, seconds: float) -> None:
+        if self._conn is not None:
+            self._conn.ioloop.call_later(seconds, self._tick)
+
+    def _tick(self) -> None:
+        if self._batch_open or self._conn is None or not self.connected.is_set():
+            return
+        if self.stop.is_set():
+            self._conn.close()
+            return
+        self._batch_open = True
+        self._confirmed, self._nacked = [], 0
+        self._publish_events()
+        try:
+            rows = self._due_rows()
+        except Exception as exc:
+            # The database is away; ingest answers 503 meanwhile. Try again shortly.
+            log.warning("outbox relay: database unavailable (%s)", type(exc).__name__)
+            self._close_session(commit=False)
+            rows = []
+        for entry_id, message_id, task in rows:
+            self._publish(self.broker.tasks_exchange, f"task.{task}",
+                          encode(TaskRef(outbox_id=entry_id, message_id=message_id, task=task)),
+                          task_properties(entry_id, task), entry_id)
+        if not self._inflight:
+            self._finish_batch()
+
+    def _publish_events(self) -> None:
+        while True:
+            try:
+                subject = self.events.get_nowait()
+            except queue.Empty:
+                return
+            self._publish(self.broker.consent_exchange, "",
+                          encode(ConsentChanged(subject=subject)),
+                          pika.BasicProperties(content_type="application/json"), None)
+
+    def _publish(self, exchange: str, key: str, body: bytes, props, entry_id: int | None) -> None:
+        self._channel.basic_publish(exchange, key, body, props)
+        self._tag += 1
+        self._inflight[self._tag] = entry_id
+
+    def _due_rows(self) -> list[tuple[int, str, str]]:
+        self._session = self.ctx.sessions()
+        self._session.begin()
+        stmt = (select(OutboxEntry.id, OutboxEntry.message_id, OutboxEntry.task)
+                .where(OutboxEntry.status == "pending",
+                       OutboxEntry.next_attempt_at <= self.ctx.clock())
+                .order_by(OutboxEntry.id).limit(self.ctx.settings.relay_batch_size))
+        if self._session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [tuple(row) for row in self._session.execute(stmt)]
+
+    def _on_confirm(self, frame) -> None:
+        method = frame.method
+        tags = ([t for t in self._inflight if t <= method.delivery_tag] if method.multiple
+                else [method.delivery_tag])
+        for tag in tags:
+            entry_id = self._inflight.pop(tag, None)
+            if isinstance(method, Basic.Ack):
+                if entry_id is not None:
+                    self._confirmed.append(entry_id)
+            else:
+                self._nacked += 1
+        if not self._inflight and self._batch_open:
+            self._finish_batch()
+
+    def _finish_batch(self) -> None:
+        confirmed = self._confirmed
+        if confirmed and self._session is not None:
+            try:
+                # Only pending rows: a consumer may have finished one already.
+                self._session.execute(
+                    update(OutboxEntry)
+                    .where(OutboxEntry.id.in_(confirmed), OutboxEntry.status == "pending")
+                    .values(status="sent", updated_at=self.ctx.clock()))
+                self._close_session(commit=True)
+                self.published += len(confirmed)
+            except Exception as exc:
+                # Not marked: they are published again later, which consumers shrug off.
+                log.warning("outbox relay: marking failed (%s)", type(exc).__name__)
+                self._close_session(commit=False)
+        else:
+            self._close_session(commit=True)
+        self._batch_open = False
+        if self._nacked:
+            log.warning("outbox relay: broker refused %s messages; retrying", self._nacked)
+        busy = bool(confirmed) and not self._nacked
+        self._later(0 if busy else self.ctx.settings.worker_poll_seconds)
+
+    def _close_session(self, *, commit: bool) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+        except Exception as exc:
+            log.warning("outbox relay: database unavailable (%s)", type(exc).__name__)
+        finally:
+            session.close()
+
+    def _abort_batch(self) -> None:
+        self._inflight.clear()
+        self._close_session(commit=False)
+        self._batch_open = False

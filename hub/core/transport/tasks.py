@@ -1,0 +1,151 @@
+"""Doing one unit of queued work: the part both transports share (issue 3).
+
+An outbox row names a task and a message. Whichever transport brought it (the
+embedded queue's poll or a RabbitMQ delivery), the same code runs it: lock the
+row, run its handler (the router), mark it done, all in one transaction. The
+row's status is the idempotency record: a row that is ``done`` is never run
+again, so a redelivery after a crash has no second effect.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.core import correlation, deadletters
+from hub.core.context import HubContext
+from hub.core.ingest import ROUTE_TASK
+from hub.core.models import Message, OutboxEntry
+from hub.core.router import route_message
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., object]
+HANDLERS: dict[str, Handler] = {ROUTE_TASK: route_message}
+FINISHED = frozenset({"done", "dead"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one attempt: ``done`` (now or before), ``missing`` or ``failed``."""
+
+    status: str
+    error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed attempt as recorded: ``retry`` after ``delay`` seconds, or ``dead``."""
+
+    status: str
+    attempts: int
+    delay: float = 0.0
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """True when the database, not the message, is the problem: retry without counting."""
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
+def _claim(session: Session, entry_id: int, skip_locked: bool) -> OutboxEntry | None:
+    stmt = select(OutboxEntry).where(OutboxEntry.id == entry_id)
+    if skip_locked:
+        # The embedded queue's pollers share rows: take only a free, pending one.
+        stmt = stmt.where(OutboxEntry.status == "pending")
+    if session.get_bind().dialect.name == "postgresql":
+        # A broker delivery waits for the lock instead: skipping could ack a
+        # redelivery while the first attempt is still uncommitted, and lose it.
+        stmt = stmt.with_for_update(skip_locked=skip_locked)
+    return session.scalar(stmt)
+
+
+@correlation.scoped
+def run_task(ctx: HubContext, entry_id: int, *, skip_locked: bool = False) -> Outcome:
+    """Run one outbox row's handler and mark it done, in one transaction.
+
+    Never raises for a handler's failure (it is returned), so the caller decides
+    between retry and dead letter; ``missing`` means no such row exists.
+    """
+    now = ctx.clock()
+    try:
+        with ctx.sessions() as session, session.begin():
+            entry = _claim(session, entry_id, skip_locked)
+            if entry is None:
+                return Outcome("done" if skip_locked else "missing")
+            if entry.status in FINISHED:
+                return Outcome("done")
+            # A column, not the entity: the handler must load the message FOR UPDATE.
+            correlation.adopt(session.scalar(
+                select(Message.correlation_id).where(Message.id == entry.message_id)))
+            handler = HANDLERS.get(entry.task)
+            if handler is None:
+                raise LookupError(f"no handler for task {entry.task!r}")
+            handler(session=session, ctx=ctx, message_id=entry.message_id, now=now)
+            entry.status, entry.updated_at = "done", now
+            entry.attempts += 1
+        return Outcome("done")
+    except Exception as exc:
+        return Outcome("failed", exc)
+
+
+def retry_delay(ctx: HubContext, attempts: int) -> float:
+    """Seconds to wait after the ``attempts``-th failure: exponential from the base."""
+    return ctx.settings.retry_base_seconds * 2 ** (attempts - 1)
+
+
+def record_failure(ctx: HubContext, entry_id: int, exc: BaseException, *,
+                   source: str) -> Failure | None:
+    """Count a failed attempt; after ``max_attempts`` the row is dead and in the store.
+
+    Records only the exception's type: a plugin's error text may quote message
+    data, which must never reach a log or a table in clear. Returns None when the
+    row is finished already (someone else did it).
+    """
+    error = type(exc).__name__
+    now = ctx.clock()
+    log.warning("outbox entry %s failed: %s", entry_id, error)
+    with ctx.sessions() as session, session.begin():
+        entry = session.get(OutboxEntry, entry_id, with_for_update=True)
+        if entry is None or entry.status in FINISHED:
+            return None
+        entry.attempts += 1
+        entry.last_error = error
+        entry.updated_at = now
+        ctx.metrics.task_failed(task=entry.task, error=error, session=session)
+        if entry.attempts >= ctx.settings.max_attempts:
+            entry.status = "dead"
+            deadletters.record(session=session, key=f"outbox:{entry.id}", source=source,
+                               task=entry.task, outbox_id=entry.id,
+                               message_id=entry.message_id, attempts=entry.attempts,
+                               reason=f"failed {entry.attempts} times; last error: {error}",
+                               now=now)
+            log.error("outbox entry %s dead-lettered after %s attempts", entry_id,
+                      entry.attempts)
+            return Failure("dead", entry.attempts)
+        delay = retry_delay(ctx, entry.attempts)
+        entry.next_attempt_at = now + timedelta(seconds=delay)
+        if source != "embedded":
+            # The broker's retry queue brings it back; the relay must not publish it again.
+            entry.status = "sent"
+        return Failure("retry", entry.attempts, delay)
+
+
+def mark_dead(*, session: Session, entry_id: int, source: str, reason: str,
+              now: datetime) -> OutboxEntry | None:
+    """Dead-letter an outbox row for ``reason`` in the caller's transaction (unless finished)."""
+    entry = session.get(OutboxEntry, entry_id, with_for_update=True)
+    if entry is None or entry.status in FINISHED:
+        return None
+    entry.status, entry.updated_at = "dead", now
+    deadletters.record(session=session, key=f"outbox:{entry.id}", source=source,
+                       task=entry.task, outbox_id=entry.id, message_id=entry.message_id,
+                       attempts=entry.attempts, reason=reason, now=now)
+    return entry

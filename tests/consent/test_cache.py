@@ -1,0 +1,155 @@
+"""The decision cache: hits without queries, never stale, bounded, invalidated on demand."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, event
+from sqlalchemy.orm import Session
+
+from consent import registry
+from consent.cache import ConsentCache, subject_version
+from consent.engine import decide
+from consent.model import Outcome
+from consent.policy import load_policy
+from consent.tables import consent_grants, consent_versions
+from tests.consent.factories import T0, facts
+
+POLICY = load_policy()
+NUISANCE = facts(type="signal.nuisance", category="wonen")
+
+
+def _grant(session: Session, subject: str = "p-1", **overrides):
+    values = {"recipient": "wijkteam", "source_kinds": ["woningcorporatie"],
+              "source_partners": [], "categories": ["wonen"], "purpose": "hulp",
+              "valid_until": None, "now": T0, "provenance": {"method": "portal"}}
+    values.update(overrides)
+    return registry.grant(session=session, subject=subject, **values)
+
+
+def _decide(cache: ConsentCache, session: Session, subject: str = "p-1"):
+    """The worker's decision path: lock the subject, its consents through the cache, decide."""
+    version = registry.lock_subject(session=session, subject=subject)
+    grants = cache.consents(session=session, subject=subject, version=version)
+    return decide(facts=NUISANCE, consents=grants, policy=POLICY, now=T0 + timedelta(hours=1))
+
+
+def _count_queries(session: Session) -> list[str]:
+    seen: list[str] = []
+    event.listen(session.get_bind(), "before_cursor_execute",
+                 lambda conn, cursor, statement, *a: seen.append(statement))
+    return seen
+
+
+def test_a_hit_reads_only_the_version(session):
+    g = _grant(session)
+    session.commit()
+    cache = ConsentCache()
+    assert _decide(cache, session).basis_ref == g.id
+    session.commit()
+    queries = _count_queries(session)
+    assert _decide(cache, session).basis_ref == g.id
+    assert (cache.hits, cache.misses) == (1, 1)
+    assert not any("consent_grants" in q for q in queries)
+
+
+def test_a_hit_really_comes_from_memory(session):
+    # Rows removed behind the registry's back (no version bump) still decide the same:
+    # proof that the second decision did not read them.
+    _grant(session)
+    session.commit()
+    cache = ConsentCache()
+    assert _decide(cache, session).outcome is Outcome.DELIVER_FULL
+    session.commit()
+    session.execute(delete(consent_versions))  # their history points at the grants
+    session.execute(delete(consent_grants))
+    session.commit()
+    assert _decide(cache, session).outcome is Outcome.DELIVER_FULL
+
+
+def test_a_revocation_is_honoured_at_once_with_the_cache_on(session):
+    g = _grant(session)
+    session.commit()
+    cache = ConsentCache()
+    assert _decide(cache, session).outcome is Outcome.DELIVER_FULL
+    session.commit()
+    registry.revoke(session=session, subject="p-1", consent_id=g.id, now=T0 + timedelta(minutes=5))
+    session.commit()
+    assert _decide(cache, session).outcome is Outcome.HOLD
+
+
+def test_a_revocation_elsewhere_reaches_every_cache(session):
+    # Two processes, two caches, one database: the version is the only message between them.
+    g = _grant(session)
+    session.commit()
+    mine, theirs = ConsentCache(), ConsentCache()
+    assert _decide(mine, session).outcome is Outcome.DELIVER_FULL
+    session.commit()
+    registry.revoke(session=session, subject="p-1", consent_id=g.id, now=T0)
+    assert _decide(theirs, session).outcome is Outcome.HOLD
+    session.commit()
+    assert _decide(mine, session).outcome is Outcome.HOLD
+
+
+def test_a_rolled_back_grant_is_never_remembered(session):
+    cache = ConsentCache()
+    registry.lock_subject(session=session, subject="p-1")
+    session.commit()
+    _grant(session, categories=["wonen"])  # version 1, in this transaction only
+    assert _decide(cache, session).outcome is Outcome.DELIVER_FULL
+    session.rollback()
+    # A different grant now takes version 1 for real.
+    _grant(session, categories=["financieel"])
+    session.commit()
+    assert subject_version(session=session, subject="p-1") == 1
+    assert _decide(cache, session).outcome is Outcome.HOLD
+
+
+def test_the_cache_is_a_bounded_lru(session):
+    for subject in ("p-1", "p-2", "p-3"):
+        _grant(session, subject)
+    session.commit()
+    cache = ConsentCache(maxsize=2)
+    _decide(cache, session, "p-1")
+    _decide(cache, session, "p-2")
+    _decide(cache, session, "p-1")  # p-1 is now the most recently used
+    _decide(cache, session, "p-3")  # evicts p-2
+    assert len(cache) == 2
+    assert (cache.hits, cache.misses) == (1, 3)
+    _decide(cache, session, "p-1")
+    _decide(cache, session, "p-2")
+    assert (cache.hits, cache.misses) == (2, 4)
+
+
+def test_invalidate_drops_the_subject(session):
+    _grant(session)
+    session.commit()
+    cache = ConsentCache()
+    _decide(cache, session)
+    cache.invalidate("p-1")
+    cache.invalidate("never-seen")
+    assert len(cache) == 0
+    _decide(cache, session)
+    assert cache.misses == 2
+
+
+def test_size_zero_switches_it_off(session):
+    _grant(session)
+    session.commit()
+    cache = ConsentCache(maxsize=0)
+    _decide(cache, session)
+    _decide(cache, session)
+    assert (len(cache), cache.hits, cache.misses) == (0, 0, 2)
+    with pytest.raises(ValueError):
+        ConsentCache(maxsize=-1)
+
+
+def test_without_a_version_the_committed_one_is_read(session):
+    g = _grant(session)
+    session.commit()
+    cache = ConsentCache()
+    assert cache.consents(session=session, subject="p-1") == [g]
+    assert cache.consents(session=session, subject="p-1") == [g]
+    assert cache.hits == 1
+    assert cache.consents(session=session, subject="nobody") == []

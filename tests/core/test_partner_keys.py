@@ -1,0 +1,255 @@
+"""Partners' API keys in the store: argon2 hashes, key ids, rotation with overlap, revocation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from argon2 import PasswordHasher
+
+from hub.core.models import Partner, PartnerKey
+from hub.core.partner_keys import (
+    KeyRefused,
+    KeyThrottled,
+    KeyVerifier,
+    add_partner,
+    key_hasher,
+    key_id_of,
+    list_keys,
+    revoke_keys,
+    rotate_key,
+)
+from hub.core.ratelimit import RateLimiter
+from hub.settings import Settings
+from tests.conftest import CHEAP_KEY_HASHING
+
+
+class CountingHasher(PasswordHasher):
+    """argon2, counting how often a key is really verified."""
+
+    verified = 0
+
+    def verify(self, hash, password):
+        type(self).verified += 1
+        return super().verify(hash, password)
+
+
+@pytest.fixture
+def hasher(ctx) -> CountingHasher:
+    settings = ctx.settings
+    CountingHasher.verified = 0
+    return CountingHasher(time_cost=settings.partner_key_time_cost,
+                          memory_cost=settings.partner_key_memory_kib,
+                          parallelism=settings.partner_key_parallelism)
+
+
+def _partner(ctx, hasher, name="Woonbron"):
+    with ctx.sessions() as session, session.begin():
+        partner, key = add_partner(session=session, name=name, kind="woningcorporatie",
+                                   now=ctx.clock(), hasher=hasher)
+    return partner, key
+
+
+def _check(ctx, verifier, key):
+    with ctx.sessions() as session:
+        return verifier.partner_for(session=session, api_key=key, now=ctx.clock()).id
+
+
+def test_key_is_stored_as_an_argon2id_hash_under_its_public_id(ctx, hasher):
+    partner, key = _partner(ctx, hasher)
+    key_id = key_id_of(key)
+    assert key_id is not None and key.startswith(f"whk_{key_id}_")
+    with ctx.sessions() as session:
+        stored = session.get(PartnerKey, key_id)
+        assert stored.partner_id == partner.id
+        assert stored.key_hash.startswith("$argon2id$")
+        assert key.split("_", 2)[2] not in stored.key_hash
+
+
+def test_default_hasher_is_not_weakened():
+    # The settings' defaults are RFC 9106's low-memory profile; only tests lower them.
+    params = key_hasher()
+    assert (params.time_cost, params.memory_cost, params.parallelism) == (3, 65536, 4)
+
+
+def test_verified_key_is_remembered_but_revocation_is_read_every_time(ctx, hasher, clock):
+    partner, key = _partner(ctx, hasher)
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=60, cache_size=8)
+    assert _check(ctx, verifier, key) == partner.id
+    assert _check(ctx, verifier, key) == partner.id
+    assert CountingHasher.verified == 1  # argon2 ran once for two requests
+    with ctx.sessions() as session, session.begin():
+        assert revoke_keys(session=session, partner_id=partner.id, now=clock()) == 1
+    with pytest.raises(KeyRefused, match="revoked"):
+        _check(ctx, verifier, key)  # the cache does not outlive the revocation
+
+
+def test_cache_expires_and_a_wrong_secret_is_never_remembered(ctx, hasher):
+    _, key = _partner(ctx, hasher)
+    now = [0.0]
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=10, cache_size=8,
+                           monotonic=lambda: now[0])
+    _check(ctx, verifier, key)
+    now[0] = 11.0
+    _check(ctx, verifier, key)
+    assert CountingHasher.verified == 2
+    forged = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    for _ in range(2):
+        with pytest.raises(KeyRefused):
+            _check(ctx, verifier, forged)
+    assert CountingHasher.verified == 4
+
+
+def test_cache_is_bounded(ctx, hasher):
+    keys = [_partner(ctx, hasher, name=f"P{i}")[1] for i in range(3)]
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=60, cache_size=2)
+    for key in keys:
+        _check(ctx, verifier, key)
+    _check(ctx, verifier, keys[0])  # pushed out by the third: verified again
+    assert CountingHasher.verified == 4
+
+
+def test_rotation_overlaps_for_the_grace_period(ctx, hasher, clock):
+    partner, old = _partner(ctx, hasher)
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=3600, cache_size=8)
+    _check(ctx, verifier, old)
+    with ctx.sessions() as session, session.begin():
+        new = rotate_key(session=session, partner_id=partner.id, now=clock(),
+                         grace=timedelta(hours=2), hasher=hasher)
+    assert _check(ctx, verifier, old) == _check(ctx, verifier, new) == partner.id
+    clock.advance(hours=2)
+    with pytest.raises(KeyRefused):
+        _check(ctx, verifier, old)  # cached, and still refused: expiry is read every time
+    assert _check(ctx, verifier, new) == partner.id
+    with ctx.sessions() as session:
+        states = [(k.id, k.expires_at is not None) for k in
+                  list_keys(session=session, partner_id=partner.id)]
+    assert sorted(states) == sorted([(key_id_of(old), True), (key_id_of(new), False)])
+
+
+def test_rotation_never_extends_a_key_that_stops_sooner(ctx, hasher, clock):
+    partner, first = _partner(ctx, hasher)
+    with ctx.sessions() as session, session.begin():
+        rotate_key(session=session, partner_id=partner.id, now=clock(),
+                   grace=timedelta(hours=1), hasher=hasher)
+        rotate_key(session=session, partner_id=partner.id, now=clock(),
+                   grace=timedelta(hours=48), hasher=hasher)
+    with ctx.sessions() as session:
+        assert session.get(PartnerKey, key_id_of(first)).expires_at == clock() + timedelta(hours=1)
+    with ctx.sessions() as session, session.begin(), pytest.raises(ValueError):
+        rotate_key(session=session, partner_id=partner.id, now=clock(),
+                   grace=timedelta(hours=-1), hasher=hasher)
+
+
+def test_revoking_one_key_leaves_the_others(ctx, hasher, clock):
+    partner, old = _partner(ctx, hasher)
+    with ctx.sessions() as session, session.begin():
+        new = rotate_key(session=session, partner_id=partner.id, now=clock(),
+                         grace=timedelta(hours=24), hasher=hasher)
+        assert revoke_keys(session=session, partner_id=partner.id, now=clock(),
+                           key_id=key_id_of(old)) == 1
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=0, cache_size=1)
+    with pytest.raises(KeyRefused):
+        _check(ctx, verifier, old)
+    assert _check(ctx, verifier, new) == partner.id
+
+
+@pytest.mark.parametrize("presented", [
+    "whk_" + "A" * 43,                        # the skeleton's format (no key id)
+    "0123456789abcdef",
+    "",
+])
+def test_keys_of_another_format_are_refused_saying_so(ctx, hasher, presented):
+    _partner(ctx, hasher)
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=60, cache_size=8)
+    with pytest.raises(KeyRefused, match="unknown format"):
+        _check(ctx, verifier, presented)
+    assert CountingHasher.verified == 0
+
+
+def test_unknown_key_id_and_inactive_partner_are_refused(ctx, hasher):
+    partner, key = _partner(ctx, hasher)
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=60, cache_size=8)
+    with pytest.raises(KeyRefused, match="Unknown"):
+        _check(ctx, verifier, "whk_0000000000000000_" + key.split("_", 2)[2])
+    _check(ctx, verifier, key)
+    with ctx.sessions() as session, session.begin():
+        session.get(Partner, partner.id).active = False
+    with pytest.raises(KeyRefused):
+        _check(ctx, verifier, key)
+
+
+def test_guessing_secrets_for_a_key_id_is_throttled_without_argon2(ctx, hasher, clock):
+    partner, key = _partner(ctx, hasher)
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=60, cache_size=8,
+                           failures=RateLimiter(rate=0.1, burst=2, clock=clock))
+    assert _check(ctx, verifier, key) == partner.id  # verified and remembered
+    wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    for _ in range(2):
+        with pytest.raises(KeyRefused):
+            _check(ctx, verifier, wrong)
+    with pytest.raises(KeyThrottled) as throttled:
+        _check(ctx, verifier, wrong)
+    assert throttled.value.retry_after == pytest.approx(10.0)
+    assert CountingHasher.verified == 3  # the throttled guess cost no argon2
+    assert _check(ctx, verifier, key) == partner.id  # the remembered key still works
+    clock.advance(seconds=10)
+    with pytest.raises(KeyRefused):
+        _check(ctx, verifier, wrong)
+
+
+def test_skeleton_partners_survive_the_migration_without_their_old_keys(database_url):
+    """0006 drops the unsalted SHA-256 hashes (they cannot become argon2 hashes): the
+    partner stays, its old key is refused saying why, and a rotation gives it a new one."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from hub.core.db import make_engine, make_sessionmaker
+    from hub.core.migrate import alembic_config, upgrade
+
+    engine = make_engine(database_url)
+    try:
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+        old_key = "whk_" + "A" * 43
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO partners (id, name, kind, api_key_hash, endpoint, active, "
+                "created_at) VALUES ('p-1', 'Woonbron', 'woningcorporatie', :h, NULL, :t, :c)"),
+                {"h": hashlib.sha256(old_key.encode()).hexdigest(), "t": True,
+                 "c": datetime(2026, 11, 1, tzinfo=UTC)})
+        upgrade(engine)
+        sessions = make_sessionmaker(engine)
+        hasher = key_hasher(Settings(**CHEAP_KEY_HASHING))
+        now = datetime(2026, 11, 23, tzinfo=UTC)
+        verifier = KeyVerifier(hasher=hasher, cache_seconds=0, cache_size=1)
+        with sessions() as session:
+            assert session.get(Partner, "p-1").name == "Woonbron"
+            with pytest.raises(KeyRefused, match="before version 0006"):
+                verifier.partner_for(session=session, api_key=old_key, now=now)
+        with sessions() as session, session.begin():
+            new = rotate_key(session=session, partner_id="p-1", now=now, grace=timedelta(0),
+                             hasher=hasher)
+        with sessions() as session:
+            assert verifier.partner_for(session=session, api_key=new, now=now).id == "p-1"
+    finally:
+        engine.dispose()
+
+
+def test_a_key_moves_to_raised_argon2_parameters_at_its_next_use(ctx, hasher):
+    partner, key = _partner(ctx, hasher)
+    stronger = PasswordHasher(time_cost=hasher.time_cost + 1, memory_cost=hasher.memory_cost,
+                              parallelism=hasher.parallelism)
+    verifier = KeyVerifier(hasher=stronger, cache_seconds=0, cache_size=1)
+    with ctx.sessions() as session, session.begin():
+        assert verifier.partner_for(session=session, api_key=key, now=ctx.clock()).id \
+            == partner.id
+    with ctx.sessions() as session:
+        stored = session.get(PartnerKey, key_id_of(key)).key_hash
+    assert f"t={hasher.time_cost + 1}," in stored and not stronger.check_needs_rehash(stored)
+    assert _check(ctx, verifier, key) == partner.id

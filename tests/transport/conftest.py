@@ -1,0 +1,267 @@
+"""Fixtures for the transport: a private RabbitMQ virtual host, and one driver per transport.
+
+The ``transport`` fixture runs a test twice, on the embedded queue and on
+RabbitMQ, so both are held to the same delivery tests (issue 3). In the
+RabbitMQ run the test's app runs the outbox relay (as ``hub serve`` does) and
+a :class:`BrokerWorker` consumes on a hub context of its own (as ``hub worker``
+does in another process).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pika
+import pytest
+from sqlalchemy import func, select
+
+from hub.core.context import HubContext, build_context
+from hub.core.models import OutboxEntry
+from hub.core.transport.broker import parse_broker
+from hub.core.transport.consumer import BrokerWorker
+from hub.core.transport.tasks import run_task
+from hub.core.worker import OutboxWorker
+from hub.settings import Settings
+from tests.conftest import IN_CI
+from tests.transport.processes import free_port
+
+RABBIT_HOST = os.environ.get("HUB_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
+UNFINISHED = ("pending", "sent")
+
+
+def _rabbitmq_available() -> bool:
+    try:
+        pika.BlockingConnection(pika.URLParameters(f"{RABBIT_HOST}/%2F")).close()
+        return True
+    except Exception:
+        return False
+
+
+def rabbitmqctl(*args: str) -> subprocess.CompletedProcess:
+    """Run ``rabbitmqctl``; raises when it fails."""
+    return subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server() -> str:
+    """The broker's base URL; in CI a missing broker fails the run instead of skipping."""
+    if not _rabbitmq_available():
+        if IN_CI:
+            pytest.fail(f"RabbitMQ is required in CI but does not answer at {RABBIT_HOST}")
+        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+    return RABBIT_HOST
+
+
+@pytest.fixture(scope="session")
+def rabbit_vhost(rabbitmq_server: str) -> Iterator[str]:
+    """A virtual host of this test session only, deleted afterwards: parallel runs never meet."""
+    if shutil.which("rabbitmqctl") is None:
+        if IN_CI:
+            pytest.fail("rabbitmqctl is required in CI to make a private virtual host")
+        pytest.skip("rabbitmqctl is not installed")
+    vhost = f"wijkhub-test-{uuid.uuid4().hex[:10]}"
+    rabbitmqctl("add_vhost", vhost)
+    try:
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield vhost
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture
+def broker_url(rabbit_vhost: str) -> str:
+    """A broker URL with a prefix of this test only (inside the session's virtual host)."""
+    return f"{RABBIT_HOST}/{rabbit_vhost}?prefix=t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(params=["embedded", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
+def transport_name(request: pytest.FixtureRequest) -> str:
+    """Which transport the test runs on."""
+    return request.param
+
+
+@pytest.fixture
+def settings(tmp_path, database_url: str, transport_name: str,
+             request: pytest.FixtureRequest) -> Settings:
+    """The usual test settings, plus the broker for the RabbitMQ run; short retry waits."""
+    url = request.getfixturevalue("broker_url") if transport_name == "rabbitmq" else ""
+    return Settings(env="test", data_dir=tmp_path / "data", database_url=database_url,
+                    worker_enabled=False, retry_base_seconds=0.05, max_attempts=3,
+                    worker_poll_seconds=0.05, broker_url=url)
+
+
+class EmbeddedDriver:
+    """The embedded queue, driven by the test: drain, moving the fake clock past backoffs."""
+
+    name = "embedded"
+
+    def __init__(self, ctx: HubContext, clock) -> None:
+        self.ctx = ctx
+        self.worker_ctx = ctx  # one process: the worker shares the API's context
+        self.clock = clock
+        self.worker = OutboxWorker(ctx)
+
+    def drain(self) -> None:
+        """Deliver everything queued, retries included, until nothing is left to do."""
+        for _ in range(100):
+            self.worker.drain()
+            with self.ctx.sessions() as session:
+                due = session.scalar(select(func.min(OutboxEntry.next_attempt_at))
+                                     .where(OutboxEntry.status == "pending"))
+            if due is None:
+                return
+            self.clock.now = max(self.clock.now, due)
+        raise AssertionError("the embedded queue did not drain")
+
+    def redeliver(self, entry_id: int) -> None:
+        """Hand a finished row to the worker again, as a crash before the ack would."""
+        assert run_task(self.ctx, entry_id).status == "done"
+
+    def wait_for(self, condition, what: str) -> None:
+        """In one process everything already happened."""
+        assert condition(), what
+
+
+class RabbitDriver:
+    """A ``hub worker`` on its own context in a thread; the app's relay publishes."""
+
+    name = "rabbitmq"
+
+    def __init__(self, ctx: HubContext, clock) -> None:
+        self.ctx = ctx
+        self.broker = parse_broker(ctx.settings)
+        # Its own context, as in another process; plugins shared so test plugins apply.
+        self.worker_ctx = build_context(ctx.settings, plugins=ctx.plugins, clock=clock)
+        self.restart()
+
+    def restart(self) -> None:
+        """Start the worker (again)."""
+        self.stop = threading.Event()
+        self.worker = BrokerWorker(self.worker_ctx, self.broker, self.stop)
+        self.thread = threading.Thread(target=self.worker.run, name="test-worker", daemon=True)
+        self.thread.start()
+        self.wait_for(self.worker.connected.is_set, "the worker did not connect")
+
+    def wait_for(self, condition, what: str, timeout: float = 60) -> None:
+        """Poll until ``condition()`` holds (the broker is asynchronous)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.05)
+        raise AssertionError(what)
+
+    def _unfinished(self) -> int:
+        with self.ctx.sessions() as session:
+            return session.scalar(select(func.count()).select_from(OutboxEntry)
+                                  .where(OutboxEntry.status.in_(UNFINISHED)))
+
+    def drain(self) -> None:
+        """Wait until every outbox row is done or dead."""
+        assert self.ctx.transport is not None, "the app (with its relay) must be running"
+        self.wait_for(lambda: self._unfinished() == 0, "RabbitMQ did not drain the outbox")
+
+    def redeliver(self, entry_id: int) -> None:
+        """Publish a finished row's task again, as the relay does after a crash."""
+        from hub.core.transport.messages import TaskRef, encode
+        from hub.core.transport.relay import task_properties
+
+        with self.ctx.sessions() as session:
+            entry = session.get(OutboxEntry, entry_id)
+        before = self.worker.handled
+        conn = pika.BlockingConnection(self.broker.parameters)
+        try:
+            channel = conn.channel()
+            channel.confirm_delivery()
+            channel.basic_publish(self.broker.tasks_exchange, f"task.{entry.task}",
+                                  encode(TaskRef(outbox_id=entry.id, message_id=entry.message_id,
+                                                 task=entry.task)),
+                                  task_properties(entry.id, entry.task))
+        finally:
+            conn.close()
+        self.wait_for(lambda: self.worker.handled > before, "the redelivery was not handled")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+        self.worker_ctx.dispose()
+
+
+@pytest.fixture
+def transport(transport_name: str, ctx: HubContext, clock, client) -> Iterator:
+    """The transport under test, with ``drain()``; the ``client`` app runs its serving side."""
+    if transport_name == "embedded":
+        yield EmbeddedDriver(ctx, clock)
+        return
+    driver = RabbitDriver(ctx, clock)
+    try:
+        yield driver
+    finally:
+        driver.close()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of one test, on its own port: restarting it harms nobody."""
+
+    def __init__(self, bindir: Path, root: Path, port: int) -> None:
+        self.bindir, self.root, self.port = bindir, root, port
+        self.data = root / "data"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+
+    def _pg_ctl(self, *args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(self.bindir / "pg_ctl"),
+                        "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
+                        "-t", "60", *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self._pg_ctl("-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                           "-c fsync=off -c max_connections=100", "start")
+
+    def restart(self) -> None:
+        """What a failover looks like to the hub: every connection dropped, then back."""
+        self._pg_ctl("-m", "fast", "restart")
+
+    def stop(self) -> None:
+        self._pg_ctl("-m", "immediate", "stop")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A throw-away PostgreSQL cluster (initdb as the postgres OS user); fails loudly in CI."""
+    bindirs = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    problem = None
+    if not bindirs:
+        problem = "no PostgreSQL binaries under /usr/lib/postgresql"
+    elif os.geteuid() != 0 or shutil.which("runuser") is None:
+        problem = "a private cluster needs root and runuser (initdb refuses to run as root)"
+    if problem:
+        if IN_CI:
+            pytest.fail(f"cannot start a private PostgreSQL: {problem}")
+        pytest.skip(problem)
+    root = Path(tempfile.mkdtemp(prefix="wijkhub-pg-"))
+    shutil.chown(root, "postgres", "postgres")
+    server = PrivatePostgres(bindirs[-1].parent, root, free_port())
+    try:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(server.bindir / "initdb"),
+                        "-D", str(server.data), "--auth=trust", "-U", "postgres",
+                        "--no-sync"], check=True, capture_output=True, timeout=120)
+        server.start()
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"cannot start a private PostgreSQL: {exc.stderr!r}")
+    try:
+        yield server
+    finally:
+        try:
+            server.stop()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,247 @@
+"""Fault tests of the production transport (issue 3), on PostgreSQL and RabbitMQ.
+
+Each starts real ``hub serve`` and ``hub worker`` processes, breaks something in
+the middle of a stream of messages, and counts: sent, accepted, delivered,
+lost, doubled, seconds (printed, run with ``-s`` to read them).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+
+from hub.core.context import build_context
+from hub.core.migrate import upgrade
+from hub.core.models import InboxItem, Message, OutboxEntry
+from hub.settings import Settings
+from tests.transport.conftest import rabbitmqctl
+from tests.transport.processes import HubProcess, hub_env
+from tests.utils.builders import arrears, nuisance, partner, person, register, resident
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
+WORKER_READY = "worker consuming from"
+
+
+class Hub:
+    """A hub on one database and broker: setup context, serve and worker processes."""
+
+    def __init__(self, tmp_path: Path, database_url: str, broker_url: str) -> None:
+        self.data = tmp_path / "data"
+        self.database_url = database_url
+        self.ctx = build_context(Settings(data_dir=self.data, database_url=database_url))
+        upgrade(self.ctx.engine)
+        self.env = hub_env(self.data, database_url, broker_url)
+        self.serve = HubProcess(["serve"], self.env, tmp_path / "serve.log")
+        self.workers: list[HubProcess] = []
+        self.tmp_path = tmp_path
+        self.started = time.monotonic()
+
+    def worker(self) -> HubProcess:
+        proc = HubProcess(["worker"], self.env, self.tmp_path / f"worker{len(self.workers)}.log")
+        self.workers.append(proc)
+        return proc.start(WORKER_READY)
+
+    def delivered(self) -> list[str]:
+        with self.ctx.sessions() as session:
+            return list(session.scalars(select(InboxItem.message_id)))
+
+    def unfinished(self) -> int:
+        with self.ctx.sessions() as session:
+            return session.scalar(select(func.count()).select_from(OutboxEntry)
+                                  .where(OutboxEntry.status.in_(("pending", "sent"))))
+
+    def wait_drained(self, expected: int, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.unfinished() == 0 and len(set(self.delivered())) >= expected:
+                return
+            time.sleep(0.25)
+
+    def report(self, name: str, sent: int, accepted: set[str], **extra) -> tuple[int, int]:
+        rows = self.delivered()
+        delivered = set(rows)
+        lost = len(accepted - delivered)
+        doubled = len(rows) - len(delivered)
+        more = " ".join(f"{k}={v}" for k, v in extra.items())
+        print(f"\n{name}: sent={sent} accepted={len(accepted)} delivered={len(delivered)} "
+              f"lost={lost} doubled={doubled} {more} "
+              f"seconds={time.monotonic() - self.started:.1f}")
+        return lost, doubled
+
+    def close(self) -> None:
+        for proc in [*self.workers, self.serve]:
+            code = proc.stop()
+            # SIGTERM is a clean stop (a SIGKILLed worker has a code already).
+            assert code in (0, -9, None), f"{proc.args[0]} exited with {code}"
+        self.ctx.dispose()
+
+
+@pytest.fixture
+def hub(tmp_path, postgres_url, broker_url):
+    """A hub on a fresh PostgreSQL schema and a fresh broker prefix."""
+    h = Hub(tmp_path, postgres_url, broker_url)
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def _csv(first: int, count: int) -> str:
+    lines = ["source_ref,name,birthdate,postcode,huisnummer,bsn,amount_eur,months,since,"
+             "tenancy_ref"]
+    for n in range(first, first + count):
+        lines.append(f"K-{n},Bewoner {n},,3317AB,{n % 900 + 1},,{100 + n}.00,3,2026-08-01,"
+                     f"T-{n}")
+    return "\n".join(lines) + "\n"
+
+
+def test_kill_9_a_worker_mid_stream_loses_and_doubles_nothing(hub):
+    _, headers = partner(hub.ctx)
+    hub.serve.start()
+    first = hub.worker()
+    sent, batch = 2000, 250
+    accepted: set[str] = set()
+    killed = False
+    with httpx.Client(base_url=hub.serve.url, headers=headers, timeout=120) as client:
+        for start in range(0, sent, batch):
+            r = client.post("/api/v1/messages/batch", content=_csv(start, batch),
+                            headers={"Content-Type": "text/csv"})
+            assert r.status_code == 202, r.text
+            if start == 750:
+                # Mid-stream: the worker has delivered some and holds unacked deliveries.
+                deadline = time.monotonic() + 120
+                while len(hub.delivered()) < 300 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                first.kill()
+                killed = True
+        hub.worker()  # a new one takes over what the dead one held
+    with hub.ctx.sessions() as session:
+        accepted = set(session.scalars(select(Message.id)))
+    hub.wait_drained(len(accepted))
+    lost, doubled = hub.report("kill -9 worker", sent, accepted, killed=int(killed))
+    assert killed
+    assert len(accepted) == sent
+    assert (lost, doubled) == (0, 0)
+    assert hub.unfinished() == 0
+
+
+def _send(client, body: dict, headers: dict, statuses: list[int]) -> str:
+    """Send until the hub gives a receipt, as a partner does; every answer is recorded."""
+    for _ in range(600):
+        r = client.post("/api/v1/messages", json=body, headers=headers)
+        statuses.append(r.status_code)
+        if r.status_code == 202:
+            return r.json()["id"]
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"]
+        time.sleep(0.05)  # a real partner waits Retry-After; a test need not
+    raise AssertionError("never accepted")
+
+
+def test_broker_stop_and_start_mid_stream(hub):
+    _, headers = partner(hub.ctx)
+    hub.serve.start()
+    hub.worker()
+    sent = 300
+    accepted: set[str] = set()
+    statuses: list[int] = []
+    readiness_while_down = None
+    stopped = False
+    try:
+        with httpx.Client(base_url=hub.serve.url, timeout=30) as client:
+            for n in range(sent):
+                if n == 100:
+                    rabbitmqctl("stop_app")
+                    stopped = True
+                if n == 200:
+                    readiness_while_down = client.get("/readyz")
+                    rabbitmqctl("start_app")
+                    stopped = False
+                body = arrears(person(20_000 + n), ref=f"B-{n}", tenancy=f"T-{n}")
+                accepted.add(_send(client, body, headers, statuses))
+    finally:
+        if stopped:
+            rabbitmqctl("start_app")
+    hub.wait_drained(len(accepted))
+    errors = sum(s >= 500 for s in statuses)
+    lost, doubled = hub.report("broker stop_app/start_app", sent, accepted,
+                               partner_5xx=errors)
+    assert errors == 0  # ingest never failed a partner: the outbox buffered
+    assert readiness_while_down.status_code == 200  # partners keep coming: the outbox buffers
+    assert readiness_while_down.json()["status"] == "degraded"
+    assert readiness_while_down.json()["broker"].startswith("unavailable")
+    assert len(accepted) == sent
+    assert (lost, doubled) == (0, 0)
+
+
+def test_postgres_restart_mid_stream(tmp_path, private_postgres, broker_url):
+    hub = Hub(tmp_path, private_postgres.url, broker_url)
+    try:
+        _, headers = partner(hub.ctx)
+        hub.serve.start()
+        hub.worker()
+        sent = 300
+        accepted: set[str] = set()
+        statuses: list[int] = []
+        restarter = threading.Thread(target=private_postgres.restart)
+        with httpx.Client(base_url=hub.serve.url, timeout=30) as client:
+            for n in range(sent):
+                if n == 100:
+                    restarter.start()  # while the partner keeps sending
+                body = arrears(person(30_000 + n), ref=f"P-{n}", tenancy=f"T-{n}")
+                accepted.add(_send(client, body, headers, statuses))
+        restarter.join(timeout=120)
+        hub.ctx.engine.dispose()  # the setup context's connections died in the restart
+        hub.wait_drained(len(accepted))
+        unavailable = statuses.count(503)
+        lost, doubled = hub.report("postgres restart", sent, accepted,
+                                   partner_503=unavailable, partner_500=statuses.count(500))
+        assert set(statuses) <= {202, 503}  # never a 500: 503 with Retry-After, then retried
+        assert len(accepted) == sent
+        assert (lost, doubled) == (0, 0)
+    finally:
+        hub.close()
+
+
+def test_a_revocation_through_the_api_is_enforced_by_another_process_at_once(hub):
+    _, woonbron = partner(hub.ctx)
+    who = person(40_000)
+    register(hub.ctx, who)
+    hub.serve.start()
+    worker = hub.worker()
+    with httpx.Client(base_url=hub.serve.url, timeout=30) as client:
+        r = client.post("/api/v1/me/consents", headers=resident(hub.ctx, who), json={
+            "source_kinds": ["woningcorporatie"], "categories": ["wonen"], "purpose": "hulp"})
+        assert r.status_code == 201, r.text
+        consent_id = r.json()["id"]
+        first = client.post("/api/v1/messages", json=nuisance(who, ref="N-1"),
+                            headers=woonbron).json()["id"]
+        hub.wait_drained(1)
+        assert hub.delivered() == [first]
+        # Revoked through the API process; the very next message goes to the worker process.
+        r = client.post(f"/api/v1/me/consents/{consent_id}/revoke",
+                        headers=resident(hub.ctx, who))
+        assert r.status_code == 200, r.text
+        second = client.post("/api/v1/messages", json=nuisance(who, ref="N-2"),
+                             headers=woonbron).json()["id"]
+        deadline = time.monotonic() + 60
+        while hub.unfinished() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    with hub.ctx.sessions() as session:
+        assert session.get(Message, second).status == "held"
+    assert hub.delivered() == [first]
+    # And the fanout reached the worker process (it logs that, without the subject).
+    deadline = time.monotonic() + 30
+    while "consent change received" not in worker.log.read_text() \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = worker.log.read_text()
+    assert log.count("consent change received") == 2  # the grant and the revocation
+    assert who.bsn not in log and hub.ctx.pseudonyms.subject(who.bsn) not in log
+    with hub.ctx.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from inbox_items")).scalar_one() == 1
