@@ -61,6 +61,8 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     audit_api.install(app)
     app.include_router(consents.router)
     app.include_router(consents.fhir_router)
+    for router in ctx.plugins.routers():  # partners' own routes (wijkhub_routers)
+        app.include_router(router)
     openapi.install(app)
     consents.install_openapi(app)
     return app

@@ -207,6 +207,9 @@ class KnownItemPublic(BaseModel):
         description="Fields the wijkteam sees now: null means all, [] nothing.")
     basis: str | None = Field(description="consent, statute or safety while shown; else null.")
     explanation: str = Field(description="What happened to it and why, in Dutch.")
+    summary: str | None = Field(default=None, description=(
+        "What it says, in Dutch, where it is the resident's own (e.g. \"Besluit Wmo: "
+        "huishoudelijke hulp toegekend\"); null for everything else."))
 
 
 class ConsentRequestPublic(BaseModel):

@@ -37,7 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _plugin_commands(sub)
     return parser
+
+
+def _plugin_commands(sub) -> None:
+    # Plugins add their own command groups (``hub wmo …``); the core names none of them.
+    from hub.core.plugins import PluginError, load_plugins
+
+    try:
+        plugins = load_plugins()
+    except PluginError:
+        return  # the command that builds the hub reports it, with its exit code
+    plugins.add_commands(sub)
 
 
 def _configure_logging() -> None:

@@ -13,7 +13,18 @@ from hub.settings import Settings
 
 
 def all_metadata() -> list[MetaData]:
-    """Every table the hub owns, its own and the consent registry's."""
+    """Every table the hub owns, its own and the consent registry's.
+
+    A plugin may declare tables of its own on :class:`hub.core.models.Base`; its
+    module is imported here (every plugin of the entry-point group, disabled or
+    not), so migrations and their model check see the same schema everywhere.
+    """
+    from importlib.metadata import entry_points
+
+    from hub.core.plugins import ENTRY_POINT_GROUP
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        entry.load()
     return [Base.metadata, consent.tables.metadata]
 
 

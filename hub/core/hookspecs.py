@@ -7,8 +7,17 @@ does not stop the others.
 
 from __future__ import annotations
 
+import argparse
+from typing import TYPE_CHECKING
+
 from hub import hookspec
-from hub.core.types import CsvFormat, MessageType
+from hub.core.types import CsvFormat, MessageType, ReceivedMessage
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+    from sqlalchemy.orm import Session
+
+    from hub.core.context import HubContext
 
 
 @hookspec
@@ -27,3 +36,31 @@ def wijkhub_csv_formats() -> list[CsvFormat]:
     Every implementation's list is collected. The core parses, validates and
     stores the lines; a format only maps one row onto a message.
     """
+
+
+@hookspec
+def wijkhub_routers() -> list[APIRouter]:
+    """Called once when the app is built. Return the routes this plugin serves.
+
+    Every implementation's routers are included. Use the core's dependencies
+    (:mod:`hub.api.deps`) for authentication and sessions.
+    """
+
+
+@hookspec
+def wijkhub_message_received(session: Session, ctx: HubContext,
+                             message: ReceivedMessage) -> None:
+    """Called once per partner message the core has just stored (never for a resend of
+    the same ``source_ref``), in the caller's transaction, before it commits.
+
+    A plugin checks what only it can check (that a reference names one of its own
+    records) and updates its own tables in ``session``. Raise
+    :class:`hub.core.errors.HubProblem` to refuse the message: the transaction is
+    then rolled back and nothing of it is stored. Answer only for your own types.
+    """
+
+
+@hookspec
+def wijkhub_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Called once when the ``hub`` command line is built. Add this plugin's command
+    groups to ``subparsers`` (``hub.cli.common.add_group`` / ``add_command``)."""

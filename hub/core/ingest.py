@@ -18,6 +18,7 @@ from hub.core.envelope import MessageIn
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
 from hub.core.models import Message, OutboxEntry, Partner
 from hub.core.store import insert_if_absent
+from hub.core.types import ReceivedMessage
 
 ROUTE_TASK = "route"
 log = logging.getLogger(__name__)
@@ -138,7 +139,17 @@ def accept_message(*, session: Session, ctx: HubContext, partner: Partner, body:
     """Validate and store one message in the caller's transaction."""
     try:
         valid = validate_message(ctx=ctx, partner=partner, body=body)
+        accepted = store_message(session=session, ctx=ctx, partner=partner, valid=valid,
+                                 now=now)
+        if accepted.created:
+            # A plugin checks what only it knows (a reference to one of its own records);
+            # when it refuses, the caller rolls back and nothing of the message stays.
+            ctx.plugins.message_received(session=session, ctx=ctx, message=ReceivedMessage(
+                id=accepted.id, type=valid.incoming.type,
+                source_ref=valid.incoming.source_ref, partner_id=partner.id,
+                partner_kind=partner.kind, subject=valid.subject, data=valid.data,
+                received_at=now))
     except HubProblem:
         count_rejected(ctx=ctx, partner=partner, body=body)
         raise
-    return store_message(session=session, ctx=ctx, partner=partner, valid=valid, now=now)
+    return accepted

@@ -103,6 +103,23 @@ class Plugins:
                         "message_types": served})
         return out
 
+    def routers(self) -> list:
+        """Every plugin's FastAPI routers (``wijkhub_routers``), to include in the app."""
+        return [router for _plugin, declared in self._collect("wijkhub_routers")
+                for router in declared]
+
+    def message_received(self, *, session, ctx, message) -> None:
+        """Let the plugins check and record a message just stored (``wijkhub_message_received``).
+
+        Not isolated like the other hooks: a plugin refusing the message (a
+        :class:`hub.core.errors.HubProblem`) must stop it, and the caller rolls back.
+        """
+        self.pm.hook.wijkhub_message_received(session=session, ctx=ctx, message=message)
+
+    def add_commands(self, subparsers) -> None:
+        """Let every plugin add its ``hub`` command groups (``wijkhub_cli_commands``)."""
+        self.pm.hook.wijkhub_cli_commands(subparsers=subparsers)
+
     def register(self, plugin: object, name: str | None = None) -> None:
         """Register a plugin object at run time (tests, embedding) and re-read the catalog."""
         self.pm.register(plugin, name=name)

@@ -48,6 +48,8 @@ class KnownItem:
     shown_fields: list[str] | None
     basis: str | None
     explanation: str
+    # The plugin's summary for the resident (MessageType.resident_summary), if it has one.
+    summary: str | None = None
 
 
 def _consents(session: Session, ids: Iterable[str]) -> dict[str, object]:
@@ -147,11 +149,16 @@ def known_about(*, session: Session, ctx: HubContext, subject: str, now: datetim
         mt = ctx.plugins.catalog.type(message.type)
         topic = mt.topic if mt is not None else message.type
         fields: list[str] = []
+        summary = None
         if message.purged_at is None and message.payload_sealed:
             payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
             # Names of what is actually held: an optional field left empty is not known.
             held = {**payload.get("subject", {}), **payload.get("data", {})}
             fields = sorted(k for k, v in held.items() if v is not None)
+            if mt is not None and mt.resident_summary is not None:
+                # Only where the plugin says the content is the resident's own (a decision
+                # on their application); everything else stays field names only.
+                summary = mt.resident_summary(payload.get("data", {}))
         # A linked message (herhaalde melding) points at another message's item.
         own_item = item is not None and item.message_id == message.id
         if message.purged_at is not None:
@@ -181,5 +188,5 @@ def known_about(*, session: Session, ctx: HubContext, subject: str, now: datetim
                                                purged_at=message.purged_at)
         out.append(KnownItem(message=message, source_name=source_name, topic=topic,
                              status=status, fields=fields, shown_fields=shown,
-                             basis=current_basis, explanation=text))
+                             basis=current_basis, explanation=text, summary=summary))
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +38,9 @@ class MessageType:
     summary: Callable[[Mapping[str, Any]], str] = field(default=lambda data: "")
     repeat_key: Callable[[Mapping[str, Any]], str | None] = _no_key
     repeat_measure: Callable[[Mapping[str, Any]], Decimal | None] = _no_measure
+    # A summary the resident may read as their own (GET /api/v1/me/data), e.g. a decision
+    # on their own application. None: the resident sees field names only, never values.
+    resident_summary: Callable[[Mapping[str, Any]], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,21 @@ class CsvFormat:
     partner_kinds: tuple[str, ...]
     header: tuple[str, ...]
     to_message: Callable[[Mapping[str, str]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """A partner's message just stored by the core (``wijkhub_message_received``).
+
+    ``subject`` is the pseudonym of the BSN the partner gave (None without one);
+    ``data`` is the validated data, in the clear: keep it out of logs.
+    """
+
+    id: str
+    type: str
+    source_ref: str
+    partner_id: str
+    partner_kind: str
+    subject: str | None
+    data: Mapping[str, Any]
+    received_at: datetime

@@ -1,0 +1,67 @@
+"""The Wmo desk of the Sociale Dienst (kind ``sdd``): maatwerk requests and decisions.
+
+The regisseur files a request (``POST /api/v1/wmo/requests``); the hub delivers it
+to the desk's own API and follows it: submitted → in behandeling (``wmo.status``)
+→ besluit (``wmo.decision``). The decision reaches the regisseur's inbox on the
+statutory basis the policy file names, and the resident sees it as their own.
+``hub wmo check-terms`` flags requests whose legal term is about to run out.
+See docs/wmo.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hub import hookimpl
+from hub.core.types import MessageType
+from plugins.sdd import models  # noqa: F401  (declares the plugin's table)
+from plugins.sdd.schemas import OUTCOME_WORDS, WmoDecision, WmoStatus, category_noun
+from plugins.sdd.service import DECISION_TYPE, KIND, STATUS_TYPE, record_answer
+
+
+def decision_summary(data: Mapping[str, Any]) -> str:
+    """"Besluit Wmo: huishoudelijke hulp toegekend" (the resident and the regisseur read it)."""
+    outcome = OUTCOME_WORDS.get(data.get("outcome", ""), "genomen")
+    return f"Besluit Wmo: {category_noun(data.get('product_category'))} {outcome}"
+
+
+def status_summary(data: Mapping[str, Any]) -> str:
+    """What a ``wmo.status`` says, in Dutch."""
+    return "Wmo-aanvraag in behandeling bij de Wmo-desk"
+
+
+@hookimpl
+def wijkhub_message_types() -> list[MessageType]:
+    """The desk's answers: its status and its decision (beschikking)."""
+    return [
+        MessageType(name=DECISION_TYPE, partner_kinds=(KIND,), category="zorg",
+                    data_model=WmoDecision, topic="het besluit op uw Wmo-aanvraag",
+                    summary=decision_summary, resident_summary=decision_summary),
+        MessageType(name=STATUS_TYPE, partner_kinds=(KIND,), category="zorg",
+                    data_model=WmoStatus, topic="de behandeling van uw Wmo-aanvraag",
+                    summary=status_summary, resident_summary=status_summary),
+    ]
+
+
+@hookimpl
+def wijkhub_routers() -> list:
+    """``/api/v1/wmo/requests``: the regisseur files and follows requests."""
+    from plugins.sdd.api import router
+
+    return [router]
+
+
+@hookimpl
+def wijkhub_message_received(session, ctx, message) -> None:
+    """A ``wmo.status`` or ``wmo.decision`` must name a request sent to this desk about
+    this resident; it then moves that request on. Other messages are not ours."""
+    record_answer(session=session, ctx=ctx, message=message)
+
+
+@hookimpl
+def wijkhub_cli_commands(subparsers) -> None:
+    """``hub wmo check-terms``."""
+    from plugins.sdd.cli import register
+
+    register(subparsers)
