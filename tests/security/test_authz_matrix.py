@@ -112,6 +112,13 @@ RULES: dict[str, Rule] = {
     "GET /metrics": rule("token", operator=200),
     "GET /api/v1/ops/dead-letters": rule("token", operator=200),
     "POST /api/v1/ops/dead-letters/{dead_letter_id}/replay": rule("token", operator=202),
+    # The Wmo desk plugin: a regisseur files for a resident of their own wijk (Anna lives
+    # in Krispijn, so Crabbehof's regisseur hears "not found"); the wijk reads along.
+    "POST /api/v1/wmo/requests": rule("token", regisseur=201, other_regisseur=404),
+    "GET /api/v1/wmo/requests": rule("token", regisseur=200, other_regisseur=200,
+                                     teamlead=200),
+    "GET /api/v1/wmo/requests/{wmo_request_id}": rule("token", regisseur=200,
+                                                      other_regisseur=404, teamlead=200),
 }
 
 _CSV = ("source_ref,name,birthdate,postcode,huisnummer,bsn,amount_eur,months,since,tenancy_ref\n"
@@ -141,6 +148,7 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
         **_CONSENT, "bsn": w.anna.bsn, "provenance": {"method": "paper", "form_ref": "F-1"}}},
     "POST /api/v1/fhir/Consent": lambda w: {"json": _FHIR_CONSENT(w.anna.bsn), "headers": {
         "content-type": "application/fhir+json"}},
+    "POST /api/v1/wmo/requests": lambda w: {"json": w.wmo_body},
 }
 # Per path parameter: an id of an object of the first caller of each pair.
 IDS: dict[str, Callable[[Any], str]] = {
@@ -150,6 +158,7 @@ IDS: dict[str, Callable[[Any], str]] = {
     "consent_id": lambda w: w.consent_id,
     "request_id": lambda w: w.request_id,
     "dead_letter_id": lambda w: w.dead_letter_id,
+    "wmo_request_id": lambda w: w.wmo_request_id,
 }
 
 
@@ -215,6 +224,16 @@ class World:
                       reason="test", now=self.ctx.clock())
         with self.ctx.sessions() as session:
             return str(session.scalar(select(DeadLetter.id)))
+
+    @cached_property
+    def wmo_body(self) -> dict[str, Any]:
+        partner(self.ctx, "SDD Drechtsteden", kind="sdd")  # the Wmo desk the request goes to
+        return {"bsn": self.anna.bsn, "provision": "01", "reason": "Hulp in huis nodig"}
+
+    @cached_property
+    def wmo_request_id(self) -> str:
+        return self._ok(self.client.post("/api/v1/wmo/requests", json=self.wmo_body,
+                                         headers=self.headers["regisseur"]))["id"]
 
     @cached_property
     def consent_id(self) -> str:
