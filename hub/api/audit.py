@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.api.deps import ContextDep, ResidentDep, SessionDep
 from hub.core.audit import current_client, current_system
-from hub.core.audit_text import describe
+from hub.core.audit_text import describe, dutch_date, is_core_action
 from hub.core.models import AuditEvent, Partner
 
 router = APIRouter(prefix="/api/v1/me", tags=["resident"])
@@ -59,7 +59,12 @@ def my_audit(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
         mt = ctx.plugins.catalog.type(data.get("type", "")) if data.get("type") else None
         recipient = str(data.get("recipient", ""))
         team = ctx.wijkmap.name(recipient.split(":", 1)[1]) if ":" in recipient else None
-        items.append(AuditEntryPublic(at=row.at, action=row.action, text=describe(
+        text = None
+        if not is_core_action(row.action):  # a plugin's own action: its own sentence
+            text = ctx.plugins.audit_text(action=row.action, role=row.role, actor=row.actor,
+                                          partner_name=names.get(row.actor),
+                                          when=dutch_date(row.at))
+        items.append(AuditEntryPublic(at=row.at, action=row.action, text=text or describe(
             action=row.action, actor=row.actor, role=row.role, basis=row.basis, data=data,
             at=row.at, topic=mt.topic if mt else None, partner_name=names.get(row.actor),
             team_name=team)))

@@ -57,3 +57,14 @@ def describe(*, action: str, actor: str, role: str, basis: str | None, data: dic
         "dead_letter.replay": f"Een beheerder heeft {report} opnieuw laten verwerken op {when}.",
     }
     return texts.get(action, f"Er is iets gedaan met uw gegevens op {when}.")
+
+
+def is_core_action(action: str) -> bool:
+    """Whether :func:`describe` has its own sentence for ``action`` (else a plugin may)."""
+    return action in _CORE_ACTIONS
+
+
+_CORE_ACTIONS = frozenset({
+    "read", "read.list", "inbox.take_up", "inbox.close", "disclosure", "consent.grant",
+    "consent.approve", "consent.deny", "consent.revoke", "consent.change", "consent.paper",
+    "consent.import", "dead_letter.replay"})

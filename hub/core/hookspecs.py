@@ -64,3 +64,11 @@ def wijkhub_message_received(session: Session, ctx: HubContext,
 def wijkhub_cli_commands(subparsers: argparse._SubParsersAction) -> None:
     """Called once when the ``hub`` command line is built. Add this plugin's command
     groups to ``subparsers`` (``hub.cli.common.add_group`` / ``add_command``)."""
+
+
+@hookspec(firstresult=True)
+def wijkhub_audit_text(action: str, role: str, actor: str, partner_name: str | None,
+                       when: str) -> str | None:
+    """Called for each audit event shown to the resident (``GET /api/v1/me/audit``) whose
+    action is not the core's. Return one plain-Dutch (B1) sentence for your own actions
+    (``when`` is the Dutch date, "3 maart 2026"), or None. Stops at the first answer."""

@@ -116,6 +116,17 @@ class Plugins:
         """
         self.pm.hook.wijkhub_message_received(session=session, ctx=ctx, message=message)
 
+    def audit_text(self, *, action: str, role: str, actor: str, partner_name: str | None,
+                   when: str) -> str | None:
+        """A plugin's Dutch sentence for one of its own audit actions, or None."""
+        try:
+            return self.pm.hook.wijkhub_audit_text(action=action, role=role, actor=actor,
+                                                   partner_name=partner_name, when=when)
+        except Exception as exc:
+            # A broken plugin costs the resident one sentence, not the whole page.
+            log.error("plugin failed in wijkhub_audit_text: %s", type(exc).__name__)
+            return None
+
     def add_commands(self, subparsers) -> None:
         """Let every plugin add its ``hub`` command groups (``wijkhub_cli_commands``)."""
         self.pm.hook.wijkhub_cli_commands(subparsers=subparsers)

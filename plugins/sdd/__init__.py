@@ -59,6 +59,32 @@ def wijkhub_message_received(session, ctx, message) -> None:
     record_answer(session=session, ctx=ctx, message=message)
 
 
+# What the resident reads in their audit trail (GET /api/v1/me/audit) about our events.
+_AUDIT_TEXTS = {
+    "wmo.request.created": "{staff} heeft voor u een Wmo-aanvraag gedaan bij de Wmo-desk "
+                           "op {when}.",
+    "wmo.request.read": "{staff} heeft uw Wmo-aanvraag bekeken op {when}.",
+    "wmo.request.read.list": "{staff} heeft uw Wmo-aanvraag gezien in het overzicht op "
+                             "{when}.",
+    "wmo.status.received": "{desk} heeft laten weten dat uw Wmo-aanvraag in behandeling is, "
+                           "op {when}.",
+    "wmo.decision.received": "{desk} heeft een besluit genomen over uw Wmo-aanvraag op "
+                             "{when}.",
+    "wmo.term.flagged": "De hub heeft uw regisseur gewaarschuwd dat de Wmo-desk bijna te "
+                        "laat is met uw Wmo-aanvraag, op {when}.",
+}
+
+
+@hookimpl
+def wijkhub_audit_text(action, role, actor, partner_name, when) -> str | None:
+    """Plain-Dutch sentences for the plugin's own audit actions."""
+    text = _AUDIT_TEXTS.get(action)
+    if text is None:
+        return None
+    staff = f"Uw regisseur {actor}" if role == "regisseur" else "Een medewerker"
+    return text.format(staff=staff, desk=partner_name or "De Wmo-desk", when=when)
+
+
 @hookimpl
 def wijkhub_cli_commands(subparsers) -> None:
     """``hub wmo check-terms``."""

@@ -166,7 +166,7 @@ def _audit_reads(session: Session, ctx: HubContext, reader: Principal, action: s
                  requests: list[WmoRequest]) -> None:
     record_events(session, ctx=ctx, events=[Event(
         action=action, **as_actor(reader), subject=r.subject,
-        data={"request_id": r.id}, basis="wmo2015") for r in requests])
+        data={"request_id": r.id}, basis=service.BASIS) for r in requests])
 
 
 @router.post("/requests", status_code=201, response_model=WmoRequestPublic)

@@ -31,6 +31,7 @@ from plugins.sdd.schemas import IWMO_CATEGORIES, WmoRequestIn
 log = logging.getLogger(__name__)
 
 KIND = "sdd"
+BASIS = "statute:wmo2015"  # the audit's basis field for the plugin's events
 REQUEST_TYPE = "wmo.request"
 STATUS_TYPE = "wmo.status"
 DECISION_TYPE = "wmo.decision"
@@ -145,7 +146,7 @@ def create_request(*, session: Session, ctx: HubContext, regisseur: Principal,
                                         "provision": body.provision,
                                         "fields": sorted(k for k, v in data.items()
                                                          if v is not None)},
-                 basis="wmo2015")
+                 basis=BASIS)
     log.info("wmo request %s filed for desk %s", request_id, desk.id)
     return request, True
 
@@ -207,6 +208,8 @@ def record_answer(*, session: Session, ctx: HubContext, message: ReceivedMessage
             aanvraag = date.fromisoformat(data["aanvraag_date"])
             if aanvraag < request.melding_date:
                 raise invalid("data.aanvraag_date", "must not be before the melding date")
+            if aanvraag > local_date(now):
+                raise invalid("data.aanvraag_date", "must not be in the future")
             request.aanvraag_date = aanvraag
             request.besluit_due = deadlines(request.melding_date, aanvraag)[1]
     else:
@@ -218,7 +221,7 @@ def record_answer(*, session: Session, ctx: HubContext, message: ReceivedMessage
     record_event(session, ctx=ctx, action=f"{message.type}.received",
                  actor=message.partner_id, role="partner", subject=request.subject,
                  data={"request_id": request.id, "message_id": message.id,
-                       "status": request.status}, basis="wmo2015")
+                       "status": request.status}, basis=BASIS)
     log.info("wmo request %s: %s from desk %s", request.id, request.status,
              message.partner_id)
 
@@ -326,7 +329,7 @@ def check_terms(*, session: Session, ctx: HubContext, now: datetime,
                          role="system", subject=request.subject,
                          data={"request_id": request.id, "term": term.kind,
                                "due": term.due.isoformat(), "wijk": request.wijk},
-                         basis="wmo2015")
+                         basis=BASIS)
     log.info("wmo terms checked: %s requests, %s flagged now, %s overdue", report.checked,
              report.flagged, report.overdue)
     return report

@@ -57,13 +57,13 @@ def test_request_status_decision_reach_regisseur_and_resident(ctx, client, worke
     assert anna.bsn not in str(created)
     rid = created["id"]
 
-    r = client.post("/api/v1/messages", json=status(anna, rid, aanvraag_date="2026-11-24"),
+    r = client.post("/api/v1/messages", json=status(anna, rid, aanvraag_date="2026-11-23"),
                     headers=desk_key)
     assert r.status_code == 202, r.text
     followed = client.get(f"/api/v1/wmo/requests/{rid}", headers=regisseur(ctx)).json()
     assert followed["status"] == "in_behandeling"
     assert followed["desk_reference"] == "WMO-2026-0815"
-    assert followed["besluit_due"] == "2026-12-08"  # two weeks after the aanvraag
+    assert followed["besluit_due"] == "2026-12-07"  # two weeks after the aanvraag
     assert [t["kind"] for t in followed["terms"]] == ["besluit"]
 
     r = client.post("/api/v1/messages", json=decision(anna, rid), headers=desk_key)
@@ -89,6 +89,13 @@ def test_request_status_decision_reach_regisseur_and_resident(ctx, client, worke
     assert by_type["wmo.decision"]["summary"] == "Besluit Wmo: huishoudelijke hulp toegekend"
     assert by_type["wmo.decision"]["status"] == "shown"
     assert by_type["wmo.status"]["summary"] == "Wmo-aanvraag in behandeling bij de Wmo-desk"
+
+    trail = client.get("/api/v1/me/audit", headers=resident(ctx, anna)).json()["items"]
+    texts = " ".join(e["text"] for e in trail)
+    assert "Uw regisseur anna heeft voor u een Wmo-aanvraag gedaan bij de Wmo-desk" in texts
+    assert "SDD Drechtsteden heeft laten weten dat uw Wmo-aanvraag in behandeling is" in texts
+    assert "SDD Drechtsteden heeft een besluit genomen over uw Wmo-aanvraag" in texts
+    assert "Er is iets gedaan" not in texts
 
 
 def test_refusal_and_partial_grant_read_in_dutch(ctx, client, worker, anna):
@@ -280,6 +287,18 @@ def test_second_decision_and_late_status_are_conflicts(ctx, client, anna):
     _problem(client.post("/api/v1/messages", json=status(anna, rid, ref="SDD-S-9"),
                          headers=desk_key), 409, "data.request_id")
     assert _stored_messages(ctx) == 1
+
+
+def test_status_with_an_aanvraag_date_ahead_or_before_the_melding(ctx, client, anna):
+    _, desk_key = desk(ctx)
+    rid = _file(client, ctx, anna, melding_date="2026-11-10")["id"]
+    for ref, day in (("S-1", "2026-11-24"), ("S-2", "2026-11-09")):
+        _problem(client.post("/api/v1/messages", headers=desk_key,
+                             json=status(anna, rid, ref=ref, aanvraag_date=day)),
+                 422, "data.aanvraag_date")
+    assert _stored_messages(ctx) == 0
+    assert client.get(f"/api/v1/wmo/requests/{rid}",
+                      headers=regisseur(ctx)).json()["status"] != "in_behandeling"
 
 
 def test_only_a_wmo_desk_sends_decisions(ctx, client, anna):

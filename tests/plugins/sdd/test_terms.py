@@ -95,9 +95,10 @@ def test_decision_term_follows_the_aanvraag_and_ends_with_the_decision(ctx, clie
     _, desk_key = desk(ctx)
     rid = _file(client, ctx, anna)
     # The desk receives the aanvraag on Tuesday 24 November: decision by Tuesday 8 December.
+    clock.advance(days=1)
     assert client.post("/api/v1/messages", json=status(anna, rid, aanvraag_date="2026-11-24"),
                        headers=desk_key).status_code == 202
-    clock.advance(days=11)  # Friday 4 December: 2 working days left
+    clock.advance(days=10)  # Friday 4 December: 2 working days left
     [item] = _due_soon(client, ctx)
     assert [t["kind"] for t in item["terms"]] == ["besluit"]
     assert "2 weken na de aanvraag" in item["terms"][0]["text"]
