@@ -39,6 +39,8 @@ DECISION_TYPE = "wmo.decision"
 # art. 2.3.5: the decision within two weeks of the aanvraag.
 ONDERZOEK_TERM = timedelta(weeks=6)
 BESLUIT_TERM = timedelta(weeks=2)
+# How far back a melding or aanvraag may lie when a request is filed.
+MAX_AGE = timedelta(days=366)
 
 try:
     _ZONE = ZoneInfo("Europe/Amsterdam")
@@ -108,6 +110,9 @@ def create_request(*, session: Session, ctx: HubContext, regisseur: Principal,
                          ("aanvraag_date", body.aanvraag_date)):
         if value is not None and value > today:
             raise invalid(field, "must not be in the future")
+        if value is not None and value < today - MAX_AGE:
+            # Long past every term: a typo, not a request to track.
+            raise invalid(field, "must be within the last year")
     subject = ctx.pseudonyms.subject(body.bsn)
     household_id = _household_in_wijk(session, subject, regisseur.wijk)
     desk = _desk(session, body.desk)
@@ -245,15 +250,12 @@ def working_days_between(start: date, end: date) -> int:
 
     Public holidays count as working days: a warning a day early does no harm.
     """
-    if end == start:
-        return 0
-    step = 1 if end > start else -1
-    days, current = 0, start
-    while current != end:
-        current += timedelta(days=step)
-        if current.weekday() < 5:
-            days += step
-    return days
+    if end < start:
+        return -working_days_between(end, start)
+    weeks, rest = divmod((end - start).days, 7)
+    # Whole weeks hold five working days each; the rest starts on start's own weekday.
+    return weeks * 5 + sum((start + timedelta(days=i)).weekday() < 5
+                           for i in range(1, rest + 1))
 
 
 def _long_date(day: date) -> str:

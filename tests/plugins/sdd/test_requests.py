@@ -164,6 +164,7 @@ def test_list_is_per_wijk_and_team_lead_reads_along(ctx, client, anna):
     ({"melding_date": "2026-13-01"}, "melding_date"),
     ({"melding_date": "2026-12-01"}, "melding_date"),  # after the hub's today
     ({"aanvraag_date": "2026-11-30"}, "aanvraag_date"),
+    ({"melding_date": "0001-01-01"}, "melding_date"),  # more than a year ago
     ({"surprise": 1}, "surprise"),
     ({"desk": "Nobody"}, "desk"),
 ])
