@@ -13,11 +13,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 from hub import hookimpl
-from hub.core.types import MessageType
+from hub.core.types import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo
 from plugins.sdd import models  # noqa: F401  (declares the plugin's table)
-from plugins.sdd.schemas import OUTCOME_WORDS, WmoDecision, WmoStatus, category_noun
-from plugins.sdd.service import DECISION_TYPE, KIND, STATUS_TYPE, record_answer
+from plugins.sdd.config import WmoSettings
+from plugins.sdd.schemas import (
+    OUTCOME_WORDS,
+    WmoDecision,
+    WmoRequestData,
+    WmoStatus,
+    category_noun,
+)
+from plugins.sdd.service import DECISION_TYPE, KIND, REQUEST_TYPE, STATUS_TYPE, record_answer
 
 
 def decision_summary(data: Mapping[str, Any]) -> str:
@@ -33,8 +42,11 @@ def status_summary(data: Mapping[str, Any]) -> str:
 
 @hookimpl
 def wijkhub_message_types() -> list[MessageType]:
-    """The desk's answers: its status and its decision (beschikking)."""
+    """The request the hub sends to the desk; the desk's status and decision (beschikking)."""
     return [
+        MessageType(name=REQUEST_TYPE, partner_kinds=(KIND,), category="zorg",
+                    data_model=WmoRequestData, topic="uw Wmo-aanvraag",
+                    summary=lambda data: "Wmo-aanvraag", inbound=False, outbound=True),
         MessageType(name=DECISION_TYPE, partner_kinds=(KIND,), category="zorg",
                     data_model=WmoDecision, topic="het besluit op uw Wmo-aanvraag",
                     summary=decision_summary, resident_summary=decision_summary),
@@ -50,6 +62,32 @@ def wijkhub_routers() -> list:
     from plugins.sdd.api import router
 
     return [router]
+
+
+def desk_receipt(response: httpx.Response) -> str | None:
+    """The desk's own reference from its answer: ``reference`` (or ``id``) in a JSON body,
+    else the ``Location`` header."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("reference", "desk_reference", "id"):
+            if isinstance(body.get(key), str | int) and not isinstance(body.get(key), bool):
+                return str(body[key])
+    return response.headers.get("location")
+
+
+@hookimpl
+def wijkhub_outbound_request(envelope: OutboundEnvelope,
+                             partner: PartnerInfo) -> OutboundRequest | None:
+    """A Wmo request goes to ``<desk endpoint>/wmo/aanvragen`` as the request's own JSON
+    (``HUB_WMO_REQUEST_PATH``); the desk's reference comes back as the receipt."""
+    if envelope.type != REQUEST_TYPE or partner.kind != KIND:
+        return None
+    return OutboundRequest(method="POST", path=WmoSettings().request_path,
+                           json={"message_id": envelope.id, **dict(envelope.data)},
+                           receipt=desk_receipt)
 
 
 @hookimpl

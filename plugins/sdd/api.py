@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, SessionDep
+from hub.core import outbound
 from hub.core.audit import Event, as_actor, record_events
 from hub.core.context import HubContext
 from hub.core.errors import HubProblem
@@ -53,10 +54,12 @@ class TermPublic(BaseModel):
 class DeliveryPublic(BaseModel):
     """How delivery of the request to the desk went (the core's outbound status)."""
 
-    status: str
+    status: Literal["queued", "delivered", "failed"]
     attempts: int
-    last_error: str | None
+    last_error: str | None = Field(description="The last attempt's error (an HTTP status or "
+                                               "an error type), never message data.")
     delivered_at: datetime | None
+    receipt: str | None = Field(description="The desk's reference from its answer.")
 
 
 class DecisionLink(BaseModel):
@@ -107,19 +110,20 @@ class WmoRequestPage(BaseModel):
 def _delivery(session: Session, request: WmoRequest) -> DeliveryPublic | None:
     if request.message_id is None:
         return None
-    from hub.core import outbound
-
     st = outbound.status(session, message_id=request.message_id)
+    if st is None:
+        return None
     return DeliveryPublic(status=st.status, attempts=st.attempts, last_error=st.last_error,
-                          delivered_at=st.delivered_at)
+                          delivered_at=st.delivered_at, receipt=st.receipt)
 
 
 def _status(request: WmoRequest, delivery: DeliveryPublic | None) -> str:
+    # The desk's own word wins; before it speaks, the delivery says where it stands.
     if request.status != "submitted" or delivery is None:
         return request.status
     if delivery.status == "delivered":
         return "submitted"
-    if delivery.status in ("failed", "dead"):
+    if delivery.status == "failed":
         return "delivery_failed"
     return "queued"
 
@@ -136,7 +140,7 @@ def public(session: Session, ctx: HubContext, request: WmoRequest,
             Message.id == request.decision_message_id))
         decision = DecisionLink(message_id=request.decision_message_id,
                                 decided_at=request.decided_at, inbox_item_id=item_id)
-    desk_reference = request.desk_reference
+    desk_reference = request.desk_reference or (delivery.receipt if delivery else None)
     terms = service.running_terms(request, today=service.local_date(ctx.clock()),
                                   warn_days=warn_days)
     return WmoRequestPublic(

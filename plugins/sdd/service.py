@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent import explain
+from hub.core import outbound
 from hub.core.audit import as_actor, record_event
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem, invalid
@@ -158,15 +159,8 @@ def create_request(*, session: Session, ctx: HubContext, regisseur: Principal,
 
 def send_to_desk(*, session: Session, ctx: HubContext, request: WmoRequest,
                  data: Mapping[str, Any], regisseur: Principal, now: datetime) -> None:
-    """Queue the request for the desk through the core's outbound delivery (same transaction).
-
-    Until the core's outbound module is present this leaves ``message_id`` empty;
-    the request is then only tracked in the hub.
-    """
-    try:
-        from hub.core import outbound
-    except ImportError:
-        return
+    """Queue the request for the desk through the core's outbound delivery, in the same
+    transaction: the worker posts it to the desk's endpoint, retrying until it answers."""
     message = outbound.send(session, ctx=ctx, partner_id=request.desk_partner,
                             message_type=REQUEST_TYPE, data=dict(data), ref=request.id,
                             subject=request.subject, household_id=request.household_id,

@@ -1,7 +1,7 @@
 """wmo requests: the Wmo desk plugin's requests, their terms and the desk's answers
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-23 21:50:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import consent.tables
 
 
 revision = '0010'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

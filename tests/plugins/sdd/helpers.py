@@ -44,3 +44,17 @@ def status(who: Person, request_id: str, *, ref: str = "SDD-S-1", **data: Any) -
             "occurred_at": "2026-11-24T10:00:00+00:00",
             "data": {"request_id": request_id, "status": "in_behandeling",
                      "desk_reference": "WMO-2026-0815", **data}}
+
+
+DESK_URL = "https://wmo.sdd.example/api"
+
+
+def desk_server():
+    """The desk's own API (respx), answering every request with its reference."""
+    import httpx
+    import respx
+
+    mock = respx.mock(assert_all_called=False, assert_all_mocked=True)
+    route = mock.post(f"{DESK_URL}/wmo/aanvragen").mock(
+        return_value=httpx.Response(201, json={"reference": "WMO-2026-0815"}))
+    return mock, route

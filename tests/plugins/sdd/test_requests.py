@@ -10,10 +10,18 @@ from sqlalchemy import func, select
 from consent.policy import Policy
 from hub.core.models import InboxItem, Message
 from plugins.sdd.models import WmoRequest
-from tests.plugins.sdd.helpers import decision, desk, status, wmo_request
+from tests.plugins.sdd.helpers import decision, desk, desk_server, status, wmo_request
 from tests.utils.builders import partner, person, regisseur, register, resident, teamlead
 
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(autouse=True)
+def desk_api():
+    """The desk's server: every request it is sent is answered 201 (respx)."""
+    mock, route = desk_server()
+    with mock:
+        yield route
 
 
 @pytest.fixture
@@ -47,7 +55,7 @@ def _problem(r, status_code: int, field: str) -> None:
 def test_request_status_decision_reach_regisseur_and_resident(ctx, client, worker, anna):
     _, desk_key = desk(ctx)
     created = _file(client, ctx, anna)
-    assert created["status"] in ("submitted", "queued")
+    assert created["status"] == "queued"
     assert created["provision"] == "01"
     assert created["provision_name"] == "Hulp bij het huishouden"
     assert created["desk"] == "SDD Drechtsteden"
@@ -56,6 +64,11 @@ def test_request_status_decision_reach_regisseur_and_resident(ctx, client, worke
     assert created["besluit_due"] is None and created["decision"] is None
     assert anna.bsn not in str(created)
     rid = created["id"]
+    worker.drain()
+    delivered = client.get(f"/api/v1/wmo/requests/{rid}", headers=regisseur(ctx)).json()
+    assert delivered["status"] == "submitted"
+    assert delivered["delivery"]["status"] == "delivered"
+    assert delivered["desk_reference"] == "WMO-2026-0815"  # from the desk's answer
 
     r = client.post("/api/v1/messages", json=status(anna, rid, aanvraag_date="2026-11-23"),
                     headers=desk_key)

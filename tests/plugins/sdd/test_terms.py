@@ -10,10 +10,18 @@ from sqlalchemy import select
 
 from hub.core.models import AuditEvent
 from plugins.sdd.service import check_terms, working_days_between
-from tests.plugins.sdd.helpers import desk, status, wmo_request
+from tests.plugins.sdd.helpers import desk, desk_server, status, wmo_request
 from tests.utils.builders import person, regisseur, register
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def desk_api():
+    """The desk's server: every request it is sent is answered 201 (respx)."""
+    mock, route = desk_server()
+    with mock:
+        yield route
 
 
 @pytest.mark.parametrize(("start", "end", "days"), [
