@@ -12,7 +12,7 @@ import pytest
 import respx
 
 from tests.plugins.sdd.helpers import desk, wmo_request
-from tests.utils.builders import person, regisseur, register
+from tests.utils.builders import operator, person, regisseur, register
 
 DESK = "https://wmo.sdd.example/api"
 AANVRAGEN = f"{DESK}/wmo/aanvragen"
@@ -87,7 +87,21 @@ def test_a_desk_that_keeps_failing_shows_as_delivery_failed(ctx, client, worker,
         assert route.call_count == ctx.settings.max_attempts
     followed = _follow(client, ctx, rid)
     assert followed["status"] == "delivery_failed"
+    assert followed["delivery"]["last_error"] == "HTTP 503"
     assert "Versturen naar de Wmo-desk lukt niet" in followed["status_text"]
+
+    # The desk is back: an operator replays the dead letter, and it arrives once.
+    dead = client.get("/api/v1/ops/dead-letters", headers=operator(ctx)).json()
+    [letter] = [d for d in dead["items"] if d["task"] == "deliver"]
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.post(AANVRAGEN).mock(return_value=httpx.Response(201, json={"id": 7}))
+        r = client.post(f"/api/v1/ops/dead-letters/{letter['id']}/replay",
+                        headers=operator(ctx))
+        assert r.status_code == 202, r.text
+        worker.drain()
+        assert route.call_count == 1
+    back = _follow(client, ctx, rid)
+    assert back["status"] == "submitted" and back["desk_reference"] == "7"
 
 
 def test_a_refusing_desk_is_not_retried(ctx, client, worker, clock, anna):
