@@ -1,4 +1,4 @@
-"""The plugin's own table: Wmo requests and where they stand (migration 0010).
+"""The plugin's own table: Wmo requests and where they stand (migration 0008).
 
 Declared on the hub's metadata, so the one migration chain and its model check
 (``tests/core/test_migrations.py``) cover it like any other table.

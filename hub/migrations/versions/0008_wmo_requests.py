@@ -1,6 +1,6 @@
 """wmo requests: the Wmo desk plugin's requests, their terms and the desk's answers
 
-Revision ID: 0010
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-23 21:50:00
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import consent.tables
 
 
-revision = '0010'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
