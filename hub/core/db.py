@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import entry_points
 
 from sqlalchemy import Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,7 +15,14 @@ from hub.settings import Settings
 
 
 def all_metadata() -> list[MetaData]:
-    """Every table the hub owns, its own and the consent registry's."""
+    """Every table the hub owns: its own, the consent registry's and its plugins'.
+
+    A plugin declares its tables on ``hub.core.models.Base``; importing the
+    installed plugins (not loading them into a hub) puts them on the metadata, so
+    migrations and their check see every table, whichever plugins are switched on.
+    """
+    for entry_point in entry_points(group="wijkhub.plugins"):
+        import_module(entry_point.module)
     return [Base.metadata, consent.tables.metadata]
 
 
