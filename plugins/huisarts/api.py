@@ -148,6 +148,8 @@ def metadata(request: Request, ctx: ContextDep) -> Response:
 
 @router.post("", response_class=Response, responses=_doc("A transaction-response Bundle"),
              openapi_extra=_fhir_body("A transaction Bundle: Patient, ServiceRequest, Task"))
+# FHIR clients join paths onto a base ending in "/": the same route, undocumented twice.
+@router.post("/", response_class=Response, include_in_schema=False)
 async def transaction(request: Request, ctx: ContextDep, session: SessionDep,
                       partner: PartnerDep) -> Response:
     """Accept one referral as a transaction Bundle; the same Task identifier again is 200."""
