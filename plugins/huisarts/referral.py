@@ -323,7 +323,8 @@ def _requester(request: _Entry, task: _Entry, by_type: dict[str, list[_Entry]],
             professionals.setdefault("name", _name(entry.resource)[:200])
     for entry in by_type.get("PractitionerRole", []):
         role = entry.resource
-        for concept in role.code or []:
+        # The role (code) or, as nl-core's example gives it, the specialism (specialty).
+        for concept in [*(role.code or []), *(role.specialty or [])]:
             for coding in concept.coding or []:
                 if coding.display:
                     professionals.setdefault("role", coding.display[:200])
