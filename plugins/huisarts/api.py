@@ -247,6 +247,7 @@ def read_task(request: Request, task_id: IdPath, ctx: ContextDep, session: Sessi
               partner: PartnerDep) -> Response:
     """One of the practice's own Tasks as the hub holds it now (another's is 404)."""
     _huisarts(partner)
+    _catch_up(ctx, session, partner)
     task = session.get(tasks.ReferralTask, task_id)
     if task is None or task.partner_id != partner.id or task.direction != "in":
         raise HubProblem(404, "Task not found",
@@ -269,6 +270,7 @@ def search_tasks(request: Request, ctx: ContextDep, session: SessionDep,
             raise FhirRefused([Issue("_count", f"must be a whole number from 1 to {MAX_COUNT}",
                                      "invalid")])
         count = int(raw)
+    _catch_up(ctx, session, partner)
     try:
         found = tasks.search(session=session, partner_id=partner.id, params=params,
                              limit=count)
@@ -280,6 +282,11 @@ def search_tasks(request: Request, ctx: ContextDep, session: SessionDep,
                                                     f"{PREFIX}/Task/{t.id}",
                                          "resource": tasks.to_fhir(t),
                                          "search": {"mode": "match"}} for t in found]})
+
+
+def _catch_up(ctx: HubContext, session: Session, partner: Partner) -> None:
+    if tasks.refresh(session=session, partner_id=partner.id, now=ctx.clock()):
+        session.commit()
 
 
 def known_partner(session: Session, partner_id: str) -> bool:

@@ -29,14 +29,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.core.models import InboxItem, Message
 from plugins.huisarts.models import ReferralTask
 from plugins.huisarts.referral import OWNER_REFERENCE, WIJKHUB
 
 TASK_ID_SYSTEM = f"{WIJKHUB}/NamingSystem/task"
+# Ids derive from the message id, so a status notification can name the Task and its
+# ServiceRequest from the message alone, and a replayed message gives the same ids.
+_ID_NAMESPACE = uuid.UUID("5b0f3c9e-2a51-4d7e-9c1a-6f0e8d4b7a21")
 FINAL = frozenset({"completed", "rejected", "cancelled", "failed"})
 # The order a Task's states are reached in; a move to an earlier one is ignored.
-ORDER = {"requested": 0, "received": 1, "accepted": 2, "in-progress": 3, "completed": 4,
-         "rejected": 4, "cancelled": 4, "failed": 4}
+# It is also the Task's version (meta.versionId): a state's version never changes, so a
+# late retry of an older notification is recognisable by its lower version.
+ORDER = {"requested": 1, "received": 2, "accepted": 3, "in-progress": 4, "completed": 5,
+         "rejected": 5, "cancelled": 5, "failed": 5}
 # Reasons the GP reads: Dutch, and saying nothing about the resident beyond the outcome.
 REASON_NO_CONSENT = "De patiënt heeft geen toestemming gegeven om de verwijzing te delen."
 REASON_NOT_TAKEN_UP = "Het wijkteam heeft de verwijzing niet opgepakt."
@@ -50,14 +56,25 @@ class Move:
     version: int
 
 
+def task_id_for(message_id: str) -> str:
+    """The Task id of a message's referral."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"task:{message_id}"))
+
+
+def service_request_id_for(message_id: str) -> str:
+    """The ServiceRequest id of a message's referral."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"service-request:{message_id}"))
+
+
 def create_inbound(*, session: Session, partner_id: str, message_id: str, identifier: str,
                    requester: str | None, now: datetime) -> ReferralTask:
     """The Task of a GP's referral, stored once per message (a resend finds the first)."""
     existing = session.scalar(select(ReferralTask).where(ReferralTask.message_id == message_id))
     if existing is not None:
         return existing
-    task = ReferralTask(id=str(uuid.uuid4()), direction="in", partner_id=partner_id,
-                        message_id=message_id, service_request_id=str(uuid.uuid4()),
+    task = ReferralTask(id=task_id_for(message_id), direction="in", partner_id=partner_id,
+                        message_id=message_id,
+                        service_request_id=service_request_id_for(message_id),
                         identifier=identifier, status="requested", requester=requester,
                         owner=OWNER_REFERENCE, version=1, authored_at=now, last_updated=now)
     session.add(task)
@@ -71,8 +88,9 @@ def create_outbound(*, session: Session, partner_id: str, message_id: str, reque
     existing = session.scalar(select(ReferralTask).where(ReferralTask.message_id == message_id))
     if existing is not None:
         return existing
-    task = ReferralTask(id=str(uuid.uuid4()), direction="out", partner_id=partner_id,
-                        message_id=message_id, service_request_id=str(uuid.uuid4()),
+    task = ReferralTask(id=task_id_for(message_id), direction="out", partner_id=partner_id,
+                        message_id=message_id,
+                        service_request_id=service_request_id_for(message_id),
                         identifier=None, status="requested", requester=requester,
                         owner=f"Organization/{partner_id}", version=1, authored_at=now,
                         last_updated=now)
@@ -94,9 +112,43 @@ def move(*, task: ReferralTask, status: str, now: datetime,
         return None
     task.status = status
     task.status_reason = reason
-    task.version += 1
+    task.version = ORDER[status]
     task.last_updated = now
     return Move(status, task.version)
+
+
+def core_state(message: Message, item: InboxItem | None) -> tuple[str, str | None]:
+    """The Task status (and reason) that the core's state of a referral stands for now."""
+    if item is None:
+        if message.status == "closed":  # the resident denied the consent request
+            return "rejected", REASON_NO_CONSENT
+        return ("received", None) if message.status == "held" else ("requested", None)
+    if item.status == "taken_up":
+        return "in-progress", None
+    if item.status == "closed":
+        return ("completed", None) if item.taken_up else ("rejected", REASON_NOT_TAKEN_UP)
+    return "received", None
+
+
+def refresh(*, session: Session, partner_id: str, now: datetime) -> int:
+    """Bring the partner's open Tasks up to the core's state; returns how many moved.
+
+    The status hook moves a Task the moment the core changes; this catches up
+    whatever a hook could not (a plugin switched off at the time, a hook that
+    failed), so what a GP reads never lags behind what happened.
+    """
+    rows = session.execute(
+        select(ReferralTask, Message, InboxItem)
+        .join(Message, Message.id == ReferralTask.message_id)
+        .outerjoin(InboxItem, InboxItem.id == Message.item_id)
+        .where(ReferralTask.partner_id == partner_id, ReferralTask.direction == "in",
+               ReferralTask.status.not_in(FINAL))).all()
+    moved = 0
+    for task, message, item in rows:
+        status, reason = core_state(message, item)
+        if move(task=task, status=status, now=now, reason=reason) is not None:
+            moved += 1
+    return moved
 
 
 def _instant(value: datetime) -> str:
