@@ -72,13 +72,18 @@ class ReferralStatus(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     task_id: str = Field(min_length=1, max_length=36)
+    task_identifier: str = Field(min_length=1, max_length=200,
+                                 description="The practice's own identifier of its Task.")
     status: Literal["received", "accepted", "in-progress", "completed", "rejected"]
     task: dict
     communication: dict | None = None
 
 
 class PohReferral(BaseModel):
-    """``referral.poh``: the regisseur refers a resident to the practice's POH."""
+    """``referral.poh``: the regisseur refers a resident to the practice's POH.
+
+    The BSN is how the practice finds its patient; the message is sealed at rest.
+    """
 
     model_config = ConfigDict(extra="forbid")
     bsn: str = Field(min_length=9, max_length=9, pattern=r"^[0-9]{9}$")
