@@ -1,7 +1,7 @@
 """huisarts: the referral Tasks of the GP plugin (FHIR R4 Task state, both ways)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-23 22:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import consent.tables
 
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.core.context import HubContext
+from hub.core.models import Partner
 from tests.plugins.huisarts.fhirdata import NL_CORE_BSN
 from tests.utils.builders import Person, partner, register
 
@@ -13,7 +14,6 @@ from tests.utils.builders import Person, partner, register
 def practice(ctx: HubContext) -> tuple[str, dict[str, str]]:
     """A GP practice (kind huisarts) with its FHIR base; its id and Authorization header."""
     pid, headers = partner(ctx, name="Huisartsenpraktijk Krispijn", kind="huisarts")
-    from hub.core.models import Partner
     with ctx.sessions() as session, session.begin():
         session.get(Partner, pid).endpoint = "https://praktijk.example/fhir"
     return pid, headers
@@ -30,9 +30,5 @@ def patient_resident(ctx: HubContext) -> Person:
 
 @pytest.fixture
 def fhir(client):
-    """The test client of the hub, with the plugin's routes (served through wijkhub_routers)."""
-    paths = {getattr(r, "path", None) for r in client.app.routes}
-    if "/fhir/r4/metadata" not in paths:  # before the core's wijkhub_routers hook
-        from plugins.huisarts.api import router
-        client.app.include_router(router)
+    """The test client of the hub (the plugin's routes come in through wijkhub_routers)."""
     return client
