@@ -27,7 +27,9 @@ class ReferralTask(Base):
     # in: GP -> wijkteam (the hub holds the Task); out: regisseur -> POH (the practice does)
     direction: Mapped[str] = mapped_column(String(8))
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
-    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), unique=True)
+    # in: messages.id (the GP's referral); out: outbound_messages.id (to the POH). No
+    # foreign key, as in the outbox: the direction says which table it names.
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)
     service_request_id: Mapped[str] = mapped_column(String(36))
     # The sender's Task identifier ("system|value"), as in messages.source_ref.
     identifier: Mapped[str | None] = mapped_column(String(200))

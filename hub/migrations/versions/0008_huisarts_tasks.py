@@ -33,7 +33,6 @@ def upgrade() -> None:
     sa.Column('authored_at', consent.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_updated', consent.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('shared_back', sa.Boolean(), nullable=True),
-    sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_huisarts_tasks_message_id_messages')),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_huisarts_tasks_partner_id_partners')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_huisarts_tasks')),
     sa.UniqueConstraint('message_id', name=op.f('uq_huisarts_tasks_message_id'))
