@@ -24,7 +24,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -33,7 +32,7 @@ from consent.fhir import FhirRefused, Issue
 from hub.api.deps import ContextDep, PartnerDep, SessionDep
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem
-from hub.core.ingest import accept_message
+from hub.core.ingest import accept_message, count_rejected
 from hub.core.models import Partner, Resident
 from plugins.huisarts import capability, tasks
 from plugins.huisarts.fhirio import (
@@ -154,9 +153,7 @@ async def transaction(request: Request, ctx: ContextDep, session: SessionDep,
                       partner: PartnerDep) -> Response:
     """Accept one referral as a transaction Bundle; the same Task identifier again is 200."""
     _huisarts(partner)
-    fmt = media_type(request.headers.get("content-type"))
-    data = parse_body(await request.body(), fmt, root="Bundle")
-    referral = read_referral(data)
+    referral = await _read(request, ctx, partner, as_bundle=True)
     return await run_in_threadpool(_store, request, ctx, session, partner, referral, True)
 
 
@@ -166,10 +163,22 @@ async def create_task(request: Request, ctx: ContextDep, session: SessionDep,
                       partner: PartnerDep) -> Response:
     """Accept one referral as a Task whose Patient and ServiceRequest are ``contained``."""
     _huisarts(partner)
-    fmt = media_type(request.headers.get("content-type"))
-    data = parse_body(await request.body(), fmt, root="Task")
-    referral = read_referral(_task_as_bundle(data))
+    referral = await _read(request, ctx, partner, as_bundle=False)
     return await run_in_threadpool(_store, request, ctx, session, partner, referral, False)
+
+
+async def _read(request: Request, ctx: HubContext, partner: Partner, *,
+                as_bundle: bool) -> Referral:
+    # A referral refused at the door counts as a rejected referral.gp, as on /messages.
+    try:
+        fmt = media_type(request.headers.get("content-type"))
+        raw = await request.body()
+        if as_bundle:
+            return read_referral(parse_body(raw, fmt, root="Bundle"))
+        return read_referral(_task_as_bundle(parse_body(raw, fmt, root="Task")))
+    except (FhirRefused, UnsupportedMedia):
+        count_rejected(ctx=ctx, partner=partner, body={"type": "referral.gp"})
+        raise
 
 
 def _task_as_bundle(data: dict[str, Any]) -> dict[str, Any]:
@@ -276,8 +285,10 @@ def search_tasks(request: Request, ctx: ContextDep, session: SessionDep,
                              limit=count)
     except tasks.SearchError as exc:
         raise FhirRefused([Issue(exc.param, exc.reason, "invalid")]) from None
-    return _respond(request, {"resourceType": "Bundle", "type": "searchset",
-                              "total": len(found),
+    page: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if len(found) < count:  # all matches are on this page: the total is known for free
+        page["total"] = len(found)
+    return _respond(request, {**page,
                               "entry": [{"fullUrl": f"{str(request.base_url).rstrip('/')}"
                                                     f"{PREFIX}/Task/{t.id}",
                                          "resource": tasks.to_fhir(t),
@@ -287,8 +298,3 @@ def search_tasks(request: Request, ctx: ContextDep, session: SessionDep,
 def _catch_up(ctx: HubContext, session: Session, partner: Partner) -> None:
     if tasks.refresh(session=session, partner_id=partner.id, now=ctx.clock()):
         session.commit()
-
-
-def known_partner(session: Session, partner_id: str) -> bool:
-    """True if a partner with this id exists (used by the POH referral route)."""
-    return session.scalar(select(Partner.id).where(Partner.id == partner_id)) is not None

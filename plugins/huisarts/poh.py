@@ -28,7 +28,7 @@ from hub.api.deps import ContextDep, RegisseurDep, SessionDep
 from hub.core import outbound
 from hub.core.bsn import validate_bsn
 from hub.core.errors import FieldProblem, HubProblem
-from hub.core.models import Household, Message, Partner, Resident
+from hub.core.models import Household, Partner, Resident
 from hub.core.types import OutboundEnvelope, OutboundRequest, PartnerInfo
 from plugins.huisarts import tasks
 from plugins.huisarts.referral import BSN_SYSTEM, WIJKHUB
@@ -196,8 +196,3 @@ def task_location(response: httpx.Response) -> str | None:
     except (ValueError, AttributeError, TypeError):
         return None
     return None
-
-
-def message_subject(session: Session, message_id: str) -> str | None:
-    """The pseudonymous subject of a message (for the status hook's consent check)."""
-    return session.scalar(select(Message.subject).where(Message.id == message_id))

@@ -109,3 +109,14 @@ def test_unsupported_search_parameters_are_refused_by_name(ctx, fhir, practice):
         assert r.status_code == 422, (query, r.text)
         assert r.json()["resourceType"] == "OperationOutcome"
         assert r.json()["issue"][0]["expression"] == [name]
+
+
+def test_a_task_in_xml_is_answered_in_xml_or_as_asked(ctx, fhir, practice, patient_resident):
+    _, key = practice
+    raw = Task.model_validate(contained_task("TASK-X")).model_dump_xml()
+    r = fhir.post("/fhir/r4/Task", content=raw, headers={**key, "content-type": FHIR_XML})
+    assert r.status_code == 201, r.text
+    assert Task.model_validate_xml(r.content).status == "requested"
+    as_json = fhir.get(f"/fhir/r4/Task/{Task.model_validate_xml(r.content).id}?_format=json",
+                       headers={**key, "accept": FHIR_XML})
+    assert as_json.headers["content-type"].startswith(FHIR_JSON)
