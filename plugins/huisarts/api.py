@@ -117,8 +117,16 @@ _FHIR_CONTENT = {FHIR_JSON: {"schema": {"type": "object"}}, FHIR_XML: {"schema":
     "type": "string"}}}
 
 
-def _doc(description: str) -> dict[int | str, dict[str, Any]]:
-    return {200: {"content": _FHIR_CONTENT, "description": description}}
+_OUTCOME_CONTENT = {FHIR_JSON: {"schema": {"type": "object",
+                                           "description": "An R4 OperationOutcome"}},
+                    FHIR_XML: {"schema": {"type": "string",
+                                          "description": "An R4 OperationOutcome"}}}
+
+
+def _doc(description: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    return {status: {"content": _FHIR_CONTENT, "description": description},
+            "4XX": {"description": "Client error: an OperationOutcome naming each element's "
+                                   "FHIRPath", "content": _OUTCOME_CONTENT}}
 
 
 def _fhir_body(description: str) -> dict[str, Any]:
@@ -157,7 +165,10 @@ async def transaction(request: Request, ctx: ContextDep, session: SessionDep,
     return await run_in_threadpool(_store, request, ctx, session, partner, referral, True)
 
 
-@router.post("/Task", response_class=Response, responses=_doc("The Task as stored"),
+@router.post("/Task", response_class=Response, status_code=201,
+             responses={**_doc("The Task as stored", 201),
+                        200: {"content": _FHIR_CONTENT, "description": "A resend: the Task "
+                                                                       "already stored"}},
              openapi_extra=_fhir_body("A Task with its Patient and ServiceRequest contained"))
 async def create_task(request: Request, ctx: ContextDep, session: SessionDep,
                       partner: PartnerDep) -> Response:
