@@ -18,6 +18,7 @@ a refused request is stored.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -186,7 +187,12 @@ async def _read(request: Request, ctx: HubContext, partner: Partner, *,
         raw = await request.body()
         if as_bundle:
             return read_referral(parse_body(raw, fmt, root="Bundle"))
-        return read_referral(_task_as_bundle(parse_body(raw, fmt, root="Task")))
+        bundle = _task_as_bundle(parse_body(raw, fmt, root="Task"))
+        try:
+            return read_referral(bundle)
+        except FhirRefused as exc:
+            raise FhirRefused([Issue(_as_task_path(i.expression, len(bundle["entry"])),
+                                     i.diagnostics, i.code) for i in exc.issues]) from None
     except (FhirRefused, UnsupportedMedia):
         count_rejected(ctx=ctx, partner=partner, body={"type": "referral.gp"})
         raise
@@ -212,6 +218,16 @@ def _task_as_bundle(data: dict[str, Any]) -> dict[str, Any]:
     entries.append({"resource": task, "request": {"method": "POST", "url": "Task"}})
     return {"resourceType": "Bundle", "type": "transaction",
             "entry": [{k: v for k, v in e.items() if v is not None} for e in entries]}
+
+
+def _as_task_path(expression: str, entries: int) -> str:
+    """A FHIRPath in the Bundle a Task stood for, back in the Task as sent."""
+    match = re.match(r"^Bundle\.entry\[(\d+)\](?:\.resource)?", expression)
+    if match is None:
+        return expression.replace("Bundle.entry", "Task.contained", 1)
+    index = int(match.group(1))
+    where = "Task" if index == entries - 1 else f"Task.contained[{index}]"
+    return where + expression[match.end():]
 
 
 def _store(request: Request, ctx: HubContext, session: Session, partner: Partner,

@@ -49,7 +49,12 @@ def test_a_referral_as_one_task_with_contained_resources(ctx, fhir, practice,
     bad = fhir.post("/fhir/r4/Task", content=json.dumps(broken),
                     headers={**key, "content-type": FHIR_JSON})
     assert bad.status_code == 422
-    assert "Bundle.entry[2].resource.focus" in bad.json()["issue"][0]["expression"]
+    assert bad.json()["issue"][0]["expression"] == ["Task.focus"]
+    no_bsn = contained_task("TASK-C3")
+    no_bsn["contained"][0]["identifier"][0]["value"] = "111222334"
+    bad = fhir.post("/fhir/r4/Task", content=json.dumps(no_bsn),
+                    headers={**key, "content-type": FHIR_JSON})
+    assert bad.json()["issue"][0]["expression"] == ["Task.contained[0].identifier[0].value"]
 
 
 def _ids(response):
