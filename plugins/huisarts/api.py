@@ -241,7 +241,8 @@ def _store(request: Request, ctx: HubContext, session: Session, partner: Partner
                                  "not-found")])
     body = {"type": "referral.gp", "source_ref": referral.source_ref,
             "subject": {"bsn": referral.bsn},
-            "occurred_at": referral.occurred_at.isoformat(), "data": referral.data}
+            "occurred_at": (referral.occurred_at or ctx.clock()).isoformat(),
+            "data": referral.data}
     accepted = accept_message(session=session, ctx=ctx, partner=partner, body=body,
                               now=ctx.clock())
     requester = referral.data["requester"]

@@ -64,7 +64,7 @@ class Referral:
 
     bsn: str
     source_ref: str
-    occurred_at: datetime
+    occurred_at: datetime | None  # Task.authoredOn (or the ServiceRequest's), if given
     data: dict[str, Any]
     entries: tuple[tuple[str, str | None], ...]  # (resourceType, fullUrl) per entry, in order
 
@@ -132,10 +132,11 @@ def read_referral(bundle: Any) -> Referral:
                                   for e in entries))
 
 
-def _aware(value: Any) -> datetime:
+def _aware(value: Any) -> datetime | None:
+    # authoredOn is a dateTime: a bare date (or none) leaves the time to the receiver.
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.now(UTC)
+    return None
 
 
 def _entries(bundle: Any) -> list[_Entry]:
