@@ -57,7 +57,12 @@ def install(app: FastAPI) -> None:
                         message_ref
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
-                responses["4XX"] = problem
+                # A route that declares its own 4XX bodies (a plugin's FHIR route answers
+                # OperationOutcome) keeps them, next to problem+json (the body limit's 413).
+                declared = responses.get("4XX") or {}
+                responses["4XX"] = {
+                    "description": declared.get("description", problem["description"]),
+                    "content": {**problem["content"], **declared.get("content", {})}}
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
         app.openapi_schema = doc

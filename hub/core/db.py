@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import entry_points
 
 from sqlalchemy import Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import consent.tables
 from hub.core.models import Base
+from hub.core.plugins import ENTRY_POINT_GROUP
 from hub.settings import Settings
 
 
 def all_metadata() -> list[MetaData]:
-    """Every table the hub owns, its own and the consent registry's.
+    """Every table the hub owns: its own, the consent registry's and its plugins'.
 
-    A plugin may declare tables of its own on :class:`hub.core.models.Base`; its
-    module is imported here (every plugin of the entry-point group, disabled or
-    not), so migrations and their model check see the same schema everywhere.
+    A plugin declares its tables on ``hub.core.models.Base``; importing the
+    installed plugins (not loading them into a hub) puts them on the metadata, so
+    migrations and their check see every table, whichever plugins are switched on.
     """
-    from importlib.metadata import entry_points
-
-    from hub.core.plugins import ENTRY_POINT_GROUP
-
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        entry.load()
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        import_module(entry_point.module)
     return [Base.metadata, consent.tables.metadata]
 
 

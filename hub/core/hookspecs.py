@@ -68,12 +68,15 @@ def wijkhub_outbound_request(envelope: OutboundEnvelope,
 
 
 @hookspec
-def wijkhub_item_status_changed(event: ItemStatusEvent) -> list[OutboundMessage]:
+def wijkhub_item_status_changed(event: ItemStatusEvent, session: Session,
+                                ctx: HubContext) -> list[OutboundMessage]:
     """Called in the transaction that changes what became of an inbound message.
 
     Return the messages to send back (e.g. a status to the sender); each is sent
     through the outbox with retries. Every implementation is called; a plugin
-    answers only for its own types.
+    answers only for its own types. ``session`` is that transaction: a plugin may
+    read, and change its own tables, in it (never commit); ``ctx`` is the hub.
+    An implementation may take only the arguments it needs (``event`` alone).
     """
 
 

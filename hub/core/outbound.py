@@ -257,7 +257,7 @@ def announce_status(session: Session, *, ctx: HubContext, message: Message, stat
         data=payload["data"], subject=message.subject, household_id=message.household_id,
         note=note)
     sent = []
-    for answer in ctx.plugins.item_status_changed(event=event):
+    for answer in ctx.plugins.item_status_changed(event=event, session=session, ctx=ctx):
         try:
             sent.append(send(session, ctx=ctx, partner_id=answer.partner_id,
                              message_type=answer.message_type, data=answer.data,

@@ -113,16 +113,21 @@ class Plugins:
         """
         return self.pm.hook.wijkhub_outbound_request(envelope=envelope, partner=partner)
 
-    def item_status_changed(self, *, event: ItemStatusEvent) -> list[OutboundMessage]:
+    def item_status_changed(self, *, event: ItemStatusEvent, session: Any = None,
+                            ctx: Any = None) -> list[OutboundMessage]:
         """What every plugin wants sent when an inbound message's status changed.
 
-        A failing plugin is logged (its error type only) and skipped: the regisseur's
-        action must not fail because one partner's status-back could not be built.
+        Each implementation gets the arguments it names (``event``, ``session``,
+        ``ctx``). A failing plugin is logged (its error type only) and skipped: the
+        regisseur's action must not fail because one partner's status-back could not
+        be built.
         """
+        offered = {"event": event, "session": session, "ctx": ctx}
         answers: list[OutboundMessage] = []
         for impl in self.pm.hook.wijkhub_item_status_changed.get_hookimpls():
             try:
-                answers.extend(impl.function(event=event) or [])
+                kwargs = {name: offered[name] for name in impl.argnames}
+                answers.extend(impl.function(**kwargs) or [])
             except Exception as exc:
                 log.error("plugin %s failed in wijkhub_item_status_changed: %s",
                           impl.plugin_name, type(exc).__name__)

@@ -109,6 +109,16 @@ RULES: dict[str, Rule] = {
     # Only a GP system (kind huisarts) may send a FHIR consent; both partners here are
     # housing corporations, so the rule is that a known but other kind is refused.
     "POST /api/v1/fhir/Consent": rule("key", partner=403, other_partner=403),
+    # The GP's FHIR endpoint: only partners of kind huisarts (both partners here are
+    # housing corporations: known, but the wrong kind). The CapabilityStatement is public.
+    "GET /fhir/r4/metadata": rule("none"),
+    "POST /fhir/r4": rule("key", partner=403, other_partner=403),
+    "POST /fhir/r4/Task": rule("key", partner=403, other_partner=403),
+    "GET /fhir/r4/Task": rule("key", partner=403, other_partner=403),
+    "GET /fhir/r4/Task/{task_id}": rule("key", partner=403, other_partner=403),
+    "POST /api/v1/referrals/poh": rule("token", regisseur=202, other_regisseur=404),
+    "GET /api/v1/referrals/poh/{referral_id}": rule("token", regisseur=200,
+                                                     other_regisseur=404),
     "GET /metrics": rule("token", operator=200),
     "GET /api/v1/ops/dead-letters": rule("token", operator=200),
     "POST /api/v1/ops/dead-letters/{dead_letter_id}/replay": rule("token", operator=202),
@@ -150,6 +160,20 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
         "content-type": "application/fhir+json"}},
     "POST /api/v1/wmo/requests": lambda w: {"json": w.wmo_body},
 }
+_FHIR_REFERRAL = {"resourceType": "Bundle", "type": "transaction", "entry": []}
+
+
+def _poh(w: Any) -> dict[str, Any]:
+    return {"partner_id": w.practice_id, "bsn": w.anna.bsn, "reason": "Gesprek met de POH"}
+
+
+BODIES.update({
+    "POST /fhir/r4": lambda w: {"json": _FHIR_REFERRAL, "headers": {
+        "content-type": "application/fhir+json"}},
+    "POST /fhir/r4/Task": lambda w: {"json": {"resourceType": "Task"}, "headers": {
+        "content-type": "application/fhir+json"}},
+    "POST /api/v1/referrals/poh": lambda w: {"json": _poh(w)},
+})
 # Per path parameter: an id of an object of the first caller of each pair.
 IDS: dict[str, Callable[[Any], str]] = {
     "message_id": lambda w: w.message_id,
@@ -159,6 +183,9 @@ IDS: dict[str, Callable[[Any], str]] = {
     "request_id": lambda w: w.request_id,
     "dead_letter_id": lambda w: w.dead_letter_id,
     "wmo_request_id": lambda w: w.wmo_request_id,
+    # Every caller of the matrix is refused before a Task is looked up (no GP here).
+    "task_id": lambda w: "no-such-task",
+    "referral_id": lambda w: w.poh_referral_id,
 }
 
 
@@ -233,6 +260,15 @@ class World:
     @cached_property
     def wmo_request_id(self) -> str:
         return self._ok(self.client.post("/api/v1/wmo/requests", json=self.wmo_body,
+                                         headers=self.headers["regisseur"]))["id"]
+
+    @cached_property
+    def practice_id(self) -> str:
+        return partner(self.ctx, "Huisartsenpraktijk Krispijn", kind="huisarts")[0]
+
+    @cached_property
+    def poh_referral_id(self) -> str:
+        return self._ok(self.client.post("/api/v1/referrals/poh", json=_poh(self),
                                          headers=self.headers["regisseur"]))["id"]
 
     @cached_property

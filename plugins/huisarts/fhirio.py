@@ -1,0 +1,211 @@
+"""Reading and writing FHIR R4 as JSON and XML, safely; errors as OperationOutcome.
+
+Pure: no database, no logging of content. The models are ``fhir.resources.R4B``
+(R4B's Task, ServiceRequest, Patient, Practitioner(Role), Organization and
+Communication are R4's 4.0.1 unchanged).
+
+XML is parsed in two steps. defusedxml first reads the bytes and refuses any
+DTD, entity declaration or external reference (a billion-laughs payload stops
+at its ``<!DOCTYPE``, before a single entity is expanded). Only then does lxml,
+which fhir.resources needs, build the tree, with a parser that resolves no
+entities, loads no DTD, opens no network connection and refuses huge trees.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from lxml import etree
+from pydantic import ValidationError
+
+from consent.fhir import FhirRefused, Issue, operation_outcome, parse_json
+
+FHIR_JSON = "application/fhir+json"
+FHIR_XML = "application/fhir+xml"
+FHIR_NS = "http://hl7.org/fhir"
+# What a client may send as Content-Type, and what it may ask for in Accept or _format.
+JSON_TYPES = frozenset({FHIR_JSON, "application/json", "json"})
+XML_TYPES = frozenset({FHIR_XML, "application/xml", "text/xml", "xml"})
+
+# Every resource the hub reads; anything else is refused as not supported, by name.
+SUPPORTED = ("Bundle", "Task", "ServiceRequest", "Patient", "Practitioner", "PractitionerRole",
+             "Organization", "Communication")
+
+__all__ = ["FHIR_JSON", "FHIR_XML", "FhirRefused", "Issue", "parse_body", "render",
+           "render_outcome", "resource_class", "validate_resource"]
+
+
+def resource_class(resource_type: str) -> type:
+    """The R4B model class of a supported resource type (KeyError for any other)."""
+    if resource_type not in SUPPORTED:
+        raise KeyError(resource_type)
+    module = importlib.import_module(f"fhir.resources.R4B.{resource_type.lower()}")
+    return getattr(module, resource_type)
+
+
+def _xml_parser() -> etree.XMLParser:
+    # Belt and braces behind defusedxml: nothing external, nothing expanded, nothing huge.
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=False, dtd_validation=False, remove_comments=True)
+
+
+def _path(root: str, loc: tuple[Any, ...]) -> str:
+    # pydantic's location -> a FHIRPath: ("entry", 0, "resource", "for_fhir") is
+    # Bundle.entry[0].resource.for
+    out = root
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "resource_type":
+            out += ".resourceType"
+        else:
+            out += f".{str(part).removesuffix('_fhir')}"
+    return out
+
+
+def validation_issues(root: str, exc: ValidationError) -> list[Issue]:
+    """One issue per pydantic error, with its FHIRPath; input values are never repeated."""
+    issues = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        reason = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
+        code = "required" if "missing" in err["type"] else "invalid"
+        issues.append(Issue(_path(root, tuple(err["loc"])), reason, code))
+    return issues
+
+
+def validate_resource(data: Any, path: str, *, expected: tuple[str, ...] = SUPPORTED) -> Any:
+    """Validate decoded JSON as one of the ``expected`` resources, or raise FhirRefused.
+
+    ``path`` is the FHIRPath of where the resource sits (``Bundle.entry[2].resource``),
+    so every issue names the faulty element in the request as sent.
+    """
+    if not isinstance(data, Mapping):
+        raise FhirRefused([Issue(path, "must be a JSON object (a FHIR resource)", "structure")])
+    kind = data.get("resourceType")
+    if not isinstance(kind, str) or not kind:
+        raise FhirRefused([Issue(f"{path}.resourceType", "is required", "required")])
+    if kind not in expected:
+        raise FhirRefused([Issue(f"{path}.resourceType", "must be one of "
+                                 + ", ".join(expected) + f", not {kind[:40]!r}",
+                                 "not-supported")])
+    cls = resource_class(kind)
+    try:
+        return cls.model_validate(dict(data))
+    except ValidationError as exc:
+        raise FhirRefused(validation_issues(path, exc)) from None
+    except (TypeError, ValueError, KeyError, RecursionError) as exc:
+        # fhir.resources raises plain errors for some shapes (a nested unknown resourceType).
+        raise FhirRefused([Issue(path, f"is not a valid {kind} ({type(exc).__name__})",
+                                 "structure")]) from None
+
+
+def media_type(content_type: str | None) -> str:
+    """``json`` or ``xml`` for a Content-Type header; FhirRefused (415) for anything else."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media in JSON_TYPES:
+        return "json"
+    if media in XML_TYPES:
+        return "xml"
+    raise UnsupportedMedia(media)
+
+
+class UnsupportedMedia(ValueError):
+    """The body is neither FHIR JSON nor FHIR XML."""
+
+
+def parse_body(raw: bytes, fmt: str, *, root: str) -> dict[str, Any]:
+    """Decode a request body (``json`` or ``xml``) to FHIR JSON, or raise FhirRefused.
+
+    XML becomes the same JSON a JSON client would have sent, so one validation
+    serves both. ``root`` names the body in issues (``Bundle``).
+    """
+    if fmt == "json":
+        try:
+            data = parse_json(raw)
+        except FhirRefused:
+            raise FhirRefused([Issue(root, "is not valid JSON", "structure")]) from None
+        if not isinstance(data, dict):
+            raise FhirRefused([Issue(root, "must be a JSON object (a FHIR resource)",
+                                     "structure")])
+        return data
+    return _parse_xml(raw, root=root)
+
+
+def _parse_xml(raw: bytes, *, root: str) -> dict[str, Any]:
+    try:
+        SafeET.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise FhirRefused([Issue(root, "XML with a DTD, entity declarations or external "
+                                 "references is not accepted", "security")]) from None
+    except (SafeET.ParseError, ValueError):
+        raise FhirRefused([Issue(root, "is not well-formed XML", "structure")]) from None
+    try:
+        element = etree.fromstring(raw, parser=_xml_parser())
+    except (etree.XMLSyntaxError, ValueError):
+        raise FhirRefused([Issue(root, "is not well-formed XML", "structure")]) from None
+    qname = etree.QName(element)
+    if qname.namespace != FHIR_NS:
+        raise FhirRefused([Issue(root, f"the root element must be in the FHIR namespace "
+                                 f"{FHIR_NS}", "structure")])
+    kind = qname.localname
+    if kind not in SUPPORTED:
+        raise FhirRefused([Issue(f"{root}.resourceType", "must be one of "
+                                 + ", ".join(SUPPORTED) + f", not {kind[:40]!r}",
+                                 "not-supported")])
+    cls = resource_class(kind)
+    try:
+        model = cls.model_validate_xml(raw, xmlparser=_xml_parser())
+    except ValidationError as exc:
+        raise FhirRefused(validation_issues(kind, exc)) from None
+    except KeyError as exc:
+        # fhir.resources names the element it does not know, or the type it cannot find.
+        name = str(exc.args[0]) if exc.args else "?"
+        raise FhirRefused([Issue(kind, f"unknown element or resource type {name[:60]!r}",
+                                 "structure")]) from None
+    except (TypeError, ValueError, AttributeError, IndexError, RecursionError,
+            etree.LxmlError) as exc:
+        raise FhirRefused([Issue(kind, f"is not a valid {kind} ({type(exc).__name__})",
+                                 "structure")]) from None
+    return model.model_dump(mode="json")
+
+
+def wanted_format(accept: str | None, fmt_param: str | None, default: str = "json") -> str:
+    """``json`` or ``xml``: the ``_format`` parameter wins, then Accept, then ``default``."""
+    for value in (fmt_param, accept):
+        if not value:
+            continue
+        for part in value.split(","):
+            media = part.split(";")[0].strip().lower()
+            if media in JSON_TYPES:
+                return "json"
+            if media in XML_TYPES:
+                return "xml"
+    return default
+
+
+def render(resource: dict[str, Any], fmt: str) -> tuple[bytes, str]:
+    """FHIR JSON as the body of an answer in ``fmt``: (bytes, media type)."""
+    if fmt == "xml":
+        model = resource_class_any(resource["resourceType"]).model_validate(resource)
+        return model.model_dump_xml(), FHIR_XML
+    return json.dumps(resource, ensure_ascii=False).encode(), FHIR_JSON
+
+
+def resource_class_any(resource_type: str) -> type:
+    """The R4B model class of any resource the hub writes (also CapabilityStatement, Bundle)."""
+    module = importlib.import_module(f"fhir.resources.R4B.{resource_type.lower()}")
+    return getattr(module, resource_type)
+
+
+def render_outcome(issues: list[Issue], fmt: str) -> tuple[bytes, str]:
+    """An OperationOutcome naming each issue's FHIRPath, in ``fmt``."""
+    outcome = operation_outcome(issues)
+    if fmt == "xml":
+        return OperationOutcome.model_validate(outcome).model_dump_xml(), FHIR_XML
+    return json.dumps(outcome, ensure_ascii=False).encode(), FHIR_JSON
