@@ -87,13 +87,15 @@ def check_may_designate(*, session: Session, household: Household, role: str, us
 
 
 def designate(*, session: Session, ctx: HubContext, household: Household, user: str,
-              actor: str, role: str, now: datetime) -> Designation:
+              actor: str, role: str, now: datetime, system: str | None = None,
+              client: str | None = None) -> Designation:
     """Make ``user`` the household's designated regisseur, in the caller's transaction.
 
     Every confidential item of the household (waiting or addressed to the previous
     regisseur) is addressed to ``user``. Audited as ``household.designate`` with the
     household id, the previous and the new regisseur, and the items moved. The caller
-    checks the right to do so first (:func:`check_may_designate`).
+    checks the right to do so first (:func:`check_may_designate`); ``system`` and
+    ``client`` default to the request's (see :func:`hub.core.audit.record_event`).
     """
     user = valid_user(user)
     previous = household.regisseur
@@ -105,6 +107,7 @@ def designate(*, session: Session, ctx: HubContext, household: Household, user: 
         .values(addressed_to=user, updated_at=now)
         .execution_options(synchronize_session=False)).rowcount or 0
     record_event(session, ctx=ctx, action="household.designate", actor=actor, role=role,
+                 system=system, client=client,
                  data={"household_id": household.id, "wijk": household.wijk,
                        "regisseur": user, "previous": previous, "moved_items": moved})
     return Designation(household_id=household.id, wijk=household.wijk, regisseur=user,

@@ -86,6 +86,14 @@ RULES: dict[str, Rule] = {
                                         teamlead=200),
     "POST /api/v1/inbox/{item_id}/take-up": rule("token", regisseur=200, other_regisseur=404),
     "POST /api/v1/inbox/{item_id}/close": rule("token", regisseur=200, other_regisseur=404),
+    "POST /api/v1/inbox/{item_id}/open": rule("token", regisseur=200, other_regisseur=404,
+                                              teamlead=200),
+    "GET /api/v1/households/{household_id}": rule("token", regisseur=200, other_regisseur=404,
+                                                  teamlead=200),
+    "POST /api/v1/households/{household_id}/regisseur": rule(
+        "token", regisseur=200, other_regisseur=404, teamlead=200),
+    "GET /api/v1/withholdings": rule("token", teamlead=200, operator=200),
+    "POST /api/v1/withholdings/{withholding_id}/review": rule("token", teamlead=200),
     "POST /api/v1/me/consents": rule("token", resident=201, other_resident=201),
     "GET /api/v1/me/consents": rule("token", resident=200, other_resident=200),
     "POST /api/v1/me/consents/{consent_id}/revoke": rule("token", resident=200,
@@ -141,6 +149,10 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
         **_CONSENT, "bsn": w.anna.bsn, "provenance": {"method": "paper", "form_ref": "F-1"}}},
     "POST /api/v1/fhir/Consent": lambda w: {"json": _FHIR_CONSENT(w.anna.bsn), "headers": {
         "content-type": "application/fhir+json"}},
+    "POST /api/v1/inbox/{item_id}/open": lambda w: {"json": {"reason": "Plan maken"}},
+    "POST /api/v1/households/{household_id}/regisseur": lambda w: {"json": {"user": "anna"}},
+    "POST /api/v1/withholdings/{withholding_id}/review": lambda w: {
+        "json": {"decision": "extend"}},
 }
 # Per path parameter: an id of an object of the first caller of each pair.
 IDS: dict[str, Callable[[Any], str]] = {
@@ -150,6 +162,8 @@ IDS: dict[str, Callable[[Any], str]] = {
     "consent_id": lambda w: w.consent_id,
     "request_id": lambda w: w.request_id,
     "dead_letter_id": lambda w: w.dead_letter_id,
+    "household_id": lambda w: w.household_id,
+    "withholding_id": lambda w: w.withholding_id,
 }
 
 
@@ -215,6 +229,29 @@ class World:
                       reason="test", now=self.ctx.clock())
         with self.ctx.sessions() as session:
             return str(session.scalar(select(DeadLetter.id)))
+
+    @cached_property
+    def household_id(self) -> str:
+        from hub.core.models import Resident
+
+        with self.ctx.sessions() as session:
+            return session.get(Resident, self.ctx.pseudonyms.subject(self.anna.bsn)).household_id
+
+    @cached_property
+    def withholding_id(self) -> str:
+        from sqlalchemy import select
+
+        from hub.core.models import Withholding
+
+        _, vt = partner(self.ctx, "Veilig Thuis", kind="veiligthuis")
+        self._ok(self.client.post("/api/v1/messages", headers=vt, json={
+            "type": "safety.report", "source_ref": "VT-1", "subject": {"bsn": self.anna.bsn},
+            "occurred_at": "2026-11-20T08:00:00+00:00",
+            "data": {"kind": "handover", "concern": "child_abuse", "case_ref": "VT-1",
+                     "description": "Zorgen"}}))
+        self.worker.drain()
+        with self.ctx.sessions() as session:
+            return session.scalar(select(Withholding.id))
 
     @cached_property
     def consent_id(self) -> str:
