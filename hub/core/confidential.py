@@ -25,11 +25,9 @@ from hub.core.audit import as_actor, basis_of, record_event
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem
 from hub.core.models import ConfidentialRead, Household, InboxItem
-from hub.core.reencrypt import register_sealed
 
 MAX_REASON = 1000
-register_sealed(ConfidentialRead.__table__.c.id, ConfidentialRead.__table__.c.reason_sealed,
-                "read-reason")
+# The sealed reasons are re-sealed on key rotation: see SEALED_COLUMNS in hub.core.reencrypt.
 
 
 def is_confidential_type(ctx: HubContext, message_type: str) -> bool:

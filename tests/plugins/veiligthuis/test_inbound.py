@@ -239,3 +239,27 @@ def test_an_unmatched_report_goes_to_the_team_lead_for_triage(ctx, client, worke
     with ctx.sessions() as session:
         item = session.get(InboxItem, items[0]["id"])
         assert item.confidential and item.addressed_to is None
+
+
+def test_read_reasons_are_resealed_when_the_data_key_rotates(ctx, client, worker, family,
+                                                             monkeypatch):
+    from hub.core.confidential import read_reason
+    from hub.core.crypto import Cipher
+    from hub.core.keys import rotate_data_key
+    from hub.core.reencrypt import reencrypt_all
+
+    monkeypatch.delenv("HUB_KEYS", raising=False)
+    assert _designate(client, teamlead(ctx), household_of(ctx, family), "anna").status_code == 200
+    _, vt = veilig_thuis(ctx)
+    send(client, safety_report(family, ref="R-1"), vt)
+    worker.drain()
+    anna = regisseur(ctx, user="anna")
+    item_id = _inbox(client, anna)["items"][0]["id"]
+    assert client.post(f"/api/v1/inbox/{item_id}/open", json={"reason": REASON},
+                       headers=anna).status_code == 200
+    rotate_data_key(ctx.keys.provider)
+    reencrypt_all(ctx=ctx)
+    with ctx.sessions() as session:
+        read = session.scalars(select(ConfidentialRead)).one()
+        assert Cipher.key_id(read.reason_sealed) == "k2"
+        assert read_reason(ctx, read) == REASON
