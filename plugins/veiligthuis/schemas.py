@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.core.address import Address
 
@@ -32,3 +32,39 @@ class SafetyReport(BaseModel):
     description: str = Field(min_length=1, max_length=8000)
     address: Address | None = None
     contact: Contact | None = None
+
+
+class Reporter(BaseModel):
+    """How Veilig Thuis reaches the reporting regisseur."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=200)
+
+
+class WijkteamReport(BaseModel):
+    """``safety.report.wijkteam``: the regisseur reports to Veilig Thuis (meldcode, step 5)."""
+
+    model_config = ConfigDict(extra="forbid")
+    concern: Literal["domestic_violence", "child_abuse", "elder_abuse"]
+    description: str = Field(min_length=1, max_length=8000,
+                             description="What the regisseur saw or heard, and since when.")
+    # Acute or structural unsafety: Veilig Thuis acts the same day.
+    acute: bool = False
+    # Step 3 of the meldcode: talk with the resident first, unless that endangers someone.
+    resident_informed: bool
+    not_informed_reason: str | None = Field(default=None, min_length=1, max_length=1000)
+    reporter: Reporter
+    # Veilig Thuis' case number when this answers one of its own reports.
+    case_ref: str | None = Field(default=None, min_length=1, max_length=100,
+                                 pattern=r"^[\x21-\x7e]+$")
+
+    @model_validator(mode="after")
+    def _why_not_informed(self) -> WijkteamReport:
+        if not self.resident_informed and self.not_informed_reason is None:
+            raise ValueError("not_informed_reason is required when the resident was not "
+                             "informed")
+        if self.resident_informed and self.not_informed_reason is not None:
+            raise ValueError("not_informed_reason is only for a resident who was not informed")
+        return self
