@@ -25,6 +25,7 @@ from hub.core.audit import record_disclosure
 from hub.core.confidential import address_item
 from hub.core.context import HubContext
 from hub.core.models import Disclosure, InboxItem, Message, Partner
+from hub.core.outbound import announce_status
 from hub.core.residents import match_subject
 from hub.core.withholding import withhold_on_delivery
 
@@ -94,6 +95,7 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
                                             topic=mt.topic, now=now)
             message.request_id = request.id
         log.info("message %s held: no basis yet, the resident is asked", message.id)
+        announce_status(session, ctx=ctx, message=message, status="held", now=now)
         return message.status
 
     repeat_key = _repeat_key(ctx, partner, message.type, mt.repeat_key(data))
@@ -134,6 +136,7 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
         record_disclosure(session, ctx=ctx, item=item, partner=partner)
         withhold_on_delivery(session=session, ctx=ctx, item=item, message=message, now=now)
     _reached_inbox(ctx, session, message, partner, decision.basis.value, now)
+    announce_status(session, ctx=ctx, message=message, status="delivered", now=now)
     return message.status
 
 

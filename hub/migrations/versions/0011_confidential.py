@@ -1,7 +1,7 @@
 """confidential inbox items for one user, their reads with a reason, withholdings
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0007 (0006 before merging main; the lead re-chains)
 Create Date: 2026-11-23 21:50:00
 
 Issue 7 (Veilig Thuis): an inbox item can be confidential and addressed to the
@@ -14,7 +14,7 @@ import consent.tables
 
 
 revision = '0011'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
