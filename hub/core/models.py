@@ -337,7 +337,9 @@ class Withholding(Base):
 
     __tablename__ = "withholdings"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), unique=True)
+    # An inbound message (messages.id) or an outbound one (outbound_messages.id): no
+    # foreign key, because it may name either table.
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)
     item_id: Mapped[str | None] = mapped_column(String(36), index=True)
     subject: Mapped[str | None] = mapped_column(String(64), index=True)
     wijk: Mapped[str | None] = mapped_column(String(64), index=True)

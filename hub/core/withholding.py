@@ -1,13 +1,14 @@
 """Keeping a safety report out of the resident's own overview, on record and reviewed.
 
 The policy file decides (``withhold_from_resident`` on a safety basis, issue 7):
-a report that could endanger a child or a victim if the resident read it is
-not shown in ``/me/data``, ``/me/disclosures`` or ``/me/audit`` while it is
-withheld. The withholding itself is a record (who, when, the reason code, the
-review date), listed for the wijk's team leads, who review it: extend it to a
-new review date, or end it, after which the resident sees the report as any
-other. A report not yet routed, of a type the policy withholds, is not shown
-either, so nothing slips through between arrival and delivery.
+a report that could endanger a child or a victim if the resident read it (from
+Veilig Thuis, or the regisseur's own report to it) is not shown in
+``/me/data``, ``/me/disclosures`` or ``/me/audit`` while it is withheld. The
+withholding itself is a record (who, when, the reason code, the review date),
+listed for the wijk's team leads, who review it: extend it to a new review
+date, or end it, after which the resident sees the report as any other. A
+report not yet routed, of a type the policy withholds, is not shown either, so
+nothing slips through between arrival and delivery.
 """
 
 from __future__ import annotations
@@ -36,29 +37,44 @@ def _withholding_basis(ctx: HubContext, message_type: str):
     return basis if basis is not None and basis.withhold_from_resident else None
 
 
-def withhold_on_delivery(*, session: Session, ctx: HubContext, item: InboxItem,
-                         message: Message, now: datetime) -> Withholding | None:
-    """Start a withholding for a newly delivered item when the policy says so.
+def withhold(*, session: Session, ctx: HubContext, message_id: str, message_type: str,
+             subject: str | None, wijk: str | None, household_id: str | None,
+             item_id: str | None, now: datetime, system: str | None = None
+             ) -> Withholding | None:
+    """Start a withholding for a message about ``subject`` when the policy says so.
 
-    Called by the router in the delivering transaction. Recorded by the policy
-    (``withheld_by = "policy:<basis>"``), reviewed within the basis' ``review_days``,
-    and audited (``withholding.start``; the resident does not see that event while
-    the withholding lasts).
+    ``message_id`` names an inbound message (with its inbox ``item_id``) or an
+    outbound one (a report the regisseur sent about the resident). Recorded by the
+    policy (``withheld_by = "policy:<basis>"``), reviewed within the basis'
+    ``review_days``, audited as ``withholding.start`` (which the resident does not
+    see while it lasts). Idempotent: a message is withheld once.
     """
-    basis = _withholding_basis(ctx, message.type)
-    if basis is None or item.subject is None:
+    basis = _withholding_basis(ctx, message_type)
+    if basis is None or subject is None:
         return None
+    existing = session.scalar(select(Withholding).where(Withholding.message_id == message_id))
+    if existing is not None:
+        return existing
     row = Withholding(
-        id=str(uuid.uuid4()), message_id=message.id, item_id=item.id, subject=item.subject,
-        wijk=item.wijk, household_id=item.household_id, reason_code=basis.withhold_reason,
+        id=str(uuid.uuid4()), message_id=message_id, item_id=item_id, subject=subject,
+        wijk=wijk, household_id=household_id, reason_code=basis.withhold_reason,
         withheld_by=f"policy:{basis.key}", withheld_at=now,
         review_at=now + timedelta(days=basis.review_days))
     session.add(row)
     record_event(session, ctx=ctx, action="withholding.start", actor=f"policy:{basis.key}",
-                 role="system", subject=item.subject, system="worker",
-                 data={"withholding_id": row.id, "item_id": item.id, "message_id": message.id,
-                       "reason_code": row.reason_code, "review_at": row.review_at.isoformat()})
+                 role="system", subject=subject, system=system,
+                 data={"withholding_id": row.id, "item_id": item_id, "message_id": message_id,
+                       "type": message_type, "reason_code": row.reason_code,
+                       "review_at": row.review_at.isoformat()})
     return row
+
+
+def withhold_on_delivery(*, session: Session, ctx: HubContext, item: InboxItem,
+                         message: Message, now: datetime) -> Withholding | None:
+    """:func:`withhold` for an inbound message the router just delivered to ``item``."""
+    return withhold(session=session, ctx=ctx, message_id=message.id, message_type=message.type,
+                    subject=item.subject, wijk=item.wijk, household_id=item.household_id,
+                    item_id=item.id, now=now, system="worker")
 
 
 def _active(now: datetime):
@@ -129,8 +145,11 @@ def review(*, session: Session, ctx: HubContext, row: Withholding, decision: str
         action = "withholding.end"
     else:
         if review_at is None:
-            basis = _withholding_basis(ctx, session.get(Message, row.message_id).type)
-            review_at = now + timedelta(days=basis.review_days if basis else 28)
+            # The review period of the basis that started it (its key is in withheld_by).
+            key = row.withheld_by.removeprefix("policy:")
+            basis = ctx.policy.safety.get(key)
+            review_at = now + timedelta(days=basis.review_days if basis and basis.review_days
+                                        else 28)
         if review_at <= now or review_at > now + timedelta(days=366):
             raise HubProblem(422, "Invalid input", [FieldProblem(
                 "review_at", "must be in the future, at most a year from now")])

@@ -7,6 +7,10 @@ it as confidential: it goes to the household's *designated* regisseur only,
 its content is opened only with a reason, and the policy may keep it out of
 the resident's overview (see docs/veiligthuis.md). This plugin only describes
 the message; the core does the addressing, auditing and withholding.
+
+Outbound, ``safety.report.wijkteam``: the regisseur reports to Veilig Thuis
+(meldcode step 5) through ``POST /api/v1/veiligthuis/reports``; the core's
+outbox delivers it with retries, and Veilig Thuis' reference is the receipt.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fastapi import APIRouter
+
 from hub import hookimpl
-from hub.core.types import MessageType
-from plugins.veiligthuis.schemas import SafetyReport
+from hub.core.types import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo
+from plugins.veiligthuis import outbound
+from plugins.veiligthuis.schemas import OutgoingReport, SafetyReport
 
 KIND = "veiligthuis"
 _KIND_NL = {"handover": "Overdracht", "request": "Verzoek"}
@@ -33,7 +40,8 @@ def _summary(data: Mapping[str, Any]) -> str:
 
 @hookimpl
 def wijkhub_message_types() -> list[MessageType]:
-    """``safety.report``, sent by Veilig Thuis to the household's designated regisseur."""
+    """``safety.report``, sent by Veilig Thuis to the household's designated regisseur;
+    ``safety.report.wijkteam``, sent by the regisseur to Veilig Thuis (outbound only)."""
     return [
         MessageType(
             name="safety.report",
@@ -43,4 +51,27 @@ def wijkhub_message_types() -> list[MessageType]:
             topic="veiligheid",
             summary=_summary,
         ),
+        MessageType(
+            name=outbound.OUTBOUND_TYPE,
+            partner_kinds=(KIND,),
+            category="veiligheid",
+            data_model=OutgoingReport,
+            topic="veiligheid",
+            inbound=False,
+            outbound=True,
+        ),
     ]
+
+
+@hookimpl
+def wijkhub_routers() -> list[APIRouter]:
+    """``POST /api/v1/veiligthuis/reports`` and ``GET …/reports/{id}`` for the regisseur."""
+    return [outbound.router]
+
+
+@hookimpl
+def wijkhub_outbound_request(envelope: OutboundEnvelope,
+                             partner: PartnerInfo) -> OutboundRequest | None:
+    """A report to Veilig Thuis: POST to ``<endpoint>/meldingen``; the receipt is Veilig
+    Thuis' ``reference``. None for every other type or partner kind."""
+    return outbound.request_for(envelope, partner)

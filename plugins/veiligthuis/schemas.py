@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -68,3 +69,48 @@ class WijkteamReport(BaseModel):
         if self.resident_informed and self.not_informed_reason is not None:
             raise ValueError("not_informed_reason is only for a resident who was not informed")
         return self
+
+
+class ReportedPerson(BaseModel):
+    """Whom the report is about, as the resident registry knows them (no BSN)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    birthdate: str | None = Field(default=None, max_length=10)
+    postcode: str | None = Field(default=None, max_length=7)
+    huisnummer: str | None = Field(default=None, max_length=20)
+
+
+class OutgoingReport(WijkteamReport):
+    """What the hub stores (sealed) and sends: the report and the person it is about."""
+
+    person: ReportedPerson
+
+
+class ReportCreate(BaseModel):
+    """``POST /api/v1/veiligthuis/reports``: the regisseur's report to Veilig Thuis."""
+
+    model_config = ConfigDict(extra="forbid")
+    ref: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
+                     description="Your own id for this report: sending it again is harmless.")
+    bsn: str = Field(min_length=1, max_length=20,
+                     description="The resident the report is about; never stored.")
+    related_item_id: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="The inbox item (a Veilig Thuis report) this answers, if any.")
+    partner_id: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="Which Veilig Thuis, when the hub knows more than one.")
+    report: WijkteamReport
+
+
+class ReportStatus(BaseModel):
+    """Where a report to Veilig Thuis stands."""
+
+    id: str
+    ref: str
+    status: Literal["queued", "delivered", "failed"]
+    attempts: int
+    receipt: str | None = Field(description="Veilig Thuis' own reference, once delivered.")
+    delivered_at: datetime | None
+    last_error: str | None = Field(description="e.g. HTTP 503; never message data.")

@@ -94,6 +94,11 @@ RULES: dict[str, Rule] = {
         "token", regisseur=200, other_regisseur=404, teamlead=200),
     "GET /api/v1/withholdings": rule("token", teamlead=200, operator=200),
     "POST /api/v1/withholdings/{withholding_id}/review": rule("token", teamlead=200),
+    # Another wijk's regisseur names a resident who is not theirs: 422 on bsn, as for an
+    # unknown BSN, so the answer does not confirm that the BSN exists.
+    "POST /api/v1/veiligthuis/reports": rule("token", regisseur=202, other_regisseur=422),
+    "GET /api/v1/veiligthuis/reports/{report_id}": rule("token", regisseur=200,
+                                                        other_regisseur=404, teamlead=200),
     "POST /api/v1/me/consents": rule("token", resident=201, other_resident=201),
     "GET /api/v1/me/consents": rule("token", resident=200, other_resident=200),
     "POST /api/v1/me/consents/{consent_id}/revoke": rule("token", resident=200,
@@ -153,6 +158,7 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "POST /api/v1/households/{household_id}/regisseur": lambda w: {"json": {"user": "anna"}},
     "POST /api/v1/withholdings/{withholding_id}/review": lambda w: {
         "json": {"decision": "extend"}},
+    "POST /api/v1/veiligthuis/reports": lambda w: {"json": w.vt_report("VT-R-new")},
 }
 # Per path parameter: an id of an object of the first caller of each pair.
 IDS: dict[str, Callable[[Any], str]] = {
@@ -164,6 +170,7 @@ IDS: dict[str, Callable[[Any], str]] = {
     "dead_letter_id": lambda w: w.dead_letter_id,
     "household_id": lambda w: w.household_id,
     "withholding_id": lambda w: w.withholding_id,
+    "report_id": lambda w: w.report_id,
 }
 
 
@@ -238,12 +245,28 @@ class World:
             return session.get(Resident, self.ctx.pseudonyms.subject(self.anna.bsn)).household_id
 
     @cached_property
+    def veilig_thuis(self) -> dict[str, str]:
+        return partner(self.ctx, "Veilig Thuis", kind="veiligthuis")[1]
+
+    def vt_report(self, ref: str) -> dict[str, Any]:
+        assert self.veilig_thuis
+        return {"ref": ref, "bsn": self.anna.bsn, "report": {
+            "concern": "child_abuse", "description": "Zorgen", "resident_informed": True,
+            "reporter": {"name": "Anna"}}}
+
+    @cached_property
+    def report_id(self) -> str:
+        return self._ok(self.client.post("/api/v1/veiligthuis/reports",
+                                         json=self.vt_report("VT-R-1"),
+                                         headers=self.headers["regisseur"]))["id"]
+
+    @cached_property
     def withholding_id(self) -> str:
         from sqlalchemy import select
 
         from hub.core.models import Withholding
 
-        _, vt = partner(self.ctx, "Veilig Thuis", kind="veiligthuis")
+        vt = self.veilig_thuis
         self._ok(self.client.post("/api/v1/messages", headers=vt, json={
             "type": "safety.report", "source_ref": "VT-1", "subject": {"bsn": self.anna.bsn},
             "occurred_at": "2026-11-20T08:00:00+00:00",

@@ -61,8 +61,6 @@ def upgrade() -> None:
     sa.Column('ended_by', sa.String(length=200), nullable=True),
     sa.Column('reviewed_at', consent.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reviewed_by', sa.String(length=200), nullable=True),
-    sa.ForeignKeyConstraint(['message_id'], ['messages.id'],
-                            name=op.f('fk_withholdings_message_id_messages')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_withholdings')),
     sa.UniqueConstraint('message_id', name=op.f('uq_withholdings_message_id'))
     )

@@ -10,9 +10,10 @@ from hub.core.models import Resident
 from tests.utils.builders import Person, partner
 
 
-def veilig_thuis(ctx, name: str = "Veilig Thuis") -> tuple[str, dict[str, str]]:
+def veilig_thuis(ctx, name: str = "Veilig Thuis",
+                 endpoint: str | None = None) -> tuple[str, dict[str, str]]:
     """Register the Veilig Thuis partner; its id and Authorization header."""
-    return partner(ctx, name, kind="veiligthuis")
+    return partner(ctx, name, kind="veiligthuis", endpoint=endpoint)
 
 
 def safety_report(who: Person, *, ref: str, kind: str = "handover",

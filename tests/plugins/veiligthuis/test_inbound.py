@@ -41,7 +41,10 @@ def test_the_plugin_registers_through_the_entry_point_like_a_third_party(ctx):
     assert mt is not None and mt.partner_kinds == ("veiligthuis",)
     assert mt.category == "veiligheid"
     assert {"name": "veiligthuis", "module": "plugins.veiligthuis",
-            "message_types": ["safety.report"]} in ctx.plugins.describe()
+            "message_types": ["safety.report", "safety.report.wijkteam"]
+            } in ctx.plugins.describe()
+    outgoing = ctx.plugins.catalog.type("safety.report.wijkteam")
+    assert (outgoing.inbound, outgoing.outbound) == (False, True)
 
 
 def test_only_the_designated_regisseur_sees_and_opens_the_report(ctx, client, worker, family,
