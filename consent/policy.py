@@ -36,7 +36,9 @@ DEFAULT_POLICY_SOURCE = "consent/default_policy.toml"
 
 _TOP_KEYS = frozenset({"statutes", "safety", "types"})
 _STATUTE_KEYS = frozenset({"title", "enabled", "retention_days"})
-_SAFETY_KEYS = frozenset({"title", "enabled"})
+_SAFETY_KEYS = frozenset({"title", "enabled", "withhold_from_resident", "review_days",
+                          "withhold_reason"})
+_REASON_CODE = re.compile(r"[a-z][a-z0-9-]{0,63}")
 _TYPE_KEYS = frozenset({"category", "statute", "safety", "minimal_fields"})
 # A safety basis (meldrecht) is for reports about someone's safety only.
 SAFETY_CATEGORY = "veiligheid"
@@ -70,11 +72,19 @@ class Statute:
 
 @dataclass(frozen=True)
 class SafetyBasis:
-    """A safety basis (e.g. Veilig Thuis' meldrecht): the whole report, marked confidential."""
+    """A safety basis (e.g. Veilig Thuis' meldrecht): the whole report, marked confidential.
+
+    ``withhold_from_resident``: reports on this basis are kept out of the resident's
+    own overview (while that protects a child or a victim), recorded with
+    ``withhold_reason`` and reviewed by a team lead every ``review_days``.
+    """
 
     key: str
     title: str
     enabled: bool
+    withhold_from_resident: bool = False
+    review_days: int | None = None
+    withhold_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,8 +209,30 @@ def _parse_statute(source: str, key: str, raw: Any) -> Statute:
 
 
 def _parse_safety(source: str, key: str, raw: Any) -> SafetyBasis:
-    _, _, title, enabled = _titled_entry(source, "safety", "safety basis", key, raw, _SAFETY_KEYS)
-    return SafetyBasis(key=key, title=title, enabled=enabled)
+    where, table, title, enabled = _titled_entry(source, "safety", "safety basis", key, raw,
+                                                 _SAFETY_KEYS)
+    withhold = table.get("withhold_from_resident", False)
+    if not isinstance(withhold, bool):
+        raise PolicyError(source, f"{where}.withhold_from_resident", "must be true or false")
+    if not withhold:
+        for extra in ("review_days", "withhold_reason"):
+            if extra in table:
+                # A review period for nothing withheld would suggest a protection that
+                # is never applied.
+                raise PolicyError(source, f"{where}.{extra}",
+                                  "only allowed with withhold_from_resident = true")
+        return SafetyBasis(key=key, title=title, enabled=enabled)
+    # Withholding something from a resident is never open-ended: it is reviewed.
+    review = _required(source, where, table, "review_days")
+    if isinstance(review, bool) or not isinstance(review, int) or not 0 < review <= 366:
+        raise PolicyError(source, f"{where}.review_days",
+                          "must be a whole number of days from 1 to 366")
+    reason = _required(source, where, table, "withhold_reason")
+    if not isinstance(reason, str) or not _REASON_CODE.fullmatch(reason):
+        raise PolicyError(source, f"{where}.withhold_reason",
+                          "must be a code of lowercase letters, digits and dashes")
+    return SafetyBasis(key=key, title=title, enabled=enabled, withhold_from_resident=True,
+                       review_days=review, withhold_reason=reason)
 
 
 def _parse_type(

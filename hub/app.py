@@ -12,6 +12,7 @@ from hub.api import (
     consents,
     correlation,
     health,
+    households,
     inbox,
     me,
     metrics,
@@ -20,6 +21,7 @@ from hub.api import (
     partners,
     problems,
     security,
+    withholdings,
 )
 from hub.api.limits import BodyLimit
 from hub.api.request_metrics import RequestMetrics
@@ -55,7 +57,7 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     security.install(app, ctx)  # after the other middleware: its headers wrap them all
     # Outermost, so every answer (also a 413 or a problem) carries the correlation id.
     correlation.install(app)
-    for module in (health, partners, inbox, me, ops):
+    for module in (health, partners, inbox, households, withholdings, me, ops):
         app.include_router(module.router)
     app.include_router(metrics.router)
     audit_api.install(app)

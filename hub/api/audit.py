@@ -13,13 +13,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.api.deps import ContextDep, ResidentDep, SessionDep
 from hub.core.audit import current_client, current_system
 from hub.core.audit_text import describe, dutch_date, is_core_action
 from hub.core.models import AuditEvent, Partner
+from hub.core.withholding import withheld_items, withheld_messages
 
 router = APIRouter(prefix="/api/v1/me", tags=["resident"])
 
@@ -41,12 +42,28 @@ class AuditPage(BaseModel):
     items: list[AuditEntryPublic]
 
 
+def _not_withheld(ctx, session, subject: str) -> list:
+    # Events about a report kept from the resident (issue 7) are not shown while it is.
+    now = ctx.clock()
+    messages = withheld_messages(session=session, ctx=ctx, subject=subject, now=now)
+    items = withheld_items(session=session, subject=subject, now=now)
+    conditions = []
+    if messages:
+        conditions.append(func.coalesce(AuditEvent.data["message_id"].as_string(), "")
+                          .not_in(sorted(messages)))
+    if items:
+        conditions.append(func.coalesce(AuditEvent.data["item_id"].as_string(), "")
+                          .not_in(sorted(items)))
+    return conditions
+
+
 @router.get("/audit", response_model=AuditPage)
 def my_audit(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
              limit: Annotated[int, Query(ge=1, le=200)] = 50,
              offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> AuditPage:
     """Who did what with my data, when and why: only events about me."""
-    where = AuditEvent.subject == resident.subject
+    where = and_(AuditEvent.subject == resident.subject,
+                 *_not_withheld(ctx, session, resident.subject))
     total = session.scalar(select(func.count()).select_from(AuditEvent).where(where))
     rows = session.scalars(select(AuditEvent).where(where).order_by(AuditEvent.seq.desc())
                            .limit(limit).offset(offset)).all()

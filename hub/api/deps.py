@@ -160,7 +160,26 @@ def get_operator(ctx: ContextDep, credentials: Credentials) -> Principal:
     return principal
 
 
+def get_teamlead(ctx: ContextDep, credentials: Credentials) -> Principal:
+    """A team lead of a wijk (reviews the wijk's withholdings, designates regisseurs)."""
+    principal = _principal(ctx, credentials)
+    if principal.role != "teamlead":
+        raise HubProblem(403, "Only a team lead may do this")
+    return principal
+
+
+def get_oversight(ctx: ContextDep, credentials: Credentials) -> Principal:
+    """A team lead (their wijk) or an operator (every wijk): reads lists of ids and dates
+    kept for review, never a resident's data."""
+    principal = _principal(ctx, credentials)
+    if principal.role not in ("teamlead", "operator"):
+        raise HubProblem(403, "Only a team lead or operator may do this")
+    return principal
+
+
 PartnerDep = Annotated[Partner, Depends(get_partner)]
+TeamleadDep = Annotated[Principal, Depends(get_teamlead)]
+OversightDep = Annotated[Principal, Depends(get_oversight)]
 RegisseurDep = Annotated[Principal, Depends(get_regisseur)]
 InboxReaderDep = Annotated[Principal, Depends(get_inbox_reader)]
 ResidentDep = Annotated[Principal, Depends(get_resident)]

@@ -1,4 +1,10 @@
-"""Routes for the regisseur: the wijk's inbox, take up and close."""
+"""Routes for the regisseur: the wijk's inbox, take up and close.
+
+Confidential items (issue 7, hub.core.confidential) are shown only to the one
+they are addressed to, as a neutral line in lists; opening one needs a reason:
+``POST /api/v1/inbox/{id}/open`` with ``{"reason": ...}`` (kept out of URLs and
+proxy logs), or ``GET /api/v1/inbox/{id}?reason=...``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,10 @@ from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, SessionDep
-from hub.api.schemas import InboxItemPublic, InboxPage
+from hub.api.schemas import InboxItemPublic, InboxPage, OpenConfidential
 from hub.core import inbox as inbox_core
 from hub.core.audit import as_actor, record_inbox_access
+from hub.core.confidential import checked_reason, record_read
 from hub.core.errors import HubProblem
 from hub.core.inbox import ItemView, get_item, list_items, view_item
 
@@ -25,7 +32,8 @@ def _public(view: ItemView) -> InboxItemPublic:
         source=view.source_name, basis=item.basis, reason=item.reason, status=item.status,
         triage=item.triage, matched_by=view.matched_by, household_id=item.household_id,
         repeats=item.repeats,
-        received_at=item.delivered_at, data=view.data)
+        received_at=item.delivered_at, data=view.data, confidential=item.confidential,
+        addressed_to=item.addressed_to)
 
 
 @router.get("", response_model=InboxPage)
@@ -35,34 +43,61 @@ def inbox(ctx: ContextDep, session: SessionDep, regisseur: InboxReaderDep,
           type: Annotated[str | None, Query(max_length=100)] = None,
           basis: Literal["consent", "statute", "safety"] | None = None,
           status: Literal["new", "taken_up", "closed"] | None = None) -> InboxPage:
-    """The items of the regisseur's wijk that may be shown now, newest first."""
+    """The items of the regisseur's wijk that may be shown now, newest first.
+
+    Confidential items appear only for their designated regisseur (or, while none is
+    designated, for the team lead), without data: "Vertrouwelijk bericht van …".
+    """
     total, views = list_items(session=session, ctx=ctx, wijk=regisseur.wijk, now=ctx.clock(),
                               limit=limit, offset=offset, type_=type, basis=basis,
-                              status=status)
+                              status=status, viewer=regisseur)
     page = InboxPage(total=total, limit=limit, offset=offset, items=[_public(v) for v in views])
     record_inbox_access(session, ctx=ctx, principal=regisseur, action="read.list", views=views)
     session.commit()
     return page
 
 
-def _own_item(ctx, session, regisseur, item_id):
-    item = get_item(session=session, ctx=ctx, wijk=regisseur.wijk, item_id=item_id,
-                    now=ctx.clock())
+def _own_item(ctx, session, principal, item_id):
+    item = get_item(session=session, ctx=ctx, wijk=principal.wijk, item_id=item_id,
+                    now=ctx.clock(), viewer=principal)
     if item is None:
         raise HubProblem(404, "Item not found")
     return item
 
 
-@router.get("/{item_id}", response_model=InboxItemPublic)
-def inbox_item(item_id: IdPath, ctx: ContextDep, session: SessionDep,
-               regisseur: InboxReaderDep) -> InboxItemPublic:
-    """One item, with the data its basis allows now."""
-    item = _own_item(ctx, session, regisseur, item_id)
-    view = view_item(session=session, ctx=ctx, item=item)
+def _open(ctx, session, reader, item_id: str, reason: str | None) -> InboxItemPublic:
+    item = _own_item(ctx, session, reader, item_id)
+    if not item.confidential:
+        view = view_item(session=session, ctx=ctx, item=item)
+        record_inbox_access(session, ctx=ctx, principal=reader, action="read", views=[view])
+    else:
+        reason = checked_reason(reason)
+        view = view_item(session=session, ctx=ctx, item=item, opened=True)
+        record_read(session=session, ctx=ctx, item=item, principal=reader, reason=reason,
+                    fields=list(view.data), now=ctx.clock())
     public = _public(view)
-    record_inbox_access(session, ctx=ctx, principal=regisseur, action="read", views=[view])
     session.commit()
     return public
+
+
+@router.get("/{item_id}", response_model=InboxItemPublic)
+def inbox_item(item_id: IdPath, ctx: ContextDep, session: SessionDep,
+               regisseur: InboxReaderDep,
+               reason: Annotated[str | None, Query(
+                   max_length=1000, description="Required for a confidential item: why you "
+                   "open it (prefer POST …/open, which keeps it out of URLs).")] = None,
+               ) -> InboxItemPublic:
+    """One item, with the data its basis allows now. A confidential item needs a reason
+    (missing or blank: 422 naming ``reason``); each opening is audited with it."""
+    return _open(ctx, session, regisseur, item_id, reason)
+
+
+@router.post("/{item_id}/open", response_model=InboxItemPublic)
+def open_item(item_id: IdPath, body: OpenConfidential, ctx: ContextDep, session: SessionDep,
+              regisseur: InboxReaderDep) -> InboxItemPublic:
+    """Open an item giving the reason in the body: the way to open a confidential item.
+    The reason is stored sealed and the opening audited (``read.confidential``)."""
+    return _open(ctx, session, regisseur, item_id, body.reason)
 
 
 @router.post("/{item_id}/take-up", response_model=InboxItemPublic)
@@ -72,7 +107,8 @@ def take_up(item_id: IdPath, ctx: ContextDep, session: SessionDep,
     item = _own_item(ctx, session, regisseur, item_id)
     inbox_core.take_up(session=session, ctx=ctx, item=item, now=ctx.clock(),
                        **as_actor(regisseur))
-    view = view_item(session=session, ctx=ctx, item=item)
+    # A confidential item's content is shown only when opened with a reason.
+    view = view_item(session=session, ctx=ctx, item=item, opened=not item.confidential)
     public = _public(view)
     record_inbox_access(session, ctx=ctx, principal=regisseur, action="inbox.take_up",
                         views=[view])
@@ -96,7 +132,7 @@ def close(item_id: IdPath, ctx: ContextDep, session: SessionDep, regisseur: Regi
     item = _own_item(ctx, session, regisseur, item_id)
     inbox_core.close(session=session, ctx=ctx, item=item, now=ctx.clock(),
                      note=body.summary if body else None, **as_actor(regisseur))
-    view = view_item(session=session, ctx=ctx, item=item)
+    view = view_item(session=session, ctx=ctx, item=item, opened=not item.confidential)
     public = _public(view)
     record_inbox_access(session, ctx=ctx, principal=regisseur, action="inbox.close",
                         views=[view])

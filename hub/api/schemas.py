@@ -81,6 +81,19 @@ class InboxItemPublic(BaseModel):
     repeats: int = Field(description="Herhaalde meldingen linked to this item.")
     received_at: datetime
     data: dict[str, Any]
+    confidential: bool = Field(
+        default=False, description="Only for the household's designated regisseur; lists "
+        "show a neutral summary and no data; opening it needs a reason.")
+    addressed_to: str | None = Field(
+        default=None, description="A confidential item's designated regisseur; null while "
+        "it waits for the team lead to designate one.")
+
+
+class OpenConfidential(BaseModel):
+    """Why the reader opens a confidential item (stored sealed, audited)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(max_length=1000, description="Why you open this item, in your words.")
 
 
 class InboxPage(BaseModel):

@@ -42,6 +42,13 @@ def describe(*, action: str, actor: str, role: str, basis: str | None, data: dic
     texts = {
         "read": f"{staff} heeft {report} bekeken op {when}.",
         "read.list": f"{staff} heeft {report} gezien in het overzicht op {when}.",
+        "read.confidential": f"{staff} heeft {report} bekeken op {when}.",
+        "withholding.start": (f"{report[0].upper()}{report[1:]} is een tijd niet in uw "
+                              f"overzicht getoond, om iemand te beschermen. Dat besloot de "
+                              f"gemeente op {when}."),
+        "withholding.end": f"Een teamleider heeft {report} weer zichtbaar gemaakt op {when}.",
+        "withholding.review": (f"Een teamleider heeft gekeken of {report} nog niet getoond "
+                               f"mocht worden op {when}."),
         "inbox.take_up": f"{staff} is met {report} aan de slag gegaan op {when}.",
         "inbox.close": f"{staff} heeft {report} afgesloten op {when}.",
         "disclosure": (f"{partner_name or 'Een organisatie'} heeft {report} gedeeld met "

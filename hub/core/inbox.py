@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from consent.engine import decide, intersect_fields
 from consent.model import BasisKind
 from consent.tables import consent_grants
+from hub.core.confidential import neutral_summary, visible_to
 from hub.core.context import HubContext
 from hub.core.errors import HubProblem
 from hub.core.models import InboxItem, Message, Partner, Resident
@@ -92,10 +93,15 @@ def recheck(*, session: Session, ctx: HubContext, now: datetime, wijk: str | Non
 
 def list_items(*, session: Session, ctx: HubContext, wijk: str, now: datetime, limit: int,
                offset: int, type_: str | None = None, basis: str | None = None,
-               status: str | None = None) -> tuple[int, list[ItemView]]:
-    """The visible items of a wijk, newest first, with the total before paging."""
+               status: str | None = None, viewer: Any = None) -> tuple[int, list[ItemView]]:
+    """The visible items of a wijk, newest first, with the total before paging.
+
+    With ``viewer`` (a Principal) only what that person may see: confidential items
+    only when addressed to them (or, for a team lead, while they wait for a
+    regisseur), and then as a neutral line without data (see hub.core.confidential).
+    """
     recheck(session=session, ctx=ctx, now=now, wijk=wijk)
-    where = [InboxItem.wijk == wijk, InboxItem.hidden.is_(False)]
+    where = [InboxItem.wijk == wijk, InboxItem.hidden.is_(False), visible_to(viewer)]
     if type_:
         where.append(InboxItem.type == type_)
     if basis:
@@ -106,23 +112,32 @@ def list_items(*, session: Session, ctx: HubContext, wijk: str, now: datetime, l
     items = session.scalars(select(InboxItem).where(*where)
                             .order_by(InboxItem.delivered_at.desc(), InboxItem.id)
                             .limit(limit).offset(offset))
-    return total, [view_item(session=session, ctx=ctx, item=item) for item in items]
+    return total, [view_item(session=session, ctx=ctx, item=item, opened=False)
+                   for item in items]
 
 
 def get_item(*, session: Session, ctx: HubContext, wijk: str, item_id: str,
-             now: datetime) -> InboxItem | None:
-    """One visible item of this wijk, re-checked first; None if it is not to be shown."""
+             now: datetime, viewer: Any = None) -> InboxItem | None:
+    """One visible item of this wijk, re-checked first; None if it is not to be shown
+    (to ``viewer``, when given: see :func:`list_items`)."""
     recheck(session=session, ctx=ctx, now=now, wijk=wijk)
-    item = session.get(InboxItem, item_id)
-    if item is None or item.wijk != wijk or item.hidden:
-        return None
-    return item
+    return session.scalar(select(InboxItem).where(
+        InboxItem.id == item_id, InboxItem.wijk == wijk, InboxItem.hidden.is_(False),
+        visible_to(viewer)))
 
 
-def view_item(*, session: Session, ctx: HubContext, item: InboxItem) -> ItemView:
-    """Open the message and keep only the fields the item's basis allows."""
+def view_item(*, session: Session, ctx: HubContext, item: InboxItem,
+              opened: bool = True) -> ItemView:
+    """Open the message and keep only the fields the item's basis allows.
+
+    A confidential item that is not ``opened`` (with a reason, by the caller) shows
+    a neutral summary and no data at all.
+    """
     message = session.get(Message, item.message_id)
     partner = session.get(Partner, item.source_partner)
+    if item.confidential and not opened:
+        return ItemView(item=item, summary=neutral_summary(partner.name), data={},
+                        source_name=partner.name, matched_by=message.match_method)
     payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
     given, data = payload["subject"], payload["data"]
     name = given.get("name")

@@ -224,6 +224,11 @@ class InboxItem(Base):
     repeats: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
+    # A confidential item (a type with a safety basis, e.g. a Veilig Thuis report) is
+    # addressed to one user: the household's designated regisseur. None while the
+    # household has none: then only the wijk's team leads see it, to assign one (issue 7).
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    addressed_to: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class Disclosure(Base):
@@ -303,3 +308,48 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
     updated_at: Mapped[datetime] = _ts()
+
+
+class ConfidentialRead(Base):
+    """One opening of a confidential inbox item, with the reason its reader gave (issue 7).
+
+    The reason is a professional's free text: sealed (context ``read-reason:<id>``),
+    never logged. The audit event of the read names this row's id.
+    """
+
+    __tablename__ = "confidential_reads"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("inbox_items.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    reason_sealed: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = _ts()
+
+
+class Withholding(Base):
+    """That a message is kept out of the resident's own overview, and until when (issue 7).
+
+    The policy file decides which safety reports are withheld (while that protects a
+    child or a victim). Each withholding is reviewed by a team lead by ``review_at``;
+    it ends when a team lead ends it or at ``ends_at``. Nothing is deleted: the row
+    is the record that, and why, the resident was not shown the report.
+    """
+
+    __tablename__ = "withholdings"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # An inbound message (messages.id) or an outbound one (outbound_messages.id): no
+    # foreign key, because it may name either table.
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)
+    item_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
+    wijk: Mapped[str | None] = mapped_column(String(64), index=True)
+    household_id: Mapped[str | None] = mapped_column(String(36))
+    reason_code: Mapped[str] = mapped_column(String(64))
+    withheld_by: Mapped[str] = mapped_column(String(200))
+    withheld_at: Mapped[datetime] = _ts()
+    review_at: Mapped[datetime] = _ts()
+    ends_at: Mapped[datetime | None] = _ts()
+    ended_at: Mapped[datetime | None] = _ts()
+    ended_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None] = _ts()
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))

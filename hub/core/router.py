@@ -22,10 +22,12 @@ from consent.engine import decide
 from consent.model import MessageFacts, Outcome
 from hub.core import correlation
 from hub.core.audit import record_disclosure
+from hub.core.confidential import address_item
 from hub.core.context import HubContext
 from hub.core.models import Disclosure, InboxItem, Message, Partner
 from hub.core.outbound import announce_status
 from hub.core.residents import match_subject
+from hub.core.withholding import withhold_on_delivery
 
 TERMINAL = frozenset({"delivered", "linked", "closed"})
 RECIPIENT = "wijkteam"
@@ -121,6 +123,8 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
         reason=decision.reason, status="new", taken_up=False, hidden=False,
         repeat_key=repeat_key, measure=_seal_measure(ctx, message.id, measure),
         repeats=0, delivered_at=now, updated_at=now)
+    # A confidential type goes to the household's designated regisseur only (issue 7).
+    address_item(session=session, ctx=ctx, item=item)
     session.add(item)
     message.status, message.item_id = "delivered", item.id
     if match.subject is not None:
@@ -130,6 +134,7 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
             recipient=f"wijkteam:{match.wijk}", basis=decision.basis.value,
             basis_ref=decision.basis_ref, fields=item.fields, reason=decision.reason, at=now))
         record_disclosure(session, ctx=ctx, item=item, partner=partner)
+        withhold_on_delivery(session=session, ctx=ctx, item=item, message=message, now=now)
     _reached_inbox(ctx, session, message, partner, decision.basis.value, now)
     announce_status(session, ctx=ctx, message=message, status="delivered", now=now)
     return message.status

@@ -21,6 +21,7 @@ from consent.tables import consent_grants
 from hub.core.context import HubContext
 from hub.core.inbox import recheck
 from hub.core.models import Disclosure, InboxItem, Message, Partner
+from hub.core.withholding import withheld_messages
 
 RECIPIENT = "wijkteam"
 
@@ -112,10 +113,13 @@ def disclosures_for(*, session: Session, ctx: HubContext, subject: str, now: dat
         .where(Disclosure.subject == subject)
         .order_by(Disclosure.at.desc(), Disclosure.id.desc())).all()
     consents = _consents(session, (d.basis_ref for d, *_ in rows if d.basis == "consent"))
+    withheld = withheld_messages(session=session, ctx=ctx, subject=subject, now=now)
     out = []
     for disclosure, source_name, message, item in rows:
         if categories is not None and message.category not in categories:
             continue
+        if message.id in withheld:
+            continue  # kept from the resident while that protects someone (issue 7)
         consent = consents.get(disclosure.basis_ref) if disclosure.basis == "consent" else None
         out.append(DisclosureView(
             disclosure=disclosure, source_name=source_name, category=message.category,
@@ -142,10 +146,13 @@ def known_about(*, session: Session, ctx: HubContext, subject: str, now: datetim
         .outerjoin(InboxItem, InboxItem.id == Message.item_id)
         .where(Message.subject == subject)
         .order_by(Message.received_at.desc(), Message.id)).all()
+    withheld = withheld_messages(session=session, ctx=ctx, subject=subject, now=now)
     out = []
     for message, source_name, item in rows:
         if categories is not None and message.category not in categories:
             continue
+        if message.id in withheld:
+            continue  # kept from the resident while that protects someone (issue 7)
         mt = ctx.plugins.catalog.type(message.type)
         topic = mt.topic if mt is not None else message.type
         fields: list[str] = []

@@ -86,6 +86,19 @@ RULES: dict[str, Rule] = {
                                         teamlead=200),
     "POST /api/v1/inbox/{item_id}/take-up": rule("token", regisseur=200, other_regisseur=404),
     "POST /api/v1/inbox/{item_id}/close": rule("token", regisseur=200, other_regisseur=404),
+    "POST /api/v1/inbox/{item_id}/open": rule("token", regisseur=200, other_regisseur=404,
+                                              teamlead=200),
+    "GET /api/v1/households/{household_id}": rule("token", regisseur=200, other_regisseur=404,
+                                                  teamlead=200),
+    "POST /api/v1/households/{household_id}/regisseur": rule(
+        "token", regisseur=200, other_regisseur=404, teamlead=200),
+    "GET /api/v1/withholdings": rule("token", teamlead=200, operator=200),
+    "POST /api/v1/withholdings/{withholding_id}/review": rule("token", teamlead=200),
+    # Another wijk's regisseur names a resident who is not theirs: 422 on bsn, as for an
+    # unknown BSN, so the answer does not confirm that the BSN exists.
+    "POST /api/v1/veiligthuis/reports": rule("token", regisseur=202, other_regisseur=422),
+    "GET /api/v1/veiligthuis/reports/{report_id}": rule("token", regisseur=200,
+                                                        other_regisseur=404, teamlead=200),
     "POST /api/v1/me/consents": rule("token", resident=201, other_resident=201),
     "GET /api/v1/me/consents": rule("token", resident=200, other_resident=200),
     "POST /api/v1/me/consents/{consent_id}/revoke": rule("token", resident=200,
@@ -159,6 +172,11 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "POST /api/v1/fhir/Consent": lambda w: {"json": _FHIR_CONSENT(w.anna.bsn), "headers": {
         "content-type": "application/fhir+json"}},
     "POST /api/v1/wmo/requests": lambda w: {"json": w.wmo_body},
+    "POST /api/v1/inbox/{item_id}/open": lambda w: {"json": {"reason": "Plan maken"}},
+    "POST /api/v1/households/{household_id}/regisseur": lambda w: {"json": {"user": "anna"}},
+    "POST /api/v1/withholdings/{withholding_id}/review": lambda w: {
+        "json": {"decision": "extend"}},
+    "POST /api/v1/veiligthuis/reports": lambda w: {"json": w.vt_report("VT-R-new")},
 }
 _FHIR_REFERRAL = {"resourceType": "Bundle", "type": "transaction", "entry": []}
 
@@ -186,6 +204,9 @@ IDS: dict[str, Callable[[Any], str]] = {
     # Every caller of the matrix is refused before a Task is looked up (no GP here).
     "task_id": lambda w: "no-such-task",
     "referral_id": lambda w: w.poh_referral_id,
+    "household_id": lambda w: w.household_id,
+    "withholding_id": lambda w: w.withholding_id,
+    "report_id": lambda w: w.report_id,
 }
 
 
@@ -270,6 +291,43 @@ class World:
     def poh_referral_id(self) -> str:
         return self._ok(self.client.post("/api/v1/referrals/poh", json=_poh(self),
                                          headers=self.headers["regisseur"]))["id"]
+    def household_id(self) -> str:
+        from hub.core.models import Resident
+
+        with self.ctx.sessions() as session:
+            return session.get(Resident, self.ctx.pseudonyms.subject(self.anna.bsn)).household_id
+
+    @cached_property
+    def veilig_thuis(self) -> dict[str, str]:
+        return partner(self.ctx, "Veilig Thuis", kind="veiligthuis")[1]
+
+    def vt_report(self, ref: str) -> dict[str, Any]:
+        assert self.veilig_thuis
+        return {"ref": ref, "bsn": self.anna.bsn, "report": {
+            "concern": "child_abuse", "description": "Zorgen", "resident_informed": True,
+            "reporter": {"name": "Anna"}}}
+
+    @cached_property
+    def report_id(self) -> str:
+        return self._ok(self.client.post("/api/v1/veiligthuis/reports",
+                                         json=self.vt_report("VT-R-1"),
+                                         headers=self.headers["regisseur"]))["id"]
+
+    @cached_property
+    def withholding_id(self) -> str:
+        from sqlalchemy import select
+
+        from hub.core.models import Withholding
+
+        vt = self.veilig_thuis
+        self._ok(self.client.post("/api/v1/messages", headers=vt, json={
+            "type": "safety.report", "source_ref": "VT-1", "subject": {"bsn": self.anna.bsn},
+            "occurred_at": "2026-11-20T08:00:00+00:00",
+            "data": {"kind": "handover", "concern": "child_abuse", "case_ref": "VT-1",
+                     "description": "Zorgen"}}))
+        self.worker.drain()
+        with self.ctx.sessions() as session:
+            return session.scalar(select(Withholding.id))
 
     @cached_property
     def consent_id(self) -> str:
