@@ -42,6 +42,12 @@ def show(value: Any) -> str:
         return "(onbekend)"
     if isinstance(value, bool):
         return "ja" if value else "nee"
+    if isinstance(value, dict) and {"postcode", "huisnummer"} <= set(value):
+        # An address as the Dutch write it: "3317AB 12", with any addition after it.
+        rest = {k: v for k, v in value.items() if k not in ("postcode", "huisnummer")}
+        head = f"{value['postcode']} {value['huisnummer']}"
+        return f"{head} ({show(rest)})" if any(v not in (None, "") for v in rest.values()) \
+            else head
     if isinstance(value, dict):
         return ", ".join(f"{field_word(k)}: {show(v)}" if k not in ("postcode", "huisnummer")
                          else show(v) for k, v in value.items() if v not in (None, ""))
