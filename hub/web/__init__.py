@@ -17,8 +17,10 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub.api.security import security_headers
 from hub.web import auth, beheer, mijn, oidc_login, werkplek
 from hub.web.render import page, redirect
 from hub.web.session import LoginRequired, WebError
@@ -52,21 +54,39 @@ def install(app: FastAPI) -> None:
                                                      if target else ""))
 
     # The API answers problem+json; a person at a screen gets a page in Dutch instead.
-    for kind, title, text in (
-            (RequestValidationError, "Dit klopt niet",
-             "Wat u stuurde kunnen we niet gebruiken. Ga terug en probeer het opnieuw."),
-            (StarletteHTTPException, "Deze pagina bestaat niet",
-             "Controleer het adres, of ga terug naar uw eigen pagina.")):
-        fallback = app.exception_handlers[kind]
+    # The API's handler still runs first (it logs, by type only, and picks the status).
+    for kind in (RequestValidationError, StarletteHTTPException, OperationalError, DBAPIError,
+                 Exception):
+        app.add_exception_handler(kind, _as_page(app.exception_handlers[kind], ctx))
 
-        def make(fallback=fallback, title=title, text=text):
-            async def handler(request: Request, exc):
-                if not is_page(request):
-                    return await fallback(request, exc)
-                status = getattr(exc, "status_code", 422)
-                if status == 405:
-                    status = 404
-                return page(request, ctx, "fout.html", status=status, title=title, text=text)
-            return handler
 
-        app.add_exception_handler(kind, make())
+# What a person reads for each status the API's error handlers choose.
+_ERROR_TEXTS = {
+    404: ("Deze pagina bestaat niet",
+          "Controleer het adres, of ga terug naar uw eigen pagina."),
+    422: ("Dit klopt niet",
+          "Wat u stuurde kunnen we niet gebruiken. Ga terug en probeer het opnieuw."),
+    503: ("Even niet beschikbaar",
+          "Deze dienst is nu even niet bereikbaar. Probeer het over een paar minuten "
+          "opnieuw."),
+    500: ("Er ging iets mis",
+          "Er ging bij ons iets mis. Probeer het later opnieuw. Blijft het misgaan, neem dan "
+          "contact op met uw wijkteam."),
+}
+
+
+def _as_page(fallback, ctx):
+    async def handler(request: Request, exc: Exception):
+        answer = await fallback(request, exc)
+        if not is_page(request):
+            return answer
+        status = 404 if answer.status_code == 405 else answer.status_code
+        title, text = _ERROR_TEXTS.get(status) or _ERROR_TEXTS[500 if status >= 500 else 422]
+        response = page(request, ctx, "fout.html", status=status, title=title, text=text)
+        # A last-resort 500 is answered outside the middleware that adds these.
+        for name, value in security_headers(request.scope).items():
+            response.headers.setdefault(name, value)
+        if "retry-after" in answer.headers:
+            response.headers["Retry-After"] = answer.headers["retry-after"]
+        return response
+    return handler

@@ -308,3 +308,21 @@ def test_logout_ends_the_session(world):
     assert client.get("/werkplek").status_code == 200
     client.post("/uitloggen", data={"csrf": world.csrf("regisseur")})
     assert client.get("/werkplek", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_unexpected_error_is_a_calm_page_without_details(world, monkeypatch):
+    from hub.web import beheer
+
+    def broken(**_kwargs):
+        raise RuntimeError("secret detail 123456782")
+
+    monkeypatch.setattr(beheer.deadletters, "list_dead", broken)
+    answer = world.clients["operator"].get("/beheer")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Er ging iets mis" in answer.text and "123456782" not in answer.text
+    assert answer.headers["x-frame-options"] == "DENY"
+    # The API keeps answering problem+json.
+    api = world.clients["operator"].get("/api/v1/nope")
+    assert api.headers["content-type"].startswith("application/problem+json")
