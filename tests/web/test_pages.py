@@ -326,3 +326,28 @@ def test_an_unexpected_error_is_a_calm_page_without_details(world, monkeypatch):
     # The API keeps answering problem+json.
     api = world.clients["operator"].get("/api/v1/nope")
     assert api.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_representative_sees_only_what_their_capacity_covers(world):
+    from hub.core.representatives import add_representative
+
+    assert world.signals  # Anna: arrears (financieel) delivered, nuisance (wonen) held
+    now = world.ctx.clock()
+    with world.ctx.sessions() as session, session.begin():
+        rep = add_representative(session=session, ctx=world.ctx, bsn=world.anna.bsn,
+                                 representative_bsn=world.bob.bsn, capacity="bewindvoerder",
+                                 valid_from=now, valid_until=None, recorded_by="rechtbank",
+                                 reference="R-1", now=now)
+    bob, anna = world.clients["other_resident"], world.clients["resident"]
+    own = bob.get("/mijn").text
+    assert "U regelt ook zaken voor" in own and "Anna Jansen" in own
+    acting = bob.get(f"/mijn?namens={rep.id}")
+    assert acting.status_code == 200
+    text = visible_text(acting.text)
+    assert "Gegevens van Anna Jansen" in text and "als bewindvoerder" in text
+    assert "Huurachterstand" in text         # money: within a bewindvoerder's capacity
+    assert "Woonoverlast" not in text        # living: outside it
+    assert "Wie keek naar uw gegevens" not in text  # the audit trail stays Anna's own
+    # Only the representative may use the representation.
+    assert anna.get(f"/mijn?namens={rep.id}").status_code == 404
