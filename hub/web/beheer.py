@@ -20,7 +20,8 @@ from hub.api import ops as ops_api
 from hub.api.deps import ContextDep, SessionDep
 from hub.core import deadletters
 from hub.core.errors import HubProblem
-from hub.core.models import DeadLetter, Message, OutboxEntry, Partner
+from hub.core.models import DeadLetter, Message, OutboundMessageRow, OutboxEntry, Partner
+from hub.core.outbound import DELIVER_TASK
 from hub.web.deps import CsrfChecked, OperatorPage
 from hub.web.render import page, redirect
 from hub.web.session import WebError
@@ -46,14 +47,18 @@ class PartnerRow:
     sent_today: int
     rejected: int
     dead: int
+    received_today: int = 0
+    not_delivered: int = 0
 
     @property
     def error_rate(self) -> str:
-        """Failed (refused at the door, or dead-lettered) as a share of all tries."""
-        tries = self.sent_today + self.rejected
+        """What went wrong (refused at the door, dead-lettered, not delivered to the
+        partner) as a share of all messages from and to the partner."""
+        tries = self.sent_today + self.rejected + self.received_today
         if not tries:
             return "—"
-        return f"{100 * (self.rejected + self.dead) / tries:.1f}%".replace(".", ",")
+        wrong = self.rejected + self.dead + self.not_delivered
+        return f"{100 * wrong / tries:.1f}%".replace(".", ",")
 
 
 def _hour(at: datetime) -> datetime:
@@ -63,6 +68,11 @@ def _hour(at: datetime) -> datetime:
 def _aware(at: datetime) -> datetime:
     # SQLite hands back naive datetimes; the hub stores UTC.
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    known = [_aware(m) for m in moments if m is not None]
+    return max(known) if known else None
 
 
 def _rejected_by_partner(ctx) -> Counter:
@@ -99,24 +109,43 @@ def dashboard(request: Request, ctx: ContextDep, session: SessionDep, who: Opera
     hours = [since + timedelta(hours=i) for i in range(HOURS)]
     partners = session.scalars(select(Partner).order_by(Partner.name)).all()
     names = {p.id: p.name for p in partners}
-    inbound = [Message.direction == "in"] if hasattr(Message, "direction") else []
     per_hour: dict[str, Counter] = defaultdict(Counter)
     for partner_id, at in session.execute(
             select(Message.source_partner, Message.received_at)
-            .where(Message.received_at >= since, *inbound)):
+            .where(Message.received_at >= since)):
         per_hour[partner_id][_hour(_aware(at))] += 1
     totals = [sum(c[h] for c in per_hour.values()) for h in hours]
     last = dict(session.execute(select(Message.source_partner, func.max(Message.received_at))
-                                .where(*inbound).group_by(Message.source_partner)).all())
-    dead_by_partner = dict(session.execute(
+                                .group_by(Message.source_partner)).all())
+    open_dead = DeadLetter.replayed_at.is_(None)
+    dead_by_partner = Counter(dict(session.execute(
         select(Message.source_partner, func.count()).select_from(DeadLetter)
         .join(Message, Message.id == DeadLetter.message_id)
-        .where(DeadLetter.replayed_at.is_(None)).group_by(Message.source_partner)).all())
+        .where(open_dead, DeadLetter.task != DELIVER_TASK)
+        .group_by(Message.source_partner)).all()))
+    # A dead "deliver" task names an outbound message: the partner it was for.
+    dead_by_partner.update(dict(session.execute(
+        select(OutboundMessageRow.partner_id, func.count()).select_from(DeadLetter)
+        .join(OutboundMessageRow, OutboundMessageRow.id == DeadLetter.message_id)
+        .where(open_dead, DeadLetter.task == DELIVER_TASK)
+        .group_by(OutboundMessageRow.partner_id)).all()))
+    out_today = dict(session.execute(
+        select(OutboundMessageRow.partner_id, func.count())
+        .where(OutboundMessageRow.created_at >= since)
+        .group_by(OutboundMessageRow.partner_id)).all())
+    out_failed = dict(session.execute(
+        select(OutboundMessageRow.partner_id, func.count())
+        .where(OutboundMessageRow.created_at >= since, OutboundMessageRow.status == "failed")
+        .group_by(OutboundMessageRow.partner_id)).all())
+    out_last = dict(session.execute(
+        select(OutboundMessageRow.partner_id, func.max(OutboundMessageRow.delivered_at))
+        .group_by(OutboundMessageRow.partner_id)).all())
     rejected = _rejected_by_partner(ctx)
     rows = [PartnerRow(name=p.name, kind=p.kind, active=p.active,
-                       last_contact=_aware(last[p.id]) if last.get(p.id) else None,
+                       last_contact=_latest(last.get(p.id), out_last.get(p.id)),
                        sent_today=sum(per_hour[p.id].values()), rejected=rejected[p.name],
-                       dead=dead_by_partner.get(p.id, 0)) for p in partners]
+                       dead=dead_by_partner.get(p.id, 0), received_today=out_today.get(p.id, 0),
+                       not_delivered=out_failed.get(p.id, 0)) for p in partners]
     queue = session.execute(select(OutboxEntry.task, func.count(),
                                    func.min(OutboxEntry.created_at))
                             .where(OutboxEntry.status == "pending")

@@ -24,7 +24,7 @@ from hub.api.deps import ContextDep, SessionDep
 from hub.core.audit import record_inbox_access
 from hub.core.errors import HubProblem
 from hub.core.inbox import recheck, view_item
-from hub.core.models import Household, InboxItem, Message, Partner, Resident
+from hub.core.models import Household, InboxItem, OutboundMessageRow, Partner, Resident
 from hub.web.deps import CsrfChecked, InboxPage, RegisseurAction, valid_id
 from hub.web.render import page, redirect
 from hub.web.session import WebError
@@ -59,7 +59,7 @@ def _types(ctx) -> list[tuple[str, str]]:
     names = sorted(getattr(catalog, "types", {}) or {})
     # Only what partners send can be in an inbox (outbound-only types are not).
     return [(n, catalog.type(n).topic) for n in names
-            if catalog.type(n) is not None and getattr(catalog.type(n), "inbound", True)]
+            if catalog.type(n) is not None and catalog.type(n).inbound]
 
 
 @router.get("")
@@ -122,8 +122,10 @@ def close(item_id: str, request: Request, ctx: ContextDep, session: SessionDep,
     """Close the item, optionally with a short summary for the sender."""
     if not valid_id(item_id):
         raise _not_found()
+    summary = (samenvatting or "").strip() or None
     try:
-        inbox_api.close(item_id=item_id, ctx=ctx, session=session, regisseur=who)
+        inbox_api.close(item_id=item_id, ctx=ctx, session=session, regisseur=who,
+                        body=inbox_api.CloseBody(summary=summary))
     except HubProblem as exc:
         raise _from_problem(exc) from None
     return redirect(request, ctx, f"/werkplek/melding/{item_id}?melding=afgesloten")
@@ -172,28 +174,22 @@ def _consent_entries(session, ctx, subjects: list[str]) -> list[Entry]:
 
 
 def _outbound_entries(session, ctx, household_id: str) -> list[Entry]:
-    # Messages the wijkteam sent for this household (Wmo requests, referrals, status
-    # back): generic, so every plugin's outbound type shows without code here.
-    direction = getattr(Message, "direction", None)
-    if direction is None:
-        return []
-    entries = []
-    rows = session.scalars(select(Message).where(Message.household_id == household_id,
-                                                 direction == "out")).all()
-    targets = {getattr(m, "target_partner", None) for m in rows} - {None}
+    # What the hub sent to partners for this household (a status back, a Wmo request,
+    # a referral): generic, so every plugin's outbound type shows without code here.
+    rows = session.scalars(select(OutboundMessageRow).where(
+        OutboundMessageRow.household_id == household_id)).all()
+    targets = sorted({m.partner_id for m in rows})
     names = dict(session.execute(select(Partner.id, Partner.name)
-                                 .where(Partner.id.in_(sorted(targets)))).all()) \
-        if targets else {}
-    for message in rows:
-        to = names.get(getattr(message, "target_partner", None), "een partner")
-        entries.append(Entry(message.received_at, "verstuurd",
-                             f"Verstuurd naar {to}: {_topic(ctx, message.type)}",
-                             f"Stand: {_OUT_WORDS.get(message.status, message.status)}."))
-    return entries
+                                 .where(Partner.id.in_(targets))).all()) if targets else {}
+    return [Entry(message.created_at, "verstuurd",
+                  f"Verstuurd naar {names.get(message.partner_id, 'een partner')}: "
+                  f"{_topic(ctx, message.type)}",
+                  f"Stand: {_OUT_WORDS.get(message.status, message.status)}.")
+            for message in rows]
 
 
-_OUT_WORDS = {"queued": "wordt verstuurd", "delivered": "aangekomen", "failed": "mislukt",
-              "dead": "mislukt, de beheerder kijkt ernaar"}
+_OUT_WORDS = {"queued": "wordt verstuurd", "delivered": "aangekomen",
+              "failed": "niet aangekomen; de beheerder kijkt ernaar"}
 
 
 @router.get("/huishouden/{household_id}")
