@@ -5,9 +5,13 @@ with a token that :func:`hub.core.identity.verify_token` accepts; the cookie
 carries that token, so a page checks exactly what an API call checks, at every
 request (an expired or revoked-issuer token sends the user back to log in).
 
-The cookie is signed with a key derived from the hub's ``token_key`` (never the
-key itself), HttpOnly, SameSite=Lax, and Secure when the request came over
-https. It also carries the CSRF token every form sends back in a hidden field.
+The cookie's content is sealed with the hub's data key (AES-GCM, like message
+data: an OIDC access token may carry a BSN claim, which must not sit readable in
+a browser's cookie store) and signed and timed with a key derived from the
+``token_key`` (never the key itself). It is HttpOnly, SameSite=Lax, and Secure
+when the request came over https. It also carries the CSRF token every form
+sends back in a hidden field. Retiring a data key ends the sessions sealed
+under it: their users log in again.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from hub.core.context import HubContext
+from hub.core.crypto import DecryptionError
 from hub.core.identity import IdentityError, IssuerDown, Principal, verify_token
 
 COOKIE = "wijkhub_sessie"
 _SALT = "wijkhub-web-session"
+_CONTEXT = "web-session"
 
 
 class LoginRequired(Exception):
@@ -71,8 +77,10 @@ def load_session(request: Request, ctx: HubContext) -> WebSession:
     data: dict[str, Any] | None = None
     if raw:
         try:
-            data = _serializer(ctx).loads(raw, max_age=ctx.settings.token_ttl_seconds)
-        except BadSignature:
+            sealed = _serializer(ctx).loads(raw, max_age=ctx.settings.token_ttl_seconds)
+            data = ctx.cipher.open(sealed, context=_CONTEXT) if isinstance(sealed, str) \
+                else None
+        except (BadSignature, DecryptionError):
             data = None
     if isinstance(data, dict) and isinstance(data.get("csrf"), str):
         extra = {k: v for k, v in data.items() if k not in ("csrf", "token", "name")}
@@ -105,7 +113,8 @@ def save(request: Request, response: Response, ctx: HubContext) -> None:
     session = getattr(request.state, "web_session", None)
     if session is None or not session.dirty:
         return
-    response.set_cookie(COOKIE, _serializer(ctx).dumps(session.dump()),
+    sealed = ctx.cipher.seal(session.dump(), context=_CONTEXT)
+    response.set_cookie(COOKIE, _serializer(ctx).dumps(sealed),
                         max_age=ctx.settings.token_ttl_seconds, httponly=True, samesite="lax",
                         secure=request.url.scheme == "https", path="/")
 

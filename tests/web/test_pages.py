@@ -282,6 +282,13 @@ def test_session_cookie_and_page_headers(world):
     csp = answer.headers["content-security-policy"]
     assert "script-src" not in csp and "default-src 'none'" in csp
     assert "style-src 'self'" in csp and "form-action 'self'" in csp
+    # Sealed: the token inside is not readable from the cookie.
+    from itsdangerous import URLSafeTimedSerializer
+
+    logged_in = world.clients["regisseur"].cookies["wijkhub_sessie"]
+    _, inside = URLSafeTimedSerializer("any").loads_unsafe(logged_in)
+    assert isinstance(inside, str) and inside.startswith("v1.")  # a ciphertext of the hub's
+    assert "krispijn" not in inside and "regisseur" not in inside
     # A tampered cookie is not a session: back to the log-in page.
     client.cookies.set("wijkhub_sessie", cookie.split(";")[0].split("=", 1)[1][:-2] + "xx")
     assert client.get("/mijn", follow_redirects=False).headers["location"].startswith(
