@@ -137,6 +137,7 @@ def test_the_story_through_the_screens(browser, story):
     response = anna.goto(item_url)
     assert response.status == 404
     assert "Niet gevonden" in anna.locator("h1").inner_text()
+    check_accessibility(anna)  # error pages too
 
     # 5. The operator sees the traffic and replays the dead letter.
     beheer = login(browser, hub, as_staff("Inloggen als beheerder"))
