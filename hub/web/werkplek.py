@@ -163,8 +163,8 @@ def _consent_entries(session, ctx, subjects: list[str]) -> list[Entry]:
                                     for c in sorted(record.categories)])
         scope = f"Over {about}, van {sources}."
         if record.status.value == "refused":
-            entries.append(Entry(record.granted_at, "toestemming", "Toestemming geweigerd",
-                                 scope))
+            # A refusal answers a question about a held message: showing it would tell
+            # the regisseur that a partner sent something the resident kept back.
             continue
         entries.append(Entry(record.granted_at, "toestemming", "Toestemming gegeven", scope))
         if record.revoked_at is not None:
@@ -195,7 +195,8 @@ _OUT_WORDS = {"queued": "wordt verstuurd", "delivered": "aangekomen",
 @router.get("/huishouden/{household_id}")
 def household(household_id: str, request: Request, ctx: ContextDep, session: SessionDep,
               who: InboxPage) -> Response:
-    """One household, one plan: every item, everything sent, every consent, on one line."""
+    """One household, one plan: every visible item, everything sent, and the consents of
+    the residents those items are about, on one line."""
     house = session.get(Household, household_id) if valid_id(household_id) else None
     if house is None or house.wijk != who.wijk:
         raise _not_found()
@@ -209,8 +210,12 @@ def household(household_id: str, request: Request, ctx: ContextDep, session: Ses
                      f"Van {v.source_name}. {v.item.reason}",
                      f"/werkplek/melding/{v.item.id}") for v in views]
     entries += _outbound_entries(session, ctx, house.id)
-    subjects = list(session.scalars(select(Resident.subject)
-                                    .where(Resident.household_id == house.id)))
+    # Only the consents of residents the regisseur already meets in a visible item: a
+    # housemate's consent (say, for medical data) would otherwise reveal a relationship
+    # the regisseur has no basis to know about.
+    members = set(session.scalars(select(Resident.subject)
+                                  .where(Resident.household_id == house.id)))
+    subjects = sorted({v.item.subject for v in views if v.item.subject in members})
     entries += _consent_entries(session, ctx, subjects)
     entries.sort(key=lambda e: e.at, reverse=True)
     record_inbox_access(session, ctx=ctx, principal=who, action="read.list", views=views)

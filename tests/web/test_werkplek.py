@@ -106,3 +106,29 @@ def test_an_over_long_summary_is_refused_in_dutch(ctx, web, worker, status_back)
                       data={"csrf": csrf, "samenvatting": "x" * 2001})
     assert answer.status_code == 422 and "Dit klopt niet" in answer.text
     assert [e.status for e in status_back.events] == ["delivered"]
+
+
+def test_the_household_plan_shows_no_housemates_consent_and_no_refusal(ctx, web, worker):
+    from tests.utils.builders import nuisance, resident
+
+    _, woonbron = partner(ctx)
+    fatima = person(8, name="Fatima Bakri", postcode="3317AB", huisnummer="40")
+    housemate = person(9, name="Omar Bakri", postcode="3317AB", huisnummer="40")
+    register(ctx, fatima, housemate)
+    for body in (arrears(fatima, ref="A-8"), nuisance(fatima, ref="N-8")):
+        assert web.post("/api/v1/messages", headers=woonbron, json=body).status_code == 202
+    worker.drain()
+    # Fatima says no to sharing the nuisance signal; her housemate consents to something.
+    request_id = web.get("/api/v1/me/requests", headers=resident(ctx, fatima)).json()[0]["id"]
+    assert web.post(f"/api/v1/me/requests/{request_id}/deny",
+                    headers=resident(ctx, fatima)).status_code == 200
+    assert web.post("/api/v1/me/consents", headers=resident(ctx, housemate), json={
+        "source_kinds": ["woningcorporatie"], "categories": ["financieel"],
+        "purpose": "Hulp bij schulden"}).status_code == 201
+    _login(web, rol="regisseur", wijk="krispijn")
+    inbox = web.get("/werkplek").text
+    household = inbox.split('href="/werkplek/huishouden/', 1)[1].split('"', 1)[0]
+    plan = web.get(f"/werkplek/huishouden/{household}").text
+    assert "Huurachterstand" in plan
+    assert "Toestemming" not in plan.split("<h2>Tijdlijn</h2>", 1)[1]
+    assert "Omar" not in plan and "overlast" not in plan
