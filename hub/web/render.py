@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -58,12 +59,33 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def _dutch_zone() -> tzinfo:
+    # As consent.explain does: a slim container without the tz database shows UTC.
+    try:
+        return ZoneInfo("Europe/Amsterdam")
+    except ZoneInfoNotFoundError:
+        return UTC
+
+
+ZONE = _dutch_zone()
+
+
 def moment(value: datetime | None) -> str:
     """Date and time in Dutch time: "3 maart 2026, 14.05 uur"."""
     if value is None:
         return "(onbekend)"
-    local = value.astimezone(explain._ZONE)
+    local = value.astimezone(ZONE)
     return f"{explain.format_date(value)}, {local:%H.%M} uur"
+
+
+def hour(value: datetime) -> str:
+    """The hour in Dutch time, as a chart's axis says it: "14.00"."""
+    return f"{value.astimezone(ZONE):%H}.00"
+
+
+def day_hour(value: datetime) -> str:
+    """Day, month and hour in Dutch time, for a table row: "23-11 14.00"."""
+    return f"{value.astimezone(ZONE):%d-%m %H}.00"
 
 
 def day(value: datetime | None) -> str:
@@ -72,7 +94,7 @@ def day(value: datetime | None) -> str:
 
 
 TEMPLATES.env.filters.update(
-    veld=field_word, toon=show, moment=moment, datum=day,
+    veld=field_word, toon=show, moment=moment, datum=day, uur=hour, dag_uur=day_hour,
     grondslag=lambda b: _BASIS_WORDS.get(b or "", b or "(onbekend)"),
     itemstatus=lambda s: _STATUS_WORDS.get(s, s),
     toestemmingstatus=lambda s: _CONSENT_STATUS_WORDS.get(s, s),
