@@ -23,7 +23,7 @@ from hub.core.errors import HubProblem
 from hub.core.models import DeadLetter, Message, OutboundMessageRow, OutboxEntry, Partner
 from hub.core.outbound import DELIVER_TASK
 from hub.web.deps import CsrfChecked, OperatorPage
-from hub.web.render import page, redirect
+from hub.web.render import TEMPLATES, page, redirect
 from hub.web.session import WebError
 
 router = APIRouter(prefix="/beheer", include_in_schema=False)
@@ -34,6 +34,7 @@ CHART_W, CHART_H, CHART_PAD = 720, 180, 28
 NOTICES = {"opnieuw": "Het bericht staat weer in de wachtrij en wordt opnieuw beoordeeld, "
                       "met de toestemming zoals die nu is."}
 _TASK_WORDS = {"route": "beoordelen en doorsturen", "deliver": "versturen naar partner"}
+TEMPLATES.env.filters["taak"] = lambda task: _TASK_WORDS.get(task, task)
 
 
 @dataclass(frozen=True)
