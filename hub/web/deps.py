@@ -14,7 +14,7 @@ from hub.web.session import WebError
 
 # Ids are UUIDs (or integers); anything else is not found, before it reaches the database
 # (a NUL byte would make PostgreSQL fail the query).
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 HOME = {"resident": "/mijn", "regisseur": "/werkplek", "teamlead": "/werkplek",
         "operator": "/beheer"}
@@ -65,4 +65,4 @@ CsrfChecked = Depends(csrf_checked)
 
 def valid_id(value: str) -> bool:
     """Whether a path id has the shape of one of the hub's ids."""
-    return bool(_ID.match(value))
+    return _ID.fullmatch(value) is not None  # fullmatch: no trailing newline either

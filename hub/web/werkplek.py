@@ -56,10 +56,8 @@ def _from_problem(exc: HubProblem) -> WebError:
 
 def _types(ctx) -> list[tuple[str, str]]:
     catalog = ctx.plugins.catalog
-    names = sorted(getattr(catalog, "types", {}) or {})
     # Only what partners send can be in an inbox (outbound-only types are not).
-    return [(n, catalog.type(n).topic) for n in names
-            if catalog.type(n) is not None and catalog.type(n).inbound]
+    return [(name, mt.topic) for name, mt in sorted(catalog.types.items()) if mt.inbound]
 
 
 @router.get("")
