@@ -27,6 +27,7 @@ from hub.api.limits import BodyLimit
 from hub.api.request_metrics import RequestMetrics
 from hub.core.context import HubContext
 from hub.core.transport import build_transport
+from hub.web import install as install_screens
 
 
 def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
@@ -68,4 +69,6 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
         app.include_router(plugin_router)
     openapi.install(app)
     consents.install_openapi(app)
+    # The screens (/mijn, /werkplek, /beheer): pages, not API; not in the OpenAPI document.
+    install_screens(app)
     return app

@@ -385,6 +385,8 @@ def _explore_hint(data_dir: Path) -> None:
     """Tell the user how to look around in the demo's hub afterwards."""
     _say(f"\nExplore further (the data stays in {data_dir}):")
     _say(f"  HUB_DATA_DIR={data_dir} hub serve")
+    _say("  then open http://127.0.0.1:8000/inloggen and choose whom to be (resident, "
+         "regisseur, operator)")
     _say(f"  HUB_DATA_DIR={data_dir} hub token regisseur --team krispijn "
          "--user regisseur-krispijn")
     _say(f"  HUB_DATA_DIR={data_dir} hub token resident --bsn <a BSN> --user fatima")

@@ -1,0 +1,137 @@
+"""The screens under test: a real hub served on 127.0.0.1, and Debian's Chromium.
+
+One hub and one browser per test session (they run in CI on 2 cores). The hub
+runs in a thread of this process without its background worker: the tests
+drain the queue themselves (``web_hub.drain()``), so nothing waits on a timer.
+Chromium is the Debian package at ``/usr/bin/chromium`` (``apt-get install
+chromium``), never one Playwright downloads; without it the browser tests skip
+on a developer machine and fail under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from hub.app import create_app
+from hub.core.context import HubContext, build_context
+from hub.core.migrate import upgrade
+from hub.core.plugins import load_plugins
+from hub.core.worker import OutboxWorker
+from hub.settings import Settings
+from tests.conftest import CHEAP_KEY_HASHING, IN_CI
+
+CHROMIUM = Path(os.environ.get("WIJKHUB_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Only WCAG 2.1 A and AA rules: what Dutch public services must meet.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@dataclass
+class WebHub:
+    """A hub serving HTTP on 127.0.0.1, and the means to drive its queue."""
+
+    ctx: HubContext
+    url: str
+    worker: OutboxWorker
+
+    def drain(self) -> int:
+        """Route everything queued (the test's stand-in for the background worker)."""
+        return self.worker.drain()
+
+
+def serve(ctx: HubContext) -> tuple[uvicorn.Server, threading.Thread, socket.socket, str]:
+    """Start the hub's app with uvicorn in a thread on a free port of 127.0.0.1."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # bound here and handed over: no race for the port
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(ctx, run_worker=False), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    with httpx.Client() as http:
+        for _ in range(400):
+            if server.started:
+                break
+            if not thread.is_alive():
+                raise RuntimeError("the hub did not start")
+            threading.Event().wait(0.025)
+        assert http.get(f"{url}/healthz").status_code == 200
+    return server, thread, sock, url
+
+
+@pytest.fixture(scope="session")
+def web_hub(tmp_path_factory) -> Iterator[WebHub]:
+    """One real hub for the browser tests (SQLite, development issuer, no background worker)."""
+    data = tmp_path_factory.mktemp("web-hub")
+    settings = Settings(env="test", data_dir=data, database_url=f"sqlite:///{data / 'hub.db'}",
+                        worker_enabled=False, partner_rate_burst=1_000_000, **CHEAP_KEY_HASHING)
+    ctx = build_context(settings, plugins=load_plugins())
+    upgrade(ctx.engine)
+    server, thread, sock, url = serve(ctx)
+    try:
+        yield WebHub(ctx=ctx, url=url, worker=OutboxWorker(ctx))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        ctx.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """Debian's Chromium through Playwright: one browser for the session."""
+    if not CHROMIUM.exists():
+        reason = (f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium); "
+                  "the browser tests need it")
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if IN_CI:
+            pytest.fail("the Python package playwright is not installed")
+        pytest.skip("the Python package playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                              args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def check_accessibility(page) -> None:
+    """Run axe-core in the page; fail on any violation of a WCAG 2.1 A/AA rule."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+    violations = results.response.get("violations", [])
+    assert not violations, f"{page.url}: " + "; ".join(
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        f"{[n['target'] for n in v['nodes']][:3]}" for v in violations)
+
+
+def screenshot(page, name: str) -> None:
+    """Save the page as docs/screenshots/<name>.png when WIJKHUB_SCREENSHOTS=1."""
+    if os.environ.get("WIJKHUB_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)

@@ -1,0 +1,164 @@
+"""The demo story through the screens, in Debian's Chromium (issue 8).
+
+A signal arrives and is held; the resident consents on /mijn; the regisseur
+sees it on /werkplek (item, household plan) and takes it up; the resident
+revokes; the regisseur no longer sees it. The operator sees the traffic and
+replays a dead letter. Every screen passes axe-core's WCAG 2.1 A/AA rules, and
+with WIJKHUB_SCREENSHOTS=1 each is saved to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from hub.core.models import OutboxEntry
+from hub.core.transport.tasks import mark_dead
+from tests.utils.builders import arrears, nuisance, partner, person, register
+from tests.web.conftest import check_accessibility, screenshot
+
+FATIMA = person(31, name="Fatima el Amrani", postcode="3317AB", huisnummer="12")
+YOUSSEF = person(32, name="Youssef el Amrani", postcode="3317AB", huisnummer="12")
+JAN = person(33, name="Jan de Vries", postcode="3321CD", huisnummer="4")
+VIEWPORT = {"width": 1200, "height": 860}
+
+
+@pytest.fixture(scope="module")
+def story(web_hub):
+    """Woonbron and three residents; rent arrears (statute) and nuisance (held) for Fatima."""
+    ctx = web_hub.ctx
+    register(ctx, FATIMA, YOUSSEF, JAN)
+    _, woonbron = partner(ctx, "Woonbron")
+    with httpx.Client(base_url=web_hub.url, headers=woonbron) as http:
+        for body in (arrears(FATIMA, ref="WB-0001"), nuisance(FATIMA, ref="WB-0002"),
+                     arrears(JAN, ref="WB-0003", amount="310.00")):
+            assert http.post("/api/v1/messages", json=body).status_code == 202
+        stuck = http.post("/api/v1/messages", json=arrears(YOUSSEF, ref="WB-0004",
+                                                           amount="95.00")).json()["id"]
+    # One message the queue gave up on, for the operator to replay.
+    with ctx.sessions() as session, session.begin():
+        entry = session.scalar(select(OutboxEntry.id).where(OutboxEntry.message_id == stuck))
+        mark_dead(session=session, entry_id=entry, source="embedded",
+                  reason="OperationalError", now=ctx.clock())
+    web_hub.drain()
+    return web_hub
+
+
+def login(browser, hub, choose) -> object:
+    """A fresh browser context, logged in through the demo chooser by ``choose(page)``."""
+    context = browser.new_context(base_url=hub.url, viewport=VIEWPORT, locale="nl-NL")
+    page = context.new_page()
+    page.goto("/inloggen")
+    choose(page)
+    return page
+
+
+def as_resident(name: str):
+    def choose(page):
+        page.get_by_label("Naam").select_option(label=name)
+        page.get_by_role("button", name="Inloggen als bewoner").click()
+    return choose
+
+
+def as_staff(button: str, wijk: str = "Krispijn"):
+    def choose(page):
+        if button != "Inloggen als beheerder":
+            section = page.locator("section", has=page.get_by_role("button", name=button))
+            section.get_by_label("Wijk").select_option(label=wijk)
+        page.get_by_role("button", name=button).click()
+    return choose
+
+
+def test_the_story_through_the_screens(browser, story):
+    hub = story
+
+    # The log-in page itself.
+    first = browser.new_context(base_url=hub.url, viewport=VIEWPORT).new_page()
+    first.goto("/werkplek")
+    assert first.url.endswith("/inloggen?volgende=/werkplek")
+    check_accessibility(first)
+    screenshot(first, "inloggen")
+    first.context.close()
+
+    # 1. Fatima sees the question about the held nuisance signal and says yes.
+    fatima = login(browser, hub, as_resident("Fatima el Amrani"))
+    assert fatima.url.endswith("/mijn")
+    question = fatima.locator(".vraag")
+    assert "Woonbron" in question.inner_text()
+    check_accessibility(fatima)
+    screenshot(fatima, "mijn-vraag")
+    question.get_by_role("button", name="Ja, dat mag").click()
+    assert "U heeft toestemming gegeven" in fatima.get_by_role("status").inner_text()
+    hub.drain()
+
+    # 2. The regisseur of Krispijn sees it, with why, and takes it up.
+    anna = login(browser, hub, as_staff("Inloggen als regisseur"))
+    assert anna.url.endswith("/werkplek")
+    items = anna.locator(".lijst .regel")
+    assert items.count() == 2  # Fatima's arrears (statute) and nuisance (consent)
+    check_accessibility(anna)
+    screenshot(anna, "werkplek-inbox")
+    anna.get_by_label("Gedeeld op grond van").select_option(label="Toestemming")
+    anna.get_by_role("button", name="Filteren").click()
+    assert anna.locator(".lijst .regel").count() == 1
+    anna.locator(".lijst .regel a").first.click()
+    item_url = anna.url
+    assert "toestemming van de bewoner" in anna.locator("#kop-waarom + p").inner_text()
+    assert "Geluidsoverlast" in anna.locator(".gegevens").inner_text()
+    check_accessibility(anna)
+    screenshot(anna, "werkplek-melding")
+    anna.get_by_role("button", name="Oppakken").click()
+    assert "opgepakt" in anna.get_by_role("status").inner_text()
+    anna.get_by_role("link", name="Bekijk het plan van dit huishouden").click()
+    timeline = anna.locator(".tijdlijn").inner_text()
+    assert "Toestemming gegeven" in timeline and "Woonbron" in timeline
+    assert anna.locator(".tijdlijn .stap-melding").count() == 2
+    check_accessibility(anna)
+    screenshot(anna, "werkplek-huishouden")
+
+    # 3. Fatima revokes, after a confirmation.
+    fatima.goto("/mijn")
+    assert "heeft de melding" in fatima.locator("#gekeken").inner_text()  # the read is shown
+    fatima.locator("#toestemmingen").get_by_role("link", name="Intrekken").click()
+    assert fatima.url.endswith("/intrekken")
+    check_accessibility(fatima)
+    screenshot(fatima, "mijn-intrekken")
+    fatima.get_by_role("button", name="Ja, trek mijn toestemming in").click()
+    assert "ingetrokken" in fatima.get_by_role("status").inner_text()
+    assert fatima.locator("#toestemmingen").get_by_role("link", name="Intrekken").count() == 0
+    check_accessibility(fatima)
+    screenshot(fatima, "mijn-overzicht")
+
+    # 4. The regisseur no longer sees it: gone from the inbox and from its own address.
+    anna.goto("/werkplek")
+    assert anna.locator(".lijst .regel").count() == 1
+    assert "Geluidsoverlast" not in anna.locator("main").inner_text()
+    response = anna.goto(item_url)
+    assert response.status == 404
+    assert "Niet gevonden" in anna.locator("h1").inner_text()
+    check_accessibility(anna)  # error pages too
+
+    # 5. The operator sees the traffic and replays the dead letter.
+    beheer = login(browser, hub, as_staff("Inloggen als beheerder"))
+    assert beheer.url.endswith("/beheer")
+    assert "Woonbron" in beheer.locator("#kop-partners + div table").inner_text()
+    check_accessibility(beheer)
+    screenshot(beheer, "beheer")
+    beheer.get_by_role("button", name="Opnieuw aanbieden").first.click()
+    assert "weer in de wachtrij" in beheer.get_by_role("status").inner_text()
+    for page in (fatima, anna, beheer):
+        page.context.close()
+
+
+def test_keyboard_reaches_the_skip_link_and_focus_shows(browser, story):
+    page = login(browser, story, as_resident("Jan de Vries"))
+    page.goto("/mijn")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused == "Direct naar de inhoud"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#inhoud")
+    page.context.close()
