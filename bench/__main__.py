@@ -19,6 +19,7 @@ BENCHMARKS = {
     "e2e": ("bench.e2e", ["--messages", "10"]),
     "batch": ("bench.batch", ["--lines", "300"]),
     "decisions": ("bench.decisions", ["--sizes", "200", "2000", "--decisions", "100"]),
+    "wins": ("bench.wins", ["--messages", "200"]),
     "profile": ("bench.profile", ["--seconds", "2", "--modes", "embedded"]),
 }
 
