@@ -3,7 +3,7 @@
     python -m bench batch [--repeat 3] [--lines 100000]
 
 Each turn runs in a child process of its own on a fresh SQLite store (the
-embedded default), so its peak memory (``ru_maxrss``) is its own:
+embedded default), so its peak memory is its own:
 
 * ``hub`` — bench/batch_adapter.py (today ``hub.core.batch.ingest_batch``, the
   path of ``POST /api/v1/messages/batch``): validate every line as a message,
@@ -11,7 +11,7 @@ embedded default), so its peak memory (``ru_maxrss``) is its own:
 * ``baseline`` — ``csv.reader`` over the same file and ``executemany`` of the
   raw cells into a table of ten text columns, also committed per 500 lines.
 
-Reported: lines per second, the peak resident memory of the process, and its
+Reported: lines per second, the peak resident memory of the process (VmHWM), and its
 growth during the import (peak minus the resident size just before it). The
 worker is not running: routing is the end-to-end benchmark's.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -47,10 +46,11 @@ def write_csv(path: Path, lines: int) -> None:
                       f"{1 + n % 6},2026-08-01,T-{n}\n")
 
 
-def _rss_kib() -> int:
-    # The current resident set (VmRSS), to tell the import's growth from the imports'.
+def _status_kib(field: str) -> int:
+    # /proc/self/status: VmRSS is the resident set now, VmHWM its peak. Not ru_maxrss:
+    # Linux carries that over from the parent across fork and exec.
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
 
@@ -62,13 +62,13 @@ def child_hub(data_dir: Path, csv_path: Path) -> dict:
     from hub.settings import Settings
 
     ctx = build_context(Settings(data_dir=data_dir, worker_enabled=False))
-    before = _rss_kib()
+    before = _status_kib("VmRSS")
     started = time.perf_counter()
     counts = import_csv(ctx, partner_name=PARTNER, path=csv_path)
     seconds = time.perf_counter() - started
     ctx.dispose()
     return {"seconds": seconds, "counts": counts, "rss_before_kib": before,
-            "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+            "peak_kib": _status_kib("VmHWM")}
 
 
 def child_baseline(data_dir: Path, csv_path: Path) -> dict:
@@ -78,7 +78,7 @@ def child_baseline(data_dir: Path, csv_path: Path) -> dict:
     columns = HEADER.split(",")
     db.execute(f"CREATE TABLE rows ({', '.join(c + ' TEXT' for c in columns)})")
     insert = f"INSERT INTO rows VALUES ({', '.join('?' for _ in columns)})"  # noqa: S608
-    before = _rss_kib()
+    before = _status_kib("VmRSS")
     started = time.perf_counter()
     total = 0
     with csv_path.open(encoding="utf-8", newline="") as lines:
@@ -99,7 +99,7 @@ def child_baseline(data_dir: Path, csv_path: Path) -> dict:
     seconds = time.perf_counter() - started
     db.close()
     return {"seconds": seconds, "counts": {"total": total}, "rss_before_kib": before,
-            "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+            "peak_kib": _status_kib("VmHWM")}
 
 
 def _turn(kind: str, data_dir: Path, csv_path: Path) -> dict:

@@ -28,7 +28,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+# Where results go; the smoke tests point this at a temporary directory.
+RESULTS = Path(os.environ.get("WIJKHUB_BENCH_RESULTS", ROOT / "bench" / "results"))
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 RABBIT_URL = os.environ.get("HUB_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
@@ -74,7 +75,7 @@ def write_result(name: str, *, figures: dict, notes: list[str] | None = None,
                "machine": machine(), "figures": figures, "notes": notes or [],
                **(extra or {})}
     path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
-    print(f"[{name}] written {path.relative_to(ROOT)}")
+    print(f"[{name}] written {path}")
     return path
 
 

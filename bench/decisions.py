@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     inner = ["--sizes", *map(str, args.sizes), "--decisions", str(args.decisions),
              "--repeat", str(args.repeat), *(["--postgres"] if args.postgres else [])]
     rounds: dict[tuple[int, str], list[float]] = {}
-    print("\n[consent]", flush=True)
+    print("\n[decisions]", flush=True)
     consent_decisions.run(consent_decisions.parse_args(inner), rounds)
     small, large = min(args.sizes), max(args.sizes)
     figures: dict = {"store": "postgresql" if args.postgres else "sqlite",
@@ -42,6 +42,6 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": summary([b / a for a, b in zip(rounds[(small, mode)],
                                                      rounds[(large, mode)], strict=True)]),
         }
-    write_result("consent", figures=figures,
+    write_result("decisions", figures=figures,
                  extra={"runs": {f"{size}/{mode}": v for (size, mode), v in rounds.items()}})
     return 0

@@ -123,6 +123,9 @@ def profile_mode(mode: str, seconds: float) -> dict:
         processes = {"serve": running.serve.pid}
         if running.worker is not None:
             processes["worker"] = running.worker.pid
+        # Warm up first (the partner key's argon2 check, pools), as the ingest benchmark does.
+        load.wrk(running.url + "/api/v1/messages", run=f"w{uuid.uuid4().hex[:6]}",
+                 key=running.api_key, seconds=2)
         drain = seconds * 2  # the backlog after the load is delivery only
         recorders = {name: record(pid, seconds + drain, tmp / f"{name}.raw")
                      for name, pid in processes.items()}
