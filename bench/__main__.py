@@ -12,6 +12,8 @@ import signal
 import sys
 import time
 
+from bench.common import write_result
+
 # name -> (module, extra arguments for --quick: tiny sizes that only show it runs)
 BENCHMARKS = {
     "broker": ("bench.broker", ["--messages", "300"]),
@@ -31,20 +33,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per figure (>= 1)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes: only shows that each benchmark runs")
+    parser.add_argument("--batch-lines", type=int, default=None,
+                        help="lines of the batch benchmark's CSV (default 100,000)")
     args, rest = parser.parse_known_args(argv)
     # SIGTERM ends the run like Ctrl-C, so every server is stopped and every schema,
     # virtual host and temporary directory is removed on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     names = list(BENCHMARKS) if args.what == "all" else [] if args.what == "report" else [args.what]
+    run_started = time.monotonic()
     for name in names:
         module, quick = BENCHMARKS[name]
         started = time.monotonic()
         print(f"\n=== {name} ===", flush=True)
         extra = [*(quick if args.quick else []), *rest]
+        if name == "batch" and args.batch_lines is not None:
+            extra += ["--lines", str(args.batch_lines)]
         code = importlib.import_module(module).main(["--repeat", str(args.repeat), *extra])
         print(f"=== {name} done in {time.monotonic() - started:.0f} s ===", flush=True)
         if code:
             return code
+    if args.what == "all":
+        write_result("run", figures={"seconds": time.monotonic() - run_started,
+                                     "benchmarks": names})
     if args.what in ("all", "report"):
         from bench import report
 

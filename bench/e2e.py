@@ -1,6 +1,6 @@
 """End to end: from POST to the item in the regisseur's inbox, at 25/50/90 % of the maximum.
 
-    python -m bench e2e [--repeat 3] [--messages 120] [--modes ...]
+    python -m bench e2e [--repeat 3] [--messages 60] [--modes ...]
 
 The maximum is the hub's measured sustained end-to-end rate (messages
 delivered per second while wrk loads it as fast as it accepts): taken from
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench e2e",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--messages", type=int, default=120, help="messages per level and run")
+    parser.add_argument("--messages", type=int, default=60, help="messages per level and run")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     args = parser.parse_args(argv)
     messages = args.messages

@@ -1,6 +1,6 @@
 """Ingest: requests/s and p50/p99 of POST /api/v1/messages, hub against a bare endpoint.
 
-    python -m bench ingest [--repeat 3] [--seconds 8] [--modes embedded postgres+rabbitmq]
+    python -m bench ingest [--repeat 3] [--seconds 5] [--modes embedded postgres+rabbitmq]
 
 Per mode, the servers run side by side as real processes on 127.0.0.1 and wrk
 (same script, same 8 connections, same duration) loads each in turn, the turns
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench ingest",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--no-peer", action="store_true",
                         help="leave out the hand-rolled peer (postgres+rabbitmq mode)")

@@ -287,11 +287,15 @@ def render() -> str:
     """The whole document."""
     names = ("ingest", "e2e", "batch", "decisions", "broker", "profile", "wins")
     results = {name: read_result(name) for name in names}
+    run = read_result("run")
+    command = run["command"] if run else COMMAND
+    took = f" (the run took {run['figures']['seconds'] / 60:.0f} minutes)" if run else ""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = [
         "# Performance", "",
         "Measured by `bench/` (see bench/README.md) and written by `python -m bench report` "
-        f"from bench/results/*.json on {now}. Regenerate everything with:", "",
+        f"from bench/results/*.json on {now}. The figures below come from one run of "
+        f"`{command}`{took}. Regenerate everything with:", "",
         "```sh", "apt-get install -y wrk && .venv/bin/pip install -e '.[bench]'",
         COMMAND, "```", "",
         "**The machine was shared**: two cores, with five other engineers running tests at "
