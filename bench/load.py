@@ -60,6 +60,18 @@ def wrk(url: str, *, run: str, key: str, seconds: float,
                      errors=errors, p50=data["p50_us"] / 1e6, p99=data["p99_us"] / 1e6)
 
 
+def warm(url: str, *, key: str, run: str) -> None:
+    """One request before any load: the partner key's argon2 check is done once and cached.
+
+    Without it, every connection of the first wrk second verifies the key at
+    once (argon2id, 64 MiB each, serialised by the hub's slots): seconds of
+    nothing but hashing before the first answer.
+    """
+    r = httpx.post(url, json=arrears_body(run, 0), timeout=120,
+                   headers={"Authorization": f"Bearer {key}"} if key else {})
+    r.raise_for_status()
+
+
 async def _paced(url: str, key: str, run: str, rate: float, count: int) -> dict[str, float]:
     sent: dict[str, float] = {}
     failures = 0
