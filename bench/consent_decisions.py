@@ -228,8 +228,12 @@ def plans(engine: Engine, subject: str) -> list[str]:
     return out
 
 
-def run(args: argparse.Namespace) -> dict[tuple[int, str], float]:
+def run(args: argparse.Namespace,
+        rounds: dict[tuple[int, str], list[float]] | None = None) -> dict[tuple[int, str], float]:
     """Fill a store per size, measure both modes, print the figures and the ratios.
+
+    Returns the best rate per (size, mode); ``rounds``, when given, receives
+    every round's rate per (size, mode) (bench/consent.py summarises them).
 
     The stores stay open side by side and the measurement alternates between
     them in small slices, so a change in the machine's load during the
@@ -270,6 +274,8 @@ def run(args: argparse.Namespace) -> dict[tuple[int, str], float]:
                             session, subjects[start:start + SLICE], cache)
             for key, seconds in spent.items():
                 results[key] = max(results.get(key, 0.0), args.decisions / seconds)
+                if rounds is not None:
+                    rounds.setdefault(key, []).append(args.decisions / seconds)
     print()
     for residents in args.sizes:
         for mode in ("uncached", "cached"):

@@ -23,8 +23,9 @@ BODY = b'{"outbox_id": 1, "message_id": "00000000-0000-0000-0000-000000000000", 
 PROPS = pika.BasicProperties(delivery_mode=2, content_type="application/json")
 
 
-def one_wait_per_message(queue: str, n: int) -> float:
-    conn = pika.BlockingConnection(pika.URLParameters(URL))
+def one_wait_per_message(queue: str, n: int, url: str = URL) -> float:
+    """Seconds to publish ``n`` messages, each waiting for its confirm."""
+    conn = pika.BlockingConnection(pika.URLParameters(url))
     channel = conn.channel()
     channel.confirm_delivery()
     started = time.perf_counter()
@@ -35,7 +36,8 @@ def one_wait_per_message(queue: str, n: int) -> float:
     return elapsed
 
 
-def asynchronous_batches(queue: str, n: int, batch: int = 500) -> float:
+def asynchronous_batches(queue: str, n: int, batch: int = 500, url: str = URL) -> float:
+    """Seconds to publish ``n`` messages in batches of ``batch``, counting asynchronous acks."""
     state = {"sent": 0, "acked": 0, "inflight": 0, "started": 0.0, "elapsed": 0.0}
 
     def publish_batch(channel) -> None:
@@ -68,7 +70,7 @@ def asynchronous_batches(queue: str, n: int, batch: int = 500) -> float:
         state["started"] = time.perf_counter()
         publish_batch(channel)
 
-    conn = pika.SelectConnection(pika.URLParameters(URL),
+    conn = pika.SelectConnection(pika.URLParameters(url),
                                  on_open_callback=lambda c: c.channel(on_open_callback=on_channel),
                                  on_close_callback=lambda c, _r: c.ioloop.stop())
     conn.ioloop.start()

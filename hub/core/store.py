@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+
+@cache
+def _insert_ignoring_conflicts(dialect: str, table: Table) -> Insert:
+    # One statement object per table, its values bound at execution: SQLAlchemy then
+    # finds the compiled form in its cache instead of building and compiling an INSERT
+    # with fresh literal parameters for every message (docs/performance.md, "cheap wins").
+    module = postgresql if dialect == "postgresql" else sqlite
+    key = next(iter(table.primary_key.columns))
+    # RETURNING, not rowcount: drivers disagree on rowcount for INSERT ... ON CONFLICT.
+    return module.insert(table).on_conflict_do_nothing().returning(key)
 
 
 def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> bool:
@@ -15,9 +28,5 @@ def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> 
     Idempotency rests on the database's unique constraints, not on a lookup
     before the write, so two racing requests can never both insert.
     """
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    key = next(iter(table.primary_key.columns))
-    # RETURNING, not rowcount: drivers disagree on rowcount for INSERT ... ON CONFLICT.
-    stmt = module.insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return session.execute(stmt).first() is not None
+    stmt = _insert_ignoring_conflicts(session.get_bind().dialect.name, table)
+    return session.execute(stmt, values).first() is not None

@@ -291,6 +291,8 @@ class World:
     def poh_referral_id(self) -> str:
         return self._ok(self.client.post("/api/v1/referrals/poh", json=_poh(self),
                                          headers=self.headers["regisseur"]))["id"]
+
+    @cached_property
     def household_id(self) -> str:
         from hub.core.models import Resident
 

@@ -1,0 +1,136 @@
+"""A hub to measure, as real processes: ``hub serve`` (and ``hub worker`` on RabbitMQ).
+
+Two modes, the two ways the hub is deployed:
+
+* ``embedded`` — SQLite (WAL) in a temporary data directory, the outbox worker
+  in the ``hub serve`` process;
+* ``postgres+rabbitmq`` — a fresh PostgreSQL schema, a private RabbitMQ virtual
+  host; ``hub serve`` runs the API and the outbox relay, one ``hub worker``
+  process consumes and routes.
+
+The hub is seeded before it starts: the wijk map's Krispijn residents the load
+messages are about, and one housing corporation whose API key (hashed with the
+hub's default argon2 parameters: real auth) is handed to the load tool. The
+only setting changed from the defaults is the per-partner rate limit, lifted so
+that the benchmark measures the hub and not its limiter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import Server, clean_env, free_port, postgres_schema, rabbit_vhost, scratch_dir
+
+MODES = ("embedded", "postgres+rabbitmq")
+RESIDENTS = 500
+LIFTED_RATE_LIMIT = {"HUB_PARTNER_RATE_PER_SECOND": "1000000",
+                     "HUB_PARTNER_RATE_BURST": "1000000"}
+WORKER_READY = "worker consuming from"
+
+
+@dataclass
+class Hub:
+    """A seeded, running hub: where to send, with which key, and where it stores."""
+
+    mode: str
+    url: str
+    api_key: str
+    database_url: str
+    data_dir: Path
+    serve: Server
+    worker: Server | None
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def regisseur_token(self) -> str:
+        """A development bearer token of a Krispijn regisseur (the hub's own issuer)."""
+        from hub.core.context import build_context
+        from hub.core.identity import issue_token
+        from hub.settings import Settings
+
+        ctx = build_context(Settings(data_dir=self.data_dir, database_url=self.database_url))
+        try:
+            return issue_token(ctx, role="regisseur", user="anna", wijk="krispijn")
+        finally:
+            ctx.dispose()
+
+
+def resident_seed(n: int) -> int:
+    """The builder seed of the n-th resident the load talks about (1-based, distinct houses)."""
+    return n % RESIDENTS + 1
+
+
+def seed(data_dir: Path, database_url: str, residents: int = RESIDENTS) -> str:
+    """Migrate, register ``residents`` Krispijn residents and a housing corporation; its key."""
+    from hub.core.context import build_context
+    from hub.core.migrate import upgrade
+    from hub.settings import Settings
+    from tests.utils.builders import partner, person, register
+
+    ctx = build_context(Settings(data_dir=data_dir, database_url=database_url))
+    try:
+        upgrade(ctx.engine)
+        register(ctx, *(person(n) for n in range(1, residents + 1)))
+        _, headers = partner(ctx)
+    finally:
+        ctx.dispose()
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+@contextmanager
+def database(mode: str, data_dir: Path) -> Iterator[str]:
+    """The database URL of a mode (PostgreSQL: a fresh schema, dropped afterwards)."""
+    if mode == "embedded":
+        yield f"sqlite:///{(data_dir / 'hub.sqlite3').resolve()}"
+    else:
+        with postgres_schema("bench_hub") as url:
+            yield url
+
+
+@contextmanager
+def hub(mode: str, **settings: str) -> Iterator[Hub]:
+    """A seeded hub in ``mode``, running until the block ends; then everything is removed."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    with ExitStack() as stack:
+        tmp = stack.enter_context(scratch_dir())
+        data_dir = tmp / "data"
+        database_url = stack.enter_context(database(mode, data_dir))
+        broker_url = stack.enter_context(rabbit_vhost()) if mode != "embedded" else ""
+        key = seed(data_dir, database_url)
+        env = clean_env(HUB_DATA_DIR=str(data_dir), HUB_DATABASE_URL=database_url,
+                        HUB_BROKER_URL=broker_url,
+                        **LIFTED_RATE_LIMIT, **settings)
+        port = free_port()
+        serve = Server(["-m", "hub.cli", "serve", "--port", str(port)], env, tmp / "serve.log",
+                       port=port, ready_path="/readyz")
+        serve.start()
+        stack.callback(serve.stop)
+        worker = None
+        if broker_url:
+            worker = Server(["-m", "hub.cli", "worker"], env,
+                            tmp / "worker.log", ready_text=WORKER_READY)
+            worker.start()
+            stack.callback(worker.stop)
+        yield Hub(mode=mode, url=serve.url, api_key=key, database_url=database_url,
+                  data_dir=data_dir, serve=serve, worker=worker)
+
+
+def arrears_body(run: str, n: int) -> dict:
+    """A valid ``signal.arrears.rent`` about a registered resident; unique per (run, n).
+
+    The same shape as bench/wrk_post.lua builds, so the Python and wrk loads send alike.
+    """
+    s = resident_seed(n)
+    house = str(s % 900 + 1)
+    return {"type": "signal.arrears.rent", "source_ref": f"{run}-{n}",
+            "subject": {"name": f"Bewoner {s}", "postcode": "3317AB", "huisnummer": house},
+            "occurred_at": "2026-11-20T08:00:00+00:00",
+            "data": {"amount_eur": "1250.00", "months": 3, "since": "2026-08-01",
+                     "tenancy_ref": f"T{run}-{n}",
+                     "address": {"postcode": "3317AB", "huisnummer": house}}}

@@ -1,0 +1,185 @@
+"""Ingest: requests/s and p50/p99 of POST /api/v1/messages, hub against a bare endpoint.
+
+    python -m bench ingest [--repeat 3] [--seconds 5] [--modes embedded postgres+rabbitmq]
+
+Per mode, the servers run side by side as real processes on 127.0.0.1 and wrk
+(same script, same 8 connections, same duration) loads each in turn, the turns
+interleaved per repetition so a change in the machine's load falls on all alike:
+
+* ``bare`` — bench/bare.py, FastAPI that only parses the body;
+* ``hub`` — ``hub serve`` (and in postgres+rabbitmq mode one ``hub worker``), real
+  partner-key auth, valid arrears signals about registered residents;
+* ``peer`` (postgres+rabbitmq only) — bench/peer_service.py, the hand-rolled
+  FastAPI + pika service on the same PostgreSQL server and broker.
+
+After each hub or peer turn the benchmark waits until everything accepted has
+reached the (regisseur's or peer's) inbox before the next turn starts, and
+reports that as the delivered rate (accepted / seconds from the first request
+until the last delivery). The headline is the ratio hub/bare of requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from sqlalchemy import create_engine, text
+
+from bench import load
+from bench.common import (
+    Server,
+    clean_env,
+    free_port,
+    postgres_schema,
+    rabbit_vhost,
+    scratch_dir,
+    summary,
+    write_result,
+)
+from bench.hubs import MODES, hub
+
+DRAIN_TIMEOUT = 600
+
+
+@dataclass
+class Target:
+    """Something wrk loads: where, with which key, and how much is still undelivered."""
+
+    name: str
+    url: str
+    key: str
+    backlog: Callable[[], int] = lambda: 0
+
+    def drained_after(self, started: float) -> float:
+        """Wait until nothing accepted is undelivered; the seconds since ``started``."""
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while self.backlog() > 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: backlog not delivered in {DRAIN_TIMEOUT} s")
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+
+def _count(engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
+
+
+def hub_target(running_hub, stack: ExitStack) -> Target:
+    """The hub's API; its backlog is the outbox rows not yet done."""
+    engine = create_engine(running_hub.database_url)
+    stack.callback(engine.dispose)
+    return Target("hub", running_hub.url + "/api/v1/messages", running_hub.api_key,
+                  lambda: _count(engine, "SELECT count(*) FROM outbox "
+                                         "WHERE status IN ('pending', 'sent')"))
+
+
+def bare_target(stack: ExitStack) -> Target:
+    """bench/bare.py as a process of its own."""
+    tmp = stack.enter_context(scratch_dir())
+    port = free_port()
+    server = Server(["-m", "bench.bare", "--port", str(port)], clean_env(), tmp / "bare.log",
+                    port=port)
+    server.start()
+    stack.callback(server.stop)
+    return Target("bare", server.url + "/api/v1/messages", "")
+
+
+def peer_target(stack: ExitStack) -> Target:
+    """bench/peer_service.py (API and consumer) on a fresh schema and virtual host."""
+    tmp = stack.enter_context(scratch_dir())
+    database = stack.enter_context(postgres_schema("bench_peer"))
+    amqp = stack.enter_context(rabbit_vhost())
+    key = uuid.uuid4().hex
+    env = clean_env(PEER_DATABASE=database, PEER_AMQP_URL=amqp, PEER_API_KEY=key)
+    port = free_port()
+    api = Server(["-m", "bench.peer_service", "serve", "--port", str(port)], env,
+                 tmp / "peer.log", port=port)
+    api.start()
+    stack.callback(api.stop)
+    consumer = Server(["-m", "bench.peer_service", "consume"], env, tmp / "consumer.log",
+                      ready_text="peer consumer ready")
+    consumer.start()
+    stack.callback(consumer.stop)
+    engine = create_engine(database)
+    stack.callback(engine.dispose)
+    return Target("peer", api.url + "/api/v1/messages", key,
+                  lambda: _count(engine, "SELECT (SELECT count(*) FROM peer_messages) - "
+                                         "(SELECT count(*) FROM peer_inbox)"))
+
+
+def measure(targets: list[Target], *, repeat: int, seconds: float) -> dict:
+    """Interleaved wrk turns; per target lists of rate, p50, p99, delivered rate."""
+    runs: dict[str, dict[str, list[float]]] = {
+        t.name: {"rate": [], "p50": [], "p99": [], "errors": [], "delivered_rate": []}
+        for t in targets}
+    for target in targets:  # warm up: the key's argon2 check, imports, connection pools
+        load.warm(target.url, key=target.key, run=f"warm{uuid.uuid4().hex[:6]}")
+        load.wrk(target.url, run=f"warm{uuid.uuid4().hex[:6]}", key=target.key, seconds=2)
+        target.drained_after(time.monotonic())
+    for rep in range(repeat):
+        for target in targets:
+            run = f"r{rep}{uuid.uuid4().hex[:6]}"
+            started = time.monotonic()
+            result = load.wrk(target.url, run=run, key=target.key, seconds=seconds)
+            drained = target.drained_after(started)
+            figures = runs[target.name]
+            figures["rate"].append(result.rate)
+            figures["p50"].append(result.p50)
+            figures["p99"].append(result.p99)
+            figures["errors"].append(result.errors)
+            if target.name != "bare":
+                figures["delivered_rate"].append((result.requests - result.errors) / drained)
+            print(f"  rep {rep + 1} {target.name:<5} {result.rate:8.1f} req/s  "
+                  f"p50 {result.p50 * 1000:7.1f} ms  p99 {result.p99 * 1000:7.1f} ms  "
+                  f"errors {result.errors}"
+                  + (f"  delivered {figures['delivered_rate'][-1]:7.1f}/s"
+                     if target.name != "bare" else ""), flush=True)
+    return runs
+
+
+def ratios(runs: dict, over: str, under: str) -> list[float]:
+    """Per repetition: rate of ``over`` / rate of ``under`` (the same turn of the same run)."""
+    return [a / b for a, b in zip(runs[over]["rate"], runs[under]["rate"], strict=True)]
+
+
+def run_mode(mode: str, *, repeat: int, seconds: float, with_peer: bool) -> dict:
+    """Measure one deployment mode: bare, hub (and the peer) side by side."""
+    print(f"\n[ingest] mode {mode}: {repeat} x {seconds:.0f} s per server", flush=True)
+    with ExitStack() as stack:
+        targets = [bare_target(stack), hub_target(stack.enter_context(hub(mode)), stack)]
+        if with_peer:
+            targets.append(peer_target(stack))
+        runs = measure(targets, repeat=repeat, seconds=seconds)
+    figures = {name: {k: summary(v) for k, v in values.items() if v}
+               for name, values in runs.items()}
+    figures["ratio_hub_bare"] = summary(ratios(runs, "hub", "bare"))
+    if with_peer:
+        figures["ratio_hub_peer"] = summary(ratios(runs, "hub", "peer"))
+        hub_d, peer_d = runs["hub"]["delivered_rate"], runs["peer"]["delivered_rate"]
+        figures["ratio_hub_peer_delivered"] = summary(
+            [a / b for a, b in zip(hub_d, peer_d, strict=True)])
+    return {"figures": figures, "runs": runs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ingest benchmark and write bench/results/ingest.json."""
+    parser = argparse.ArgumentParser(prog="python -m bench ingest",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--no-peer", action="store_true",
+                        help="leave out the hand-rolled peer (postgres+rabbitmq mode)")
+    args = parser.parse_args(argv)
+    result = {mode: run_mode(mode, repeat=args.repeat, seconds=args.seconds,
+                             with_peer=mode != "embedded" and not args.no_peer)
+              for mode in args.modes}
+    write_result("ingest", figures={m: r["figures"] for m, r in result.items()},
+                 extra={"runs": {m: r["runs"] for m, r in result.items()},
+                        "seconds": args.seconds, "connections": load.CONNECTIONS})
+    return 0

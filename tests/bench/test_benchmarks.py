@@ -1,0 +1,110 @@
+"""Each benchmark of ``python -m bench`` runs at a tiny size and writes its figures.
+
+Nothing here judges a speed (speed belongs in bench/, never in a timed
+assertion): the tests check that a benchmark finishes, writes its JSON with
+every figure the report needs, and that the report renders from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def bench(tmp_path: Path, *args: str) -> dict:
+    """Run ``python -m bench ARGS --repeat 2`` with results in tmp_path; the result JSON."""
+    env = {**os.environ, "WIJKHUB_BENCH_RESULTS": str(tmp_path),
+           "WIJKHUB_BENCH_DOC": str(tmp_path / "performance.md")}
+    out = subprocess.run([sys.executable, "-m", "bench", *args, "--repeat", "2"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return json.loads((tmp_path / f"{args[0]}.json").read_text())
+
+
+def _spread(summary: dict) -> None:
+    assert summary["n"] == 2
+    assert summary["min"] <= summary["median"] <= summary["max"]
+
+
+def test_ingest_embedded_measures_hub_and_bare_side_by_side(tmp_path, wrk):
+    result = bench(tmp_path, "ingest", "--seconds", "1", "--modes", "embedded")
+    figures = result["figures"]["embedded"]
+    for name in ("bare", "hub"):
+        _spread(figures[name]["rate"])
+        assert figures[name]["rate"]["min"] > 0
+        assert figures[name]["errors"]["max"] == 0  # every request was answered 2xx
+    _spread(figures["hub"]["delivered_rate"])
+    _spread(figures["ratio_hub_bare"])
+    assert "peer" not in figures
+
+
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+def test_ingest_on_postgres_and_rabbitmq_includes_the_peer(tmp_path, wrk, postgres_server,
+                                                           rabbitmq_server):
+    result = bench(tmp_path, "ingest", "--seconds", "1", "--modes", "postgres+rabbitmq")
+    figures = result["figures"]["postgres+rabbitmq"]
+    for name in ("bare", "hub", "peer"):
+        assert figures[name]["errors"]["max"] == 0
+    _spread(figures["peer"]["delivered_rate"])
+    _spread(figures["ratio_hub_peer"])
+
+
+def test_end_to_end_gives_percentiles_at_three_levels(tmp_path, wrk):
+    result = bench(tmp_path, "e2e", "--messages", "6", "--modes", "embedded")
+    figures = result["figures"]["embedded"]
+    assert figures["maximum"] > 0
+    assert set(figures["levels"]) == {"25%", "50%", "90%"}
+    for level in figures["levels"].values():
+        _spread(level["p50"])
+        assert 0 < level["p50"]["min"] <= level["p99"]["max"]
+
+
+def test_batch_compares_the_hub_with_parse_and_insert(tmp_path):
+    result = bench(tmp_path, "batch", "--lines", "120")
+    figures = result["figures"]
+    for name in ("hub", "baseline"):
+        _spread(figures[name]["lines_per_second"])
+        assert figures[name]["peak_mib"]["min"] > 0
+    assert result["adapter"] == "bench/batch_adapter.py:import_csv"
+
+
+def test_decisions_keep_every_round_and_the_ratio(tmp_path):
+    result = bench(tmp_path, "decisions", "--sizes", "50", "150", "--decisions", "40")
+    for mode in ("uncached", "cached"):
+        for key in ("50", "150", "ratio"):
+            _spread(result["figures"][mode][key])
+
+
+@pytest.mark.rabbitmq
+def test_broker_limits(tmp_path, rabbitmq_server):
+    result = bench(tmp_path, "broker", "--messages", "50")
+    for figure in ("publish_confirm_each", "publish_confirm_batches", "consume_ack_each"):
+        _spread(result["figures"][figure])
+
+
+def test_wins_measure_before_and_after(tmp_path):
+    result = bench(tmp_path, "wins", "--messages", "200")
+    _spread(result["figures"]["insert_if_absent"]["cpu_ratio"])
+
+
+def test_profile_names_paths_and_the_report_renders(tmp_path, wrk, py_spy):
+    result = bench(tmp_path, "profile", "--seconds", "2", "--modes", "embedded")
+    paths = result["figures"]["embedded"]
+    assert {"ingest", "delivery"} <= set(paths)
+    assert paths["delivery"]["functions"], "no hub function sampled on the delivery path"
+    env = {**os.environ, "WIJKHUB_BENCH_RESULTS": str(tmp_path),
+           "WIJKHUB_BENCH_DOC": str(tmp_path / "performance.md")}
+    subprocess.run([sys.executable, "-m", "bench", "report"], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=120)
+    doc = (tmp_path / "performance.md").read_text()
+    assert "## 7. Where the time goes" in doc
+    assert "_No result: run `python -m bench ingest`._" in doc  # only the profile ran here
