@@ -146,10 +146,14 @@ def view_item(*, session: Session, ctx: HubContext, item: InboxItem,
         name = resident_identity(ctx, resident)["name"] if resident else None
     address = data.get("address") or {k: given[k] for k in ("postcode", "huisnummer")
                                        if k in given}
-    full = {"name": name, "address": address, "creditor": partner.name, **data}
+    mt = ctx.plugins.catalog.type(item.type)
+    full = {"name": name, "address": address, **data}
+    if item.category == "financieel":
+        # The statute for debts names the creditor among its minimal fields; for a
+        # nuisance report or a referral the sender is no creditor (it shows as "Van").
+        full["creditor"] = partner.name
     if item.fields is not None:
         full = {k: v for k, v in full.items() if k in item.fields}
-    mt = ctx.plugins.catalog.type(item.type)
     summary = mt.summary(full) if mt is not None else item.type
     return ItemView(item=item, summary=summary, data=full, source_name=partner.name,
                     matched_by=message.match_method)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from consent import explain, registry
 from hub.api import inbox as inbox_api
 from hub.api.deps import ContextDep, SessionDep
+from hub.api.schemas import OpenConfidential
 from hub.core.audit import record_inbox_access
 from hub.core.errors import HubProblem
 from hub.core.inbox import recheck, view_item
@@ -89,10 +90,45 @@ def item(item_id: str, request: Request, ctx: ContextDep, session: SessionDep,
     try:
         shown = inbox_api.inbox_item(item_id=item_id, ctx=ctx, session=session, regisseur=who)
     except HubProblem as exc:
+        if _asks_for_reason(exc):
+            # A confidential item opens only with a reason: ask for it, show nothing yet.
+            return page(request, ctx, "werkplek/openen.html", title="Vertrouwelijke melding",
+                        item_id=item_id, error=None)
         raise _from_problem(exc) from None
+    return _item_page(request, ctx, shown, who, melding)
+
+
+def _asks_for_reason(exc: HubProblem) -> bool:
+    return exc.status == 422 and any(p.field == "reason" for p in exc.problems)
+
+
+def _item_page(request: Request, ctx, shown, who, melding: str | None = None) -> Response:
     return page(request, ctx, "werkplek/item.html", title="Melding", item=shown,
                 topic=_topic(ctx, shown.type), notice=NOTICES.get(melding or ""),
                 can_act=who.role == "regisseur")
+
+
+@router.post("/melding/{item_id}/openen", dependencies=[CsrfChecked])
+def open_confidential(item_id: str, request: Request, ctx: ContextDep, session: SessionDep,
+                      who: InboxPage,
+                      reden: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    """Open a confidential item with the reason the reader gives (stored sealed, audited).
+
+    The item is shown on this answer, not after a redirect: a GET would need the
+    reason again, and a reason must never travel in a URL.
+    """
+    if not valid_id(item_id):
+        raise _not_found()
+    try:
+        shown = inbox_api.open_item(item_id=item_id, body=OpenConfidential(reason=reden),
+                                    ctx=ctx, session=session, regisseur=who)
+    except HubProblem as exc:
+        if _asks_for_reason(exc):
+            return page(request, ctx, "werkplek/openen.html", status=422,
+                        title="Vertrouwelijke melding", item_id=item_id,
+                        error="Schrijf op waarom u deze melding opent.")
+        raise _from_problem(exc) from None
+    return _item_page(request, ctx, shown, who)
 
 
 def _topic(ctx, type_name: str) -> str:

@@ -123,6 +123,10 @@ def test_filters_type_basis_status(ctx, client, worker):
     assert {i["type"] for i in arrears_page["items"]} == {"signal.arrears.rent"}
     nuisance_page = _inbox(client, staff, type="signal.nuisance")
     assert [i["data"]["name"] for i in nuisance_page["items"]] == [carla.name]
+    # Woonbron is the creditor of the rent, not of a nuisance report: shown only as the source.
+    assert "creditor" not in nuisance_page["items"][0]["data"]
+    assert nuisance_page["items"][0]["source"] == "Woonbron"
+    assert all(i["data"]["creditor"] == "Woonbron" for i in arrears_page["items"])
     assert _inbox(client, staff, type="signal.eviction")["total"] == 0
 
     by_consent = _inbox(client, staff, basis="consent")

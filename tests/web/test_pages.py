@@ -50,6 +50,8 @@ PAGES: dict[str, dict[str, int]] = {
     "POST /mijn/vraag/{request_id}/weigeren": rule(resident=303, other_resident=404),
     "GET /werkplek": rule(regisseur=200, other_regisseur=200, teamlead=200),
     "GET /werkplek/melding/{item_id}": rule(regisseur=200, other_regisseur=404, teamlead=200),
+    "POST /werkplek/melding/{item_id}/openen": rule(regisseur=200, other_regisseur=404,
+                                                    teamlead=200),
     "POST /werkplek/melding/{item_id}/oppakken": rule(regisseur=303, other_regisseur=404),
     "POST /werkplek/melding/{item_id}/afsluiten": rule(regisseur=303, other_regisseur=404),
     "GET /werkplek/huishouden/{household_id}": rule(regisseur=200, other_regisseur=404,
@@ -154,6 +156,8 @@ class World:
         data = {"csrf": self.csrf(role)}
         if operation == "POST /inloggen":
             data.update({"rol": "operator"})
+        if operation.endswith("/openen"):
+            data.update({"reden": "Gesprek voorbereiden"})
         return data
 
 

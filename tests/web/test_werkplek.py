@@ -132,3 +132,45 @@ def test_the_household_plan_shows_no_housemates_consent_and_no_refusal(ctx, web,
     assert "Huurachterstand" in plan
     assert "Toestemming" not in plan.split("<h2>Tijdlijn</h2>", 1)[1]
     assert "Omar" not in plan and "overlast" not in plan
+
+
+def _safety_report(who) -> dict:
+    return {"type": "safety.report", "source_ref": "VT-9", "subject": {"bsn": who.bsn},
+            "occurred_at": "2026-11-20T08:00:00+00:00",
+            "data": {"kind": "handover", "concern": "child_abuse", "case_ref": "VT-9",
+                     "description": "Zorgen om de kinderen"}}
+
+
+def test_a_confidential_report_opens_on_the_screen_only_with_a_reason(ctx, web, worker):
+    from sqlalchemy import select
+
+    from hub.core.households import designate, household_of_subject
+    from hub.core.models import AuditEvent
+
+    _, veilig_thuis = partner(ctx, "Veilig Thuis", kind="veiligthuis")
+    who = person(8)
+    register(ctx, who)
+    with ctx.sessions() as session, session.begin():
+        household = household_of_subject(session=session,
+                                         subject=ctx.pseudonyms.subject(who.bsn))
+        designate(session=session, ctx=ctx, household=household, user="regisseur-krispijn",
+                  actor="bram", role="teamlead", now=ctx.clock())
+    assert web.post("/api/v1/messages", headers=veilig_thuis,
+                    json=_safety_report(who)).status_code == 202
+    worker.drain()
+    _login(web, rol="regisseur", wijk="krispijn")
+    inbox = web.get("/werkplek").text
+    item = inbox.split('href="/werkplek/melding/', 1)[1].split('"', 1)[0]
+    asked = web.get(f"/werkplek/melding/{item}")
+    assert asked.status_code == 200 and "Waarom opent u deze melding?" in asked.text
+    assert "Zorgen om de kinderen" not in asked.text  # nothing shown before a reason
+    csrf = csrf_of(asked.text)
+    blank = web.post(f"/werkplek/melding/{item}/openen", data={"csrf": csrf, "reden": "  "})
+    assert blank.status_code == 422 and "Schrijf op waarom" in blank.text
+    opened = web.post(f"/werkplek/melding/{item}/openen",
+                      data={"csrf": csrf, "reden": "Huisbezoek voorbereiden"})
+    assert opened.status_code == 200 and "Zorgen om de kinderen" in opened.text
+    with ctx.sessions() as session:
+        reads = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "read.confidential")).all()
+    assert len(reads) == 1 and "Huisbezoek" not in str(reads[0].data)  # the reason is sealed
