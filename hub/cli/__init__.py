@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "hub.cli.policy",
     "hub.cli.retention",
     "hub.cli.representatives",
+    "hub.cli.batch",
 )
 
 
