@@ -85,7 +85,8 @@ def cmd_batch_import(args: argparse.Namespace) -> int:
             raise CommandError(f"{args.file}: {problem.detail}") from None
         data_lines = max(physical_lines - 1, 0)
         done_before = max(opened.resumed_from - 1, 0)
-        if opened.batch.status == "done":
+        imported_before = opened.batch.status == "done"
+        if imported_before:
             print(f"{args.file} was imported before (batch {opened.id}); nothing to do",
                   file=sys.stderr)
         elif done_before:
@@ -99,8 +100,8 @@ def cmd_batch_import(args: argparse.Namespace) -> int:
 
         def progress(p) -> None:
             bar.update(min(max(p.lines_done - 1, 0), data_lines) - bar.n)
-            bar.set_postfix(accepted=p.accepted, duplicates=p.duplicates, rejected=p.rejected,
-                            refresh=False)
+            bar.set_postfix_str(f"accepted={p.accepted} duplicates={p.duplicates} "
+                                f"rejected={p.rejected}", refresh=False)
 
         try:
             batch = run_batch(ctx=ctx, opened=opened, progress=progress)
@@ -123,7 +124,9 @@ def cmd_batch_import(args: argparse.Namespace) -> int:
     print(json.dumps({"batch_id": batch.id, "status": batch.status, "total": batch.total,
                       "accepted": batch.accepted, "duplicates": batch.duplicates,
                       "rejected": batch.rejected,
-                      "resumed_after_line": opened.resumed_from if done_before else None}))
+                      "imported_before": imported_before,
+                      "resumed_after_line": opened.resumed_from
+                      if done_before and not imported_before else None}))
     return 0 if batch.rejected == 0 else 1
 
 

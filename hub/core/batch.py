@@ -259,49 +259,57 @@ def _finish(*, ctx: HubContext, opened: OpenBatch) -> Batch:
 
 def _import_chunk(*, session: Session, ctx: HubContext, partner: Partner, batch: Batch,
                   lines: list[_Line], fmt: CsvFormat, now: datetime) -> None:
-    header = fmt.header
-    for current in lines:
-        line, row = current.number, current.cells
-        batch.total += 1
-        if current.error is not None:
-            _reject(session, ctx, partner, batch, line, "line",
-                    f"is not valid CSV ({current.error})")
-            continue
-        if len(row) != len(header):
-            _reject(session, ctx, partner, batch, line, "line",
-                    f"has {len(row)} columns, expected {len(header)}")
-            continue
-        try:
-            body = fmt.to_message(dict(zip(header, (c.strip() for c in row), strict=True)))
-        except Exception as exc:
-            # A plugin's mapping that fails on one line must not take the chunk down.
-            log.warning("batch %s line %s: the format could not map it (%s)", batch.id, line,
-                        type(exc).__name__)
-            _reject(session, ctx, partner, batch, line, "line", "could not be read")
-            continue
-        body["occurred_at"] = now.isoformat()
-        try:
-            valid = validate_message(ctx=ctx, partner=partner, body=body)
-        except HubProblem as problem:
-            ctx.metrics.message_in(partner=partner.name, type=batch.message_type,
-                                   outcome="rejected", session=session)
-            for p in problem.problems[:5]:
-                session.add(BatchError(batch_id=batch.id, line=line,
-                                       field=_column_of(p.field, header), reason=p.reason))
-            batch.rejected += 1
-            continue
-        with session.begin_nested():
-            result = store_message(session=session, ctx=ctx, partner=partner, valid=valid,
-                                   now=now, batch_id=batch.id)
-        if result.created:
-            batch.accepted += 1
-        else:
-            batch.duplicates += 1
+    # Counts are kept here and written to the batch row once per chunk, and nothing is
+    # flushed per line: the outbox rows and errors go to the database together at commit
+    # (no query below needs them earlier: messages are written by a core INSERT).
+    counts = {"total": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
+    with session.no_autoflush:
+        for current in lines:
+            counts["total"] += 1
+            outcome = _import_line(session=session, ctx=ctx, partner=partner, batch=batch,
+                                   line=current, fmt=fmt, now=now)
+            counts[outcome] += 1
+    for name, value in counts.items():
+        setattr(batch, name, getattr(batch, name) + value)
+
+
+def _import_line(*, session: Session, ctx: HubContext, partner: Partner, batch: Batch,
+                 line: _Line, fmt: CsvFormat, now: datetime) -> str:
+    """Store or refuse one line; returns its outcome: accepted, duplicates or rejected."""
+    header, number, row = fmt.header, line.number, line.cells
+    if line.error is not None:
+        return _reject(session, ctx, partner, batch, number, "line",
+                       f"is not valid CSV ({line.error})")
+    if len(row) != len(header):
+        return _reject(session, ctx, partner, batch, number, "line",
+                       f"has {len(row)} columns, expected {len(header)}")
+    try:
+        body = fmt.to_message(dict(zip(header, (c.strip() for c in row), strict=True)))
+    except Exception as exc:
+        # A plugin's mapping that fails on one line must not take the chunk down.
+        log.warning("batch %s line %s: the format could not map it (%s)", batch.id, number,
+                    type(exc).__name__)
+        return _reject(session, ctx, partner, batch, number, "line", "could not be read")
+    body["occurred_at"] = now.isoformat()
+    try:
+        valid = validate_message(ctx=ctx, partner=partner, body=body)
+    except HubProblem as problem:
+        ctx.metrics.message_in(partner=partner.name, type=batch.message_type,
+                               outcome="rejected", session=session)
+        for p in problem.problems[:5]:
+            session.add(BatchError(batch_id=batch.id, line=number,
+                                   field=_column_of(p.field, header), reason=p.reason))
+        return "rejected"
+    # No savepoint per line: store_message cannot half-fail (a repeat is ON CONFLICT DO
+    # NOTHING), and a savepoint would flush the session at every line.
+    result = store_message(session=session, ctx=ctx, partner=partner, valid=valid, now=now,
+                           batch_id=batch.id)
+    return "accepted" if result.created else "duplicates"
 
 
 def _reject(session: Session, ctx: HubContext, partner: Partner, batch: Batch, line: int,
-            field: str, reason: str) -> None:
+            field: str, reason: str) -> str:
     ctx.metrics.message_in(partner=partner.name, type=batch.message_type, outcome="rejected",
                            session=session)
     session.add(BatchError(batch_id=batch.id, line=line, field=field, reason=reason))
-    batch.rejected += 1
+    return "rejected"
