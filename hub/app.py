@@ -61,6 +61,9 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     audit_api.install(app)
     app.include_router(consents.router)
     app.include_router(consents.fhir_router)
+    # Partners' own ingress (a FHIR endpoint, a Wmo desk's routes): the same core behind it.
+    for plugin_router in ctx.plugins.routers():
+        app.include_router(plugin_router)
     openapi.install(app)
     consents.install_openapi(app)
     return app

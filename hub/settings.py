@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=1.0, gt=0)
+    # One attempt to deliver to a partner's endpoint: connect and answer, in seconds.
+    outbound_timeout_seconds: float = Field(default=10.0, gt=0)
     # Development issuer: signs bearer tokens for one-machine use. Refused in production.
     token_ttl_seconds: int = Field(default=8 * 3600, gt=0)
     # Production transport (issue 3). Empty: the embedded outbox queue. amqp://user:pass@host/vhost

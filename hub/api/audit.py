@@ -50,7 +50,9 @@ def my_audit(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
     total = session.scalar(select(func.count()).select_from(AuditEvent).where(where))
     rows = session.scalars(select(AuditEvent).where(where).order_by(AuditEvent.seq.desc())
                            .limit(limit).offset(offset)).all()
-    partner_ids = {r.actor for r in rows if r.role == "partner"}
+    partner_ids = {r.actor for r in rows if r.role == "partner"} | {
+        str(r.data["partner"]) for r in rows if r.action == "message.sent" and r.data
+        and r.data.get("partner")}
     names = dict(session.execute(select(Partner.id, Partner.name)
                                  .where(Partner.id.in_(partner_ids))).all())
     items = []
@@ -61,7 +63,9 @@ def my_audit(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
         team = ctx.wijkmap.name(recipient.split(":", 1)[1]) if ":" in recipient else None
         items.append(AuditEntryPublic(at=row.at, action=row.action, text=describe(
             action=row.action, actor=row.actor, role=row.role, basis=row.basis, data=data,
-            at=row.at, topic=mt.topic if mt else None, partner_name=names.get(row.actor),
+            at=row.at, topic=mt.topic if mt else None,
+            partner_name=names.get(str(data.get("partner")) if row.action == "message.sent"
+                                   else row.actor),
             team_name=team)))
     return AuditPage(total=total, limit=limit, offset=offset, items=items)
 

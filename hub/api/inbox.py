@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Body, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, SessionDep
 from hub.api.schemas import InboxItemPublic, InboxPage
-from hub.core.audit import record_inbox_access
+from hub.core import inbox as inbox_core
+from hub.core.audit import as_actor, record_inbox_access
 from hub.core.errors import HubProblem
 from hub.core.inbox import ItemView, get_item, list_items, view_item
 
@@ -68,9 +70,8 @@ def take_up(item_id: IdPath, ctx: ContextDep, session: SessionDep,
             regisseur: RegisseurDep) -> InboxItemPublic:
     """The regisseur starts help: the sender will see ``taken_up``."""
     item = _own_item(ctx, session, regisseur, item_id)
-    if item.status == "closed":
-        raise HubProblem(409, "Item is already closed")
-    item.status, item.taken_up, item.updated_at = "taken_up", True, ctx.clock()
+    inbox_core.take_up(session=session, ctx=ctx, item=item, now=ctx.clock(),
+                       **as_actor(regisseur))
     view = view_item(session=session, ctx=ctx, item=item)
     public = _public(view)
     record_inbox_access(session, ctx=ctx, principal=regisseur, action="inbox.take_up",
@@ -79,12 +80,22 @@ def take_up(item_id: IdPath, ctx: ContextDep, session: SessionDep,
     return public
 
 
+class CloseBody(BaseModel):
+    """What the regisseur may add when closing: a short summary for the sender."""
+
+    model_config = ConfigDict(extra="forbid")
+    summary: str | None = Field(default=None, min_length=1, max_length=2000, description=(
+        "A closing summary; it reaches the sender only where the sender's plugin "
+        "shares it and the resident's consent covers sharing back."))
+
+
 @router.post("/{item_id}/close", response_model=InboxItemPublic)
-def close(item_id: IdPath, ctx: ContextDep, session: SessionDep,
-          regisseur: RegisseurDep) -> InboxItemPublic:
+def close(item_id: IdPath, ctx: ContextDep, session: SessionDep, regisseur: RegisseurDep,
+          body: Annotated[CloseBody | None, Body()] = None) -> InboxItemPublic:
     """Close the item: the sender sees ``closed``, or ``not_taken_up`` if help never started."""
     item = _own_item(ctx, session, regisseur, item_id)
-    item.status, item.updated_at = "closed", ctx.clock()
+    inbox_core.close(session=session, ctx=ctx, item=item, now=ctx.clock(),
+                     note=body.summary if body else None, **as_actor(regisseur))
     view = view_item(session=session, ctx=ctx, item=item)
     public = _public(view)
     record_inbox_access(session, ctx=ctx, principal=regisseur, action="inbox.close",

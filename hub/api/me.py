@@ -325,7 +325,7 @@ def deny(request_id: IdPath, ctx: ContextDep, session: SessionDep,
     """Say no: the held messages are closed and not shared."""
     subject, rep = _acting(ctx, session, resident, on_behalf_of)
     try:
-        consents.deny_request(session=session, subject=subject, request_id=request_id,
+        consents.deny_request(session=session, ctx=ctx, subject=subject, request_id=request_id,
                               now=ctx.clock(), representation=rep)
     except (NotFound, ConsentError) as exc:
         raise _answer_problem(exc) from None

@@ -54,6 +54,8 @@ def describe(*, action: str, actor: str, role: str, basis: str | None, data: dic
         "consent.paper": f"Uw toestemming op papier is vastgelegd op {when}.",
         "consent.import": (f"{partner_name or 'Uw huisarts'} heeft uw toestemming "
                            f"doorgegeven aan de hub op {when}."),
+        "message.sent": (f"De hub heeft een bericht over u gestuurd aan "
+                         f"{partner_name or 'een organisatie'} op {when}."),
         "dead_letter.replay": f"Een beheerder heeft {report} opnieuw laten verwerken op {when}.",
     }
     return texts.get(action, f"Er is iets gedaan met uw gegevens op {when}.")

@@ -27,6 +27,7 @@ from hub.core.context import HubContext
 from hub.core.inbox import recheck
 from hub.core.ingest import enqueue
 from hub.core.models import Message
+from hub.core.outbound import announce_status
 
 
 def requeue_held(*, session: Session, subject: str, now: datetime,
@@ -113,9 +114,10 @@ def approve_request(*, session: Session, subject: str, request_id: str, now: dat
     return consent
 
 
-def deny_request(*, session: Session, subject: str, request_id: str, now: datetime,
-                 representation: Representation | None = None) -> int:
-    """Deny a consent request: its held messages are closed; returns how many."""
+def deny_request(*, session: Session, ctx: HubContext, subject: str, request_id: str,
+                 now: datetime, representation: Representation | None = None) -> int:
+    """Deny a consent request: its held messages are closed (and their senders told
+    ``refused`` through their plugins); returns how many."""
     registry.deny_request(session=session, subject=subject, request_id=request_id, now=now,
                           representation=representation)
     closed = 0
@@ -124,4 +126,5 @@ def deny_request(*, session: Session, subject: str, request_id: str, now: dateti
             Message.request_id == request_id)):
         message.status = "closed"
         closed += 1
+        announce_status(session, ctx=ctx, message=message, status="refused", now=now)
     return closed

@@ -58,6 +58,19 @@ class HubContext:
     # Residents' consents per (subject, version): a decision does not grow with the registry.
     consent_cache: ConsentCache = field(default_factory=ConsentCache, repr=False)
 
+    # One HTTP client for every delivery to partners (connection reuse); made on first use.
+    _http: Any = field(default=None, repr=False)
+
+    @property
+    def http(self) -> Any:
+        """The shared ``httpx.Client`` for outbound deliveries (timeouts from settings)."""
+        if self._http is None:
+            import httpx  # only processes that deliver need it
+
+            self._http = httpx.Client(timeout=self.settings.outbound_timeout_seconds,
+                                      follow_redirects=False)
+        return self._http
+
     def __post_init__(self) -> None:
         self.metrics.watch_outbox(self.sessions, lambda: self.clock())
         # A consent change anywhere (the fanout) drops the cached entry here at once. The
@@ -66,7 +79,10 @@ class HubContext:
             self.consent_listeners.append(self.consent_cache.invalidate)
 
     def dispose(self) -> None:
-        """Close every database connection."""
+        """Close every database connection and the outbound HTTP client."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
         self.engine.dispose()
 
 

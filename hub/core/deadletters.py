@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.ingest import enqueue
 from hub.core.models import DeadLetter, Message
+from hub.core.outbound import DELIVER_TASK, mark_requeued
 from hub.core.store import insert_if_absent
 
 
@@ -62,7 +63,10 @@ def replay(*, session: Session, dead_letter_id: int, now: datetime) -> DeadLette
         raise ReplayRefused("this dead letter was replayed already")
     if dead.message_id is None or dead.task is None:
         raise ReplayRefused("nothing to replay: the broker message did not name a message")
-    if session.get(Message, dead.message_id) is None:
+    if dead.task == DELIVER_TASK:
+        if not mark_requeued(session=session, message_id=dead.message_id, now=now):
+            raise ReplayRefused("nothing to replay: the message it names does not exist")
+    elif session.get(Message, dead.message_id) is None:
         raise ReplayRefused("nothing to replay: the message it names does not exist")
     enqueue(session=session, message_id=dead.message_id, now=now, task=dead.task)
     dead.replayed_at = now

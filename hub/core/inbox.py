@@ -19,7 +19,9 @@ from consent.engine import decide, intersect_fields
 from consent.model import BasisKind
 from consent.tables import consent_grants
 from hub.core.context import HubContext
+from hub.core.errors import HubProblem
 from hub.core.models import InboxItem, Message, Partner, Resident
+from hub.core.outbound import announce_item
 from hub.core.residents import resident_identity
 from hub.core.router import facts_for
 
@@ -136,6 +138,35 @@ def view_item(*, session: Session, ctx: HubContext, item: InboxItem) -> ItemView
     summary = mt.summary(full) if mt is not None else item.type
     return ItemView(item=item, summary=summary, data=full, source_name=partner.name,
                     matched_by=message.match_method)
+
+
+def take_up(*, session: Session, ctx: HubContext, item: InboxItem, now: datetime,
+            actor: str, role: str) -> None:
+    """The regisseur starts help: the item is ``taken_up`` and the sender's plugin is told.
+
+    Taking up twice changes nothing and tells nobody twice; a closed item cannot be
+    taken up (409).
+    """
+    if item.status == "closed":
+        raise HubProblem(409, "Item is already closed")
+    if item.status == "taken_up":
+        return
+    item.status, item.taken_up, item.updated_at = "taken_up", True, now
+    announce_item(session, ctx=ctx, item=item, status="taken_up", now=now, actor=actor,
+                  role=role)
+
+
+def close(*, session: Session, ctx: HubContext, item: InboxItem, now: datetime,
+          actor: str, role: str, note: str | None = None) -> None:
+    """Close the item and tell the sender's plugin, with the regisseur's ``note`` if given.
+
+    Closing a closed item changes nothing and tells nobody twice.
+    """
+    if item.status == "closed":
+        return
+    item.status, item.updated_at = "closed", now
+    announce_item(session, ctx=ctx, item=item, status="closed", now=now, note=note,
+                  actor=actor, role=role)
 
 
 # What a sender may learn: a closed list, never why and never anything about consent

@@ -53,6 +53,8 @@ def validate_message(*, ctx: HubContext, partner: Partner, body: Any) -> ValidMe
     mt = ctx.plugins.catalog.type(incoming.type)
     if mt is None:
         raise invalid("type", f"unknown message type {incoming.type!r}")
+    if not mt.inbound:
+        raise invalid("type", f"{incoming.type!r} is sent by the hub, not to it")
     if partner.kind not in mt.partner_kinds:
         raise HubProblem(403, "Message type not allowed for this partner", [FieldProblem(
             "type", f"partners of kind {partner.kind!r} may not send {incoming.type!r}")])

@@ -173,7 +173,9 @@ class OutboxEntry(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    # An inbound message (task "route") or an outbound one (task "deliver"): no
+    # foreign key, the task says which table the id is in.
+    message_id: Mapped[str] = mapped_column(String(36), index=True)
     task: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20))  # pending | done | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -181,6 +183,32 @@ class OutboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
+
+
+class OutboundMessageRow(Base):
+    """A message the hub sends to a partner (a status back, a referral, a Wmo request).
+
+    The partner dedupes on ``id`` (sent as the Idempotency-Key); the hub dedupes a
+    plugin's or a regisseur's repeat on (partner, type, ref).
+    """
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (UniqueConstraint("partner_id", "type", "ref",
+                                       name="uq_outbound_messages_partner_type_ref"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100), index=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
+    ref: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
+    household_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    related_message_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    payload_sealed: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # queued | delivered | failed
+    receipt: Mapped[str | None] = mapped_column(String(200))
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _ts()
+    updated_at: Mapped[datetime] = _ts()
+    delivered_at: Mapped[datetime | None] = _ts()
 
 
 class InboxItem(Base):

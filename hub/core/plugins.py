@@ -13,12 +13,21 @@ import os
 import time
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import pluggy
 
 from hub import PROJECT_NAME
 from hub.core import hookspecs
-from hub.core.types import CsvFormat, MessageType
+from hub.core.types import (
+    CsvFormat,
+    ItemStatusEvent,
+    MessageType,
+    OutboundEnvelope,
+    OutboundMessage,
+    OutboundRequest,
+    PartnerInfo,
+)
 
 ENTRY_POINT_GROUP = "wijkhub.plugins"
 log = logging.getLogger(__name__)
@@ -90,6 +99,34 @@ class Plugins:
                 formats[fmt.message_type] = fmt
         self.catalog = Catalog(types=types, csv_formats=formats)
         self._owners = owners
+
+    def routers(self) -> list[Any]:
+        """Every plugin's FastAPI routers, for the app to include."""
+        return [router for _plugin, routers in self._collect("wijkhub_routers")
+                for router in routers]
+
+    def outbound_request(self, *, envelope: OutboundEnvelope,
+                         partner: PartnerInfo) -> OutboundRequest | None:
+        """The HTTP request a plugin shapes for this outbound message, or None (the default).
+
+        A plugin's exception is not caught: the delivery attempt fails and is retried.
+        """
+        return self.pm.hook.wijkhub_outbound_request(envelope=envelope, partner=partner)
+
+    def item_status_changed(self, *, event: ItemStatusEvent) -> list[OutboundMessage]:
+        """What every plugin wants sent when an inbound message's status changed.
+
+        A failing plugin is logged (its error type only) and skipped: the regisseur's
+        action must not fail because one partner's status-back could not be built.
+        """
+        answers: list[OutboundMessage] = []
+        for impl in self.pm.hook.wijkhub_item_status_changed.get_hookimpls():
+            try:
+                answers.extend(impl.function(event=event) or [])
+            except Exception as exc:
+                log.error("plugin %s failed in wijkhub_item_status_changed: %s",
+                          impl.plugin_name, type(exc).__name__)
+        return answers
 
     def describe(self) -> list[dict[str, object]]:
         """Each loaded plugin with the message types it serves (for ``hub plugins``)."""

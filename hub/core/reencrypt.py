@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.context import HubContext
 from hub.core.crypto import Cipher, DecryptionError
-from hub.core.models import InboxItem, Message, Resident
+from hub.core.models import InboxItem, Message, OutboundMessageRow, Resident
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ SEALED_COLUMNS: list[SealedColumn] = [
     SealedColumn(Resident.__table__.c.subject, Resident.__table__.c.identity_sealed, "resident"),
     SealedColumn(InboxItem.__table__.c.id, InboxItem.__table__.c.measure, "measure",
                  context_column=InboxItem.__table__.c.message_id, legacy_plain=True),
+    SealedColumn(OutboundMessageRow.__table__.c.id, OutboundMessageRow.__table__.c.payload_sealed,
+                 "outbound"),
 ]
 
 

@@ -24,6 +24,7 @@ from hub.core import correlation
 from hub.core.audit import record_disclosure
 from hub.core.context import HubContext
 from hub.core.models import Disclosure, InboxItem, Message, Partner
+from hub.core.outbound import announce_status
 from hub.core.residents import match_subject
 
 TERMINAL = frozenset({"delivered", "linked", "closed"})
@@ -92,6 +93,7 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
                                             topic=mt.topic, now=now)
             message.request_id = request.id
         log.info("message %s held: no basis yet, the resident is asked", message.id)
+        announce_status(session, ctx=ctx, message=message, status="held", now=now)
         return message.status
 
     repeat_key = _repeat_key(ctx, partner, message.type, mt.repeat_key(data))
@@ -129,6 +131,7 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
             basis_ref=decision.basis_ref, fields=item.fields, reason=decision.reason, at=now))
         record_disclosure(session, ctx=ctx, item=item, partner=partner)
     _reached_inbox(ctx, session, message, partner, decision.basis.value, now)
+    announce_status(session, ctx=ctx, message=message, status="delivered", now=now)
     return message.status
 
 

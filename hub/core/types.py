@@ -1,11 +1,15 @@
-"""What a plugin declares: the message types and CSV formats it serves."""
+"""What a plugin declares (message types, CSV formats) and what the core hands it back."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 from pydantic import BaseModel
 
@@ -27,6 +31,10 @@ class MessageType:
     and ``repeat_measure`` let the core recognise a *herhaalde melding*: the same
     partner, the same key (e.g. the tenancy) and a measure (e.g. the amount) that
     did not grow.
+
+    ``inbound`` types are sent by a partner to the hub (``partner_kinds`` may send
+    them); ``outbound`` types are sent by the hub to a partner (``partner_kinds``
+    may receive them). A type may be both (a safety report goes either way).
     """
 
     name: str
@@ -37,6 +45,8 @@ class MessageType:
     summary: Callable[[Mapping[str, Any]], str] = field(default=lambda data: "")
     repeat_key: Callable[[Mapping[str, Any]], str | None] = _no_key
     repeat_measure: Callable[[Mapping[str, Any]], Decimal | None] = _no_measure
+    inbound: bool = True
+    outbound: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,3 +62,80 @@ class CsvFormat:
     partner_kinds: tuple[str, ...]
     header: tuple[str, ...]
     to_message: Callable[[Mapping[str, str]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PartnerInfo:
+    """A partner as a plugin may know it: no credentials."""
+
+    id: str
+    name: str
+    kind: str
+    endpoint: str | None
+
+
+@dataclass(frozen=True)
+class OutboundEnvelope:
+    """One message the hub sends to a partner, its data opened for the plugin that shapes it.
+
+    ``id`` is stable across retries: it is the ``Idempotency-Key`` the partner sees.
+    """
+
+    id: str
+    type: str
+    ref: str
+    partner_id: str
+    partner_kind: str
+    subject: str | None
+    household_id: str | None
+    data: Mapping[str, Any]
+    related_message_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    """The HTTP request a plugin wants made for one outbound message.
+
+    ``path`` is appended to the partner's endpoint. ``receipt`` reads the partner's
+    own reference from its answer (None: the core looks for ``id`` in a JSON body
+    or a ``Location`` header).
+    """
+
+    method: str = "POST"
+    path: str = ""
+    json: Any = None
+    content: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    receipt: Callable[[httpx.Response], str | None] | None = None
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A message a plugin asks the core to send to a partner (e.g. a status back)."""
+
+    partner_id: str
+    message_type: str
+    data: Mapping[str, Any]
+    ref: str
+
+
+@dataclass(frozen=True)
+class ItemStatusEvent:
+    """A change in what became of an inbound message, told to the plugin that serves its type.
+
+    ``status`` is ``held`` (waiting for the resident's consent), ``delivered``
+    (in the regisseur's inbox), ``refused`` (the resident said no), ``taken_up``
+    or ``closed``; ``note`` is the regisseur's closing summary, if any. ``data`` is
+    the message's own data as the partner sent it.
+    """
+
+    status: str
+    message_id: str
+    message_type: str
+    source_partner: PartnerInfo
+    source_ref: str
+    data: Mapping[str, Any]
+    subject: str | None
+    household_id: str | None
+    note: str | None = None

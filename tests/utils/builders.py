@@ -66,12 +66,13 @@ def register(ctx: HubContext, *people: Person) -> None:
     assert not result.errors, result.errors
 
 
-def partner(ctx: HubContext, name: str = "Woonbron",
-            kind: str = "woningcorporatie") -> tuple[str, dict[str, str]]:
-    """Register a partner; returns its id and the Authorization header for its key."""
+def partner(ctx: HubContext, name: str = "Woonbron", kind: str = "woningcorporatie",
+            endpoint: str | None = None) -> tuple[str, dict[str, str]]:
+    """Register a partner (``endpoint``: its own API, for outbound messages); returns
+    its id and the Authorization header for its key."""
     with ctx.sessions() as session, session.begin():
         p, key = add_partner(session=session, name=name, kind=kind, now=ctx.clock(),
-                             hasher=key_hasher(ctx.settings))
+                             hasher=key_hasher(ctx.settings), endpoint=endpoint)
     return p.id, {"Authorization": f"Bearer {key}"}
 
 

@@ -22,12 +22,15 @@ from hub.core import correlation, deadletters
 from hub.core.context import HubContext
 from hub.core.ingest import ROUTE_TASK
 from hub.core.models import Message, OutboxEntry
+from hub.core.outbound import DELIVER_TASK, deliver, mark_failed
 from hub.core.router import route_message
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[..., object]
-HANDLERS: dict[str, Handler] = {ROUTE_TASK: route_message}
+HANDLERS: dict[str, Handler] = {ROUTE_TASK: route_message, DELIVER_TASK: deliver}
+# What else must change when a task is dead-lettered (in the same transaction).
+ON_DEAD: dict[str, Handler] = {DELIVER_TASK: mark_failed}
 FINISHED = frozenset({"done", "dead"})
 
 
@@ -96,6 +99,12 @@ def run_task(ctx: HubContext, entry_id: int, *, skip_locked: bool = False) -> Ou
         return Outcome("failed", exc)
 
 
+def _on_dead(session: Session, entry: OutboxEntry, now: datetime) -> None:
+    extra = ON_DEAD.get(entry.task)
+    if extra is not None:
+        extra(session=session, message_id=entry.message_id, now=now)
+
+
 def retry_delay(ctx: HubContext, attempts: int) -> float:
     """Seconds to wait after the ``attempts``-th failure: exponential from the base."""
     return ctx.settings.retry_base_seconds * 2 ** (attempts - 1)
@@ -105,11 +114,12 @@ def record_failure(ctx: HubContext, entry_id: int, exc: BaseException, *,
                    source: str) -> Failure | None:
     """Count a failed attempt; after ``max_attempts`` the row is dead and in the store.
 
-    Records only the exception's type: a plugin's error text may quote message
-    data, which must never reach a log or a table in clear. Returns None when the
-    row is finished already (someone else did it).
+    Records only the exception's type, or its ``public_reason`` (an HTTP status):
+    a plugin's error text may quote message data, which must never reach a log or
+    a table in clear. An error marked ``permanent`` is dead at once. Returns None
+    when the row is finished already (someone else did it).
     """
-    error = type(exc).__name__
+    error = getattr(exc, "public_reason", None) or type(exc).__name__
     now = ctx.clock()
     log.warning("outbox entry %s failed: %s", entry_id, error)
     with ctx.sessions() as session, session.begin():
@@ -120,8 +130,9 @@ def record_failure(ctx: HubContext, entry_id: int, exc: BaseException, *,
         entry.last_error = error
         entry.updated_at = now
         ctx.metrics.task_failed(task=entry.task, error=error, session=session)
-        if entry.attempts >= ctx.settings.max_attempts:
+        if entry.attempts >= ctx.settings.max_attempts or getattr(exc, "permanent", False):
             entry.status = "dead"
+            _on_dead(session, entry, now)
             deadletters.record(session=session, key=f"outbox:{entry.id}", source=source,
                                task=entry.task, outbox_id=entry.id,
                                message_id=entry.message_id, attempts=entry.attempts,
@@ -145,6 +156,7 @@ def mark_dead(*, session: Session, entry_id: int, source: str, reason: str,
     if entry is None or entry.status in FINISHED:
         return None
     entry.status, entry.updated_at = "dead", now
+    _on_dead(session, entry, now)
     deadletters.record(session=session, key=f"outbox:{entry.id}", source=source,
                        task=entry.task, outbox_id=entry.id, message_id=entry.message_id,
                        attempts=entry.attempts, reason=reason, now=now)
