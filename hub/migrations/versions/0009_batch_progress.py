@@ -1,7 +1,7 @@
 """batches: streaming progress and resumable imports
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-23 21:45:00
 
 ``lines_done`` is the last line of the file whose chunk committed (with the
@@ -18,7 +18,7 @@ import consent.tables
 
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
