@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -54,3 +54,17 @@ class WaterArrears(BaseModel):
     customer_ref: str = Field(min_length=1, max_length=100)
     address: Address
     contact: Contact | None = None
+
+
+class ArrearsFeedback(BaseModel):
+    """``feedback.arrears.water`` (hub → Evides): what became of one of its signals.
+
+    A closed list, as VNG's model for early signalling allows a creditor to know:
+    ``taken_up`` (the wijkteam started help), ``not_taken_up`` (no help through
+    the wijkteam, never why) and ``closed``. Never a reason, a note or anything
+    about consent.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    source_ref: str = Field(min_length=1, max_length=200)
+    status: Literal["taken_up", "not_taken_up", "closed"]

@@ -71,7 +71,7 @@ def test_registers_through_the_entry_point_like_a_third_party(ctx):
     (ep,) = [e for e in entry_points(group=ENTRY_POINT_GROUP) if e.name == "evides"]
     assert ep.value == "plugins.evides"
     loaded = {p["name"]: p for p in ctx.plugins.describe()}
-    assert loaded["evides"]["message_types"] == [WATER]
+    assert loaded["evides"]["message_types"] == ["feedback.arrears.water", WATER]
     assert ctx.plugins.catalog.csv_format_for("evides").message_type == WATER
 
 
