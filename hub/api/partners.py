@@ -22,7 +22,7 @@ from hub.api.schemas import (
     MessageStatus,
 )
 from hub.core import correlation
-from hub.core.batch import batch_progress, batch_state, open_batch, run_batch
+from hub.core.batch import batch_progress, batch_state, fail_batch, open_batch, run_batch
 from hub.core.errors import HubProblem, invalid
 from hub.core.inbox import sender_status
 from hub.core.ingest import accept_message, count_rejected
@@ -134,7 +134,13 @@ def _import_then_close(ctx, opened, text, cid: str | None) -> None:
         with correlation.bound(cid or correlation.new_id()):
             run_batch(ctx=ctx, opened=opened)
     except Exception as exc:
+        # The type only: an exception's text may quote a line. The partner sees "failed".
         log.error("batch %s stopped: %s", opened.id, type(exc).__name__)
+        try:
+            fail_batch(ctx=ctx, batch_id=opened.id)
+        except Exception as again:
+            log.error("batch %s could not be marked failed: %s", opened.id,
+                      type(again).__name__)
     finally:
         text.close()
 

@@ -52,9 +52,10 @@ class BatchLineError(BaseModel):
 class BatchPublic(BaseModel):
     """A batch's progress and outcome.
 
-    ``status``: ``running``, ``done``, or ``interrupted`` (the hub stopped while
-    importing it: the counts are what was stored; send the file again to finish,
-    lines stored already count as duplicates).
+    ``status``: ``running``, ``done``, ``failed`` (an unexpected error stopped it)
+    or ``interrupted`` (the hub stopped while importing it). After either, the
+    counts are what was stored; send the file again to finish: lines stored
+    already count as duplicates.
     """
 
     batch_id: str

@@ -202,8 +202,21 @@ def ingest_batch(*, ctx: HubContext, partner: Partner, lines: Iterable[str], now
     return run_batch(ctx=ctx, opened=opened, progress=progress)
 
 
+def fail_batch(*, ctx: HubContext, batch_id: str) -> None:
+    """Mark a batch whose import stopped on an unexpected error as ``failed``.
+
+    What its committed chunks stored stays stored (and counted); the file may be
+    sent again: those lines then count as duplicates.
+    """
+    with ctx.sessions() as session, session.begin():
+        batch = _locked(session, batch_id)
+        if batch.status == "running":
+            batch.status, batch.updated_at = "failed", ctx.clock()
+
+
 def batch_state(batch: Batch, *, now: datetime, stale_after: float) -> str:
-    """``running``, ``done``, or ``interrupted``: running, but no chunk committed for a while.
+    """``running``, ``done``, ``failed``, or ``interrupted``: running, but no chunk
+    committed for a while (the process importing it stopped).
 
     An interrupted batch's counts are what was stored; the rest of the file was
     not read. Sending or importing the file again is safe (see the module doc).
