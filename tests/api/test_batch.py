@@ -262,3 +262,29 @@ def test_any_text_after_the_header_ends_in_a_finished_batch(ctx, client, text):
                            headers=ctx._batch_key).json()
         assert batch["status"] == "done", batch
         assert batch["total"] == batch["accepted"] + batch["duplicates"] + batch["rejected"]
+
+
+def test_a_streamed_batch_above_the_limit_is_413_and_nothing_is_stored(ctx):
+    import dataclasses
+
+    from fastapi.testclient import TestClient
+
+    from hub.app import create_app
+
+    _, woonbron = partner(ctx)
+    small_ctx = dataclasses.replace(
+        ctx, settings=ctx.settings.model_copy(update={"max_batch_bytes": 4096}))
+    body = _csv(*GOOD_LINES * 40)
+    assert len(body) > 4096
+
+    def chunks():  # no Content-Length: counted as it arrives, while it is spooled
+        for start in range(0, len(body), 1000):
+            yield body[start:start + 1000]
+
+    with TestClient(create_app(small_ctx, run_worker=False),
+                    raise_server_exceptions=False) as small:
+        r = small.post("/api/v1/messages/batch", content=chunks(),
+                       headers={**woonbron, "Content-Type": "text/csv"})
+        problem = _assert_problem(r, 413, "body")
+        assert "4096" in problem["detail"]
+    assert _stored(ctx) == (0, 0, 0)
