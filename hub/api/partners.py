@@ -37,6 +37,8 @@ IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 # field), so its schema is documented by hub.api.openapi rather than inferred.
 _MESSAGE_BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/MessageCreate"}}}}}
+# A batch body is kept in memory up to this size, then spooled to a temporary file.
+_SPOOL_IN_MEMORY = 1024 * 1024
 _CSV_BODY = {"requestBody": {"required": True,
                              "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
@@ -104,9 +106,6 @@ async def post_batch(request: Request, ctx: ContextDep, partner: PartnerDep,
         raise
     background.add_task(_import_then_close, ctx, opened, text, correlation.current())
     return BatchReceipt(batch_id=opened.id, status=opened.batch.status)
-
-
-_SPOOL_IN_MEMORY = 1024 * 1024
 
 
 async def _spool_body(request: Request, spool) -> int:
