@@ -61,6 +61,23 @@ def _partner(session, name: str):
 
 def cmd_batch_import(args: argparse.Namespace) -> int:
     """Import a CSV batch for a partner with a progress bar; resumable (see module doc)."""
+    checksum, physical_lines = scan_file(args.file)
+    ctx = hub_context()
+    with ctx.sessions() as session:
+        partner = _partner(session, args.partner)
+    ingest_log = logging.getLogger("hub.core.ingest")
+    level = ingest_log.level
+    if not args.verbose:
+        # One INFO line per accepted message would bury the progress bar; the batch's
+        # own summary line stays. --verbose keeps them.
+        ingest_log.setLevel(logging.WARNING)
+    try:
+        return _import(args, ctx, partner, checksum, physical_lines)
+    finally:
+        ingest_log.setLevel(level)
+
+
+def _import(args: argparse.Namespace, ctx, partner, checksum: str, physical_lines: int) -> int:
     from tqdm import tqdm
 
     from hub.core import correlation
@@ -68,14 +85,6 @@ def cmd_batch_import(args: argparse.Namespace) -> int:
     from hub.core.batch import BatchConflict, open_batch, run_batch
     from hub.core.errors import HubProblem
 
-    checksum, physical_lines = scan_file(args.file)
-    ctx = hub_context()
-    with ctx.sessions() as session:
-        partner = _partner(session, args.partner)
-    if not args.verbose:
-        # One INFO line per accepted message would bury the progress bar; the batch's
-        # own summary line stays. --verbose keeps them.
-        logging.getLogger("hub.core.ingest").setLevel(logging.WARNING)
     with open(args.file, encoding="utf-8-sig", newline="") as fh, \
             correlation.bound(correlation.new_id()):
         try:

@@ -157,3 +157,13 @@ def test_killed_halfway_and_started_again_every_line_is_stored_once(hub_dir, tmp
     assert _stored(hub_dir) == (lines, lines, lines)
     with _db(hub_dir) as conn:
         assert conn.execute("select count(*) from batches").fetchone() == (1,)
+
+
+def test_the_command_leaves_the_ingest_log_level_as_it_found_it(hub_dir, tmp_path):
+    import logging
+
+    ingest = logging.getLogger("hub.core.ingest")
+    before = ingest.level
+    main(["batch", "import", str(_write(tmp_path / "evides.csv", 2)), "--partner", "Evides",
+          "--no-progress"])
+    assert ingest.level == before
