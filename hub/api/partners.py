@@ -9,8 +9,8 @@ import logging
 import tempfile
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Request
-from sqlalchemy import select
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.deps import ContextDep, PartnerDep, SessionDep
@@ -145,25 +145,31 @@ def _import_then_close(ctx, opened, text, cid: str | None) -> None:
 
 
 @router.get("/batches/{batch_id}", response_model=BatchPublic)
-def get_batch(batch_id: IdPath, ctx: ContextDep, partner: PartnerDep,
-              session: SessionDep) -> BatchPublic:
-    """A batch's counts and each refused line with its reason (own batches only).
+def get_batch(batch_id: IdPath, ctx: ContextDep, partner: PartnerDep, session: SessionDep,
+              errors_limit: Annotated[int, Query(ge=0, le=10_000)] = 1000,
+              errors_offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> BatchPublic:
+    """A batch's counts and its refused lines with their reasons (own batches only).
 
     While the batch runs the counts grow chunk by chunk; they are always exactly
-    what is stored.
+    what is stored. The refused lines come a page at a time (``errors_limit``,
+    ``errors_offset``; ``errors_total`` says how many): a large file's report
+    is never one huge answer.
     """
     batch = session.get(Batch, batch_id)
     if batch is None or batch.partner_id != partner.id:
         raise HubProblem(404, "Batch not found")
-    errors = session.scalars(select(BatchError).where(BatchError.batch_id == batch.id)
-                             .order_by(BatchError.line, BatchError.id))
+    where = BatchError.batch_id == batch.id
+    errors_total = session.scalar(select(func.count()).select_from(BatchError).where(where))
+    errors = session.scalars(select(BatchError).where(where)
+                             .order_by(BatchError.line, BatchError.id)
+                             .limit(errors_limit).offset(errors_offset))
     return BatchPublic(batch_id=batch.id,
                        status=batch_state(batch, now=ctx.clock(),
                                           stale_after=ctx.settings.batch_stale_seconds),
                        total=batch.total, accepted=batch.accepted, duplicates=batch.duplicates,
                        rejected=batch.rejected, lines_done=max(batch.lines_done - 1, 0),
                        lines_total=batch.lines_total and max(batch.lines_total - 1, 0),
-                       progress=batch_progress(batch),
+                       progress=batch_progress(batch), errors_total=errors_total,
                        errors=[BatchLineError(line=e.line, field=e.field, reason=e.reason)
                                for e in errors])
 

@@ -68,6 +68,8 @@ class BatchPublic(BaseModel):
     lines_done: int
     lines_total: int | None
     progress: float | None
+    # Every refused line counts here; ``errors`` holds the page asked for.
+    errors_total: int
     errors: list[BatchLineError]
 
 

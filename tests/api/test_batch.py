@@ -288,3 +288,17 @@ def test_a_streamed_batch_above_the_limit_is_413_and_nothing_is_stored(ctx):
         problem = _assert_problem(r, 413, "body")
         assert "4096" in problem["detail"]
     assert _stored(ctx) == (0, 0, 0)
+
+
+def test_refused_lines_come_a_page_at_a_time(ctx, client):
+    _, woonbron = partner(ctx)
+    bad = [f"R-{n},Naam,,3317AB,{n},,veel,2,2026-09-01,HC-{n}" for n in range(12)]
+    batch_id = _send(client, _csv(*bad), woonbron).json()["batch_id"]
+    url = f"/api/v1/batches/{batch_id}"
+    first = client.get(url, params={"errors_limit": 5}, headers=woonbron).json()
+    assert (first["rejected"], first["errors_total"], len(first["errors"])) == (12, 12, 5)
+    rest = client.get(url, params={"errors_limit": 10, "errors_offset": 5},
+                      headers=woonbron).json()
+    assert [e["line"] for e in first["errors"] + rest["errors"]] == list(range(2, 14))
+    r = client.get(url, params={"errors_limit": 10_001}, headers=woonbron)
+    _assert_problem(r, 422, "errors_limit")
