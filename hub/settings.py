@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # batch's counts together); a running batch whose last chunk is older than
     # batch_stale_seconds is reported as interrupted.
     batch_chunk_lines: int = Field(default=500, ge=1, le=10_000)
+    # A batch of up to this many lines is imported before the API answers; a larger one
+    # after the 202, while GET /api/v1/batches/{id} shows its counts grow.
+    batch_sync_lines: int = Field(default=1000, ge=0)
     batch_stale_seconds: float = Field(default=600.0, gt=0)
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(default=0.5, gt=0)

@@ -82,8 +82,10 @@ async def post_batch(request: Request, ctx: ContextDep, partner: PartnerDep,
 
     The body streams to a temporary file (in memory up to 1 MiB, then on disk;
     never whole in memory) and must be UTF-8; the header is checked before the
-    answer. The lines are imported after the 202, in chunks that each commit
-    whole: poll ``GET /api/v1/batches/{id}`` for the counts while it runs.
+    answer. A file of up to ``HUB_BATCH_SYNC_LINES`` lines is imported before
+    the 202 (status ``done``); a larger one after it (status ``running``), in
+    chunks that each commit whole: poll ``GET /api/v1/batches/{id}`` for the
+    counts while it runs.
     """
     # The batch commits in chunks of its own; end the key lookup's transaction first
     # (on SQLite it holds the write lock). Commit, not rollback: a rollback expires the
@@ -104,6 +106,11 @@ async def post_batch(request: Request, ctx: ContextDep, partner: PartnerDep,
     except BaseException:
         spool.close()
         raise
+    if lines_total - 1 <= ctx.settings.batch_sync_lines:
+        # A small file is imported before the answer: the receipt then says "done".
+        status = await run_in_threadpool(_import_then_close, ctx, opened, text,
+                                         correlation.current())
+        return BatchReceipt(batch_id=opened.id, status=status)
     background.add_task(_import_then_close, ctx, opened, text, correlation.current())
     return BatchReceipt(batch_id=opened.id, status=opened.batch.status)
 
@@ -126,12 +133,12 @@ async def _spool_body(request: Request, spool) -> int:
     return lines + (last != b"\n")
 
 
-def _import_then_close(ctx, opened, text, cid: str | None) -> None:
-    # Runs after the 202 was sent. Every chunk commits whole; if this process dies, the
-    # batch keeps the counts of what was stored and is reported "interrupted" later.
+def _import_then_close(ctx, opened, text, cid: str | None) -> str:
+    # Mostly runs after the 202 was sent. Every chunk commits whole; if this process dies,
+    # the batch keeps the counts of what was stored and is reported "interrupted" later.
     try:
         with correlation.bound(cid or correlation.new_id()):
-            run_batch(ctx=ctx, opened=opened)
+            return run_batch(ctx=ctx, opened=opened).status
     except Exception as exc:
         # The type only: an exception's text may quote a line. The partner sees "failed".
         log.error("batch %s stopped: %s", opened.id, type(exc).__name__)
@@ -140,6 +147,7 @@ def _import_then_close(ctx, opened, text, cid: str | None) -> None:
         except Exception as again:
             log.error("batch %s could not be marked failed: %s", opened.id,
                       type(again).__name__)
+        return "failed"
     finally:
         text.close()
 

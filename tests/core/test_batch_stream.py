@@ -189,6 +189,7 @@ def test_the_api_reports_counts_while_the_batch_runs(ctx, client, monkeypatch):
         return core_batch.run_batch(ctx=ctx, opened=opened, progress=poll, chunk_lines=4)
 
     monkeypatch.setattr(hub.api.partners, "run_batch", run_and_poll)
+    monkeypatch.setattr(ctx.settings, "batch_sync_lines", 5)  # 10 lines: after the 202
     body = ("\n".join(_file(10)) + "\n").encode()
     r = client.post("/api/v1/messages/batch", content=body,
                     headers={**headers, "Content-Type": "text/csv"})
@@ -223,3 +224,11 @@ def test_a_bad_byte_late_in_the_file_refuses_it_before_anything_is_stored(ctx, c
     with ctx.engine.connect() as conn:
         assert conn.execute(text("select count(*) from messages")).scalar_one() == 0
         assert conn.execute(text("select count(*) from batches")).scalar_one() == 0
+
+
+def test_a_small_batch_is_imported_before_the_answer(ctx, client):
+    _, headers = partner(ctx)
+    body = ("\n".join(_file(ctx.settings.batch_sync_lines)) + "\n").encode()
+    r = client.post("/api/v1/messages/batch", content=body,
+                    headers={**headers, "Content-Type": "text/csv"})
+    assert (r.status_code, r.json()["status"]) == (202, "done"), r.text
