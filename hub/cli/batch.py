@@ -15,6 +15,7 @@ import codecs
 import hashlib
 import json
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def cmd_batch_import(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace, ctx, partner, checksum: str, physical_lines: int) -> int:
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     from hub.core import correlation
     from hub.core.audit import cli_actor, record_event
@@ -103,9 +105,12 @@ def _import(args: argparse.Namespace, ctx, partner, checksum: str, physical_line
                   file=sys.stderr)
         # Counts only: nothing of a line's contents is ever shown. On a terminal the bar
         # redraws in place; elsewhere (a log, a pipe) tqdm writes a new state now and then.
+        # A terminal that reports no size (some ptys say 0x0) would make tqdm hide the
+        # bar: its size comes from shutil, which falls back to 100x24.
+        size = shutil.get_terminal_size((100, 24))
         bar = tqdm(total=data_lines, initial=min(done_before, data_lines), unit=" lines",
                    desc=opened.fmt.message_type, file=sys.stderr, mininterval=0.5,
-                   dynamic_ncols=True, disable=args.no_progress)
+                   ncols=size.columns, nrows=size.lines, disable=args.no_progress)
 
         def progress(p) -> None:
             bar.update(min(max(p.lines_done - 1, 0), data_lines) - bar.n)
@@ -113,7 +118,9 @@ def _import(args: argparse.Namespace, ctx, partner, checksum: str, physical_line
                                 f"rejected={p.rejected}", refresh=False)
 
         try:
-            batch = run_batch(ctx=ctx, opened=opened, progress=progress)
+            # Log lines (the batch's summary, a warning) go above the bar, not through it.
+            with logging_redirect_tqdm():
+                batch = run_batch(ctx=ctx, opened=opened, progress=progress)
         except BatchConflict as exc:
             raise CommandError(f"{exc}; it is being imported elsewhere") from None
         except KeyboardInterrupt:
