@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     statute_early_signalling: bool = True
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_batch_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    # CSV batches commit this many lines per transaction (messages, outbox rows and the
+    # batch's counts together); a running batch whose last chunk is older than
+    # batch_stale_seconds is reported as interrupted.
+    batch_chunk_lines: int = Field(default=500, ge=1, le=10_000)
+    # A batch of up to this many lines is imported before the API answers; a larger one
+    # after the 202, while GET /api/v1/batches/{id} shows its counts grow.
+    batch_sync_lines: int = Field(default=1000, ge=0)
+    batch_stale_seconds: float = Field(default=600.0, gt=0)
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     max_attempts: int = Field(default=5, ge=1)

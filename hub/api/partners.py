@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
+import logging
+import tempfile
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
-from sqlalchemy import select
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.deps import ContextDep, PartnerDep, SessionDep
@@ -17,12 +21,14 @@ from hub.api.schemas import (
     MessageReceipt,
     MessageStatus,
 )
-from hub.core.batch import ingest_batch
+from hub.core import correlation
+from hub.core.batch import batch_progress, batch_state, fail_batch, open_batch, run_batch
 from hub.core.errors import HubProblem, invalid
 from hub.core.inbox import sender_status
 from hub.core.ingest import accept_message, count_rejected
 from hub.core.models import Batch, BatchError, Message
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["partners"])
 IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
@@ -31,6 +37,8 @@ IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 # field), so its schema is documented by hub.api.openapi rather than inferred.
 _MESSAGE_BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/MessageCreate"}}}}}
+# A batch body is kept in memory up to this size, then spooled to a temporary file.
+_SPOOL_IN_MEMORY = 1024 * 1024
 _CSV_BODY = {"requestBody": {"required": True,
                              "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
@@ -69,8 +77,16 @@ async def post_message(request: Request, ctx: ContextDep, partner: PartnerDep,
 @router.post("/messages/batch", status_code=202, response_model=BatchReceipt,
              openapi_extra=_CSV_BODY)
 async def post_batch(request: Request, ctx: ContextDep, partner: PartnerDep,
-                     session: SessionDep) -> BatchReceipt:
-    """Accept a CSV batch: good lines are stored, bad lines reported per line."""
+                     session: SessionDep, background: BackgroundTasks) -> BatchReceipt:
+    """Accept a CSV batch: good lines are stored, bad lines reported per line.
+
+    The body streams to a temporary file (in memory up to 1 MiB, then on disk;
+    never whole in memory) and must be UTF-8; the header is checked before the
+    answer. A file of up to ``HUB_BATCH_SYNC_LINES`` lines is imported before
+    the 202 (status ``done``); a larger one after it (status ``running``), in
+    chunks that each commit whole: poll ``GET /api/v1/batches/{id}`` for the
+    counts while it runs.
+    """
     # The batch commits in chunks of its own; end the key lookup's transaction first
     # (on SQLite it holds the write lock). Commit, not rollback: a rollback expires the
     # partner, and reading partner.kind would then begin a new transaction on this
@@ -80,27 +96,88 @@ async def post_batch(request: Request, ctx: ContextDep, partner: PartnerDep,
     if content_type not in ("text/csv", "application/csv"):
         raise HubProblem(415, "Unsupported media type",
                          [invalid("content-type", "must be text/csv").problems[0]])
-    raw = await request.body()
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
     try:
-        text = raw.decode("utf-8")
+        lines_total = await _spool_body(request, spool)
+        spool.seek(0)
+        text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+        opened = await run_in_threadpool(open_batch, ctx=ctx, partner=partner, lines=text,
+                                         now=ctx.clock(), lines_total=lines_total)
+    except BaseException:
+        spool.close()
+        raise
+    if lines_total - 1 <= ctx.settings.batch_sync_lines:
+        # A small file is imported before the answer: the receipt then says "done".
+        status = await run_in_threadpool(_import_then_close, ctx, opened, text,
+                                         correlation.current())
+        return BatchReceipt(batch_id=opened.id, status=status)
+    background.add_task(_import_then_close, ctx, opened, text, correlation.current())
+    return BatchReceipt(batch_id=opened.id, status=opened.batch.status)
+
+
+async def _spool_body(request: Request, spool) -> int:
+    """Write the body to ``spool`` as it arrives, checking it is UTF-8; returns its lines."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines, last = 0, b"\n"
+    try:
+        async for chunk in request.stream():
+            if not chunk:
+                continue
+            decoder.decode(chunk)  # checked now: a bad byte must refuse the whole file
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+            await run_in_threadpool(spool.write, chunk)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise invalid("body", "must be UTF-8 encoded CSV") from None
-    batch = await run_in_threadpool(ingest_batch, ctx=ctx, partner=partner,
-                                    lines=text.splitlines(), now=ctx.clock())
-    return BatchReceipt(batch_id=batch.id, status=batch.status)
+    return lines + (last != b"\n")
+
+
+def _import_then_close(ctx, opened, text, cid: str | None) -> str:
+    # Mostly runs after the 202 was sent. Every chunk commits whole; if this process dies,
+    # the batch keeps the counts of what was stored and is reported "interrupted" later.
+    try:
+        with correlation.bound(cid or correlation.new_id()):
+            return run_batch(ctx=ctx, opened=opened).status
+    except Exception as exc:
+        # The type only: an exception's text may quote a line. The partner sees "failed".
+        log.error("batch %s stopped: %s", opened.id, type(exc).__name__)
+        try:
+            fail_batch(ctx=ctx, batch_id=opened.id)
+        except Exception as again:
+            log.error("batch %s could not be marked failed: %s", opened.id,
+                      type(again).__name__)
+        return "failed"
+    finally:
+        text.close()
 
 
 @router.get("/batches/{batch_id}", response_model=BatchPublic)
-def get_batch(batch_id: IdPath, partner: PartnerDep, session: SessionDep) -> BatchPublic:
-    """A batch's counts and each refused line with its reason (own batches only)."""
+def get_batch(batch_id: IdPath, ctx: ContextDep, partner: PartnerDep, session: SessionDep,
+              errors_limit: Annotated[int, Query(ge=0, le=10_000)] = 1000,
+              errors_offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> BatchPublic:
+    """A batch's counts and its refused lines with their reasons (own batches only).
+
+    While the batch runs the counts grow chunk by chunk; they are always exactly
+    what is stored. The refused lines come a page at a time (``errors_limit``,
+    ``errors_offset``; ``errors_total`` says how many): a large file's report
+    is never one huge answer.
+    """
     batch = session.get(Batch, batch_id)
     if batch is None or batch.partner_id != partner.id:
         raise HubProblem(404, "Batch not found")
-    errors = session.scalars(select(BatchError).where(BatchError.batch_id == batch.id)
-                             .order_by(BatchError.line, BatchError.id))
-    return BatchPublic(batch_id=batch.id, status=batch.status, total=batch.total,
-                       accepted=batch.accepted, duplicates=batch.duplicates,
-                       rejected=batch.rejected,
+    where = BatchError.batch_id == batch.id
+    errors_total = session.scalar(select(func.count()).select_from(BatchError).where(where))
+    errors = session.scalars(select(BatchError).where(where)
+                             .order_by(BatchError.line, BatchError.id)
+                             .limit(errors_limit).offset(errors_offset))
+    return BatchPublic(batch_id=batch.id,
+                       status=batch_state(batch, now=ctx.clock(),
+                                          stale_after=ctx.settings.batch_stale_seconds),
+                       total=batch.total, accepted=batch.accepted, duplicates=batch.duplicates,
+                       rejected=batch.rejected, lines_done=max(batch.lines_done - 1, 0),
+                       lines_total=batch.lines_total and max(batch.lines_total - 1, 0),
+                       progress=batch_progress(batch), errors_total=errors_total,
                        errors=[BatchLineError(line=e.line, field=e.field, reason=e.reason)
                                for e in errors])
 

@@ -50,7 +50,13 @@ class BatchLineError(BaseModel):
 
 
 class BatchPublic(BaseModel):
-    """A batch's progress and outcome."""
+    """A batch's progress and outcome.
+
+    ``status``: ``running``, ``done``, ``failed`` (an unexpected error stopped it)
+    or ``interrupted`` (the hub stopped while importing it). After either, the
+    counts are what was stored; send the file again to finish: lines stored
+    already count as duplicates.
+    """
 
     batch_id: str
     status: str
@@ -58,6 +64,12 @@ class BatchPublic(BaseModel):
     accepted: int
     duplicates: int
     rejected: int
+    # Data lines of the file read so far, of how many (null: unknown), and their share.
+    lines_done: int
+    lines_total: int | None
+    progress: float | None
+    # Every refused line counts here; ``errors`` holds the page asked for.
+    errors_total: int
     errors: list[BatchLineError]
 
 

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "hub.cli.retention",
     "hub.cli.representatives",
     "hub.cli.household",
+    "hub.cli.batch",
 )
 
 

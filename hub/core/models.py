@@ -95,9 +95,16 @@ class Resident(Base):
 
 
 class Batch(Base):
-    """One uploaded CSV file and what became of its lines."""
+    """One uploaded CSV file and what became of its lines.
+
+    The counts and ``lines_done`` commit with each chunk's messages, so they are
+    always exactly what is stored, also while the batch runs or after a crash.
+    """
 
     __tablename__ = "batches"
+    # One batch per partner and file: the same file imported again continues it.
+    __table_args__ = (Index("ux_batches_partner_checksum", "partner_id", "source_checksum",
+                            unique=True),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
     message_type: Mapped[str] = mapped_column(String(100))
@@ -108,6 +115,14 @@ class Batch(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = _ts()
     finished_at: Mapped[datetime | None] = _ts()
+    # The file's last line (physical, header = 1) whose chunk committed.
+    lines_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The file's physical lines (header included), counted before the import: progress.
+    lines_total: Mapped[int | None] = mapped_column(Integer)
+    # SHA-256 of the file, for imports that resume (hub batch import); None for the API.
+    source_checksum: Mapped[str | None] = mapped_column(String(64))
+    # When the last chunk committed: a running batch that stopped moving was interrupted.
+    updated_at: Mapped[datetime | None] = _ts()
 
 
 class BatchError(Base):

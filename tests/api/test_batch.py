@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from tests.utils.builders import partner, person, regisseur, register
@@ -214,3 +216,89 @@ def test_any_source_ref_is_an_ordinary_line(ctx, client):
     assert response.status_code == 202, response.text
     batch = client.get(f"/api/v1/batches/{response.json()['batch_id']}", headers=woonbron).json()
     assert (batch["accepted"], batch["rejected"], batch["errors"]) == (1, 0, [])
+
+
+def test_an_unexpected_error_midway_marks_the_batch_failed_keeping_what_was_stored(
+        ctx, client, monkeypatch):
+    """The import runs after the 202: an error there is reported on the batch, not lost."""
+    import hub.core.batch
+
+    _, woonbron = partner(ctx)
+    real = hub.core.batch._import_chunk
+    calls = []
+
+    def second_chunk_breaks(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real(**kwargs)
+
+    monkeypatch.setattr(hub.core.batch, "_import_chunk", second_chunk_breaks)
+    monkeypatch.setattr(ctx.settings, "batch_chunk_lines", 1)
+    r = _send(client, _csv(*GOOD_LINES), woonbron)
+    assert r.status_code == 202, r.text
+    batch = client.get(f"/api/v1/batches/{r.json()['batch_id']}", headers=woonbron).json()
+    assert (batch["status"], batch["total"], batch["accepted"], batch["lines_done"]) == \
+        ("failed", 1, 1, 1)
+    assert _count(ctx, "messages") == _count(ctx, "outbox") == 1
+
+    monkeypatch.setattr(hub.core.batch, "_import_chunk", real)
+    again = _send(client, _csv(*GOOD_LINES), woonbron)
+    batch = client.get(f"/api/v1/batches/{again.json()['batch_id']}", headers=woonbron).json()
+    assert (batch["status"], batch["accepted"], batch["duplicates"]) == ("done", 1, 1)
+    assert _count(ctx, "messages") == 2
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=300))
+def test_any_text_after_the_header_ends_in_a_finished_batch(ctx, client, text):
+    if not hasattr(ctx, "_batch_key"):
+        ctx._batch_key = partner(ctx)[1]
+    r = _send(client, f"{HEADER}\n{text}".encode(), ctx._batch_key)
+    assert r.status_code in (202, 422), r.text
+    if r.status_code == 202:
+        batch = client.get(f"/api/v1/batches/{r.json()['batch_id']}",
+                           headers=ctx._batch_key).json()
+        assert batch["status"] == "done", batch
+        assert batch["total"] == batch["accepted"] + batch["duplicates"] + batch["rejected"]
+
+
+def test_a_streamed_batch_above_the_limit_is_413_and_nothing_is_stored(ctx):
+    import dataclasses
+
+    from fastapi.testclient import TestClient
+
+    from hub.app import create_app
+
+    _, woonbron = partner(ctx)
+    small_ctx = dataclasses.replace(
+        ctx, settings=ctx.settings.model_copy(update={"max_batch_bytes": 4096}))
+    body = _csv(*GOOD_LINES * 40)
+    assert len(body) > 4096
+
+    def chunks():  # no Content-Length: counted as it arrives, while it is spooled
+        for start in range(0, len(body), 1000):
+            yield body[start:start + 1000]
+
+    with TestClient(create_app(small_ctx, run_worker=False),
+                    raise_server_exceptions=False) as small:
+        r = small.post("/api/v1/messages/batch", content=chunks(),
+                       headers={**woonbron, "Content-Type": "text/csv"})
+        problem = _assert_problem(r, 413, "body")
+        assert "4096" in problem["detail"]
+    assert _stored(ctx) == (0, 0, 0)
+
+
+def test_refused_lines_come_a_page_at_a_time(ctx, client):
+    _, woonbron = partner(ctx)
+    bad = [f"R-{n},Naam,,3317AB,{n},,veel,2,2026-09-01,HC-{n}" for n in range(12)]
+    batch_id = _send(client, _csv(*bad), woonbron).json()["batch_id"]
+    url = f"/api/v1/batches/{batch_id}"
+    first = client.get(url, params={"errors_limit": 5}, headers=woonbron).json()
+    assert (first["rejected"], first["errors_total"], len(first["errors"])) == (12, 12, 5)
+    rest = client.get(url, params={"errors_limit": 10, "errors_offset": 5},
+                      headers=woonbron).json()
+    assert [e["line"] for e in first["errors"] + rest["errors"]] == list(range(2, 14))
+    r = client.get(url, params={"errors_limit": 10_001}, headers=woonbron)
+    _assert_problem(r, 422, "errors_limit")
