@@ -1,10 +1,9 @@
 """The one place the batch benchmark calls the hub's batch import.
 
-The core batch import is being rewritten (streaming, resumable, ``hub batch
-import FILE --partner NAME``). Point :func:`import_csv` at the new path after
-that lands; bench/batch.py needs nothing else changed. Today it calls
-:func:`hub.core.batch.ingest_batch` — the function behind
-``POST /api/v1/messages/batch`` — with the file's lines as a lazy iterator.
+It calls :func:`hub.core.batch.ingest_batch`, the streaming import behind both
+``POST /api/v1/messages/batch`` and ``hub batch import``, with the file's lines
+as a lazy iterator (chunks of ``HUB_BATCH_CHUNK_LINES`` commit as they go). If
+the import's entry point changes, only this function follows it.
 """
 
 from __future__ import annotations
