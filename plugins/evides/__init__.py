@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hub import hookimpl
+from hub.core.money import euro
 from hub.core.types import (
     CsvFormat,
     ItemStatusEvent,
@@ -42,15 +43,10 @@ FEEDBACK = "feedback.arrears.water"
 _TOLD = {"taken_up": "taken_up", "refused": "not_taken_up", "closed": "closed"}
 
 
-def _euro(amount: str) -> str:
-    whole, _, cents = f"{Decimal(amount):.2f}".partition(".")
-    return f"€ {int(whole):,}".replace(",", ".") + f",{cents}"
-
-
 def arrears_summary(data: Mapping[str, Any]) -> str:
     """The inbox line in Dutch: "Achterstand waterrekening van € 1.250,00 (3 maanden)"."""
     months = data.get("months")
-    return f"Achterstand waterrekening van {_euro(data['amount_eur'])}" + (
+    return f"Achterstand waterrekening van {euro(data['amount_eur'])}" + (
         f" ({months} maanden)" if months else "")
 
 

@@ -12,20 +12,16 @@ from decimal import Decimal
 from typing import Any
 
 from hub import hookimpl
+from hub.core.money import euro
 from hub.core.types import CsvFormat, MessageType
 from plugins.woningcorporatie.schemas import ARREARS_CSV_HEADER, Nuisance, RentArrears
 
 KIND = "woningcorporatie"
 
 
-def _euro(amount: str) -> str:
-    whole, _, cents = f"{Decimal(amount):.2f}".partition(".")
-    return f"€ {int(whole):,}".replace(",", ".") + f",{cents}"
-
-
 def _arrears_summary(data: Mapping[str, Any]) -> str:
     months = data.get("months")
-    return f"Huurachterstand van {_euro(data['amount_eur'])}" + (
+    return f"Huurachterstand van {euro(data['amount_eur'])}" + (
         f" ({months} maanden)" if months else "")
 
 
