@@ -298,10 +298,10 @@ def reading(results: dict) -> list[str]:
         out.append(
             f"- **Batch.** {med(f['hub']['lines_per_second']):.0f} lines/s against "
             f"{med(f['baseline']['lines_per_second']):.0f}/s for parse-and-insert: every line "
-            "is a full message (validation, sealing, idempotent insert, outbox row, a "
-            f"savepoint). Measured with {batch['lines']:,} lines; at this rate a corporation's "
-            "monthly export of 100,000 lines takes about "
-            f"{100_000 / med(f['hub']['lines_per_second']) / 60:.0f} minutes on this machine, "
+            "is a full message (validation, sealing, idempotent insert, outbox row; one "
+            f"commit per chunk). Measured with {batch['lines']:,} lines; at this rate a "
+            "corporation's monthly export of 100,000 lines takes about "
+            f"{100_000 / med(f['hub']['lines_per_second']) / 60:.1f} minutes on this machine, "
             f"and the import's memory grew by {med(f['hub']['growth_mib']):.0f} MiB (the file "
             "is read line by line; lines are committed per 500).")
     except (TypeError, KeyError):
@@ -349,10 +349,10 @@ def render() -> str:
         "Regenerate everything with:", "",
         "```sh", "apt-get install -y wrk && .venv/bin/pip install -e '.[bench]'",
         COMMAND, "```", "",
-        "**The machine was shared**: two cores, with five other engineers running tests at "
-        "the same time. Absolute figures are low and noisy; what counts are the ratios, each "
-        "measured side by side in one run. Every cell gives the **median** and (min–max) "
-        "over the repetitions.", "", *_machine(results), "",
+        "**These machines are shared and noisy** (two cores; the load average when each "
+        "benchmark started is given below). Absolute figures vary from run to run; what "
+        "counts are the ratios, each measured side by side in one run. Every cell gives the "
+        "**median** and (min–max) over the repetitions.", "", *_machine(results), "",
     ]
     body = [*reading(results), *ingest_section(results["ingest"]),
             *e2e_section(results["e2e"]), *peer_section(results["ingest"]),
