@@ -60,3 +60,14 @@ class MessageIn(BaseModel):
             return value.astimezone(UTC)
         except OverflowError:
             raise ValueError("is out of range") from None
+
+
+def subject_from_row(row: dict[str, str] | Any) -> dict[str, str]:
+    """The ``subject`` of a message from a creditor's CSV line.
+
+    Reads the columns every creditor export shares (``name``, ``postcode``,
+    ``huisnummer``, and optionally ``bsn`` and ``birthdate``) and leaves empty
+    cells out, so a line and a single JSON message meet one validation.
+    """
+    keys = ("name", "postcode", "huisnummer", "bsn", "birthdate")
+    return {key: row[key] for key in keys if row.get(key)}

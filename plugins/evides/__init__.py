@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hub import hookimpl
+from hub.core.envelope import subject_from_row
 from hub.core.money import euro
 from hub.core.types import (
     CsvFormat,
@@ -52,16 +53,10 @@ def arrears_summary(data: Mapping[str, Any]) -> str:
 
 def row_to_message(row: Mapping[str, str]) -> dict[str, Any]:
     """One line of Evides' arrears export as the JSON of ``POST /api/v1/messages``."""
-    subject: dict[str, Any] = {"name": row["name"] or None, "postcode": row["postcode"] or None,
-                               "huisnummer": row["huisnummer"] or None}
-    if row.get("bsn"):
-        subject["bsn"] = row["bsn"]
-    if row.get("birthdate"):
-        subject["birthdate"] = row["birthdate"]
     return {
         "type": ARREARS,
         "source_ref": row["source_ref"],
-        "subject": {k: v for k, v in subject.items() if v is not None},
+        "subject": subject_from_row(row),
         "data": {
             "amount_eur": row["amount_eur"],
             "months": row["months"],

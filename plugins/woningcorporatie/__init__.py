@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from hub import hookimpl
+from hub.core.envelope import subject_from_row
 from hub.core.money import euro
 from hub.core.types import CsvFormat, MessageType
 from plugins.woningcorporatie.schemas import ARREARS_CSV_HEADER, Nuisance, RentArrears
@@ -26,17 +27,10 @@ def _arrears_summary(data: Mapping[str, Any]) -> str:
 
 
 def _row_to_message(row: Mapping[str, str]) -> dict[str, Any]:
-    subject: dict[str, Any] = {"name": row["name"] or None, "postcode": row["postcode"] or None,
-                               "huisnummer": row["huisnummer"] or None}
-    if row.get("bsn"):
-        subject["bsn"] = row["bsn"]
-    if row.get("birthdate"):
-        subject["birthdate"] = row["birthdate"]
-    subject = {k: v for k, v in subject.items() if v is not None}
     return {
         "type": "signal.arrears.rent",
         "source_ref": row["source_ref"],
-        "subject": subject,
+        "subject": subject_from_row(row),
         "data": {
             "amount_eur": row["amount_eur"],
             "months": row["months"],
