@@ -12,8 +12,10 @@ elsewhere). Each function:
   designated, to the team leads), and then as a neutral line until it is opened
   with a reason;
 - shows an outbound message only when it is tied to an item the viewer can see
-  now, or, when it is tied to no item, to the household's designated regisseur
-  and the one who sent it: never one about a held, refused, revoked or
+  now, or, when it is tied to no item (the wijkteam's own initiative: a POH
+  referral, a report to Veilig Thuis), to the household's designated regisseur
+  and the regisseur who sent it (and, while the household has no designated
+  regisseur, its team leads): never one about a held, refused, revoked or
   confidential-not-addressed item, because "a status went back to the GP" tells
   that a GP referral exists;
 - records the read in the audit log (``read.list``, ``read``, ``read.confidential``
@@ -253,7 +255,11 @@ def _outbound_visible(viewer: Any, household: Household, row: OutboundMessageRow
         # About an inbound message: exactly as visible as its item. Held, refused,
         # revoked or confidential-not-addressed: it has no item this viewer can see.
         return row.related_message_id in visible_messages
-    if getattr(viewer, "role", None) != "regisseur":
+    role = getattr(viewer, "role", None)
+    if role == "teamlead":
+        # As with confidential items: the team lead sees what waits for a regisseur.
+        return household.regisseur is None
+    if role != "regisseur":
         return False
     # The wijkteam's own initiative (a POH referral, a Veilig Thuis report, a Wmo
     # request): for the household's designated regisseur and whoever sent it.
