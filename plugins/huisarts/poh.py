@@ -24,12 +24,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.api.deps import ContextDep, RegisseurDep, SessionDep
-from hub.core import outbound
-from hub.core.bsn import validate_bsn
-from hub.core.errors import FieldProblem, HubProblem
-from hub.core.models import Household, Partner, Resident
-from hub.core.types import OutboundEnvelope, OutboundRequest, PartnerInfo
+from hub.plugin import (
+    ContextDep,
+    FieldProblem,
+    Household,
+    HubProblem,
+    OutboundEnvelope,
+    OutboundRequest,
+    Partner,
+    PartnerInfo,
+    RegisseurDep,
+    Resident,
+    SessionDep,
+    outbound,
+    validate_bsn,
+)
 from plugins.huisarts import tasks
 from plugins.huisarts.referral import BSN_SYSTEM, WIJKHUB
 

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.models import InboxItem, Message
+from hub.plugin import InboxItem, Message
 from plugins.huisarts.models import ReferralTask
 from plugins.huisarts.referral import OWNER_REFERENCE, WIJKHUB
 

@@ -17,15 +17,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent import explain
-from hub.core import outbound
-from hub.core.audit import as_actor, record_event
-from hub.core.context import HubContext
-from hub.core.errors import FieldProblem, HubProblem, invalid
-from hub.core.identity import Principal
-from hub.core.models import Household, Partner, Resident
-from hub.core.store import insert_if_absent
-from hub.core.types import ReceivedMessage
+from hub.plugin import (
+    FieldProblem,
+    Household,
+    HubContext,
+    HubProblem,
+    Partner,
+    Principal,
+    ReceivedMessage,
+    Resident,
+    as_actor,
+    format_date,
+    insert_if_absent,
+    invalid,
+    outbound,
+    record_event,
+)
 from plugins.sdd.models import WmoRequest
 from plugins.sdd.schemas import IWMO_CATEGORIES, WmoRequestIn
 
@@ -253,7 +260,7 @@ def working_days_between(start: date, end: date) -> int:
 
 
 def _long_date(day: date) -> str:
-    return explain.format_date(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
+    return format_date(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
 
 
 def _term_text(kind: str, due: date, left: int, overdue: bool) -> str:

@@ -14,17 +14,30 @@ import httpx
 from fastapi import APIRouter, Path
 from sqlalchemy import select
 
-from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, SessionDep
-from hub.core import outbound
-from hub.core.audit import as_actor
-from hub.core.bsn import validate_bsn
-from hub.core.errors import FieldProblem, HubProblem, invalid
-from hub.core.households import household_of_subject
-from hub.core.inbox import get_item
-from hub.core.models import AuditEvent, Household, OutboundMessageRow, Partner, Resident
-from hub.core.residents import resident_identity
-from hub.core.types import OutboundEnvelope, OutboundRequest, PartnerInfo
-from hub.core.withholding import withhold
+from hub.plugin import (
+    AuditEvent,
+    ContextDep,
+    FieldProblem,
+    Household,
+    HubProblem,
+    InboxReaderDep,
+    OutboundEnvelope,
+    OutboundMessageRow,
+    OutboundRequest,
+    Partner,
+    PartnerInfo,
+    RegisseurDep,
+    Resident,
+    SessionDep,
+    as_actor,
+    get_item,
+    household_of_subject,
+    invalid,
+    outbound,
+    resident_identity,
+    validate_bsn,
+    withhold,
+)
 from plugins.veiligthuis.schemas import ReportCreate, ReportStatus
 
 KIND = "veiligthuis"

@@ -1,0 +1,52 @@
+"""The plugin public surface (issue 16): plugins build on ``hub.plugin`` and nothing else.
+
+``lint-imports`` checks the contracts in ``[tool.importlinter]`` (``pyproject.toml``):
+no plugin imports the app's internals or another plugin. What import-linter cannot
+say — that ``from hub import hookimpl`` goes through ``hub.plugin`` too — is checked
+here on the source.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import hub.plugin
+
+ROOT = Path(__file__).resolve().parents[1]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def test_the_plugin_contracts_hold():
+    run = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Plugins import the hub only through hub.plugin KEPT" in run.stdout
+    assert "A plugin never imports another plugin KEPT" in run.stdout
+
+
+def _hub_imports(path: Path) -> list[str]:
+    """Every module of the hub or the consent registry that ``path`` imports."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+    return [m for m in found if m.split(".")[0] in ("hub", "consent")]
+
+
+def test_plugins_import_the_hub_only_as_hub_plugin():
+    files = sorted((ROOT / "plugins").rglob("*.py"))
+    assert files
+    wrong = {str(f.relative_to(ROOT)): m for f in files for m in _hub_imports(f)
+             if m != "hub.plugin"}
+    assert wrong == {}
+
+
+def test_every_name_the_surface_promises_is_there():
+    missing = [name for name in hub.plugin.__all__ if not hasattr(hub.plugin, name)]
+    assert missing == []
+    assert hub.plugin.hookimpl is __import__("hub").hookimpl
