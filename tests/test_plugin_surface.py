@@ -11,9 +11,12 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
+from types import ModuleType
 
 import hub.plugin
+from hub.core.plugins import load_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -50,3 +53,14 @@ def test_every_name_the_surface_promises_is_there():
     missing = [name for name in hub.plugin.__all__ if not hasattr(hub.plugin, name)]
     assert missing == []
     assert hub.plugin.hookimpl is __import__("hub").hookimpl
+
+
+def test_the_quick_start_plugin_in_the_docstring_loads_and_serves_its_type():
+    doc = hub.plugin.__doc__
+    code = doc.split("an arrears partner in three lines::", 1)[1].split("Any other partner")[0]
+    module = ModuleType("mypartner_plugin")
+    exec(textwrap.dedent(code), module.__dict__)
+    plugins = load_plugins(extra=(module,), entry_points=False)
+    mt = plugins.catalog.type("signal.arrears.phone")
+    assert mt is not None and mt.partner_kinds == ("mypartner",)
+    assert mt.summary({"amount_eur": "10.00"}) == "Achterstand telefoonrekening van € 10,00"
