@@ -24,14 +24,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.api.deps import ContextDep, RegisseurDep, SessionDep
-from hub.core import outbound
-from hub.core.bsn import validate_bsn
-from hub.core.errors import FieldProblem, HubProblem
-from hub.core.households import household_of_subject
-from hub.core.models import Partner, Resident
-from hub.core.reads import outbound_message
-from hub.core.types import OutboundEnvelope, OutboundRequest, PartnerInfo
+from hub.plugin import (
+    ContextDep,
+    FieldProblem,
+    HubProblem,
+    OutboundEnvelope,
+    OutboundRequest,
+    Partner,
+    PartnerInfo,
+    RegisseurDep,
+    Resident,
+    SessionDep,
+    household_of_subject,
+    outbound,
+    outbound_message,
+    validate_bsn,
+)
 from plugins.huisarts import tasks
 from plugins.huisarts.referral import BSN_SYSTEM, WIJKHUB
 

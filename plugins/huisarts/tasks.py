@@ -29,8 +29,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.models import Message
-from hub.core.reads import sender_item
+from hub.plugin import (
+    Message,
+    sender_item,
+)
 from plugins.huisarts.models import ReferralTask
 from plugins.huisarts.referral import OWNER_REFERENCE, WIJKHUB
 

@@ -17,16 +17,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent import explain
-from hub.core import outbound
-from hub.core.audit import as_actor, record_event
-from hub.core.context import HubContext
-from hub.core.errors import FieldProblem, HubProblem, invalid
-from hub.core.households import household_of_subject
-from hub.core.identity import Principal
-from hub.core.models import Partner
-from hub.core.store import insert_if_absent
-from hub.core.types import ReceivedMessage
+from hub.plugin import (
+    FieldProblem,
+    HubContext,
+    HubProblem,
+    Partner,
+    Principal,
+    ReceivedMessage,
+    as_actor,
+    format_date,
+    household_of_subject,
+    insert_if_absent,
+    invalid,
+    outbound,
+    record_event,
+)
 from plugins.sdd.models import WmoRequest
 from plugins.sdd.schemas import IWMO_CATEGORIES, WmoRequestIn
 
@@ -252,7 +257,7 @@ def working_days_between(start: date, end: date) -> int:
 
 
 def _long_date(day: date) -> str:
-    return explain.format_date(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
+    return format_date(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
 
 
 def _term_text(kind: str, due: date, left: int, overdue: bool) -> str:

@@ -14,17 +14,28 @@ import httpx
 from fastapi import APIRouter, Path
 from sqlalchemy import select
 
-from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, SessionDep
-from hub.core import outbound
-from hub.core.audit import as_actor
-from hub.core.bsn import validate_bsn
-from hub.core.errors import FieldProblem, HubProblem, invalid
-from hub.core.households import household_of_subject
-from hub.core.models import Partner, Resident
-from hub.core.reads import get_item, outbound_message
-from hub.core.residents import resident_identity
-from hub.core.types import OutboundEnvelope, OutboundRequest, PartnerInfo
-from hub.core.withholding import withhold
+from hub.plugin import (
+    ContextDep,
+    FieldProblem,
+    HubProblem,
+    InboxReaderDep,
+    OutboundEnvelope,
+    OutboundRequest,
+    Partner,
+    PartnerInfo,
+    RegisseurDep,
+    Resident,
+    SessionDep,
+    as_actor,
+    get_item,
+    household_of_subject,
+    invalid,
+    outbound,
+    outbound_message,
+    resident_identity,
+    validate_bsn,
+    withhold,
+)
 from plugins.veiligthuis.schemas import ReportCreate, ReportStatus
 
 KIND = "veiligthuis"
