@@ -384,7 +384,7 @@ class Story:
 def _explore_hint(data_dir: Path) -> None:
     """Tell the user how to look around in the demo's hub afterwards."""
     _say(f"\nExplore further (the data stays in {data_dir}):")
-    _say(f"  HUB_DATA_DIR={data_dir} hub serve")
+    _say(f"  HUB_ENV=development HUB_DATA_DIR={data_dir} hub serve")
     _say("  then open http://127.0.0.1:8000/inloggen and choose whom to be (resident, "
          "regisseur, operator)")
     _say(f"  HUB_DATA_DIR={data_dir} hub token regisseur --team krispijn "

@@ -10,6 +10,7 @@ from hub.cli.common import (
     CommandError,
     add_command,
     add_group,
+    announce_start,
     hub_context,
     start_metrics_listener,
 )
@@ -23,9 +24,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hub.app import create_app
     from hub.core.transport import quiet_pika
     from hub.core.transport.broker import BrokerConfigError
+    from hub.settings import Settings
 
     quiet_pika()
-    ctx = hub_context()
+    settings = Settings()
+    announce_start(settings, host=args.host)
+    ctx = hub_context(settings)
     try:
         app = create_app(ctx)
     except BrokerConfigError as exc:

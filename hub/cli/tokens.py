@@ -14,9 +14,11 @@ def cmd_token(args: argparse.Namespace) -> int:
     from hub.core.identity import issue_token
 
     settings = Settings()
-    # Checked before anything is built: in production this command touches nothing.
+    # Checked before anything is built: outside development this command touches nothing.
     if settings.env == "production":
-        raise CommandError("the development issuer is switched off when HUB_ENV=production")
+        raise CommandError("development tokens need HUB_ENV=development (one machine, never "
+                           "real residents); in production staff and residents log in "
+                           "through HUB_OIDC_ISSUER")
     ctx = hub_context(settings)
     if args.role in ("regisseur", "teamlead"):
         if args.team not in ctx.wijkmap.wijken:
