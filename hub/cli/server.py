@@ -91,4 +91,5 @@ def register(sub) -> None:
 
     demo = add_command(sub, "demo", cmd_demo, "walk the demo story on a fresh data directory")
     demo.add_argument("--data-dir", type=Path, default=None,
-                      help="an empty directory to use (default: a new temporary one)")
+                      help="an empty directory to use and keep for exploring afterwards "
+                           "(default: a temporary one, removed at the end)")

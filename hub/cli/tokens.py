@@ -28,10 +28,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     elif args.role == "operator":
         token = issue_token(ctx, role="operator", user=args.user)
     else:
-        try:
-            bsn = validate_bsn(args.bsn)
-        except ValueError as exc:
-            raise CommandError(f"--bsn {exc}") from None
+        subject = _resident_subject(ctx, args)
         represented = []
         for other in args.represents:
             try:
@@ -39,9 +36,38 @@ def cmd_token(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise CommandError(f"--represents {exc}") from None
         token = issue_token(ctx, role="resident", user=args.user or "bewoner",
-                            subject=ctx.pseudonyms.subject(bsn), represents=tuple(represented))
+                            subject=subject, represents=tuple(represented))
     print(token)
     return 0
+
+
+def _resident_subject(ctx, args: argparse.Namespace) -> str:
+    """The resident's pseudonym: from ``--bsn``, or found in the registry by name and address."""
+    from hub.core.bsn import validate_bsn
+    from hub.core.residents import match_subject
+
+    if args.bsn is not None:
+        try:
+            return ctx.pseudonyms.subject(validate_bsn(args.bsn))
+        except ValueError as exc:
+            raise CommandError(f"--bsn {exc}") from None
+    if not (args.name and args.postcode and args.huisnummer):
+        raise CommandError("give --bsn, or --name with --postcode and --huisnummer")
+    from hub.core.address import normalize_huisnummer, normalize_postcode
+
+    try:
+        postcode, huisnummer = (normalize_postcode(args.postcode),
+                                normalize_huisnummer(args.huisnummer))
+    except ValueError as exc:
+        raise CommandError(f"--postcode/--huisnummer: {exc}") from None
+    with ctx.sessions() as session:
+        match = match_subject(session=session, ctx=ctx, subject=None, name=args.name,
+                              birthdate=None, postcode=postcode, huisnummer=huisnummer)
+    if match.method != "name+address":
+        # Never echo the name: the operator typed it, the log need not keep it.
+        raise CommandError("no single resident in the registry with that name at that address "
+                           "(import residents with `hub residents import`)")
+    return match.subject
 
 
 def register(sub) -> None:
@@ -56,7 +82,13 @@ def register(sub) -> None:
     tlead.add_argument("--team", required=True, help="wijk slug, e.g. crabbehof")
     tlead.add_argument("--user", required=True)
     tres = add_command(token, "resident", cmd_token, "a token for a resident")
-    tres.add_argument("--bsn", required=True)
+    # The BSN, or (as in `hub demo`, which never prints BSNs) a resident of the registry
+    # found by name and address.
+    tres.add_argument("--bsn", default=None)
+    tres.add_argument("--name", default=None, help="with --postcode and --huisnummer, "
+                      "instead of --bsn: a resident found in the registry")
+    tres.add_argument("--postcode", default=None)
+    tres.add_argument("--huisnummer", default=None)
     tres.add_argument("--user", default=None)
     tres.add_argument("--represents", action="append", default=[], metavar="BSN",
                       help="a person this resident acts for (repeatable)")
