@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from consent.dutch import count
 from consent.model import DEFAULT_RECIPIENT, require_aware
 
 _MONTHS = (
@@ -278,7 +279,8 @@ def disclosure_explanation(
             f"{statute_title or 'wet'} dat toestaat. Het gaat alleen om: {names}."
         )
         if retention_days is not None and purged_at is None and still_shown:
-            text += f" Dit wordt na {retention_days} dagen verwijderd, tenzij {to} u dan al helpt."
+            text += (f" Dit wordt na {count(retention_days, 'dag', 'dagen')} verwijderd, "
+                     f"tenzij {to} u dan al helpt.")
     elif basis == "safety":
         text = (
             f"{receiver} kreeg dit op {day} op grond van het {statute_title or 'meldrecht'}, omdat "

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hub import hookimpl
+from hub.core.dutch import count
 from hub.core.envelope import subject_from_row
 from hub.core.money import euro
 from hub.core.types import (
@@ -48,7 +49,7 @@ def arrears_summary(data: Mapping[str, Any]) -> str:
     """The inbox line in Dutch: "Achterstand waterrekening van € 1.250,00 (3 maanden)"."""
     months = data.get("months")
     return f"Achterstand waterrekening van {euro(data['amount_eur'])}" + (
-        f" ({months} maanden)" if months else "")
+        f" ({count(int(months), 'maand', 'maanden')})" if months else "")
 
 
 def row_to_message(row: Mapping[str, str]) -> dict[str, Any]:

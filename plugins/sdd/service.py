@@ -21,6 +21,7 @@ from consent import explain
 from hub.core import outbound
 from hub.core.audit import as_actor, record_event
 from hub.core.context import HubContext
+from hub.core.dutch import count
 from hub.core.errors import FieldProblem, HubProblem, invalid
 from hub.core.identity import Principal
 from hub.core.models import Household, Partner, Resident
@@ -262,7 +263,7 @@ def _term_text(kind: str, due: date, left: int, overdue: bool) -> str:
     if overdue:
         return (f"De termijn is verlopen: de Wmo-desk had uiterlijk {_long_date(due)} "
                 f"{what} moeten hebben ({since}). Neem contact op met de Wmo-desk.")
-    days = "vandaag" if left <= 0 else f"nog {left} werkdag" + ("en" if left != 1 else "")
+    days = "vandaag" if left <= 0 else f"nog {count(left, 'werkdag', 'werkdagen')}"
     return (f"Let op: de Wmo-desk moet uiterlijk {_long_date(due)} {what} ({since}). "
             f"De termijn loopt af: {days}.")
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from hub import hookimpl
+from hub.core.dutch import count
 from hub.core.envelope import subject_from_row
 from hub.core.money import euro
 from hub.core.types import CsvFormat, MessageType
@@ -23,7 +24,7 @@ KIND = "woningcorporatie"
 def _arrears_summary(data: Mapping[str, Any]) -> str:
     months = data.get("months")
     return f"Huurachterstand van {euro(data['amount_eur'])}" + (
-        f" ({months} maanden)" if months else "")
+        f" ({count(int(months), 'maand', 'maanden')})" if months else "")
 
 
 def _row_to_message(row: Mapping[str, str]) -> dict[str, Any]:
