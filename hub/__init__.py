@@ -17,7 +17,11 @@ and in ``mypartner/plugin.py``::
     @hookimpl
     def wijkhub_message_types():
         return [MessageType(name="signal.example", partner_kinds=("mypartner",),
-                            category="wonen", data_model=MyData, topic="een voorbeeld")]
+                            category="wonen", data_model=MyData, topic="een voorbeeld",
+                            labels={"case_ref": "dossiernummer"})]
+
+``labels`` gives the Dutch word for every field of ``MyData`` the core does not
+name itself; ``tests/core/test_field_labels.py`` fails on a field without one.
 
 The hooks you can implement, with what each promises, are in
 :mod:`hub.core.hookspecs`. ``hub plugins`` lists what is loaded.

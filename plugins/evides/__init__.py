@@ -68,6 +68,14 @@ def row_to_message(row: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+# Dutch words for the fields of this plugin's messages (the core names the rest:
+# name, address, amount, since, months, contact).
+LABELS = {
+    "customer_ref": "klantnummer bij het waterbedrijf",
+    "source_ref": "kenmerk van de melding",
+    "status": "stand van zaken",
+}
+
 @hookimpl
 def wijkhub_message_types() -> list[MessageType]:
     """Water-bill arrears, sent by Evides."""
@@ -76,7 +84,7 @@ def wijkhub_message_types() -> list[MessageType]:
             name=ARREARS,
             partner_kinds=(KIND,),
             category="financieel",
-            data_model=WaterArrears,
+            data_model=WaterArrears, labels=LABELS,
             topic="achterstand op de waterrekening",
             summary=arrears_summary,
             repeat_key=lambda data: data.get("customer_ref"),
@@ -86,7 +94,7 @@ def wijkhub_message_types() -> list[MessageType]:
             name=FEEDBACK,
             partner_kinds=(KIND,),
             category="financieel",
-            data_model=ArrearsFeedback,
+            data_model=ArrearsFeedback, labels=LABELS,
             topic="terugkoppeling over een achterstand op de waterrekening",
             inbound=False,
             outbound=True,

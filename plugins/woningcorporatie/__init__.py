@@ -42,6 +42,13 @@ def _row_to_message(row: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+# Dutch words for the fields of this plugin's messages (the core names the rest:
+# name, address, amount, since, months, contact, tenancy_ref).
+LABELS = {
+    "description": "omschrijving",
+    "kind": "soort",
+}
+
 @hookimpl
 def wijkhub_message_types() -> list[MessageType]:
     """Rent arrears and nuisance, sent by housing corporations."""
@@ -50,7 +57,7 @@ def wijkhub_message_types() -> list[MessageType]:
             name="signal.arrears.rent",
             partner_kinds=(KIND,),
             category="financieel",
-            data_model=RentArrears,
+            data_model=RentArrears, labels=LABELS,
             topic="huurachterstand",
             summary=_arrears_summary,
             repeat_key=lambda data: data.get("tenancy_ref"),
@@ -60,7 +67,7 @@ def wijkhub_message_types() -> list[MessageType]:
             name="signal.nuisance",
             partner_kinds=(KIND,),
             category="wonen",
-            data_model=Nuisance,
+            data_model=Nuisance, labels=LABELS,
             topic="woonoverlast",
             summary=lambda data: "Melding van woonoverlast",
         ),
