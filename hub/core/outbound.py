@@ -31,6 +31,7 @@ from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
 from hub.core.ingest import enqueue
 from hub.core.models import InboxItem, Message, OutboundMessageRow, OutboxEntry, Partner
+from hub.core.source_refs import open_ref
 from hub.core.types import ItemStatusEvent, OutboundEnvelope, OutboundRequest, PartnerInfo
 
 DELIVER_TASK = "deliver"
@@ -253,7 +254,7 @@ def announce_status(session: Session, *, ctx: HubContext, message: Message, stat
     payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
     event = ItemStatusEvent(
         status=status, message_id=message.id, message_type=message.type,
-        source_partner=partner_info(partner), source_ref=message.source_ref,
+        source_partner=partner_info(partner), source_ref=open_ref(ctx, message),
         data=payload["data"], subject=message.subject, household_id=message.household_id,
         note=note)
     sent = []
