@@ -31,6 +31,13 @@ def ref_key(ctx: HubContext, *, partner_id: str, source_ref: str) -> str:
                     hashlib.sha256).hexdigest()
 
 
+def outbound_ref_key(ctx: HubContext, *, partner_id: str, message_type: str, ref: str) -> str:
+    """The keyed hash stored in ``outbound_messages.ref``; the ref itself travels sealed in
+    the row's payload (a regisseur's reference may be personal data too)."""
+    return hmac.new(ctx.pseudonyms.key_for("outbound-ref"),
+                    f"{partner_id}|{message_type}|{ref}".encode(), hashlib.sha256).hexdigest()
+
+
 def seal_ref(ctx: HubContext, *, message_id: str, source_ref: str) -> str:
     """The reference sealed for ``messages.source_ref_sealed``."""
     return ctx.cipher.seal(source_ref, context=f"{_PURPOSE}:{message_id}")

@@ -99,18 +99,20 @@ def send_report(body: ReportCreate, ctx: ContextDep, session: SessionDep,
              subject=resident.subject, wijk=household.wijk, household_id=household.id,
              item_id=None, now=now)
     session.commit()
-    return _status(session, row)
+    return _status(session, ctx, row)
 
 
-def _status(session, row: OutboundMessageRow) -> ReportStatus:
+def _status(session, ctx, row: OutboundMessageRow) -> ReportStatus:
     state = outbound.status(session, message_id=row.id)
-    return ReportStatus(id=row.id, ref=row.ref, status=state.status, attempts=state.attempts,
+    # The ref is stored sealed (issue 13, item 10): opened for the answer.
+    return ReportStatus(id=row.id, ref=outbound.ref_of(ctx, row), status=state.status,
+                        attempts=state.attempts,
                         receipt=state.receipt, delivered_at=state.delivered_at,
                         last_error=state.last_error)
 
 
 @router.get("/reports/{report_id}", response_model=ReportStatus)
-def report_status(report_id: IdPath, session: SessionDep,
+def report_status(report_id: IdPath, session: SessionDep, ctx: ContextDep,
                   reader: InboxReaderDep) -> ReportStatus:
     """Where a report stands: for the regisseur who sent it, the household's designated
     regisseur, and the wijk's team lead. Anyone else: 404."""
@@ -124,7 +126,7 @@ def report_status(report_id: IdPath, session: SessionDep,
             and not _sent_by(session, row.id, reader.user):
         # That a report about a household exists is itself confidential.
         raise HubProblem(404, "Report not found")
-    return _status(session, row)
+    return _status(session, ctx, row)
 
 
 def _sent_by(session, message_id: str, user: str) -> bool:
