@@ -74,7 +74,10 @@ def check_sources(*, session: Session, ctx: HubContext, scope: dict[str, Any]) -
                                    f"kind; known kinds: {', '.join(sorted(known))}")
     partners = scope.get("source_partners")
     if isinstance(partners, list | tuple):
-        wanted = [p for p in partners if isinstance(p, str)]
+        # Only what could be a partner id is looked up: PostgreSQL refuses a NUL in a
+        # query parameter, and no id is longer than a UUID.
+        wanted = [p for p in partners
+                  if isinstance(p, str) and len(p) <= 36 and "\x00" not in p]
         found = set(session.scalars(select(Partner.id).where(Partner.id.in_(wanted)))) \
             if wanted else set()
         for i, partner_id in enumerate(partners):
