@@ -7,6 +7,10 @@ A plugin imports the hub through one module, :mod:`hub.plugin`, whose docstring
 is the quick start (the entry-point TOML and a three-line plugin). The hooks
 you can implement, with what each promises, are in :mod:`hub.core.hookspecs`.
 ``hub plugins`` lists what is loaded.
+
+Every field of a message type's data model needs a Dutch word in the type's
+``labels`` (the core names its own fields: name, address, amount, since, …);
+``tests/core/test_field_labels.py`` fails on a field without one.
 """
 
 import pluggy

@@ -86,6 +86,7 @@ from hub.core.arrears import (
 from hub.core.audit import Event, as_actor, record_event, record_events
 from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext
+from hub.core.dutch import count
 from hub.core.envelope import subject_from_row
 from hub.core.errors import FieldProblem, HubProblem, invalid
 from hub.core.households import household_of_subject
@@ -102,6 +103,7 @@ from hub.core.money import AmountEur, euro
 from hub.core.reads import get_item, outbound_message, sender_item
 from hub.core.reencrypt import register_sealed
 from hub.core.residents import resident_identity
+from hub.core.source_refs import open_ref
 from hub.core.store import insert_if_absent
 from hub.core.types import (
     CsvFormat,
@@ -166,6 +168,7 @@ __all__ = [
     "add_command",
     "add_group",
     "as_actor",
+    "count",
     "count_rejected",
     "euro",
     "format_date",
@@ -178,6 +181,7 @@ __all__ = [
     "invalid",
     "load_kind_file",
     "load_kind_files",
+    "open_ref",
     "operation_outcome",
     # outbound
     "outbound",

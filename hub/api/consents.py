@@ -98,7 +98,7 @@ def record_paper_consent(body: PaperConsentCreate, ctx: ContextDep, session: Ses
     # from the portal, so a field added to ConsentCreate is carried here too.
     scope = body.model_dump(exclude={"bsn", "provenance"})
     try:
-        grant = consents.grant(session=session, subject=subject, now=ctx.clock(),
+        grant = consents.grant(session=session, ctx=ctx, subject=subject, now=ctx.clock(),
                                provenance=provenance, **scope)
     except ConsentError as exc:
         raise invalid(exc.field, exc.reason) from None
@@ -250,7 +250,7 @@ def _store_import(ctx: HubContext, session: Session, partner: Partner,
     if imported.source_id:
         provenance["source_id"] = imported.source_id
     try:
-        grant = consents.grant(session=session, subject=subject, now=ctx.clock(),
+        grant = consents.grant(session=session, ctx=ctx, subject=subject, now=ctx.clock(),
                                provenance=provenance, recipient=imported.recipient,
                                source_kinds=[], source_partners=[partner.id],
                                categories=sorted(imported.categories),

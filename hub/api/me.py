@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent import explain, registry
-from consent.errors import ConsentError, NotFound
+from consent.errors import ConsentError, IdempotencyConflict, NotFound
 from consent.records import ConsentVersion, GrantRecord, Representation
 from consent.representation import CAPACITY_CATEGORIES, NotPermitted
 from hub.api.deps import ContextDep, ResidentDep, SessionDep
@@ -74,6 +74,9 @@ def _allowed(rep: Representation | None) -> frozenset[str] | None:
 def _problem(exc: ConsentError) -> HubProblem:
     if isinstance(exc, NotPermitted):
         return HubProblem(403, "Not within your capacity as representative",
+                          [FieldProblem(exc.field, exc.reason)])
+    if isinstance(exc, IdempotencyConflict):
+        return HubProblem(409, "Idempotency-Key already used for another request",
                           [FieldProblem(exc.field, exc.reason)])
     if exc.field == "status":
         return HubProblem(409, "Consent can no longer be changed",
@@ -160,7 +163,7 @@ def give_consent(body: ConsentCreate, ctx: ContextDep, session: SessionDep,
     """
     subject, rep = _acting(ctx, session, resident, on_behalf_of)
     try:
-        grant = consents.grant(session=session, subject=subject, now=ctx.clock(),
+        grant = consents.grant(session=session, ctx=ctx, subject=subject, now=ctx.clock(),
                                provenance={"method": "portal"}, representation=rep,
                                idempotency_key=idempotency_key, **body.model_dump())
     except ConsentError as exc:

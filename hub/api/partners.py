@@ -27,6 +27,7 @@ from hub.core.errors import HubProblem, invalid
 from hub.core.inbox import sender_status
 from hub.core.ingest import accept_message, count_rejected
 from hub.core.models import Batch, BatchError, Message
+from hub.core.source_refs import open_ref
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["partners"])
@@ -183,11 +184,12 @@ def get_batch(batch_id: IdPath, ctx: ContextDep, partner: PartnerDep, session: S
 
 
 @router.get("/messages/{message_id}", response_model=MessageStatus)
-def get_message(message_id: IdPath, partner: PartnerDep, session: SessionDep) -> MessageStatus:
-    """What the sender may know of its own message."""
+def get_message(message_id: IdPath, partner: PartnerDep, session: SessionDep,
+                ctx: ContextDep) -> MessageStatus:
+    """What the sender may know of its own message (its own reference, opened)."""
     message = session.get(Message, message_id)
     if message is None or message.source_partner != partner.id:
         raise HubProblem(404, "Message not found")
-    return MessageStatus(id=message.id, type=message.type, source_ref=message.source_ref,
+    return MessageStatus(id=message.id, type=message.type, source_ref=open_ref(ctx, message),
                          status=sender_status(session=session, message=message),
                          received_at=message.received_at)

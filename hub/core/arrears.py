@@ -49,6 +49,7 @@ from pydantic import (
 )
 
 from hub.core.address import Address
+from hub.core.dutch import count
 from hub.core.envelope import subject_from_row
 from hub.core.money import AmountEur, euro
 from hub.core.types import (
@@ -145,6 +146,9 @@ FIELD_LABELS: Mapping[str, str] = {
     "phone": "telefoonnummer",
     "email": "e-mailadres",
     "contact": "contactpersoon bij de schuldeiser",
+    # The status back to the creditor (feedback.arrears.*).
+    "source_ref": "kenmerk van de melding",
+    "status": "stand van zaken",
 }
 
 # What a creditor may hear, per change (VNG): "held" and "delivered" say something
@@ -237,7 +241,7 @@ class ArrearsKind:
         """
         months = data.get("months")
         text = f"{signal.title} van {euro(data['amount_eur'])}" + (
-            f" ({months} maanden)" if months else "")
+            f" ({count(int(months), 'maand', 'maanden')})" if months else "")
         if signal.deadline and data.get(signal.deadline):
             text += f"; {signal.deadline_text} {_dutch_date(data[signal.deadline])}"
         return text
@@ -250,7 +254,7 @@ class ArrearsKind:
                 name=signal.type,
                 partner_kinds=(self.kind,),
                 category=CATEGORY,
-                data_model=self.models[signal.type],
+                data_model=self.models[signal.type], labels=self.all_labels,
                 topic=signal.topic,
                 summary=lambda data, signal=signal: self.summary(signal, data),
                 repeat_key=lambda data: data.get(reference),
@@ -261,7 +265,7 @@ class ArrearsKind:
         if self.feedback:
             types.append(MessageType(
                 name=self.feedback, partner_kinds=(self.kind,), category=CATEGORY,
-                data_model=ArrearsFeedback,
+                data_model=ArrearsFeedback, labels=self.all_labels,
                 topic=f"terugkoppeling over een {self.signals[0].topic}",
                 inbound=False, outbound=True))
         return types

@@ -17,6 +17,7 @@ from hub.core.context import HubContext
 from hub.core.envelope import MessageIn
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
 from hub.core.models import Message, OutboxEntry, Partner
+from hub.core.source_refs import ref_key, seal_ref
 from hub.core.store import insert_if_absent
 from hub.core.types import ReceivedMessage
 
@@ -105,11 +106,15 @@ def store_message(*, session: Session, ctx: HubContext, partner: Partner, valid:
     cid = correlation.current() or correlation.new_id()
     given = valid.incoming.subject.model_dump(mode="json", exclude={"bsn"}, exclude_none=True)
     payload = {"subject": given, "data": valid.data}
+    # The reference may be personal data: a keyed hash for uniqueness, sealed beside it.
+    key = ref_key(ctx, partner_id=partner.id, source_ref=valid.incoming.source_ref)
     created = insert_if_absent(session, Message.__table__, {
         "id": message_id,
         "type": valid.incoming.type,
         "source_partner": partner.id,
-        "source_ref": valid.incoming.source_ref,
+        "source_ref": key,
+        "source_ref_sealed": seal_ref(ctx, message_id=message_id,
+                                      source_ref=valid.incoming.source_ref),
         "subject": valid.subject,
         "category": valid.category,
         "payload_sealed": ctx.cipher.seal(payload, context=f"message:{message_id}"),
@@ -122,8 +127,7 @@ def store_message(*, session: Session, ctx: HubContext, partner: Partner, valid:
     })
     if not created:
         existing = session.scalar(select(Message.id).where(
-            Message.source_partner == partner.id,
-            Message.source_ref == valid.incoming.source_ref))
+            Message.source_partner == partner.id, Message.source_ref == key))
         ctx.metrics.message_in(partner=partner.name, type=valid.incoming.type,
                                outcome="duplicate", session=session)
         log.info("message %s sent again by partner %s: nothing stored", existing, partner.id)

@@ -144,7 +144,11 @@ class Message(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     type: Mapped[str] = mapped_column(String(100), index=True)
     source_partner: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    # A keyed hash of (partner, the partner's reference), never the reference itself
+    # (issue 13, item 10): a partner may use a BSN as its reference. hub.core.source_refs.
     source_ref: Mapped[str] = mapped_column(String(200))
+    # The partner's reference, sealed (context "source-ref:<id>"), to answer with it.
+    source_ref_sealed: Mapped[str | None] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(String(64), index=True)
     category: Mapped[str] = mapped_column(String(64))
     # {"subject": {...as given, without BSN}, "data": {...}}

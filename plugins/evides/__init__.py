@@ -38,7 +38,7 @@ WATER = ArrearsKind(
     signals=(ArrearsSignal(type=ARREARS, title="Achterstand waterrekening",
                            topic="achterstand op de waterrekening"),),
     feedback=FEEDBACK,
-    labels={"customer_ref": "klantnummer"},
+    labels={"customer_ref": "klantnummer bij het waterbedrijf"},
     # The export was published without contact columns; a single JSON message may carry them.
     contact_columns=False,
 )

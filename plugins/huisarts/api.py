@@ -255,10 +255,9 @@ def _store(request: Request, ctx: HubContext, session: Session, partner: Partner
                               now=ctx.clock())
     requester = referral.data["requester"]
     task = tasks.create_inbound(session=session, partner_id=partner.id, message_id=accepted.id,
-                                identifier=referral.source_ref,
                                 requester=requester.get("reference")
                                 or requester.get("identifier"), now=ctx.clock())
-    resource = tasks.to_fhir(task)
+    resource = tasks.to_fhir(task, identifier=referral.source_ref)
     session.commit()
     ctx.work_available.set()
     status = 201 if accepted.created else 200
@@ -297,7 +296,9 @@ def read_task(request: Request, task_id: IdPath, ctx: ContextDep, session: Sessi
     if task is None or task.partner_id != partner.id or task.direction != "in":
         raise HubProblem(404, "Task not found",
                          [FieldProblem("Task.id", "no Task of yours has this id")])
-    return _respond(request, tasks.to_fhir(task), headers={"ETag": f'W/"{task.version}"'})
+    resource = tasks.to_fhir(task, identifier=tasks.identifier_of(session=session, ctx=ctx,
+                                                                  task=task))
+    return _respond(request, resource, headers={"ETag": f'W/"{task.version}"'})
 
 
 @router.get("/Task", response_class=Response, responses=_doc("A searchset Bundle of Tasks"))
@@ -327,7 +328,9 @@ def search_tasks(request: Request, ctx: ContextDep, session: SessionDep,
     return _respond(request, {**page,
                               "entry": [{"fullUrl": f"{str(request.base_url).rstrip('/')}"
                                                     f"{PREFIX}/Task/{t.id}",
-                                         "resource": tasks.to_fhir(t),
+                                         "resource": tasks.to_fhir(
+                                             t, identifier=tasks.identifier_of(
+                                                 session=session, ctx=ctx, task=t)),
                                          "search": {"mode": "match"}} for t in found]})
 
 

@@ -30,7 +30,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.plugin import (
+    HubContext,
     Message,
+    open_ref,
     sender_item,
 )
 from plugins.huisarts.models import ReferralTask
@@ -69,16 +71,21 @@ def service_request_id_for(message_id: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, f"service-request:{message_id}"))
 
 
-def create_inbound(*, session: Session, partner_id: str, message_id: str, identifier: str,
+def create_inbound(*, session: Session, partner_id: str, message_id: str,
                    requester: str | None, now: datetime) -> ReferralTask:
-    """The Task of a GP's referral, stored once per message (a resend finds the first)."""
+    """The Task of a GP's referral, stored once per message (a resend finds the first).
+
+    The GP's own Task identifier is not stored here: it is the message's
+    ``source_ref``, which the core keeps sealed (issue 13, item 10); readers pass
+    it to :func:`to_fhir` (:func:`identifier_of` opens it).
+    """
     existing = session.scalar(select(ReferralTask).where(ReferralTask.message_id == message_id))
     if existing is not None:
         return existing
     task = ReferralTask(id=task_id_for(message_id), direction="in", partner_id=partner_id,
                         message_id=message_id,
                         service_request_id=service_request_id_for(message_id),
-                        identifier=identifier, status="requested", requester=requester,
+                        identifier=None, status="requested", requester=requester,
                         owner=OWNER_REFERENCE, version=1, authored_at=now, last_updated=now)
     session.add(task)
     session.flush()
@@ -170,12 +177,24 @@ def _requester_reference(value: str | None) -> dict[str, Any] | None:
     return {"reference": value}
 
 
-def to_fhir(task: ReferralTask, *, base: str = "") -> dict[str, Any]:
-    """The Task as R4 JSON, as the hub holds it now.
+def identifier_of(*, session: Session, ctx: HubContext, task: ReferralTask) -> str | None:
+    """The GP's own Task identifier (``system|value``): its message's sealed source_ref.
+
+    A row stored before the identifier was sealed still holds it in clear.
+    """
+    message = session.get(Message, task.message_id) if task.direction == "in" else None
+    return open_ref(ctx, message) if message is not None else task.identifier
+
+
+def to_fhir(task: ReferralTask, *, base: str = "", identifier: str | None = None
+            ) -> dict[str, Any]:
+    """The Task as R4 JSON, as the hub holds it now, with the GP's ``identifier``
+    (from :func:`identifier_of`) first among its identifiers.
 
     ``for`` is left out on purpose: the hub keeps no BSN, and the GP knows its own
     patient by the Task's identifier.
     """
+    identifier = identifier or task.identifier
     out: dict[str, Any] = {
         "resourceType": "Task",
         "id": task.id,
@@ -188,8 +207,8 @@ def to_fhir(task: ReferralTask, *, base: str = "") -> dict[str, Any]:
         "lastModified": _instant(task.last_updated),
         "owner": {"reference": task.owner},
     }
-    if task.identifier:
-        system, _, value = task.identifier.partition("|")
+    if identifier:
+        system, _, value = identifier.partition("|")
         ident = {"value": value}
         if system:
             ident["system"] = system

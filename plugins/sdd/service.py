@@ -25,6 +25,7 @@ from hub.plugin import (
     Principal,
     ReceivedMessage,
     as_actor,
+    count,
     format_date,
     household_of_subject,
     insert_if_absent,
@@ -266,7 +267,7 @@ def _term_text(kind: str, due: date, left: int, overdue: bool) -> str:
     if overdue:
         return (f"De termijn is verlopen: de Wmo-desk had uiterlijk {_long_date(due)} "
                 f"{what} moeten hebben ({since}). Neem contact op met de Wmo-desk.")
-    days = "vandaag" if left <= 0 else f"nog {left} werkdag" + ("en" if left != 1 else "")
+    days = "vandaag" if left <= 0 else f"nog {count(left, 'werkdag', 'werkdagen')}"
     return (f"Let op: de Wmo-desk moet uiterlijk {_long_date(due)} {what} ({since}). "
             f"De termijn loopt af: {days}.")
 

@@ -110,12 +110,14 @@ def send_report(body: ReportCreate, ctx: ContextDep, session: SessionDep,
              subject=resident.subject, wijk=household.wijk, household_id=household.id,
              item_id=None, now=now)
     session.commit()
-    return _status(session, row)
+    return _status(session, ctx, row)
 
 
-def _status(session, row) -> ReportStatus:
+def _status(session, ctx, row) -> ReportStatus:
     state = outbound.status(session, message_id=row.id)
-    return ReportStatus(id=row.id, ref=row.ref, status=state.status, attempts=state.attempts,
+    # The ref is stored sealed (issue 13, item 10): opened for the answer.
+    return ReportStatus(id=row.id, ref=outbound.ref_of(ctx, row), status=state.status,
+                        attempts=state.attempts,
                         receipt=state.receipt, delivered_at=state.delivered_at,
                         last_error=state.last_error)
 
@@ -131,7 +133,7 @@ def report_status(report_id: IdPath, ctx: ContextDep, session: SessionDep,
                                now=ctx.clock(), message_type=OUTBOUND_TYPE)
     except HubProblem:
         raise HubProblem(404, "Report not found") from None
-    status = _status(session, row)
+    status = _status(session, ctx, row)
     session.commit()  # the read is audited
     return status
 

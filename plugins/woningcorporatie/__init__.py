@@ -35,7 +35,7 @@ def wijkhub_message_types() -> list[MessageType]:
             name="signal.nuisance",
             partner_kinds=(KIND,),
             category="wonen",
-            data_model=Nuisance,
+            data_model=Nuisance, labels=LABELS,
             topic="woonoverlast",
             summary=lambda data: "Melding van woonoverlast",
         ),
