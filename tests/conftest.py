@@ -8,6 +8,7 @@ migration tests still run the migrations from zero.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,11 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # tests hash partner keys with the cheapest parameters argon2 allows.
 CHEAP_KEY_HASHING = {"partner_key_time_cost": 1, "partner_key_memory_kib": 8,
                      "partner_key_parallelism": 1}
+
+
+# The hub's own background threads: none may outlive the test that started it (a relay
+# left running logs into a closed capture stream and publishes into the next test).
+HUB_THREADS = {"outbox-relay", "outbox-worker", "test-worker", "metrics-server"}
 
 
 def _postgres_available() -> bool:
@@ -122,6 +128,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     if migrated:
         return request.getfixturevalue("migrated_postgres_url")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(autouse=True)
+def no_hub_thread_outlives_its_test() -> Iterator[None]:
+    """Fail a test that leaves one of the hub's background threads running."""
+    before = set(threading.enumerate())
+    yield
+    left = [t.name for t in threading.enumerate()
+            if t not in before and t.name in HUB_THREADS and t.is_alive()]
+    assert not left, f"background threads outlived the test: {left}"
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from hub.core.worker import OutboxWorker
 from hub.settings import Settings
 from tests.conftest import IN_CI
 from tests.transport.processes import free_port
+from tests.utils.waiting import PATIENCE_SECONDS, wait_until
 
 RABBIT_HOST = os.environ.get("HUB_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
 UNFINISHED = ("pending", "sent")
@@ -151,14 +151,9 @@ class RabbitDriver:
         self.thread.start()
         self.wait_for(self.worker.connected.is_set, "the worker did not connect")
 
-    def wait_for(self, condition, what: str, timeout: float = 60) -> None:
-        """Poll until ``condition()`` holds (the broker is asynchronous)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.05)
-        raise AssertionError(what)
+    def wait_for(self, condition, what: str, timeout: float = PATIENCE_SECONDS) -> None:
+        """Wait until ``condition()`` holds (the broker is asynchronous)."""
+        wait_until(condition, what, timeout=timeout)
 
     def _unfinished(self) -> int:
         with self.ctx.sessions() as session:
