@@ -24,6 +24,7 @@ from hub.core.worker import OutboxWorker
 from hub.settings import Settings
 from tests.utils import databases
 from tests.utils.builders import FakeClock
+from tests.utils.isolation import logging_restored
 
 PG_SERVER = os.environ.get("HUB_TEST_POSTGRES",
                            "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -132,9 +133,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
 
 @pytest.fixture(autouse=True)
 def no_hub_thread_outlives_its_test() -> Iterator[None]:
-    """Fail a test that leaves one of the hub's background threads running."""
+    """Fail a test that leaves one of the hub's background threads running; put the
+    logging configuration back (a handler on a closed capture stream broke later logs)."""
     before = set(threading.enumerate())
-    yield
+    with logging_restored():
+        yield
     left = [t.name for t in threading.enumerate()
             if t not in before and t.name in HUB_THREADS and t.is_alive()]
     assert not left, f"background threads outlived the test: {left}"

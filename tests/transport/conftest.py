@@ -144,7 +144,9 @@ class RabbitDriver:
         self.restart()
 
     def restart(self) -> None:
-        """Start the worker (again)."""
+        """Start the worker (again); a running one is stopped first, never orphaned."""
+        if getattr(self, "thread", None) is not None and self.thread.is_alive():
+            self._stop_worker()
         self.stop = threading.Event()
         self.worker = BrokerWorker(self.worker_ctx, self.broker, self.stop)
         self.thread = threading.Thread(target=self.worker.run, name="test-worker", daemon=True)
@@ -185,10 +187,16 @@ class RabbitDriver:
             conn.close()
         self.wait_for(lambda: self.worker.handled > before, "the redelivery was not handled")
 
-    def close(self) -> None:
+    def _stop_worker(self) -> None:
         self.stop.set()
-        self.thread.join(timeout=30)
-        self.worker_ctx.dispose()
+        self.thread.join(timeout=PATIENCE_SECONDS)
+        assert not self.thread.is_alive(), "the test's broker worker did not stop"
+
+    def close(self) -> None:
+        try:
+            self._stop_worker()
+        finally:
+            self.worker_ctx.dispose()
 
 
 @pytest.fixture
