@@ -162,7 +162,9 @@ def settings(tmp_path, database_url: str) -> Settings:
 def ctx(settings: Settings, clock: FakeClock) -> Iterator[HubContext]:
     """A migrated hub with the installed plugins (the built-in partners)."""
     context = build_context(settings, plugins=load_plugins(), clock=clock)
-    upgrade(context.engine)
+    # A copy of the template is at head already; skipping the no-op saves ~0.1 s a test.
+    if not databases.is_migrated_copy(settings.database_url):
+        upgrade(context.engine)
     try:
         yield context
     finally:

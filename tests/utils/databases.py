@@ -47,6 +47,15 @@ _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 _NAME = re.compile(rf"^{PREFIX}{_HOST}_(\d+)_[0-9a-f]+$")
 
 
+# URLs handed out as copies of a template: ``ctx`` need not run ``upgrade()`` on them.
+_COPIES: set[str] = set()
+
+
+def is_migrated_copy(url: str) -> bool:
+    """Whether ``url`` is a copy of this tree's template (so already at head)."""
+    return url in _COPIES
+
+
 def migrations_key() -> str:
     """A short hash of every file that decides what ``upgrade()`` builds."""
     root = Path(str(resources.files("hub") / "migrations"))
@@ -204,7 +213,9 @@ class PostgresCopies:
             self._all.append(name)
             if self._fingerprint is None:
                 self._learn(name)
-        return name, _with_database(self.server, name)
+        url = _with_database(self.server, name)
+        _COPIES.add(url)
+        return name, url
 
     def _learn(self, name: str) -> None:
         # A fresh copy is the template: what is empty there is emptied after each test.
@@ -285,4 +296,6 @@ def sqlite_template(directory: Path) -> Path:
 def sqlite_copy(template: Path, target: Path) -> str:
     """A copy of the migrated SQLite template at ``target``, as a URL."""
     shutil.copyfile(template, target)
-    return f"sqlite:///{target}"
+    url = f"sqlite:///{target}"
+    _COPIES.add(url)
+    return url
