@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
@@ -14,6 +13,7 @@ from hub.settings import Settings
 from tests.observability.helpers import samples, value
 from tests.system.test_crash import Server, _free_port
 from tests.utils.builders import arrears, partner, person, register
+from tests.utils.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 TOKEN = "scrape-credential-for-hub-serve-0001"
@@ -40,16 +40,13 @@ def test_hub_serve_logs_json_with_one_id_and_serves_metrics(tmp_path, database_u
                        headers={**woonbron, "X-Correlation-ID": "serve-run-1"}, timeout=10)
         assert r.status_code == 202, r.text
         message_id = r.json()["id"]
-        delivered = 0.0
-        for _ in range(300):  # the in-process worker routes it; wait for it, bounded
+        def delivered() -> float:  # the in-process worker routes it; wait for it
             scraped = samples(httpx.get(scrape, headers={"Authorization": f"Bearer {TOKEN}"},
                                         timeout=5).text)
-            delivered = value(scraped, "wijkhub_messages_out_total", partner="Woonbron",
-                              type="signal.arrears.rent", basis="statute", outcome="delivered")
-            if delivered:
-                break
-            time.sleep(0.1)
-        assert delivered == 1
+            return value(scraped, "wijkhub_messages_out_total", partner="Woonbron",
+                         type="signal.arrears.rent", basis="statute", outcome="delivered")
+
+        assert wait_until(delivered, "the message was not delivered") == 1
         assert httpx.get(scrape, timeout=5).status_code == 401
     finally:
         server.stop()

@@ -7,10 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.utils.waiting import wait_until
 
 
 def free_port() -> int:
@@ -56,20 +57,20 @@ class HubProcess:
         with self.log.open("a") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "hub.cli", *args],
                                          env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
+        def is_ready() -> bool:
             if self.port:
                 try:
-                    if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                        return self
+                    return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
                 except httpx.HTTPError:
-                    pass
-            elif ready in self.log.read_text()[offset:]:
-                return self
-            time.sleep(0.1)
-        raise AssertionError(f"hub {self.args[0]} did not start: {self.log.read_text()[-3000:]}")
+                    return False
+            return ready in self.log.read_text()[offset:]
+
+        try:
+            wait_until(is_ready, f"hub {self.args[0]} did not start",
+                       stop=lambda: self.proc.poll() is not None)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {self.log.read_text()[-3000:]}") from None
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no warning, no shutdown hook."""
