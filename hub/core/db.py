@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import consent.tables
+from hub.core.files import create_private_file
 from hub.core.models import Base
 from hub.core.plugins import ENTRY_POINT_GROUP
 from hub.settings import Settings
@@ -59,6 +61,9 @@ def make_engine(url: str, pool: PoolOptions | None = None) -> Engine:
     a pooled, pre-pinged set of connections shaped by ``pool``.
     """
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            create_private_file(Path(database))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
