@@ -53,7 +53,8 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     app.state.hub = ctx
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes,
-                       batch_max_bytes=ctx.settings.max_batch_bytes)
+                       batch_max_bytes=ctx.settings.max_batch_bytes,
+                       fhir_max_bytes=ctx.settings.max_fhir_bytes)
     app.add_middleware(RequestMetrics, metrics=ctx.metrics)
     security.install(app, ctx)  # after the other middleware: its headers wrap them all
     # Outermost, so every answer (also a 413 or a problem) carries the correlation id.

@@ -90,7 +90,8 @@ class FhirR4Route(APIRoute):
             try:
                 return await handler(request)
             except FhirRefused as exc:
-                status = 400 if any(i.code in _UNREADABLE for i in exc.issues) else 422
+                codes = {i.code for i in exc.issues}
+                status = 413 if "too-costly" in codes else 400 if codes & _UNREADABLE else 422
                 return _outcome(request, status, exc.issues)
             except UnsupportedMedia:
                 return _outcome(request, 415, [Issue("content-type", f"must be {FHIR_JSON} "
@@ -185,17 +186,24 @@ async def _read(request: Request, ctx: HubContext, partner: Partner, *,
     try:
         fmt = media_type(request.headers.get("content-type"))
         raw = await request.body()
-        if as_bundle:
-            return read_referral(parse_body(raw, fmt, root="Bundle"))
-        bundle = _task_as_bundle(parse_body(raw, fmt, root="Task"))
-        try:
-            return read_referral(bundle)
-        except FhirRefused as exc:
-            raise FhirRefused([Issue(_as_task_path(i.expression, len(bundle["entry"])),
-                                     i.diagnostics, i.code) for i in exc.issues]) from None
+        # Parsing and validating a body is CPU work (milliseconds, more for XML): in a
+        # worker thread, never on the event loop that answers every other partner.
+        return await run_in_threadpool(_parse_referral, raw, fmt, as_bundle)
     except (FhirRefused, UnsupportedMedia):
         count_rejected(ctx=ctx, partner=partner, body={"type": "referral.gp"})
         raise
+
+
+def _parse_referral(raw: bytes, fmt: str, as_bundle: bool) -> Referral:
+    """The referral a body holds, or FhirRefused naming the FHIRPath of the fault."""
+    if as_bundle:
+        return read_referral(parse_body(raw, fmt, root="Bundle"))
+    bundle = _task_as_bundle(parse_body(raw, fmt, root="Task"))
+    try:
+        return read_referral(bundle)
+    except FhirRefused as exc:
+        raise FhirRefused([Issue(_as_task_path(i.expression, len(bundle["entry"])),
+                                 i.diagnostics, i.code) for i in exc.issues]) from None
 
 
 def _task_as_bundle(data: dict[str, Any]) -> dict[str, Any]:
