@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from hub.api import audit as audit_api
 from hub.api import (
@@ -23,6 +23,7 @@ from hub.api import (
     security,
     withholdings,
 )
+from hub.api.deps import refuse_control_characters
 from hub.api.limits import BodyLimit
 from hub.api.request_metrics import RequestMetrics
 from hub.core.context import HubContext
@@ -48,6 +49,8 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
             ctx.transport = None
 
     app = FastAPI(title="Wijkhub", version="0.1.0", lifespan=lifespan,
+                  # Every route, also a plugin's: no control character in a path or query.
+                  dependencies=[Depends(refuse_control_characters)],
                   description="The road between a neighbourhood's partners and the "
                               "Sociaal wijkteam, gated by the resident's consent.")
     app.state.hub = ctx

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Path, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from consent import fhir, registry
 from consent.errors import ConsentError
 from consent.records import GrantRecord, GrantStatus
-from hub.api.deps import ContextDep, PartnerDep, RegisseurDep, ResidentDep, SessionDep
+from hub.api.deps import ContextDep, IdPath, PartnerDep, RegisseurDep, ResidentDep, SessionDep
 from hub.api.schemas import ConsentCreate, ConsentCreated
 from hub.core import consents
 from hub.core.audit import as_actor, record_event
@@ -42,7 +42,6 @@ from hub.core.transport import consent_changed
 
 FHIR_JSON = "application/fhir+json"
 log = logging.getLogger(__name__)
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 # HTTP status -> FHIR issue-type code, for errors raised before the FHIR mapping runs.
 _ISSUE_CODE = {401: "login", 403: "forbidden", 404: "not-found", 409: "conflict",

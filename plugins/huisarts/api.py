@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from consent.fhir import FhirRefused, Issue
-from hub.api.deps import ContextDep, PartnerDep, SessionDep
+from hub.api.deps import ContextDep, IdPath, PartnerDep, SessionDep
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem
 from hub.core.ingest import accept_message, count_rejected
@@ -52,7 +52,6 @@ KIND = "huisarts"
 PREFIX = "/fhir/r4"
 MAX_COUNT = 100
 log = logging.getLogger(__name__)
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 # HTTP status -> FHIR issue-type code, for errors raised before the FHIR mapping runs.
 _ISSUE_CODE = {400: "structure", 401: "login", 403: "forbidden", 404: "not-found",

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.api.deps import ContextDep, RegisseurDep, SessionDep
+from hub.api.deps import ContextDep, IdPath, RegisseurDep, SessionDep
 from hub.core import outbound
 from hub.core.bsn import validate_bsn
 from hub.core.errors import FieldProblem, HubProblem
@@ -37,7 +37,6 @@ KIND = "huisarts"
 TASK_SYSTEM = f"{WIJKHUB}/NamingSystem/poh-task"
 REQUEST_SYSTEM = f"{WIJKHUB}/NamingSystem/poh-service-request"
 log = logging.getLogger(__name__)
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
 
