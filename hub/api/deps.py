@@ -87,16 +87,20 @@ async def get_partner(request: Request, ctx: ContextDep, session: SessionDep,
     if credentials is None:
         raise _unauthorized("Missing partner API key")
     gate = request.app.state.partner_gate
+    client = request.client.host if request.client else None
 
     def check_key() -> Partner:
         try:
+            # A read: on SQLite it must not take the write lock that BEGIN IMMEDIATE
+            # takes, or a flood of key checks stalls every writer (issue 13, item 5).
+            session.connection(execution_options={"read_only": True})
             partner = gate.keys.partner_for(session=session, api_key=credentials.credentials,
-                                            now=ctx.clock())
+                                            now=ctx.clock(), client=client)
         except BaseException:
             session.rollback()  # a failed statement leaves nothing to commit
             raise
-        # End the lookup's transaction (on SQLite it holds the write lock) before the
-        # body streams in; nothing was written. Commit, not rollback: a rollback would
+        # End the lookup's transaction before the body streams in; nothing was written
+        # (save a re-hash). Commit, not rollback: a rollback would
         # expire the partner object the route is about to use.
         session.commit()
         return partner

@@ -97,7 +97,12 @@ def _configure_sqlite(engine: Engine) -> None:
         # IMMEDIATE takes the write lock up front: a transaction that reads the
         # consent state and then writes a delivery can never interleave with a
         # revocation (SQLite's stand-in for PostgreSQL's SELECT ... FOR UPDATE).
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that only reads asks for it (execution option ``read_only``)
+        # and begins deferred: it never waits for, nor blocks, a writer.
+        if conn.get_execution_options().get("read_only"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
