@@ -234,10 +234,10 @@ def _store_import(ctx: HubContext, session: Session, partner: Partner,
             bsn = validate_bsn(bsns[0])
         except ValueError as exc:
             issues.append(fhir.Issue("Consent.patient.identifier.value", str(exc)))
+    # Known resident or not, the same answer (issue 13, item 12): the consent is recorded
+    # under the BSN's pseudonym either way, so no partner can test whether a BSN lives in
+    # the hub's wijken. It counts from the moment the resident is known.
     subject = ctx.pseudonyms.subject(bsn) if bsn is not None else None
-    if subject is not None and session.get(Resident, subject) is None:
-        issues.append(fhir.Issue("Consent.patient.identifier", "no resident of the hub's "
-                                 "wijken is known by this BSN", "not-found"))
     if issues:
         raise fhir.FhirRefused(issues)
     assert subject is not None and bsn is not None  # narrowed by the issues above

@@ -34,7 +34,7 @@ from hub.api.deps import ContextDep, IdPath, PartnerDep, SessionDep
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem
 from hub.core.ingest import accept_message, count_rejected
-from hub.core.models import Partner, Resident
+from hub.core.models import Partner
 from plugins.huisarts import capability, tasks
 from plugins.huisarts.fhirio import (
     FHIR_JSON,
@@ -239,13 +239,9 @@ def _as_task_path(expression: str, entries: int) -> str:
 
 def _store(request: Request, ctx: HubContext, session: Session, partner: Partner,
            referral: Referral, as_bundle: bool) -> Response:
-    subject = ctx.pseudonyms.subject(referral.bsn)
-    if session.get(Resident, subject) is None:
-        patient = next(i for i, (kind, _) in enumerate(referral.entries) if kind == "Patient")
-        where = (f"Bundle.entry[{patient}].resource.identifier" if as_bundle
-                 else "Task.contained.ofType(Patient).identifier")
-        raise FhirRefused([Issue(where, "no resident of the hub's wijken is known by this BSN",
-                                 "not-found")])
+    # Known resident or not, the same answer (issue 13, item 12): a GP must not learn
+    # from the hub whether a BSN lives in its wijken. A referral about someone the hub
+    # does not know is stored and waits like any unmatched message (then it expires).
     body = {"type": "referral.gp", "source_ref": referral.source_ref,
             "subject": {"bsn": referral.bsn},
             "occurred_at": (referral.occurred_at or ctx.clock()).isoformat(),
