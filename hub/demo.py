@@ -31,6 +31,7 @@ import uvicorn
 from hub.app import create_app
 from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext, build_context
+from hub.core.files import private_dir
 from hub.core.identity import add_partner, issue_token
 from hub.core.residents import import_residents_text
 from hub.settings import Settings
@@ -117,7 +118,7 @@ def _prepare_data_dir(data_dir: Path | None) -> Path:
     if data_dir.is_dir() and any(data_dir.iterdir()):
         # Never seed demo people into someone's real hub.
         raise ValueError(f"{data_dir} is not empty; give an empty or new directory")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     return data_dir.resolve()
 
 

@@ -67,7 +67,15 @@ from consent.fhir import FhirRefused, Issue, operation_outcome, parse_json
 from consent.model import DEFAULT_RECIPIENT, ConsentGrant
 from consent.tables import UTCDateTime
 from hub import hookimpl
-from hub.api.deps import ContextDep, InboxReaderDep, PartnerDep, RegisseurDep, SessionDep
+from hub.api.deps import (
+    ContextDep,
+    IdField,
+    IdPath,
+    InboxReaderDep,
+    PartnerDep,
+    RegisseurDep,
+    SessionDep,
+)
 from hub.cli.common import add_command, add_group, hub_context
 from hub.core import outbound
 from hub.core.address import Address
@@ -144,6 +152,8 @@ __all__ = [
     "FieldProblem",
     "HubContext",
     "HubProblem",
+    "IdField",
+    "IdPath",
     "InboxReaderDep",
     "Issue",
     "ItemStatusEvent",

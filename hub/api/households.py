@@ -7,18 +7,15 @@ confidential items of the household go to (rules: hub.core.households).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.deps import ContextDep, InboxReaderDep, SessionDep
+from hub.api.deps import ContextDep, IdPath, InboxReaderDep, SessionDep
 from hub.core.audit import as_actor
 from hub.core.households import check_may_designate, designate, waiting_for_assignment
 from hub.core.reads import get_household
 
 router = APIRouter(prefix="/api/v1/households", tags=["regisseur"])
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 class RegisseurAssign(BaseModel):

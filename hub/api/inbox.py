@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, SessionDep
+from hub.api.deps import ContextDep, IdPath, InboxReaderDep, RegisseurDep, SessionDep
 from hub.api.schemas import InboxItemPublic, InboxPage, OpenConfidential
 from hub.core import inbox as inbox_core
 from hub.core import reads
@@ -23,7 +23,6 @@ from hub.core.inbox import view_item
 from hub.core.reads import ItemView, get_item, read_inbox
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["regisseur"])
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 def _public(view: ItemView) -> InboxItemPublic:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from consent import explain, registry
 from consent.errors import ConsentError, IdempotencyConflict, NotFound
 from consent.records import ConsentVersion, GrantRecord, Representation
 from consent.representation import CAPACITY_CATEGORIES, NotPermitted
-from hub.api.deps import ContextDep, ResidentDep, SessionDep
+from hub.api.deps import ID_PATTERN, ContextDep, IdPath, ResidentDep, SessionDep
 from hub.api.schemas import (
     ActedBy,
     ConsentChange,
@@ -44,10 +44,8 @@ from hub.core.transport import consent_changed
 router = APIRouter(prefix="/api/v1/me", tags=["resident"])
 # Ids are UUIDs; the pattern also keeps a NUL byte away from PostgreSQL, which
 # refuses it in a query with an error that would otherwise be a 500.
-_ID = r"^[A-Za-z0-9_-]+$"
-IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID)]
 OnBehalfOf = Annotated[str | None, Query(
-    min_length=1, max_length=64, pattern=_ID,
+    min_length=1, max_length=64, pattern=ID_PATTERN,
     description="Act as a representative: the id of one of your representations.")]
 
 

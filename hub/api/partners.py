@@ -9,11 +9,11 @@ import logging
 import tempfile
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from hub.api.deps import ContextDep, PartnerDep, SessionDep
+from hub.api.deps import ContextDep, IdPath, PartnerDep, SessionDep
 from hub.api.schemas import (
     BatchLineError,
     BatchPublic,
@@ -31,7 +31,6 @@ from hub.core.source_refs import open_ref
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["partners"])
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 # The body is parsed by the core (to answer malformed JSON as problem+json naming the

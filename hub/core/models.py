@@ -372,3 +372,18 @@ class Withholding(Base):
     ended_by: Mapped[str | None] = mapped_column(String(200))
     reviewed_at: Mapped[datetime | None] = _ts()
     reviewed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class WebLogin(Base):
+    """A logged-in screen session (issue 13, item 13: logging out ends it on the server).
+
+    The session cookie names it by a random id; only that id's SHA-256 is stored, so
+    this table gives no one a working cookie. A page opens only while the row exists,
+    has not ended and has not expired; ``/uitloggen`` sets ``ended_at``.
+    """
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime] = _ts()
+    ended_at: Mapped[datetime | None] = _ts()

@@ -110,12 +110,13 @@ def login(request: Request, ctx: ContextDep, session: SessionDep,
         who = verify_token(ctx, token)
     except IdentityError:
         raise WebError(422, "Inloggen lukt niet", "Deze keuze kan niet inloggen.") from None
-    web_session.start(web_session.load_session(request, ctx), token=token, name=name)
+    session.commit()  # end this read (on SQLite it holds the write lock): start() writes
+    web_session.start(web_session.load_session(request, ctx), token=token, name=name, ctx=ctx)
     return redirect(request, ctx, _safe_next(volgende) or HOME[who.role])
 
 
 @router.post("/uitloggen", dependencies=[CsrfChecked])
 def logout(request: Request, ctx: ContextDep) -> Response:
-    """Log out: the session forgets the token."""
-    web_session.end(web_session.load_session(request, ctx))
+    """Log out: the session ends on the server and the cookie forgets the token."""
+    web_session.end(web_session.load_session(request, ctx), ctx)
     return redirect(request, ctx, "/inloggen?uitgelogd=1")

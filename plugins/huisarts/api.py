@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
@@ -35,10 +35,10 @@ from hub.plugin import (
     FieldProblem,
     HubContext,
     HubProblem,
+    IdPath,
     Issue,
     Partner,
     PartnerDep,
-    Resident,
     SessionDep,
     accept_message,
     count_rejected,
@@ -60,7 +60,6 @@ KIND = "huisarts"
 PREFIX = "/fhir/r4"
 MAX_COUNT = 100
 log = logging.getLogger(__name__)
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 # HTTP status -> FHIR issue-type code, for errors raised before the FHIR mapping runs.
 _ISSUE_CODE = {400: "structure", 401: "login", 403: "forbidden", 404: "not-found",
@@ -98,7 +97,8 @@ class FhirR4Route(APIRoute):
             try:
                 return await handler(request)
             except FhirRefused as exc:
-                status = 400 if any(i.code in _UNREADABLE for i in exc.issues) else 422
+                codes = {i.code for i in exc.issues}
+                status = 413 if "too-costly" in codes else 400 if codes & _UNREADABLE else 422
                 return _outcome(request, status, exc.issues)
             except UnsupportedMedia:
                 return _outcome(request, 415, [Issue("content-type", f"must be {FHIR_JSON} "
@@ -193,17 +193,24 @@ async def _read(request: Request, ctx: HubContext, partner: Partner, *,
     try:
         fmt = media_type(request.headers.get("content-type"))
         raw = await request.body()
-        if as_bundle:
-            return read_referral(parse_body(raw, fmt, root="Bundle"))
-        bundle = _task_as_bundle(parse_body(raw, fmt, root="Task"))
-        try:
-            return read_referral(bundle)
-        except FhirRefused as exc:
-            raise FhirRefused([Issue(_as_task_path(i.expression, len(bundle["entry"])),
-                                     i.diagnostics, i.code) for i in exc.issues]) from None
+        # Parsing and validating a body is CPU work (milliseconds, more for XML): in a
+        # worker thread, never on the event loop that answers every other partner.
+        return await run_in_threadpool(_parse_referral, raw, fmt, as_bundle)
     except (FhirRefused, UnsupportedMedia):
         count_rejected(ctx=ctx, partner=partner, body={"type": "referral.gp"})
         raise
+
+
+def _parse_referral(raw: bytes, fmt: str, as_bundle: bool) -> Referral:
+    """The referral a body holds, or FhirRefused naming the FHIRPath of the fault."""
+    if as_bundle:
+        return read_referral(parse_body(raw, fmt, root="Bundle"))
+    bundle = _task_as_bundle(parse_body(raw, fmt, root="Task"))
+    try:
+        return read_referral(bundle)
+    except FhirRefused as exc:
+        raise FhirRefused([Issue(_as_task_path(i.expression, len(bundle["entry"])),
+                                 i.diagnostics, i.code) for i in exc.issues]) from None
 
 
 def _task_as_bundle(data: dict[str, Any]) -> dict[str, Any]:
@@ -240,13 +247,9 @@ def _as_task_path(expression: str, entries: int) -> str:
 
 def _store(request: Request, ctx: HubContext, session: Session, partner: Partner,
            referral: Referral, as_bundle: bool) -> Response:
-    subject = ctx.pseudonyms.subject(referral.bsn)
-    if session.get(Resident, subject) is None:
-        patient = next(i for i, (kind, _) in enumerate(referral.entries) if kind == "Patient")
-        where = (f"Bundle.entry[{patient}].resource.identifier" if as_bundle
-                 else "Task.contained.ofType(Patient).identifier")
-        raise FhirRefused([Issue(where, "no resident of the hub's wijken is known by this BSN",
-                                 "not-found")])
+    # Known resident or not, the same answer (issue 13, item 12): a GP must not learn
+    # from the hub whether a BSN lives in its wijken. A referral about someone the hub
+    # does not know is stored and waits like any unmatched message (then it expires).
     body = {"type": "referral.gp", "source_ref": referral.source_ref,
             "subject": {"bsn": referral.bsn},
             "occurred_at": (referral.occurred_at or ctx.clock()).isoformat(),

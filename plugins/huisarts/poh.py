@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from hub.plugin import (
     ContextDep,
     FieldProblem,
     HubProblem,
+    IdPath,
     OutboundEnvelope,
     OutboundRequest,
     Partner,
@@ -47,7 +48,6 @@ KIND = "huisarts"
 TASK_SYSTEM = f"{WIJKHUB}/NamingSystem/poh-task"
 REQUEST_SYSTEM = f"{WIJKHUB}/NamingSystem/poh-service-request"
 log = logging.getLogger(__name__)
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
 

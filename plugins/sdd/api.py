@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from hub.plugin import (
     Event,
     HubContext,
     HubProblem,
+    IdPath,
     InboxReaderDep,
     Message,
     Partner,
@@ -31,8 +32,6 @@ from plugins.sdd.models import WmoRequest
 from plugins.sdd.schemas import IWMO_CATEGORIES, WmoRequestIn
 
 router = APIRouter(prefix="/api/v1/wmo", tags=["wmo"])
-_ID = r"^[A-Za-z0-9_-]+$"
-IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID)]
 IdempotencyKey = Annotated[str | None, Header(
     min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$", alias="Idempotency-Key",
     description="Makes a retry safe: the same key returns the request made with it.")]

@@ -8,16 +8,17 @@ Veilig Thuis' reference from its answer as the receipt.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from hub.plugin import (
     ContextDep,
     FieldProblem,
     HubProblem,
+    IdPath,
     InboxReaderDep,
     OutboundEnvelope,
     OutboundRequest,
@@ -44,7 +45,6 @@ OUTBOUND_TYPE = "safety.report.wijkteam"
 REPORTS_PATH = "/meldingen"
 
 router = APIRouter(prefix="/api/v1/veiligthuis", tags=["regisseur"])
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 def _veilig_thuis(session, partner_id: str | None) -> Partner:
