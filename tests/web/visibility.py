@@ -65,11 +65,12 @@ def login(client: TestClient, ctx, *, user: str, role: str, wijk: str = WIJK) ->
     here is exactly what it would make for ``user`` (sealed and signed the same way).
     """
     token = issue_token(ctx, role=role, user=user, wijk=wijk)
-    csrf = secrets.token_urlsafe(32)
-    sealed = ctx.cipher.seal({"csrf": csrf, "token": token, "name": user},
-                             context=web_session._CONTEXT)
+    # A real log-in: the server-side session row too (issue 13, item 13).
+    session = web_session.WebSession(csrf=secrets.token_urlsafe(32))
+    web_session.start(session, token=token, name=user, ctx=ctx)
+    sealed = ctx.cipher.seal(session.dump(), context=web_session._CONTEXT)
     client.cookies.set(web_session.COOKIE, web_session._serializer(ctx).dumps(sealed))
-    return csrf
+    return session.csrf
 
 
 def api_headers(ctx, user: str) -> dict[str, str]:
