@@ -75,7 +75,7 @@ def _grant_row(n: int, *, active: bool) -> dict:
             "status": "active" if active else "revoked",
             "provenance": {"method": "portal"}, "request_id": None,
             "version": 1, "changed_at": None, "representation_id": None, "capacity": None,
-            "idempotency_key": None}
+            "idempotency_key": None, "idempotency_hash": None}
 
 
 def _rows(residents: int) -> Iterator[tuple[list[dict], list[dict]]]:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from consent import registry
-from consent.errors import ConsentError, ConsentNotFound
+from consent.errors import ConsentError, ConsentNotFound, IdempotencyConflict
 from consent.records import Change, GrantStatus
 from consent.tables import consent_versions
 from tests.consent.factories import T0, facts
@@ -177,8 +177,12 @@ def test_paper_provenance_must_name_the_form_and_the_professional(session):
 def test_the_same_idempotency_key_returns_the_first_consent_as_it_is_now(session):
     g = _grant(session, idempotency_key="paper:WIP-12")
     registry.revoke(session=session, subject="p-1", consent_id=g.id, now=T0)
-    again = _grant(session, idempotency_key="paper:WIP-12", categories=["zorg"])
+    again = _grant(session, idempotency_key="paper:WIP-12")
     assert again.id == g.id and again.revoked_at == T0
+    assert len(registry.list_grants(session=session, subject="p-1")) == 1
+    # The key is bound to what was asked (issue 13, item 9): another body is a conflict.
+    with pytest.raises(IdempotencyConflict):
+        _grant(session, idempotency_key="paper:WIP-12", categories=["zorg"])
     assert len(registry.list_grants(session=session, subject="p-1")) == 1
     # Keys are per resident: another resident's same key is another consent.
     assert _grant(session, subject="p-2", idempotency_key="paper:WIP-12").id != g.id
