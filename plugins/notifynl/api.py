@@ -35,15 +35,7 @@ def notify(case_id: IdPath, body: NotifyRequest, ctx: ContextDep, session: Sessi
     if view is None:
         raise HubProblem(404, "Outreach case not found")
     known = outreach.contact_of(ctx, view.case)
-    settings = NotifySettings()
-    template = settings.template(body.purpose, body.channel)
-    if template is None:
-        raise HubProblem(409, "No NotifyNL template configured", [FieldProblem(
-            "channel", f"voor {body.channel} is geen sjabloon ingesteld "
-            f"(HUB_NOTIFYNL_TEMPLATE_{body.purpose.upper()}_{body.channel.upper()})")])
-    personalisation = {"wijk": ctx.wijkmap.name(view.case.wijk)}
-    data = {"template_id": template, "personalisation": personalisation,
-            "reference": view.case.id, "purpose": body.purpose}
+    data: dict[str, object] = {}
     if body.channel == "sms":
         phone = body.phone or known.get("phone")
         if not phone:
@@ -56,6 +48,15 @@ def notify(case_id: IdPath, body: NotifyRequest, ctx: ContextDep, session: Sessi
         if not email:
             raise invalid("email", "er is geen e-mailadres bekend; vul het in")
         data["email_address"], message_type = email, EMAIL
+    settings = NotifySettings()
+    template = settings.template(body.purpose, body.channel)
+    if template is None:
+        raise HubProblem(409, "No NotifyNL template configured", [FieldProblem(
+            "channel", f"voor {body.channel} is geen sjabloon ingesteld "
+            f"(HUB_NOTIFYNL_TEMPLATE_{body.purpose.upper()}_{body.channel.upper()})")])
+    personalisation = {"wijk": ctx.wijkmap.name(view.case.wijk)}
+    data.update({"template_id": template, "personalisation": personalisation,
+                 "reference": view.case.id, "purpose": body.purpose})
     service = service_partner(session, settings=settings, now=now)
     row = outbound.send(session, ctx=ctx, partner_id=service.id, message_type=message_type,
                         data=data, ref=f"{view.case.id}:{body.purpose}:{body.channel}",
