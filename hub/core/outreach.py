@@ -266,7 +266,7 @@ def record_attempt(*, session: Session, ctx: HubContext, case: OutreachCase, kin
     if attempted_on < case.opened_at.date():
         raise invalid("attempted_on", "ligt voor de eerste melding")
     if case.status != "open":
-        raise HubProblem(409, "Deze uitreiking is al afgesloten")
+        raise HubProblem(409, "Deze zaak is al afgesloten")
     attempt = OutreachAttempt(id=str(uuid.uuid4()), case_id=case.id, kind=kind, result=result,
                               attempted_on=attempted_on, actor=actor, role=role,
                               recorded_at=now)
@@ -297,7 +297,7 @@ def close_case(*, session: Session, ctx: HubContext, case: OutreachCase, outcome
     if outcome not in RESULTS:
         raise invalid("outcome", f"onbekende uitkomst; kies uit {', '.join(RESULTS)}")
     if case.status != "open":
-        raise HubProblem(409, "Deze uitreiking is al afgesloten")
+        raise HubProblem(409, "Deze zaak is al afgesloten")
     if not session.scalar(select(func.count()).select_from(OutreachAttempt).where(
             OutreachAttempt.case_id == case.id)):
         raise HubProblem(409, "Leg eerst minstens één contactpoging vast")
