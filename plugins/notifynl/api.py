@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
 from hub.api.deps import ContextDep, RegisseurDep, SessionDep
 from hub.core import outbound, outreach
@@ -20,9 +20,10 @@ router = APIRouter(prefix="/api/v1/outreach", tags=["outreach"])
 IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@router.post("/{case_id}/notify", response_model=NotifyPublic, status_code=202)
+@router.post("/{case_id}/notify", response_model=NotifyPublic, status_code=202, responses={
+    200: {"model": NotifyPublic, "description": "A dry run: the text only, nothing sent."}})
 def notify(case_id: IdPath, body: NotifyRequest, ctx: ContextDep, session: SessionDep,
-           regisseur: RegisseurDep) -> NotifyPublic:
+           regisseur: RegisseurDep, response: Response) -> NotifyPublic:
     """Queue the outreach (or consent-request) text to the resident through NotifyNL.
 
     The number or address comes from the body or, without one, from the signals that
@@ -35,6 +36,13 @@ def notify(case_id: IdPath, body: NotifyRequest, ctx: ContextDep, session: Sessi
     if view is None:
         raise HubProblem(404, "Outreach case not found")
     known = outreach.contact_of(ctx, view.case)
+    personalisation = {"wijk": ctx.wijkmap.name(view.case.wijk)}
+    if body.dry_run:
+        # The text only (the demo, a regisseur checking first): nothing stored or sent.
+        response.status_code = 200
+        return NotifyPublic(outbound_id=None, status="preview", channel=body.channel,
+                            purpose=body.purpose,
+                            preview=render(body.purpose, body.channel, personalisation))
     data: dict[str, object] = {}
     if body.channel == "sms":
         phone = body.phone or known.get("phone")
@@ -54,7 +62,6 @@ def notify(case_id: IdPath, body: NotifyRequest, ctx: ContextDep, session: Sessi
         raise HubProblem(409, "No NotifyNL template configured", [FieldProblem(
             "channel", f"voor {body.channel} is geen sjabloon ingesteld "
             f"(HUB_NOTIFYNL_TEMPLATE_{body.purpose.upper()}_{body.channel.upper()})")])
-    personalisation = {"wijk": ctx.wijkmap.name(view.case.wijk)}
     data.update({"template_id": template, "personalisation": personalisation,
                  "reference": view.case.id, "purpose": body.purpose})
     service = service_partner(session, settings=settings, now=now)

@@ -43,13 +43,15 @@ class NotifyRequest(BaseModel):
     purpose: Literal["outreach", "consent"] = "outreach"
     phone: Phone | None = Field(default=None, description="A mobile number, for an sms.")
     email: Email | None = Field(default=None, description="An e-mail address.")
+    dry_run: bool = Field(default=False, description="Only show the text the resident would "
+                                                     "read; send and store nothing.")
 
 
 class NotifyPublic(BaseModel):
     """The queued notification: its outbound id, where it stands, and the text it sends."""
 
-    outbound_id: str
-    status: Literal["queued", "delivered", "failed"]
+    outbound_id: str | None = Field(description="None for a dry run.")
+    status: Literal["queued", "delivered", "failed", "preview"]
     channel: Literal["sms", "email"]
     purpose: Literal["outreach", "consent"]
     preview: str = Field(description="The text the resident will read (our template copy).")

@@ -241,3 +241,19 @@ def test_a_household_reads_no_linked_item_that_the_inbox_would_hide(ctx, client,
     assert _cases(ctx, client) == []
     assert client.get(f"/api/v1/outreach/{case['id']}",
                       headers=regisseur(ctx)).status_code == 404
+
+
+@sqlite_only
+def test_a_dry_run_shows_the_text_and_stores_or_sends_nothing(ctx, client, worker):
+    register(ctx, ANNA)
+    _, woonbron = partner(ctx, "Woonbron")
+    _send(client, arrears(ANNA, ref="R-1"), woonbron)
+    worker.drain()
+    (case,) = _cases(ctx, client)
+    r = client.post(f"/api/v1/outreach/{case['id']}/notify", headers=regisseur(ctx),
+                    json={"channel": "email", "dry_run": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "preview" and r.json()["outbound_id"] is None
+    assert "Het wijkteam Krispijn wil graag met u praten" in r.json()["preview"]
+    with ctx.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from outbound_messages")).scalar_one() == 0
