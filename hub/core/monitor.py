@@ -98,6 +98,12 @@ def monthly_counts(*, session: Session, month: Month) -> list[dict[str, Any]]:
             OutreachSignal.case_id.in_(list(cases)))):
         kinds_of[link.case_id].add(link.partner_kind)
 
+    first_attempt: dict[str, date] = {}
+    for case_id, on in session.execute(select(OutreachAttempt.case_id,
+                                              OutreachAttempt.attempted_on)
+                                       .where(OutreachAttempt.case_id.in_(list(cases)))):
+        first_attempt[case_id] = min(on, first_attempt.get(case_id, on))
+
     groups = sorted({(c.wijk, k) for c in cases.values() for k in kinds_of[c.id]}
                     | {(c.wijk, ALL_KINDS) for c in cases.values()})
     rows = []
@@ -122,9 +128,11 @@ def monthly_counts(*, session: Session, month: Month) -> list[dict[str, Any]]:
                     and month.start <= c.closed_at < month.end}
             return len(hit)
 
-        opened = [c for c in cases.values() if in_group(c.id) and c.first_attempt_at
-                  and month.start <= c.opened_at < month.end]
-        days = [(c.first_attempt_at - c.opened_at).total_seconds() / 86400 for c in opened]
+        # From the day of the first signal to the day of the first attempt (as dated by
+        # the regisseur, not when it was typed in), over the cases opened this month.
+        days = [(first_attempt[c.id] - c.opened_at.astimezone(_AMSTERDAM).date()).days
+                for c in cases.values() if in_group(c.id) and c.id in first_attempt
+                and month.start <= c.opened_at < month.end]
         row: dict[str, Any] = {
             "month": month.label, "wijk": wijk, "partner_kind": kind,
             "signals_received": len(sig), "households": len(households),

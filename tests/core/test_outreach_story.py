@@ -17,6 +17,7 @@ import pytest
 import respx
 
 from hub.cli import main
+from hub.core.monitor import monthly_counts, parse_month
 from tests.plugins.evides.test_evides import water
 from tests.utils.builders import arrears, partner, person, regisseur, register, resident
 from tests.utils.outreach import (
@@ -181,6 +182,19 @@ def test_four_creditors_one_case_one_sms_two_attempts_closed_and_counted(
     rent = november[("krispijn", "woningcorporatie")]
     assert (rent["signals_received"], rent["households"]) == (6, 6)
     assert november[("krispijn", "evides")]["signals_received"] == "<5"
+
+    # Behind the "<5": the counts the story made (never published like this).
+    with ctx.sessions() as session:
+        raw = {r["partner_kind"]: r for r in monthly_counts(
+            session=session, month=parse_month("2026-11")) if r["wijk"] == "krispijn"}
+    assert {k: raw["alle"][k] for k in (
+        "households_combined_signals", "attempts_phone", "attempts_home_visit",
+        "households_reached", "households_help_accepted", "households_referred_debt_help",
+        "median_days_to_first_attempt")} == {
+        "households_combined_signals": 1, "attempts_phone": 1, "attempts_home_visit": 1,
+        "households_reached": 1, "households_help_accepted": 1,
+        "households_referred_debt_help": 0, "median_days_to_first_attempt": 4}
+    assert raw["energieleverancier"]["signals_received"] == 1
 
     december = _monitor(ctx, monkeypatch, capsys, "2026-12")
     row = december[("krispijn", "alle")]
