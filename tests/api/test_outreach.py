@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import respx
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from hub.core import outbound
 from hub.core.models import OutboundMessageRow
@@ -257,3 +257,25 @@ def test_a_dry_run_shows_the_text_and_stores_or_sends_nothing(ctx, client, worke
     assert "Het wijkteam Krispijn wil graag met u praten" in r.json()["preview"]
     with ctx.engine.connect() as conn:
         assert conn.execute(text("select count(*) from outbound_messages")).scalar_one() == 0
+
+
+@sqlite_only
+def test_the_sealed_contact_details_are_resealed_when_the_key_rotates(ctx, client, worker,
+                                                                      creditors):
+    from hub.core import outreach
+    from hub.core.crypto import Cipher
+    from hub.core.keys import rotate_data_key
+    from hub.core.outreach_models import OutreachCase
+    from hub.core.reencrypt import reencrypt_all
+
+    register(ctx, ANNA)
+    _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
+    _send(client, creditor_signal(ANNA, type_=ENERGY, ref="E-1",
+                                  resident_contact={"phone": "0687654321"}), eneco)
+    worker.drain()
+    rotate_data_key(ctx.keys.provider)
+    assert reencrypt_all(ctx=ctx).failed == 0
+    with ctx.sessions() as session:
+        case = session.scalar(select(OutreachCase))
+        assert Cipher.key_id(case.contact_sealed) == "k2"
+        assert outreach.contact_of(ctx, case) == {"phone": "+31687654321"}
