@@ -24,7 +24,6 @@ from tests.utils.outreach import (
 )
 
 ANNA, BOB = person(71, name="Anna Smit"), person(72, name="Bob Jansen")
-CARLA = person(73, postcode="3315AA", name="Carla Dekker")  # Crabbehof
 NOTIFY = "https://notify.test"
 KEY = "wijkhub_test-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0"
 TEMPLATE = "f33517ff-2a88-4f6e-b855-c550268ce08a"
