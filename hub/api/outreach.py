@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, ResidentDep, SessionDep
 from hub.core import outreach
-from hub.core.audit import as_actor, record_event
+from hub.core.audit import Event, as_actor, record_events
 from hub.core.errors import HubProblem
 
 router = APIRouter(prefix="/api/v1/outreach", tags=["outreach"])
@@ -137,12 +137,12 @@ def case_public(ctx, view: outreach.CaseView) -> CasePublic:
 
 
 def _read_event(session, ctx, reader, views, action: str) -> None:
-    # A read of a case shows its signals: audited like an inbox read (ids only).
-    for view in views:
-        record_event(session, ctx=ctx, action=action, subject=view.case.subject,
-                     data={"case_id": view.case.id,
-                           "item_ids": [s.item_id for s in view.signals]},
-                     **as_actor(reader))
+    # A read of a case shows its signals: audited like an inbox read (ids only), one
+    # event per case (its resident), appended as one batch: one signature per page.
+    record_events(session, ctx=ctx, events=[Event(
+        action=action, subject=view.case.subject, data={
+            "case_id": view.case.id, "item_ids": [s.item_id for s in view.signals]},
+        **as_actor(reader)) for view in views])
 
 
 def _own_case(ctx, session, principal, case_id: str) -> outreach.CaseView:

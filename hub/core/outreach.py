@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from hub.core import inbox
 from hub.core.audit import record_event
 from hub.core.context import HubContext
-from hub.core.errors import HubProblem, invalid
+from hub.core.errors import FieldProblem, HubProblem, invalid
 from hub.core.models import Household, InboxItem, Message, Partner
 from hub.core.outreach_models import OutreachAttempt, OutreachCase, OutreachSignal
 
@@ -247,6 +247,11 @@ def _linked_items(session: Session, case: OutreachCase) -> list[InboxItem]:
     return [item for item in (session.get(InboxItem, i) for i in ids) if item is not None]
 
 
+def _closed() -> HubProblem:
+    return HubProblem(409, "Deze zaak is al afgesloten",
+                      [FieldProblem("case_id", "de zaak is al afgesloten")])
+
+
 def record_attempt(*, session: Session, ctx: HubContext, case: OutreachCase, kind: str,
                    result: str, attempted_on: date, now: datetime, actor: str,
                    role: str) -> OutreachAttempt:
@@ -266,7 +271,7 @@ def record_attempt(*, session: Session, ctx: HubContext, case: OutreachCase, kin
     if attempted_on < case.opened_at.date():
         raise invalid("attempted_on", "ligt voor de eerste melding")
     if case.status != "open":
-        raise HubProblem(409, "Deze zaak is al afgesloten")
+        raise _closed()
     attempt = OutreachAttempt(id=str(uuid.uuid4()), case_id=case.id, kind=kind, result=result,
                               attempted_on=attempted_on, actor=actor, role=role,
                               recorded_at=now)
@@ -297,10 +302,11 @@ def close_case(*, session: Session, ctx: HubContext, case: OutreachCase, outcome
     if outcome not in RESULTS:
         raise invalid("outcome", f"onbekende uitkomst; kies uit {', '.join(RESULTS)}")
     if case.status != "open":
-        raise HubProblem(409, "Deze zaak is al afgesloten")
+        raise _closed()
     if not session.scalar(select(func.count()).select_from(OutreachAttempt).where(
             OutreachAttempt.case_id == case.id)):
-        raise HubProblem(409, "Leg eerst minstens één contactpoging vast")
+        raise HubProblem(409, "Leg eerst minstens één contactpoging vast", [FieldProblem(
+            "outcome", "een zaak sluit pas na minstens één contactpoging")])
     case.status, case.outcome, case.closed_at, case.closed_by = "closed", outcome, now, actor
     case.updated_at = now
     for item in _linked_items(session, case):
@@ -353,6 +359,8 @@ def for_resident(*, session: Session, ctx: HubContext, subject: str) -> list[Res
     from hub.core.audit_text import dutch_date
 
     out = []
+    statute = ctx.policy.statutes.get(ctx.policy.outreach.statute)
+    law = statute.title if statute else "de wet"
     cases = session.scalars(select(OutreachCase).where(OutreachCase.subject == subject)
                             .order_by(OutreachCase.opened_at.desc()))
     for case in cases:
@@ -364,8 +372,8 @@ def for_resident(*, session: Session, ctx: HubContext, subject: str) -> list[Res
         partners = " en ".join(filter(None, [", ".join(names[:-1]), names[-1]])) \
             if names else "een organisatie"
         why = (f"{partners} lieten ons weten dat u achterloopt met betalen. De wet "
-               f"(Wet gemeentelijke schuldhulpverlening) vraagt de gemeente u dan hulp aan te "
-               f"bieden. Daarom zochten wij contact met u.")
+               f"({law}) vraagt de gemeente u dan hulp aan te bieden. Daarom zochten wij "
+               f"contact met u.")
         attempts = [ResidentAttempt(
             attempted_on=a.attempted_on,
             text=(f"Op {dutch_date(datetime.combine(a.attempted_on, time(12), tzinfo=UTC))} "
