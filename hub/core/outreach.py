@@ -316,6 +316,23 @@ def close_case(*, session: Session, ctx: HubContext, case: OutreachCase, outcome
     session.flush()
 
 
+def forget_lapsed_contacts(*, session: Session, dry_run: bool = False) -> int:
+    """Remove the sealed contact details of every case none of whose signals is still
+    shown (retention removed them, or the basis lapsed); returns how many cases.
+
+    The details came with the signals and may be kept no longer than they are
+    (``hub retention run`` calls this). With ``dry_run`` nothing changes.
+    """
+    forgotten = 0
+    for case in session.scalars(select(OutreachCase).where(
+            OutreachCase.contact_sealed.is_not(None))).all():
+        if all(item.hidden for item in _linked_items(session, case)):
+            forgotten += 1
+            if not dry_run:
+                case.contact_sealed = None
+    return forgotten
+
+
 @dataclass(frozen=True)
 class ResidentAttempt:
     """What the resident reads about one attempt in /mijn, in plain Dutch."""

@@ -278,3 +278,27 @@ def test_the_sealed_contact_details_are_resealed_when_the_key_rotates(ctx, clien
         case = session.scalar(select(OutreachCase))
         assert Cipher.key_id(case.contact_sealed) == "k2"
         assert outreach.contact_of(ctx, case) == {"phone": "+31687654321"}
+
+
+@sqlite_only
+def test_retention_takes_the_contact_details_with_the_signals(ctx, client, worker, clock,
+                                                             creditors):
+    from hub.core.outreach_models import OutreachCase
+    from hub.core.retention import run_retention
+
+    register(ctx, ANNA)
+    _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
+    _send(client, creditor_signal(ANNA, type_=ENERGY, ref="E-1",
+                                  resident_contact={"email": "anna@example.nl"}), eneco)
+    worker.drain()
+    clock.advance(days=91)  # past the Wgs retention of 90 days, help never started
+    with ctx.sessions() as session, session.begin():
+        dry = run_retention(session=session, ctx=ctx, now=clock.now, dry_run=True)
+    with ctx.sessions() as session, session.begin():
+        assert session.scalar(select(OutreachCase)).contact_sealed is not None
+    assert dry.outreach_contacts == 0  # a dry run hides nothing, so nothing lapses yet
+    with ctx.sessions() as session, session.begin():
+        done = run_retention(session=session, ctx=ctx, now=clock.now)
+    assert done.as_json()["outreach_contacts"] == 1
+    with ctx.sessions() as session:
+        assert session.scalar(select(OutreachCase)).contact_sealed is None
