@@ -1,8 +1,9 @@
 """A resident's contact details, checked at the door (issue 16).
 
 Creditors may pass a debtor's telephone number and e-mail address with an
-early signal (Besluit gemeentelijke schuldhulpverlening, art. 3); a regisseur
-may type them in to send the outreach text. Either way they are validated by
+early signal (Besluit gemeentelijke schuldhulpverlening, art. 3: ``phone`` and
+``email`` in the arrears data); a regisseur may type them in to send the
+outreach text. Either way they are validated by
 well-kept libraries (``phonenumbers``, ``email-validator``) rather than our own
 patterns, normalised (E.164, the normalised address), stored sealed and never
 logged. The reasons are plain Dutch: a regisseur reads them.
@@ -14,7 +15,7 @@ from typing import Annotated
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 #: Numbers without a country code are read as Dutch ones.
 DEFAULT_REGION = "NL"
@@ -52,15 +53,3 @@ def normal_email(value: str) -> str:
 Phone = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(normal_phone)]
 Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(normal_email)]
 
-
-class ResidentContact(BaseModel):
-    """How the resident may be reached for an offer of help: a phone number, an e-mail, or both.
-
-    A plugin whose signals may carry these declares ``resident_contact:
-    ResidentContact | None`` in its data model; the policy lists
-    ``resident_contact`` among the type's minimal fields where the law allows it.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    phone: Phone | None = None
-    email: Email | None = None

@@ -56,7 +56,9 @@ RESULTS: Mapping[str, str] = {
 REACHED = frozenset(RESULTS) - {"not_reached"}
 #: Results after which help starts: the linked items are taken up (partners hear it).
 HELP_STARTS = frozenset({"help_accepted", "referred_debt_help"})
-CONTACT_FIELD = "resident_contact"
+#: The resident's own contact fields in an arrears signal (the shared arrears shape,
+#: Besluit gemeentelijke schuldhulpverlening art. 3): validated at the door.
+CONTACT_FIELDS = ("phone", "email")
 
 
 @dataclass(frozen=True)
@@ -143,13 +145,14 @@ def join_case(*, session: Session, ctx: HubContext, item: InboxItem, message: Me
     case.urgency = max(case.urgency or 0, mt.outreach_priority if mt else 0)
     case.subject = case.subject or item.subject
     case.updated_at = now
-    contact = data.get(CONTACT_FIELD)
-    # Only where the basis lets the field through (the statute's minimal fields, or consent).
-    if contact and (item.fields is None or CONTACT_FIELD in item.fields):
+    # Only what the basis lets through (the statute's minimal fields, or consent).
+    contact = {k: data[k] for k in CONTACT_FIELDS if data.get(k)
+               and (item.fields is None or k in item.fields)}
+    if contact:
         known = (ctx.cipher.open(case.contact_sealed, context=f"outreach-contact:{case.id}")
                  if case.contact_sealed else {})
-        merged = {**known, **{k: v for k, v in contact.items() if v}}
-        case.contact_sealed = ctx.cipher.seal(merged, context=f"outreach-contact:{case.id}")
+        case.contact_sealed = ctx.cipher.seal({**known, **contact},
+                                              context=f"outreach-contact:{case.id}")
     session.add(OutreachSignal(case_id=case.id, item_id=item.id, message_id=message.id,
                                type=item.type, partner_kind=partner.kind,
                                received_at=message.received_at or now))

@@ -172,11 +172,11 @@ def test_a_bad_contact_detail_is_refused_at_the_door(ctx, client, worker, credit
     register(ctx, ANNA)
     _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
     r = client.post("/api/v1/messages", headers=eneco, json=creditor_signal(
-        ANNA, type_=ENERGY, ref="E-1", resident_contact={"phone": "12"}))
-    _problem(r, 422, "data.resident_contact.phone")
+        ANNA, type_=ENERGY, ref="E-1", phone="12"))
+    _problem(r, 422, "data.phone")
     r = client.post("/api/v1/messages", headers=eneco, json=creditor_signal(
-        ANNA, type_=ENERGY, ref="E-1", resident_contact={"email": "anna@"}))
-    _problem(r, 422, "data.resident_contact.email")
+        ANNA, type_=ENERGY, ref="E-1", email="anna@"))
+    _problem(r, 422, "data.email")
     _send(client, creditor_signal(ANNA, type_=ENERGY, ref="E-1"), eneco)
     worker.drain()
     (case,) = _cases(ctx, client)
@@ -200,8 +200,8 @@ def test_contact_details_are_sealed_and_never_logged_and_a_failing_send_is_dead_
         return_value=httpx.Response(500))
     register(ctx, ANNA)
     _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
-    _send(client, creditor_signal(ANNA, type_=ENERGY, ref="E-1", resident_contact={
-        "phone": "+31 6 87654321", "email": "anna.smit@example.nl"}), eneco)
+    _send(client, creditor_signal(ANNA, type_=ENERGY, ref="E-1", phone="+31 6 87654321",
+                                  email="anna.smit@example.nl"), eneco)
     worker.drain()
     (case,) = _cases(ctx, client)
     assert case["has_email"] and case["has_phone"]
@@ -270,7 +270,7 @@ def test_the_sealed_contact_details_are_resealed_when_the_key_rotates(ctx, clien
     register(ctx, ANNA)
     _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
     _send(client, creditor_signal(ANNA, type_=ENERGY, ref="E-1",
-                                  resident_contact={"phone": "0687654321"}), eneco)
+                                  phone="0687654321"), eneco)
     worker.drain()
     rotate_data_key(ctx.keys.provider)
     assert reencrypt_all(ctx=ctx).failed == 0
@@ -289,7 +289,7 @@ def test_retention_takes_the_contact_details_with_the_signals(ctx, client, worke
     register(ctx, ANNA)
     _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
     _send(client, creditor_signal(ANNA, type_=ENERGY, ref="E-1",
-                                  resident_contact={"email": "anna@example.nl"}), eneco)
+                                  email="anna@example.nl"), eneco)
     worker.drain()
     clock.advance(days=91)  # past the Wgs retention of 90 days, help never started
     with ctx.sessions() as session, session.begin():

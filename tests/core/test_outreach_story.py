@@ -99,7 +99,7 @@ def test_four_creditors_one_case_one_sms_two_attempts_closed_and_counted(
     sent["evides"] = (_send(client, water(ANNA, ref="W-1"), evides), evides)
     clock.advance(days=1)
     sent["energieleverancier"] = (_send(client, creditor_signal(
-        ANNA, type_=ENERGY, ref="E-1", resident_contact={"phone": "06 12345678"}), eneco),
+        ANNA, type_=ENERGY, ref="E-1", phone="06 12345678"), eneco),
         eneco)
     clock.advance(days=1)
     sent["zorgverzekeraar"] = (_send(client, creditor_signal(ANNA, type_=HEALTH, ref="Z-1"),

@@ -3,7 +3,8 @@
 The energy supplier and health insurer plugins are being written in another branch;
 until they land, these stand in for them (types ``test.arrears.*``, so they never
 clash with the real ones). They declare what an arrears plugin declares: category
-``financieel``, an amount, and the resident's lawful contact details.
+``financieel``, an amount, and the resident's lawful contact details (top-level
+``phone`` and ``email``, the shared arrears shape of the partners' branch).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hub import hookimpl
 from hub.core.address import Address
-from hub.core.contact import ResidentContact
+from hub.core.contact import Email, Phone
 from hub.core.money import AmountEur, euro
 from hub.core.types import MessageType
 from tests.utils.builders import Person
@@ -33,7 +34,8 @@ class CreditorArrears(BaseModel):
     amount_eur: AmountEur
     since: date
     address: Address
-    resident_contact: ResidentContact | None = None
+    phone: Phone | None = None
+    email: Email | None = None
 
 
 class StandInCreditors:
@@ -64,7 +66,7 @@ def policy_with_test_creditors(tmp_path: Path) -> Path:
     for name in (ENERGY, END_OF_SUPPLY, HEALTH):
         text += (f'\n[types."{name}"]\ncategory = "financieel"\nstatute = "wgs"\n'
                  'minimal_fields = ["name", "address", "creditor", "amount_eur", "since", '
-                 '"resident_contact"]\n')
+                 '"phone", "email"]\n')
     path = tmp_path / "policy.toml"
     path.write_text(text, encoding="utf-8")
     return path
