@@ -160,19 +160,22 @@ def join_case(*, session: Session, ctx: HubContext, item: InboxItem, message: Me
     return case
 
 
-def _signal_views(session: Session, ctx: HubContext, case: OutreachCase, viewer: Any,
-                  now: datetime) -> list[SignalView]:
-    views = []
-    links = session.scalars(select(OutreachSignal).where(OutreachSignal.case_id == case.id)
-                            .order_by(OutreachSignal.received_at, OutreachSignal.id))
+def _signal_views(session: Session, ctx: HubContext, wijk: str, case_ids: list[str],
+                  viewer: Any, now: datetime) -> dict[str, list[SignalView]]:
+    """The visible linked signals of each case, in order of arrival."""
+    links = list(session.scalars(select(OutreachSignal).where(
+        OutreachSignal.case_id.in_(case_ids))
+        .order_by(OutreachSignal.received_at, OutreachSignal.id)))
+    # The inbox's read path decides: a revoked or confidential item is not shown.
+    items = inbox.get_items(session=session, ctx=ctx, wijk=wijk,
+                            item_ids=[link.item_id for link in links], now=now, viewer=viewer)
+    views: dict[str, list[SignalView]] = {case_id: [] for case_id in case_ids}
     for link in links:
-        # The inbox's read path decides: a revoked or confidential item is not shown.
-        item = inbox.get_item(session=session, ctx=ctx, wijk=case.wijk, item_id=link.item_id,
-                              now=now, viewer=viewer)
+        item = items.get(link.item_id)
         if item is None:
             continue
         view = inbox.view_item(session=session, ctx=ctx, item=item)
-        views.append(SignalView(
+        views[link.case_id].append(SignalView(
             item_id=item.id, type=item.type, partner_kind=link.partner_kind,
             source_name=view.source_name, summary=view.summary,
             amount_eur=_amount(view.data.get("amount_eur")), received_at=link.received_at))
@@ -205,7 +208,7 @@ def get_case(*, session: Session, ctx: HubContext, viewer: Any, case_id: str,
     case = session.get(OutreachCase, case_id)
     if case is None or case.wijk != viewer.wijk:
         return None
-    signals = _signal_views(session, ctx, case, viewer, now)
+    signals = _signal_views(session, ctx, case.wijk, [case.id], viewer, now)[case.id]
     if not signals:
         return None
     return CaseView(case=case, signals=signals, attempts=_attempts(session, case.id))
@@ -221,13 +224,11 @@ def worklist(*, session: Session, ctx: HubContext, viewer: Any, now: datetime, l
     """
     if not _may_read(viewer):
         return 0, []
-    cases = session.scalars(select(OutreachCase).where(
-        OutreachCase.wijk == viewer.wijk, OutreachCase.status == status))
-    views = []
-    for case in cases:
-        signals = _signal_views(session, ctx, case, viewer, now)
-        if signals:
-            views.append(CaseView(case=case, signals=signals, attempts=[]))
+    cases = list(session.scalars(select(OutreachCase).where(
+        OutreachCase.wijk == viewer.wijk, OutreachCase.status == status)))
+    signals = _signal_views(session, ctx, viewer.wijk, [c.id for c in cases], viewer, now)
+    views = [CaseView(case=case, signals=signals[case.id], attempts=[])
+             for case in cases if signals[case.id]]
     views.sort(key=lambda v: (-v.case.urgency, -v.amount_total, -len(v.partner_kinds),
                               v.case.due_at, v.case.id))
     page = views[offset:offset + limit]
