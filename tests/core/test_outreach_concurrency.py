@@ -5,10 +5,9 @@ open; worker B routes a water signal about Youssef (same household, another
 resident, so the consent registry's subject lock does not serialise them). B must
 wait for A, then join A's case instead of opening a second one.
 
-Which lock B waits on is not asserted: today the audit chain's head (A recorded a
-disclosure) serialises the two as well as ``join_case``'s household lock does, so
-this test guards the outcome, and still holds if the audit head stops being taken
-per message (issue 18 batches it).
+The audit chain's head (A records a disclosure) would serialise the two as well, so
+the test switches that recording off: then only ``join_case``'s lock on the
+household makes B wait (without it, B opens a second case and the test fails).
 """
 
 from __future__ import annotations
@@ -36,7 +35,10 @@ def _waiting_on_a_lock(ctx) -> int:
             "and datname = current_database()")).scalar_one()
 
 
-def test_a_second_worker_waits_and_joins_the_first_workers_case(ctx, client):
+def test_a_second_worker_waits_and_joins_the_first_workers_case(ctx, client, monkeypatch):
+    # Without the audit chain's head lock in the way, only join_case's own lock on the
+    # household can make B wait (the audit is not what this test is about).
+    monkeypatch.setattr("hub.core.router.record_disclosure", lambda *a, **k: None)
     register(ctx, FATIMA, YOUSSEF)
     _, woonbron = partner(ctx)
     _, evides = partner(ctx, "Evides", kind="evides")
@@ -59,7 +61,7 @@ def test_a_second_worker_waits_and_joins_the_first_workers_case(ctx, client):
             "delivered"
         b = threading.Thread(target=worker_b)
         b.start()
-        # Wait for the condition, not for a time: B is blocked behind A's transaction.
+        # Wait for the condition, not for a time: B is blocked on A's household lock.
         while _waiting_on_a_lock(ctx) == 0:
             assert b.is_alive(), f"worker B finished without waiting: {results.get('b')}"
         a.commit()
