@@ -68,11 +68,10 @@ def _wait_delivered(engine, started: float) -> None:
 
 def latencies(engine, sent: dict[str, float]) -> list[float]:
     """Seconds from each message's send to its inbox item's delivered_at."""
-    prefix = next(iter(sent)).rsplit("-", 1)[0]
     # Through the models, so the stored timestamp comes back as the hub's type reads it.
-    query = (select(Message.source_ref, InboxItem.delivered_at)
+    query = (select(Message.id, InboxItem.delivered_at)
              .join(InboxItem, InboxItem.message_id == Message.id)
-             .where(Message.source_ref.like(f"{prefix}-%")))
+             .where(Message.id.in_(list(sent))))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     found = {ref: at if at.tzinfo else at.replace(tzinfo=UTC) for ref, at in rows}

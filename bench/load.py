@@ -85,7 +85,8 @@ async def _paced(url: str, key: str, run: str, rate: float, count: int) -> dict[
             at = time.time()
             r = await client.post("/api/v1/messages", json=body)
             if r.status_code == 202:
-                sent[body["source_ref"]] = at
+                # Keyed by the hub's id: the stored source_ref is a keyed hash (issue 13).
+                sent[r.json()["id"]] = at
             else:
                 failures += 1
 
@@ -103,5 +104,5 @@ async def _paced(url: str, key: str, run: str, rate: float, count: int) -> dict[
 
 
 def paced(url: str, *, key: str, run: str, rate: float, seconds: float) -> dict[str, float]:
-    """Send ``rate`` messages per second for ``seconds``; their source_ref → wall-clock send."""
+    """Send ``rate`` messages per second for ``seconds``; their hub id → wall-clock send."""
     return asyncio.run(_paced(url, key, run, rate, max(1, round(rate * seconds))))

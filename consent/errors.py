@@ -16,6 +16,13 @@ class ConsentError(ValueError):
         super().__init__(f"{field}: {reason}")
 
 
+class IdempotencyConflict(ConsentError):
+    """An idempotency key used before with another request or by another actor (409).
+
+    The answer must not reveal what the key was first used for.
+    """
+
+
 class NotFound(LookupError):
     """Nothing with that id exists for this subject (the hub answers 404).
 

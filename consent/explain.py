@@ -7,10 +7,11 @@ data: only partner display names, categories, field names and dates.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from consent.dutch import count
 from consent.model import DEFAULT_RECIPIENT, require_aware
 
 _MONTHS = (
@@ -43,7 +44,10 @@ _CATEGORY_WORDS = {
 
 _RECIPIENT_WORDS = {DEFAULT_RECIPIENT: "uw wijkteam"}
 
-# Field names are English identifiers; residents read these words instead.
+# Field names are English identifiers; residents read these words instead. These are
+# the core's fields (the person, the address, the creditor, the amount); every other
+# field's word comes from the plugin that declares it (``MessageType.labels``, added
+# with :func:`add_field_words`). The core's words are the resident's wording and win.
 _FIELD_WORDS = {
     "name": "naam",
     "address": "adres",
@@ -56,7 +60,32 @@ _FIELD_WORDS = {
     "phone": "telefoonnummer",
     "email": "e-mailadres",
     "tenancy_ref": "nummer van het huurcontract",
+    "customer_ref": "klantnummer",
+    "policy_ref": "polisnummer",
+    "end_of_supply_date": "datum waarop de levering stopt",
+    "postcode": "postcode",
+    "huisnummer": "huisnummer",
 }
+
+# Words the loaded plugins supply for their own fields (issue 13, item 15).
+_PLUGIN_FIELD_WORDS: dict[str, str] = {}
+
+
+def core_field_words() -> Mapping[str, str]:
+    """The Dutch words for the core's own fields (a plugin need not label these)."""
+    return dict(_FIELD_WORDS)
+
+
+def add_field_words(words: Mapping[str, str]) -> None:
+    """Learn the Dutch words a plugin gives for its fields.
+
+    Called by the hub for every loaded message type. A core word is never
+    replaced, and the first plugin to name a field keeps its word, so a text
+    never changes because another plugin was loaded later.
+    """
+    for field, word in words.items():
+        if field not in _FIELD_WORDS and word:
+            _PLUGIN_FIELD_WORDS.setdefault(field, word)
 
 
 def format_date(when: datetime) -> str:
@@ -82,8 +111,12 @@ def describe_recipient(recipient: str) -> str:
 
 
 def describe_field(field: str) -> str:
-    """Return the Dutch word for a field name; unknown names become readable words."""
-    return _FIELD_WORDS.get(field, field.replace("_", " "))
+    """Return the Dutch word for a field name: the core's word, else the plugin's label.
+
+    A field nobody labelled becomes readable words as a last resort (a test keeps
+    every loaded plugin's fields labelled, so residents never read this).
+    """
+    return _FIELD_WORDS.get(field) or _PLUGIN_FIELD_WORDS.get(field) or field.replace("_", " ")
 
 
 def join_dutch(words: Sequence[str]) -> str:
@@ -278,7 +311,8 @@ def disclosure_explanation(
             f"{statute_title or 'wet'} dat toestaat. Het gaat alleen om: {names}."
         )
         if retention_days is not None and purged_at is None and still_shown:
-            text += f" Dit wordt na {retention_days} dagen verwijderd, tenzij {to} u dan al helpt."
+            text += (f" Dit wordt na {count(retention_days, 'dag', 'dagen')} verwijderd, "
+                     f"tenzij {to} u dan al helpt.")
     elif basis == "safety":
         text = (
             f"{receiver} kreeg dit op {day} op grond van het {statute_title or 'meldrecht'}, omdat "

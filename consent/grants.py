@@ -11,9 +11,11 @@ SQLAlchemy ``Session`` and never commits.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
@@ -21,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from consent.errors import ConsentError, ConsentNotFound
+from consent.errors import ConsentError, ConsentNotFound, IdempotencyConflict
 from consent.model import CATEGORIES, ConsentGrant, require_aware
 from consent.records import (
     Capacity,
@@ -131,7 +133,10 @@ def grant(
 
     With ``idempotency_key`` (1 to 100 characters), a second call with the
     same key for the same subject records nothing and returns the consent
-    the first call made, in its current state (revoked stays revoked).
+    the first call made, in its current state (revoked stays revoked). The key
+    is bound to what was asked and by whom (issue 13, item 9): the same key with
+    another scope, provenance or representative raises IdempotencyConflict
+    (409) and reveals nothing of the consent made with it.
     """
     require_aware("now", now)
     check_subject(subject)
@@ -146,6 +151,12 @@ def grant(
     check_provenance(provenance)
     check_representation(representation, subject=subject, categories=cats, at=now)
 
+    fingerprint = None
+    if idempotency_key is not None:
+        fingerprint = request_fingerprint(
+            recipient=recipient, source_kinds=kinds, source_partners=partners, categories=cats,
+            purpose=purpose, valid_until=valid_until, provenance=provenance,
+            request_id=request_id, representation_id=representation.id if representation else None)
     lock_subject(session=session, subject=subject)
     if idempotency_key is not None:
         # Under the subject lock, so two retries racing cannot both insert.
@@ -154,6 +165,9 @@ def grant(
             consent_grants.c.idempotency_key == idempotency_key,
         )).one_or_none()
         if earlier is not None:
+            if _earlier_fingerprint(session, earlier) != fingerprint:
+                raise IdempotencyConflict(
+                    "Idempotency-Key", "was used before for another request")
             return grant_record(earlier).to_grant()
     expire_due(session=session, subject=subject, now=now)
     record = insert_grant_row(
@@ -172,9 +186,45 @@ def grant(
         request_id=request_id,
         representation=representation,
         idempotency_key=idempotency_key,
+        idempotency_hash=fingerprint,
     )
     bump_version(session, subject)
     return record.to_grant()
+
+
+def request_fingerprint(*, recipient: str, source_kinds: Iterable[str],
+                        source_partners: Iterable[str], categories: Iterable[str], purpose: str,
+                        valid_until: datetime | None, provenance: Mapping[str, Any],
+                        request_id: str | None, representation_id: str | None) -> str:
+    """SHA-256 over everything a grant asks and who asks it, stable across retries.
+
+    Sets are sorted and times normalised to UTC, so the same request always gives
+    the same hash; the provenance (portal, or a paper form and its recorder) and the
+    representation name the actor.
+    """
+    body = {
+        "recipient": recipient, "source_kinds": sorted(source_kinds),
+        "source_partners": sorted(source_partners), "categories": sorted(categories),
+        "purpose": purpose,
+        "valid_until": valid_until.astimezone(UTC).isoformat() if valid_until else None,
+        "provenance": dict(provenance), "request_id": request_id,
+        "representation_id": representation_id,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _earlier_fingerprint(session: Session, earlier: Row[Any]) -> str:
+    if earlier.idempotency_hash is not None:
+        return earlier.idempotency_hash
+    # A grant stored before the hash existed: its first version is what was asked.
+    first = session.execute(select(consent_versions).where(
+        consent_versions.c.consent_id == earlier.id, consent_versions.c.version == 1)).one()
+    return request_fingerprint(
+        recipient=first.recipient, source_kinds=first.source_kinds,
+        source_partners=first.source_partners, categories=first.categories,
+        purpose=first.purpose, valid_until=first.valid_until, provenance=first.provenance,
+        request_id=earlier.request_id, representation_id=first.representation_id)
 
 
 def revoke(
@@ -386,6 +436,7 @@ def insert_grant_row(
     request_id: str | None,
     representation: Representation | None = None,
     idempotency_key: str | None = None,
+    idempotency_hash: str | None = None,
 ) -> GrantRecord:
     """Insert one grant row as given (no validation, no lock) with its first version."""
     grant_id = str(uuid.uuid4())
@@ -411,6 +462,7 @@ def insert_grant_row(
             representation_id=representation.id if representation else None,
             capacity=representation.capacity.value if representation else None,
             idempotency_key=idempotency_key,
+            idempotency_hash=idempotency_hash,
         )
     )
     record = _load(session, grant_id)

@@ -159,6 +159,9 @@ consent_grants = Table(
     # again returns the consent made with it, so a retried grant never makes a
     # second consent, and never revives one that was revoked in between.
     Column("idempotency_key", String(100), nullable=True),
+    # SHA-256 of the request and its actor the key was first used with: the key
+    # answers only that request again (issue 13, item 9).
+    Column("idempotency_hash", String(64), nullable=True),
     UniqueConstraint("subject", "idempotency_key", name="uq_consent_grants_idempotency"),
     _status_check("status", "status", GRANT_STATUSES),
     # consents_for is one query on this index.

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from hub.api import audit as audit_api
 from hub.api import (
     consents,
     correlation,
+    docs_ui,
     health,
     households,
     inbox,
@@ -24,6 +25,7 @@ from hub.api import (
     security,
     withholdings,
 )
+from hub.api.deps import refuse_control_characters
 from hub.api.limits import BodyLimit
 from hub.api.request_metrics import RequestMetrics
 from hub.core.context import HubContext
@@ -48,13 +50,18 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
             transport.stop()
             ctx.transport = None
 
+    # docs_url/redoc_url None: FastAPI's pages load from a CDN; docs_ui serves /docs locally.
     app = FastAPI(title="Wijkhub", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
+                  # Every route, also a plugin's: no control character in a path or query.
+                  dependencies=[Depends(refuse_control_characters)],
                   description="The road between a neighbourhood's partners and the "
                               "Sociaal wijkteam, gated by the resident's consent.")
     app.state.hub = ctx
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes,
-                       batch_max_bytes=ctx.settings.max_batch_bytes)
+                       batch_max_bytes=ctx.settings.max_batch_bytes,
+                       fhir_max_bytes=ctx.settings.max_fhir_bytes)
     app.add_middleware(RequestMetrics, metrics=ctx.metrics)
     security.install(app, ctx)  # after the other middleware: its headers wrap them all
     # Outermost, so every answer (also a 413 or a problem) carries the correlation id.
@@ -70,6 +77,7 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     for plugin_router in ctx.plugins.routers():
         app.include_router(plugin_router)
     openapi.install(app)
+    docs_ui.install(app)
     consents.install_openapi(app)
     # The screens (/mijn, /werkplek, /beheer): pages, not API; not in the OpenAPI document.
     install_screens(app)

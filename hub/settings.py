@@ -14,7 +14,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
 
-    env: Literal["development", "test", "production"] = "development"
+    # Safe by default (issue 15): the development issuer and the log-in chooser exist only
+    # when HUB_ENV=development (or test) is set explicitly.
+    env: Literal["development", "test", "production"] = "production"
     data_dir: Path = Path("./var")
     # Empty means: SQLite (WAL) in data_dir. postgresql+psycopg://... selects PostgreSQL.
     database_url: str = ""
@@ -25,6 +27,9 @@ class Settings(BaseSettings):
     statute_early_signalling: bool = True
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_batch_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    # FHIR routes (/fhir/r4, /api/v1/fhir/Consent) take one referral or Consent: a few
+    # kilobytes in JSON, some tens in XML with a narrative; 256 KiB leaves ample room.
+    max_fhir_bytes: int = Field(default=256 * 1024, gt=0)
     # CSV batches commit this many lines per transaction (messages, outbox rows and the
     # batch's counts together); a running batch whose last chunk is older than
     # batch_stale_seconds is reported as interrupted.

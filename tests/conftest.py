@@ -1,10 +1,16 @@
-"""Fixtures: a hub per test on SQLite and on PostgreSQL, each with its own fresh schema."""
+"""Fixtures: a hub per test on SQLite and on PostgreSQL, each with its own fresh database.
+
+A test that uses ``ctx`` starts from a copy of a migrated template
+(``tests/utils/databases.py``); every other test gets an empty database, so the
+migration tests still run the migrations from zero.
+"""
 
 from __future__ import annotations
 
 import os
-import uuid
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +22,9 @@ from hub.core.migrate import upgrade
 from hub.core.plugins import load_plugins
 from hub.core.worker import OutboxWorker
 from hub.settings import Settings
+from tests.utils import databases
 from tests.utils.builders import FakeClock
+from tests.utils.isolation import logging_restored
 
 PG_SERVER = os.environ.get("HUB_TEST_POSTGRES",
                            "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -25,6 +33,11 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # tests hash partner keys with the cheapest parameters argon2 allows.
 CHEAP_KEY_HASHING = {"partner_key_time_cost": 1, "partner_key_memory_kib": 8,
                      "partner_key_parallelism": 1}
+
+
+# The hub's own background threads: none may outlive the test that started it (a relay
+# left running logs into a closed capture stream and publishes into the next test).
+HUB_THREADS = {"outbox-relay", "outbox-worker", "test-worker", "metrics-server"}
 
 
 def _postgres_available() -> bool:
@@ -40,18 +53,34 @@ def _postgres_available() -> bool:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
-    """The PostgreSQL server URL; in CI a missing server fails the run instead of skipping."""
+    """The PostgreSQL server URL; in CI a missing server fails the run instead of skipping.
+
+    The first use in a session also drops what crashed earlier runs on this host left.
+    """
     if not _postgres_available():
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI but does not answer at {PG_SERVER}")
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    databases.drop_leftovers(PG_SERVER)
     return PG_SERVER
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> str:
+    """The migrated template database for this tree's migrations (built once per server)."""
+    return databases.postgres_template(postgres_server)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, made once per test process."""
+    return databases.sqlite_template(tmp_path_factory.mktemp("sqlite-template"))
 
 
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A URL whose search_path is a fresh schema, dropped after the test."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    """A URL whose search_path is a fresh, empty schema, dropped after the test."""
+    schema = databases.unique_name()
     admin = create_engine(postgres_server)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -63,12 +92,55 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_copies(postgres_server: str, postgres_template: str) -> Iterator:
+    """This process's copies of the template, reused test after test, dropped at the end."""
+    copies = databases.PostgresCopies(postgres_server, postgres_template)
+    try:
+        yield copies
+    finally:
+        copies.close()
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_copies) -> Iterator[str]:
+    """A URL of a database equal to the migrated template, emptied again after the test."""
+    name, url = postgres_copies.take()
+    try:
+        yield url
+    finally:
+        postgres_copies.give_back(name)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    """Every store test runs twice: on SQLite (the embedded default) and on PostgreSQL."""
+    """Every store test runs twice: on SQLite (the embedded default) and on PostgreSQL.
+
+    The database is the test's own. When the test uses ``ctx`` it is already
+    migrated (a copy of the template, so ``ctx``'s ``upgrade()`` finds nothing to
+    do); otherwise it is empty.
+    """
+    migrated = "ctx" in request.fixturenames
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+        path = tmp_path / "hub.sqlite3"
+        if migrated:
+            return databases.sqlite_copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    if migrated:
+        return request.getfixturevalue("migrated_postgres_url")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(autouse=True)
+def no_hub_thread_outlives_its_test() -> Iterator[None]:
+    """Fail a test that leaves one of the hub's background threads running; put the
+    logging configuration back (a handler on a closed capture stream broke later logs)."""
+    before = set(threading.enumerate())
+    with logging_restored():
+        yield
+    left = [t.name for t in threading.enumerate()
+            if t not in before and t.name in HUB_THREADS and t.is_alive()]
+    assert not left, f"background threads outlived the test: {left}"
 
 
 @pytest.fixture
@@ -90,7 +162,9 @@ def settings(tmp_path, database_url: str) -> Settings:
 def ctx(settings: Settings, clock: FakeClock) -> Iterator[HubContext]:
     """A migrated hub with the installed plugins (the built-in partners)."""
     context = build_context(settings, plugins=load_plugins(), clock=clock)
-    upgrade(context.engine)
+    # A copy of the template is at head already; skipping the no-op saves ~0.1 s a test.
+    if not databases.is_migrated_copy(settings.database_url):
+        upgrade(context.engine)
     try:
         yield context
     finally:
@@ -130,3 +204,25 @@ def client_factory() -> Iterator:
 def worker_for():
     """Make a worker for a hub a test builds itself."""
     return OutboxWorker
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The serial step (``pytest -m serial``) with no serial test to run passes.
+
+    pytest exits 5 when nothing was collected; for the serial step of the README's test
+    command that only means this tree has no test that stops a shared service.
+    """
+    if (exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
+            and session.config.option.markexpr.strip() == "serial"):
+        session.exitstatus = pytest.ExitCode.OK
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the session's real hub and Chromium stay on one xdist worker.
+
+    With ``--dist loadgroup`` they share one browser and one served hub instead of one
+    per worker (each Chromium costs hundreds of MB and seconds to start).
+    """
+    for item in items:
+        if {"browser", "web_hub"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("web"))

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Path, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -30,19 +31,19 @@ from starlette.concurrency import run_in_threadpool
 from consent import fhir, registry
 from consent.errors import ConsentError
 from consent.records import GrantRecord, GrantStatus
-from hub.api.deps import ContextDep, PartnerDep, RegisseurDep, ResidentDep, SessionDep
+from hub.api.deps import ContextDep, IdPath, PartnerDep, RegisseurDep, ResidentDep, SessionDep
 from hub.api.schemas import ConsentCreate, ConsentCreated
 from hub.core import consents
 from hub.core.audit import as_actor, record_event
 from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem, invalid
-from hub.core.models import Household, Partner, Resident
+from hub.core.households import household_of_subject
+from hub.core.models import Partner
 from hub.core.transport import consent_changed
 
 FHIR_JSON = "application/fhir+json"
 log = logging.getLogger(__name__)
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 # HTTP status -> FHIR issue-type code, for errors raised before the FHIR mapping runs.
 _ISSUE_CODE = {401: "login", 403: "forbidden", 404: "not-found", 409: "conflict",
@@ -97,7 +98,7 @@ def record_paper_consent(body: PaperConsentCreate, ctx: ContextDep, session: Ses
     # from the portal, so a field added to ConsentCreate is carried here too.
     scope = body.model_dump(exclude={"bsn", "provenance"})
     try:
-        grant = consents.grant(session=session, subject=subject, now=ctx.clock(),
+        grant = consents.grant(session=session, ctx=ctx, subject=subject, now=ctx.clock(),
                                provenance=provenance, **scope)
     except ConsentError as exc:
         raise invalid(exc.field, exc.reason) from None
@@ -112,9 +113,8 @@ def record_paper_consent(body: PaperConsentCreate, ctx: ContextDep, session: Ses
 
 
 def _wijk_of(session: Session, subject: str) -> str | None:
-    return session.scalar(select(Household.wijk).join(Resident,
-                                                      Resident.household_id == Household.id)
-                          .where(Resident.subject == subject))
+    household = household_of_subject(session=session, subject=subject)
+    return household.wijk if household is not None else None
 
 
 # --- FHIR ---------------------------------------------------------------------------------
@@ -212,10 +212,16 @@ async def import_consent(request: Request, ctx: ContextDep, session: SessionDep,
     if media not in (FHIR_JSON, "application/json"):
         raise HubProblem(415, "Unsupported media type",
                          [FieldProblem("content-type", f"must be {FHIR_JSON}")])
-    data = fhir.parse_json(await request.body())
-    consent = fhir.parse_consent(data)
-    imported = fhir.from_fhir(consent, now=ctx.clock())
+    raw = await request.body()
+    # Parsing and validating is CPU work: in a worker thread, never on the event loop
+    # that answers every other partner (issue 13, item 3).
+    imported = await run_in_threadpool(_read_import, raw, ctx.clock())
     return await run_in_threadpool(_store_import, ctx, session, partner, imported)
+
+
+def _read_import(raw: bytes, now: datetime) -> fhir.ImportedConsent:
+    """The consent a FHIR JSON body holds, or FhirRefused naming the element at fault."""
+    return fhir.from_fhir(fhir.parse_consent(fhir.parse_json(raw)), now=now)
 
 
 def _store_import(ctx: HubContext, session: Session, partner: Partner,
@@ -235,10 +241,10 @@ def _store_import(ctx: HubContext, session: Session, partner: Partner,
             bsn = validate_bsn(bsns[0])
         except ValueError as exc:
             issues.append(fhir.Issue("Consent.patient.identifier.value", str(exc)))
+    # Known resident or not, the same answer (issue 13, item 12): the consent is recorded
+    # under the BSN's pseudonym either way, so no partner can test whether a BSN lives in
+    # the hub's wijken. It counts from the moment the resident is known.
     subject = ctx.pseudonyms.subject(bsn) if bsn is not None else None
-    if subject is not None and session.get(Resident, subject) is None:
-        issues.append(fhir.Issue("Consent.patient.identifier", "no resident of the hub's "
-                                 "wijken is known by this BSN", "not-found"))
     if issues:
         raise fhir.FhirRefused(issues)
     assert subject is not None and bsn is not None  # narrowed by the issues above
@@ -250,7 +256,7 @@ def _store_import(ctx: HubContext, session: Session, partner: Partner,
     if imported.source_id:
         provenance["source_id"] = imported.source_id
     try:
-        grant = consents.grant(session=session, subject=subject, now=ctx.clock(),
+        grant = consents.grant(session=session, ctx=ctx, subject=subject, now=ctx.clock(),
                                provenance=provenance, recipient=imported.recipient,
                                source_kinds=[], source_partners=[partner.id],
                                categories=sorted(imported.categories),

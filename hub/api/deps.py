@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import StringConstraints
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -21,6 +23,31 @@ from hub.core.ratelimit import retry_after
 from hub.core.signatures import SignatureRefused, verify_request
 
 _bearer = HTTPBearer(auto_error=False)
+
+# Every id the hub hands out (UUIDs, Task ids, key ids) fits this; anything else cannot
+# name a row, and a NUL byte in it once made PostgreSQL answer 500 (issue 13, item 7).
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+# The same rule for an id sent in a JSON body.
+IdField = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
+# Counts and offsets fit the database's integer columns (PostgreSQL's 4-byte integer):
+# a larger one is a 422, never an overflow in the driver (issue 13, item 8).
+MAX_INT = 2**31 - 1
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def refuse_control_characters(request: Request) -> None:
+    """Refuse (422, naming the parameter) a path or query value with a control character.
+
+    Installed on every route of the app, so a route added later, also a plugin's, is
+    covered: no id or search value can carry a NUL byte to the database.
+    """
+    values = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in values:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise HubProblem(422, "Invalid input", [FieldProblem(
+                name, "must not contain control characters (such as a NUL byte)")])
+
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
@@ -60,16 +87,20 @@ async def get_partner(request: Request, ctx: ContextDep, session: SessionDep,
     if credentials is None:
         raise _unauthorized("Missing partner API key")
     gate = request.app.state.partner_gate
+    client = request.client.host if request.client else None
 
     def check_key() -> Partner:
         try:
+            # A read: on SQLite it must not take the write lock that BEGIN IMMEDIATE
+            # takes, or a flood of key checks stalls every writer (issue 13, item 5).
+            session.connection(execution_options={"read_only": True})
             partner = gate.keys.partner_for(session=session, api_key=credentials.credentials,
-                                            now=ctx.clock())
+                                            now=ctx.clock(), client=client)
         except BaseException:
             session.rollback()  # a failed statement leaves nothing to commit
             raise
-        # End the lookup's transaction (on SQLite it holds the write lock) before the
-        # body streams in; nothing was written. Commit, not rollback: a rollback would
+        # End the lookup's transaction before the body streams in; nothing was written
+        # (save a re-hash). Commit, not rollback: a rollback would
         # expire the partner object the route is about to use.
         session.commit()
         return partner

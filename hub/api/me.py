@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent import explain, registry
-from consent.errors import ConsentError, NotFound
+from consent.errors import ConsentError, IdempotencyConflict, NotFound
 from consent.records import ConsentVersion, GrantRecord, Representation
 from consent.representation import CAPACITY_CATEGORIES, NotPermitted
-from hub.api.deps import ContextDep, ResidentDep, SessionDep
+from hub.api.deps import ID_PATTERN, ContextDep, IdPath, ResidentDep, SessionDep
 from hub.api.schemas import (
     ActedBy,
     ConsentChange,
@@ -44,10 +44,8 @@ from hub.core.transport import consent_changed
 router = APIRouter(prefix="/api/v1/me", tags=["resident"])
 # Ids are UUIDs; the pattern also keeps a NUL byte away from PostgreSQL, which
 # refuses it in a query with an error that would otherwise be a 500.
-_ID = r"^[A-Za-z0-9_-]+$"
-IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID)]
 OnBehalfOf = Annotated[str | None, Query(
-    min_length=1, max_length=64, pattern=_ID,
+    min_length=1, max_length=64, pattern=ID_PATTERN,
     description="Act as a representative: the id of one of your representations.")]
 
 
@@ -74,6 +72,9 @@ def _allowed(rep: Representation | None) -> frozenset[str] | None:
 def _problem(exc: ConsentError) -> HubProblem:
     if isinstance(exc, NotPermitted):
         return HubProblem(403, "Not within your capacity as representative",
+                          [FieldProblem(exc.field, exc.reason)])
+    if isinstance(exc, IdempotencyConflict):
+        return HubProblem(409, "Idempotency-Key already used for another request",
                           [FieldProblem(exc.field, exc.reason)])
     if exc.field == "status":
         return HubProblem(409, "Consent can no longer be changed",
@@ -160,7 +161,7 @@ def give_consent(body: ConsentCreate, ctx: ContextDep, session: SessionDep,
     """
     subject, rep = _acting(ctx, session, resident, on_behalf_of)
     try:
-        grant = consents.grant(session=session, subject=subject, now=ctx.clock(),
+        grant = consents.grant(session=session, ctx=ctx, subject=subject, now=ctx.clock(),
                                provenance={"method": "portal"}, representation=rep,
                                idempotency_key=idempotency_key, **body.model_dump())
     except ConsentError as exc:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from hub.api.deps import ContextDep, OperatorDep, SessionDep
+from hub.api.deps import MAX_INT, ContextDep, OperatorDep, SessionDep
 from hub.core import deadletters
 from hub.core.audit import as_actor, record_event
 from hub.core.errors import FieldProblem, HubProblem
@@ -60,7 +60,7 @@ def list_dead_letters(
         session: SessionDep, _operator: OperatorDep,
         status: Annotated[Literal["open", "replayed", "all"], Query()] = "open",
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0) -> DeadLetterPage:
+        offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0) -> DeadLetterPage:
     """Dead letters, oldest first: ``open`` (default), ``replayed`` or ``all``."""
     replayed = {"open": False, "replayed": True, "all": None}[status]
     rows, total = deadletters.list_dead(session=session, replayed=replayed, limit=limit,
@@ -70,7 +70,7 @@ def list_dead_letters(
 
 @router.post("/dead-letters/{dead_letter_id}/replay", status_code=202,
              response_model=ReplayReceipt)
-def replay_dead_letter(dead_letter_id: Annotated[int, Path(ge=1, le=2**62)], ctx: ContextDep,
+def replay_dead_letter(dead_letter_id: Annotated[int, Path(ge=1, le=MAX_INT)], ctx: ContextDep,
                        session: SessionDep, operator: OperatorDep) -> ReplayReceipt:
     """Queue the message again; it is routed and decided anew, so a revocation holds."""
     try:

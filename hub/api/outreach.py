@@ -1,7 +1,7 @@
 """Routes for help outreach (issue 16): the wijk's worklist, a case, attempts, the close.
 
 Every read goes through :mod:`hub.core.outreach` (the wijk's visibility, linked
-items through the inbox's read path). A case of another wijk is the same 404 as
+items through the one read path, hub.core.reads). A case of another wijk is the same 404 as
 a missing one. The resident reads their own cases at ``GET /api/v1/me/outreach``.
 """
 
@@ -11,17 +11,23 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, ResidentDep, SessionDep
+from hub.api.deps import (
+    ContextDep,
+    IdPath,
+    InboxReaderDep,
+    RegisseurDep,
+    ResidentDep,
+    SessionDep,
+)
 from hub.core import outreach
 from hub.core.audit import Event, as_actor, record_events
 from hub.core.errors import HubProblem
 
 router = APIRouter(prefix="/api/v1/outreach", tags=["outreach"])
 me_router = APIRouter(prefix="/api/v1/me", tags=["resident"])
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 Kind = Literal["home_visit", "phone", "letter", "sms_email", "via_partner"]
 Result = Literal["reached", "not_reached", "declined", "help_accepted", "already_known",
                  "referred_debt_help"]

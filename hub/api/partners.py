@@ -9,11 +9,11 @@ import logging
 import tempfile
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from hub.api.deps import ContextDep, PartnerDep, SessionDep
+from hub.api.deps import ContextDep, IdPath, PartnerDep, SessionDep
 from hub.api.schemas import (
     BatchLineError,
     BatchPublic,
@@ -27,10 +27,10 @@ from hub.core.errors import HubProblem, invalid
 from hub.core.inbox import sender_status
 from hub.core.ingest import accept_message, count_rejected
 from hub.core.models import Batch, BatchError, Message
+from hub.core.source_refs import open_ref
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["partners"])
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 # The body is parsed by the core (to answer malformed JSON as problem+json naming the
@@ -183,11 +183,12 @@ def get_batch(batch_id: IdPath, ctx: ContextDep, partner: PartnerDep, session: S
 
 
 @router.get("/messages/{message_id}", response_model=MessageStatus)
-def get_message(message_id: IdPath, partner: PartnerDep, session: SessionDep) -> MessageStatus:
-    """What the sender may know of its own message."""
+def get_message(message_id: IdPath, partner: PartnerDep, session: SessionDep,
+                ctx: ContextDep) -> MessageStatus:
+    """What the sender may know of its own message (its own reference, opened)."""
     message = session.get(Message, message_id)
     if message is None or message.source_partner != partner.id:
         raise HubProblem(404, "Message not found")
-    return MessageStatus(id=message.id, type=message.type, source_ref=message.source_ref,
+    return MessageStatus(id=message.id, type=message.type, source_ref=open_ref(ctx, message),
                          status=sender_status(session=session, message=message),
                          received_at=message.received_at)

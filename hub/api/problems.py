@@ -7,7 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -59,6 +60,23 @@ def install(app: FastAPI) -> None:
         log.error("database unavailable: %s", type(exc.orig).__name__)
         return problem_response(503, "Service unavailable, try again shortly",
                                 headers={"Retry-After": "5"})
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(_request: Request, _exc: PoolTimeout):
+        # Every connection is busy (a burst of requests): the partner retries, never a 500
+        # (issue 13, item 5).
+        log.warning("database connection pool exhausted")
+        return problem_response(503, "Service busy, try again shortly",
+                                headers={"Retry-After": "2"})
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_request: Request, exc: DataError):
+        # The last line behind the input checks: a value the database cannot hold (a NUL
+        # byte in a text, a number past its range) is the client's, and nothing was stored.
+        log.warning("value refused by the database: %s", type(exc.orig).__name__)
+        return problem_response(422, "Invalid input", [FieldProblem(
+            "body", "holds a value that cannot be stored (a NUL byte or a number out of "
+                    "range)")])
 
     @app.exception_handler(DBAPIError)
     async def _database_connection_lost(request: Request, exc: DBAPIError):

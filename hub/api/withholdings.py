@@ -9,17 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from hub.api.deps import ContextDep, OversightDep, SessionDep, TeamleadDep
+from hub.api.deps import ContextDep, IdPath, OversightDep, SessionDep, TeamleadDep
 from hub.core.audit import as_actor
 from hub.core.errors import HubProblem
 from hub.core.models import Withholding
 from hub.core.withholding import list_withholdings, review, status_of
 
 router = APIRouter(prefix="/api/v1/withholdings", tags=["team lead"])
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 class WithholdingPublic(BaseModel):

@@ -22,10 +22,30 @@ def hub_context(settings: Settings | None = None) -> HubContext:
     """Build the hub from its settings and bring its database to the newest schema."""
     from hub.core.context import build_context
     from hub.core.migrate import upgrade
+    from hub.core.source_refs import seal_all_legacy_refs
 
     ctx = build_context(settings or Settings())
     upgrade(ctx.engine)
+    # Data steps that need the hub's keys, which Alembic does not have (migration 0012).
+    seal_all_legacy_refs(ctx)
     return ctx
+
+
+def announce_start(settings: Settings, *, host: str | None = None) -> None:
+    """Refuse a development hub listening beyond loopback; log the mode's one warning line.
+
+    For the long-running commands (``hub serve``, ``hub worker``), at every start.
+    """
+    from hub.core.mode import UnsafeListen, announce, check_listen
+
+    try:
+        if host is not None:
+            check_listen(settings, host, what="--host")
+        if settings.metrics_port is not None:
+            check_listen(settings, settings.metrics_addr, what="HUB_METRICS_ADDR")
+    except UnsafeListen as exc:
+        raise CommandError(str(exc)) from None
+    announce(settings)
 
 
 def add_command(parent, name: str, func: Command, help_: str) -> argparse.ArgumentParser:

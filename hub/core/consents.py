@@ -20,13 +20,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from consent import registry
+from consent.errors import ConsentError
 from consent.model import ConsentGrant
 from consent.records import GrantRecord, Representation
 from consent.tables import consent_requests
 from hub.core.context import HubContext
 from hub.core.inbox import recheck
 from hub.core.ingest import enqueue
-from hub.core.models import Message
+from hub.core.models import Message, Partner
 from hub.core.outbound import announce_status
 
 
@@ -55,9 +56,43 @@ def requeue_held(*, session: Session, subject: str, now: datetime,
     return count
 
 
-def grant(*, session: Session, subject: str, now: datetime, provenance: dict[str, Any],
-          representation: Representation | None = None, idempotency_key: str | None = None,
-          **scope: Any) -> ConsentGrant:
+def check_sources(*, session: Session, ctx: HubContext, scope: dict[str, Any]) -> None:
+    """Raise ConsentError naming the entry unless every source in ``scope`` can ever match.
+
+    A misspelled kind ("woningcorporatei") or an unknown partner id would be a
+    consent that never lets anything through while the resident believes it does
+    (issue 13, item 17): ``source_kinds`` must be kinds a loaded plugin serves,
+    ``source_partners`` ids of registered partners. Entries that are not strings
+    are left to the registry, which names them.
+    """
+    kinds = scope.get("source_kinds")
+    if isinstance(kinds, list | tuple):
+        known = known_partner_kinds(ctx)
+        for i, kind in enumerate(kinds):
+            if isinstance(kind, str) and kind not in known:
+                raise ConsentError(f"source_kinds[{i}]", "no plugin serves partners of this "
+                                   f"kind; known kinds: {', '.join(sorted(known))}")
+    partners = scope.get("source_partners")
+    if isinstance(partners, list | tuple):
+        # Only what could be a partner id is looked up: PostgreSQL refuses a NUL in a
+        # query parameter, and no id is longer than a UUID.
+        wanted = [p for p in partners
+                  if isinstance(p, str) and len(p) <= 36 and "\x00" not in p]
+        found = set(session.scalars(select(Partner.id).where(Partner.id.in_(wanted)))) \
+            if wanted else set()
+        for i, partner_id in enumerate(partners):
+            if isinstance(partner_id, str) and partner_id not in found:
+                raise ConsentError(f"source_partners[{i}]", "no partner with this id")
+
+
+def known_partner_kinds(ctx: HubContext) -> frozenset[str]:
+    """Every partner kind a loaded plugin serves (the kinds ``hub partner add`` accepts)."""
+    return frozenset(k for mt in ctx.plugins.catalog.types.values() for k in mt.partner_kinds)
+
+
+def grant(*, session: Session, ctx: HubContext, subject: str, now: datetime,
+          provenance: dict[str, Any], representation: Representation | None = None,
+          idempotency_key: str | None = None, **scope: Any) -> ConsentGrant:
     """Record a consent and re-decide the resident's held messages in the same transaction.
 
     ``scope`` is the keyword arguments of :func:`consent.registry.grant`
@@ -66,9 +101,11 @@ def grant(*, session: Session, subject: str, now: datetime, provenance: dict[str
     ``**body.model_dump()`` fits. A paper consent is this call with provenance
     ``{"method": "paper", "form_ref": ..., "recorded_by": ...}`` (and, to make a
     form recorded twice one consent, ``idempotency_key=f"paper:{form_ref}"``).
-    Raises consent.errors.ConsentError (422, naming the field) or NotPermitted
+    Raises consent.errors.ConsentError (422, naming the field; also for a source
+    kind or partner that does not exist, see :func:`check_sources`) or NotPermitted
     (403) for a representative outside their capacity.
     """
+    check_sources(session=session, ctx=ctx, scope=scope)
     consent = registry.grant(session=session, subject=subject, now=now, provenance=provenance,
                              representation=representation, idempotency_key=idempotency_key,
                              **scope)
@@ -85,6 +122,7 @@ def change(*, session: Session, ctx: HubContext, subject: str, consent_id: str, 
     down, or hidden), and held messages are re-decided (a wider scope may
     release them).
     """
+    check_sources(session=session, ctx=ctx, scope=scope)
     record = registry.change(session=session, subject=subject, consent_id=consent_id, now=now,
                              provenance=provenance, representation=representation, **scope)
     recheck(session=session, ctx=ctx, now=now, subject=subject)

@@ -16,6 +16,7 @@ from consent.policy import Policy, load_policy
 from hub.core.coherence import check_policy_matches_plugins
 from hub.core.crypto import Cipher, Pseudonymizer
 from hub.core.db import PoolOptions, make_engine, make_sessionmaker
+from hub.core.files import private_dir
 from hub.core.keys import KeyRing, load_keyring
 from hub.core.metrics import HubMetrics
 from hub.core.plugins import Plugins, load_plugins
@@ -89,7 +90,8 @@ class HubContext:
 def build_context(settings: Settings, *, plugins: Plugins | None = None,
                   clock: Clock = utcnow) -> HubContext:
     """Assemble a hub from its settings: keys, database, plugins, policy, wijk map."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only: the directory holds the database and, by default, the key file.
+    private_dir(settings.data_dir)
     ring = load_keyring(settings.keys_file)
     engine = make_engine(settings.effective_database_url, PoolOptions.from_settings(settings))
     policy = load_policy(settings.policy_file)

@@ -9,9 +9,11 @@ record created while an id is bound carries it as ``record.correlation_id``
 text log line names it without each call site passing it along.
 
 An id is logged, so it must never carry personal data: an incoming id is only
-taken when it is short and made of safe characters, and never when it holds a
-run of digits long enough to be a BSN or a phone number. Otherwise a new one is
-made.
+taken when it is opaque — 16 to 64 hexadecimal digits, hyphens allowed between
+them (a UUID in any spelling, a trace id) — and never when it holds a run of
+digits long enough to be a BSN or a phone number. Anything else (a name such as
+``Fatima-el-Amrani``, an e-mail address, a word; issue 13, item 11) is replaced
+by a new id.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from typing import ParamSpec, TypeVar
 import asgi_correlation_id
 
 MAX_LENGTH = 64
-_SAFE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# Hexadecimal only: no letters beyond a-f, so no name or word can be spelled in it.
+_OPAQUE = re.compile(r"[0-9A-Fa-f](?:[0-9A-Fa-f-]{14,62})[0-9A-Fa-f]")
 # A BSN has 9 digits (8 without its leading zero), a Dutch phone number 10.
 _LONG_DIGIT_RUN = re.compile(r"\d{8,}")
 
@@ -52,7 +55,7 @@ def new_id() -> str:
 
 def is_acceptable(value: str | None) -> bool:
     """True when ``value`` may be used as a correlation id as given."""
-    return (value is not None and _SAFE.fullmatch(value) is not None
+    return (value is not None and _OPAQUE.fullmatch(value) is not None
             and _LONG_DIGIT_RUN.search(value) is None)
 
 

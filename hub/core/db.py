@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import consent.tables
+from hub.core.files import create_private_file
 from hub.core.models import Base
 from hub.core.plugins import ENTRY_POINT_GROUP
 from hub.settings import Settings
@@ -60,6 +62,9 @@ def make_engine(url: str, pool: PoolOptions | None = None) -> Engine:
     a pooled, pre-pinged set of connections shaped by ``pool``.
     """
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            create_private_file(Path(database))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
@@ -93,7 +98,12 @@ def _configure_sqlite(engine: Engine) -> None:
         # IMMEDIATE takes the write lock up front: a transaction that reads the
         # consent state and then writes a delivery can never interleave with a
         # revocation (SQLite's stand-in for PostgreSQL's SELECT ... FOR UPDATE).
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that only reads asks for it (execution option ``read_only``)
+        # and begins deferred: it never waits for, nor blocks, a writer.
+        if conn.get_execution_options().get("read_only"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from hub.core.files import private_dir
+
 
 class KeysReadOnly(RuntimeError):
     """The key source cannot be changed by the hub (``HUB_KEYS``, a KMS without write)."""
@@ -109,7 +111,7 @@ class FileKeyProvider:
 
         if self.path.exists():
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         # O_EXCL: two processes starting at once must not each write their own keys.
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -143,7 +145,7 @@ class FileKeyProvider:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """An exclusive lock on a sidecar file, so two rotations never lose a key."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path.with_name(f".{self.path.name}.lock"),
                      os.O_WRONLY | os.O_CREAT, 0o600)
         try:

@@ -144,7 +144,11 @@ class Message(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     type: Mapped[str] = mapped_column(String(100), index=True)
     source_partner: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    # A keyed hash of (partner, the partner's reference), never the reference itself
+    # (issue 13, item 10): a partner may use a BSN as its reference. hub.core.source_refs.
     source_ref: Mapped[str] = mapped_column(String(200))
+    # The partner's reference, sealed (context "source-ref:<id>"), to answer with it.
+    source_ref_sealed: Mapped[str | None] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(String(64), index=True)
     category: Mapped[str] = mapped_column(String(64))
     # {"subject": {...as given, without BSN}, "data": {...}}
@@ -368,3 +372,18 @@ class Withholding(Base):
     ended_by: Mapped[str | None] = mapped_column(String(200))
     reviewed_at: Mapped[datetime | None] = _ts()
     reviewed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class WebLogin(Base):
+    """A logged-in screen session (issue 13, item 13: logging out ends it on the server).
+
+    The session cookie names it by a random id; only that id's SHA-256 is stored, so
+    this table gives no one a working cookie. A page opens only while the row exists,
+    has not ended and has not expired; ``/uitloggen`` sets ``ended_at``.
+    """
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime] = _ts()
+    ended_at: Mapped[datetime | None] = _ts()

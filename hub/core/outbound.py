@@ -6,8 +6,9 @@ transaction, then delivered by whichever transport runs the outbox. One attempt
 is one HTTP request shaped by the partner's plugin; the message id travels as
 the ``Idempotency-Key``, so a retry after a lost answer is recognised by the
 partner. Failures that may pass (a timeout, a 5xx, 408, 429) are retried with
-the outbox's backoff; a partner's refusal (another 4xx) or a missing endpoint is
-dead at once, for an operator to fix and replay.
+the outbox's backoff; a partner's refusal (another 4xx), a missing endpoint or
+one that cannot be used (malformed, a scheme or host httpx refuses) is dead at
+once, for an operator to fix (``hub partner update``) and replay.
 """
 
 from __future__ import annotations
@@ -28,13 +29,20 @@ from sqlalchemy.orm import Session
 from hub.core import correlation
 from hub.core.audit import record_event
 from hub.core.context import HubContext
+from hub.core.endpoints import check_endpoint
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
 from hub.core.ingest import enqueue
 from hub.core.models import InboxItem, Message, OutboundMessageRow, OutboxEntry, Partner
+from hub.core.source_refs import open_ref, outbound_ref_key
 from hub.core.types import ItemStatusEvent, OutboundEnvelope, OutboundRequest, PartnerInfo
 
 DELIVER_TASK = "deliver"
 FINISHED = frozenset({"delivered", "failed"})
+# Errors that say the partner's endpoint cannot be used at all; InvalidURL is no HTTPError.
+UNUSABLE_ENDPOINT = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+# The public reasons of a delivery that needs the operator to change the partner.
+ENDPOINT_UNUSABLE = "partner endpoint unusable"
+NO_ENDPOINT = "partner has no endpoint"
 # Answers that say "not now" rather than "no": the attempt is retried.
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 log = logging.getLogger(__name__)
@@ -94,7 +102,9 @@ def send(session: Session, *, ctx: HubContext, partner_id: str, message_type: st
             "partner_id", f"partners of kind {partner.kind!r} do not receive {message_type!r}")])
     if not ref or len(ref) > 200:
         raise invalid("ref", "must be 1 to 200 characters")
-    existing = _find(session, partner_id, message_type, ref)
+    # Stored as a keyed hash; the ref itself is sealed in the payload (issue 13, item 10).
+    key = outbound_ref_key(ctx, partner_id=partner_id, message_type=message_type, ref=ref)
+    existing = _find(session, partner_id, message_type, key, ref)
     if existing is not None:
         return existing
     try:
@@ -103,9 +113,9 @@ def send(session: Session, *, ctx: HubContext, partner_id: str, message_type: st
         raise HubProblem(422, "Invalid message data", pydantic_problems(exc, "data")) from None
     row_id = str(uuid.uuid4())
     row = OutboundMessageRow(
-        id=row_id, type=message_type, partner_id=partner_id, ref=ref, subject=subject,
+        id=row_id, type=message_type, partner_id=partner_id, ref=key, subject=subject,
         household_id=household_id, related_message_id=related_message_id,
-        payload_sealed=ctx.cipher.seal({"data": clean}, context=f"outbound:{row_id}"),
+        payload_sealed=ctx.cipher.seal({"data": clean, "ref": ref}, context=f"outbound:{row_id}"),
         status="queued", correlation_id=correlation.current(), created_at=now,
         updated_at=now)
     try:
@@ -114,7 +124,7 @@ def send(session: Session, *, ctx: HubContext, partner_id: str, message_type: st
             session.add(row)
             session.flush()
     except sa_exc.IntegrityError:
-        existing = _find(session, partner_id, message_type, ref)
+        existing = _find(session, partner_id, message_type, key, ref)
         if existing is None:
             raise
         return existing
@@ -126,18 +136,26 @@ def send(session: Session, *, ctx: HubContext, partner_id: str, message_type: st
     return row
 
 
-def _find(session: Session, partner_id: str, message_type: str,
+def _find(session: Session, partner_id: str, message_type: str, key: str,
           ref: str) -> OutboundMessageRow | None:
+    # A row stored before refs were hashed holds the ref in clear: found by either.
     return session.scalar(select(OutboundMessageRow).where(
         OutboundMessageRow.partner_id == partner_id, OutboundMessageRow.type == message_type,
-        OutboundMessageRow.ref == ref))
+        OutboundMessageRow.ref.in_([key, ref])).limit(1))
+
+
+def ref_of(ctx: HubContext, row: OutboundMessageRow) -> str:
+    """The outbound message's ref in clear (sealed in its payload; in clear in old rows)."""
+    payload = ctx.cipher.open(row.payload_sealed, context=f"outbound:{row.id}")
+    return payload.get("ref", row.ref)
 
 
 def envelope_of(ctx: HubContext, row: OutboundMessageRow, partner: Partner) -> OutboundEnvelope:
     """The outbound message with its data opened, as plugins receive it."""
     payload = ctx.cipher.open(row.payload_sealed, context=f"outbound:{row.id}")
     return OutboundEnvelope(
-        id=row.id, type=row.type, ref=row.ref, partner_id=partner.id, partner_kind=partner.kind,
+        id=row.id, type=row.type, ref=payload.get("ref", row.ref), partner_id=partner.id,
+        partner_kind=partner.kind,
         subject=row.subject, household_id=row.household_id, data=payload["data"],
         related_message_id=row.related_message_id, created_at=row.created_at)
 
@@ -170,7 +188,12 @@ def deliver(*, session: Session, ctx: HubContext, message_id: str, now: datetime
     if partner is None or not partner.active:
         raise PermanentDeliveryError("partner is not active")
     if not partner.endpoint:
-        raise PermanentDeliveryError("partner has no endpoint")
+        raise PermanentDeliveryError(NO_ENDPOINT)
+    try:
+        check_endpoint(partner.endpoint)
+    except ValueError as exc:
+        # Stored before endpoints were checked: every retry would fail the same way.
+        raise PermanentDeliveryError(f"{ENDPOINT_UNUSABLE}: {exc}") from None
     envelope = envelope_of(ctx, row, partner)
     request = (ctx.plugins.outbound_request(envelope=envelope, partner=partner_info(partner))
                or default_request(envelope))
@@ -180,6 +203,10 @@ def deliver(*, session: Session, ctx: HubContext, message_id: str, now: datetime
     try:
         response = ctx.http.request(request.method, url, json=request.json,
                                     content=request.content, headers=headers)
+    except UNUSABLE_ENDPOINT as exc:
+        # The address itself is wrong (no scheme, a malformed host): every retry would fail
+        # the same way, so it is dead at once, for the operator to fix and replay (issue 15).
+        raise PermanentDeliveryError(f"{ENDPOINT_UNUSABLE} ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
         raise DeliveryError(type(exc).__name__) from None
     code = response.status_code
@@ -253,7 +280,7 @@ def announce_status(session: Session, *, ctx: HubContext, message: Message, stat
     payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
     event = ItemStatusEvent(
         status=status, message_id=message.id, message_type=message.type,
-        source_partner=partner_info(partner), source_ref=message.source_ref,
+        source_partner=partner_info(partner), source_ref=open_ref(ctx, message),
         data=payload["data"], subject=message.subject, household_id=message.household_id,
         note=note)
     sent = []

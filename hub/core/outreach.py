@@ -11,7 +11,7 @@ a partner's name, so a new creditor's plugin joins without a change here.
 
 Every read of a case goes through :func:`worklist` or :func:`get_case`, which apply
 the wijk's visibility and show a linked item only when the inbox's own read path
-(:mod:`hub.core.inbox`) would show it to the same person. Attempts and the
+(:mod:`hub.core.reads`) would show it to the same person. Attempts and the
 closing are audited; the partners hear only what the inbox tells them today
 (``taken_up`` when help is accepted, ``closed`` at the end).
 """
@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.core import inbox
+from hub.core import inbox, reads
 from hub.core.audit import record_event
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem, invalid
@@ -166,8 +166,8 @@ def _signal_views(session: Session, ctx: HubContext, wijk: str, case_ids: list[s
     links = list(session.scalars(select(OutreachSignal).where(
         OutreachSignal.case_id.in_(case_ids))
         .order_by(OutreachSignal.received_at, OutreachSignal.id)))
-    # The inbox's read path decides: a revoked or confidential item is not shown.
-    items = inbox.get_items(session=session, ctx=ctx, wijk=wijk,
+    # The one read path decides: a revoked or confidential item is not shown.
+    items = reads.get_items(session=session, ctx=ctx, wijk=wijk,
                             item_ids=[link.item_id for link in links], now=now, viewer=viewer)
     views: dict[str, list[SignalView]] = {case_id: [] for case_id in case_ids}
     for link in links:

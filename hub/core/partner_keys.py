@@ -154,7 +154,8 @@ class KeyVerifier:
     def from_settings(cls, settings: Settings, *,
                       clock: Callable[[], datetime] | None = None) -> KeyVerifier:
         """A verifier with the configured argon2 parameters and cache; with a clock, wrong
-        secrets are limited to a burst of 10, then one every 10 seconds, per key id."""
+        secrets are limited to a burst of 10, then one every 10 seconds, per key id and
+        client address (unknown key ids: per client address)."""
         failures = (RateLimiter(rate=0.1, burst=10, clock=clock) if clock is not None
                     else None)
         return cls(hasher=key_hasher(settings), cache_seconds=settings.partner_key_cache_seconds,
@@ -170,16 +171,31 @@ class KeyVerifier:
                            if key_id is None or r.key_id == key_id]:
                 del self._cache[digest]
 
-    def partner_for(self, *, session: Session, api_key: str, now: datetime) -> Partner:
-        """The active partner holding this active key; raises :class:`KeyRefused` otherwise."""
+    def partner_for(self, *, session: Session, api_key: str, now: datetime,
+                    client: str | None = None) -> Partner:
+        """The active partner holding this active key; raises :class:`KeyRefused` otherwise.
+
+        Wrong secrets are throttled per key id *and* client address (issue 13, item 6):
+        a stranger who knows a partner's key id cannot lock the partner out from
+        elsewhere. Each unchecked attempt takes its token before argon2 runs, so
+        concurrent wrong secrets cost at most the budget; a right secret gives it back.
+        A secret this process verified before passes even while its address is
+        throttled. Unknown key ids are throttled per client address (item 5): each
+        costs a database lookup.
+        """
         key_id = key_id_of(api_key)
         if key_id is None:
             raise KeyRefused("API key has an unknown format (keys from before version 0006 "
                              "no longer work: ask the hub's operator for a new key)")
+        unknown = f"unknown|{client}"
+        if self._failures is not None and (wait := self._failures.wait(unknown)):
+            raise KeyThrottled(wait)
         row = session.execute(select(PartnerKey, Partner)
                               .join(Partner, Partner.id == PartnerKey.partner_id)
                               .where(PartnerKey.id == key_id)).first()
         if row is None:
+            if self._failures is not None:
+                self._failures.take(unknown)
             raise KeyRefused("Unknown or revoked partner API key")
         key, partner = row
         # Checked at every request, cache or not: revocation takes effect at once.
@@ -187,28 +203,32 @@ class KeyVerifier:
                 or not partner.active):
             self.forget(key_id)
             raise KeyRefused("Unknown or revoked partner API key")
-        if not self._remembered(api_key, key):
-            if self._failures is not None and (wait := self._failures.wait(key_id)):
-                raise KeyThrottled(wait)
-            try:
-                with self._slots:
-                    self._hasher.verify(key.key_hash, api_key)
-            except (VerificationError, InvalidHashError):
-                if self._failures is not None:
-                    self._failures.take(key_id)
-                raise KeyRefused("Unknown or revoked partner API key") from None
-            if self._hasher.check_needs_rehash(key.key_hash):
-                # The operator raised the argon2 parameters: the key moves to them at its
-                # next use (the caller's transaction commits the new hash).
-                with self._slots:
-                    key.key_hash = self._hasher.hash(api_key)
-            self._remember(api_key, key)
+        if self._remembered(api_key, key):
+            return partner
+        attempt = f"{key_id}|{client}"
+        if self._failures is not None and (wait := self._failures.take(attempt)):
+            if self._remembered(api_key, key, any_age=True):
+                return partner  # the right secret always passes
+            raise KeyThrottled(wait)
+        try:
+            with self._slots:
+                self._hasher.verify(key.key_hash, api_key)
+        except (VerificationError, InvalidHashError):
+            raise KeyRefused("Unknown or revoked partner API key") from None
+        if self._failures is not None:
+            self._failures.refund(attempt)
+        if self._hasher.check_needs_rehash(key.key_hash):
+            # The operator raised the argon2 parameters: the key moves to them at its
+            # next use (the caller's transaction commits the new hash).
+            with self._slots:
+                key.key_hash = self._hasher.hash(api_key)
+        self._remember(api_key, key)
         return partner
 
     def _digest(self, api_key: str) -> bytes:
         return hmac.new(self._digest_key, api_key.encode(), hashlib.sha256).digest()
 
-    def _remembered(self, api_key: str, key: PartnerKey) -> bool:
+    def _remembered(self, api_key: str, key: PartnerKey, *, any_age: bool = False) -> bool:
         if self._ttl <= 0:
             return False
         digest = self._digest(api_key)
@@ -216,9 +236,12 @@ class KeyVerifier:
             entry = self._cache.get(digest)
             if entry is None:
                 return False
-            if (entry.until <= self._monotonic() or entry.key_id != key.id
-                    or entry.key_hash != key.key_hash):
-                del self._cache[digest]
+            if entry.key_id != key.id or entry.key_hash != key.key_hash:
+                del self._cache[digest]  # a rotated or re-hashed key: verify again
+                return False
+            if not any_age and entry.until <= self._monotonic():
+                # Kept (until the LRU drops it) so that, while an address is throttled,
+                # a secret verified before still passes.
                 return False
             self._cache.move_to_end(digest)
             return True

@@ -17,6 +17,7 @@ from typing import Any
 
 import pluggy
 
+from consent import explain
 from hub import PROJECT_NAME
 from hub.core import hookspecs
 from hub.core.types import (
@@ -99,6 +100,9 @@ class Plugins:
                 formats[fmt.message_type] = fmt
         self.catalog = Catalog(types=types, csv_formats=formats)
         self._owners = owners
+        for mt in types.values():
+            # The texts for residents and regisseurs name fields in the plugin's words.
+            explain.add_field_words(mt.labels)
 
     def routers(self) -> list[Any]:
         """Every plugin's FastAPI routers, for the app to include."""

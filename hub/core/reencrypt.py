@@ -55,6 +55,7 @@ class SealedColumn:
 # rotation re-seals it and ``hub keys status`` counts it.
 SEALED_COLUMNS: list[SealedColumn] = [
     SealedColumn(Message.__table__.c.id, Message.__table__.c.payload_sealed, "message"),
+    SealedColumn(Message.__table__.c.id, Message.__table__.c.source_ref_sealed, "source-ref"),
     SealedColumn(Resident.__table__.c.subject, Resident.__table__.c.identity_sealed, "resident"),
     SealedColumn(InboxItem.__table__.c.id, InboxItem.__table__.c.measure, "measure",
                  context_column=InboxItem.__table__.c.message_id, legacy_plain=True),

@@ -26,7 +26,7 @@ from hub.core.confidential import address_item
 from hub.core.context import HubContext
 from hub.core.models import Disclosure, InboxItem, Message, Partner
 from hub.core.outbound import announce_status
-from hub.core.residents import match_subject
+from hub.core.residents import Match, match_subject
 from hub.core.withholding import withhold_on_delivery
 
 TERMINAL = frozenset({"delivered", "linked", "closed"})
@@ -98,7 +98,7 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
         announce_status(session, ctx=ctx, message=message, status="held", now=now)
         return message.status
 
-    repeat_key = _repeat_key(ctx, partner, message.type, mt.repeat_key(data))
+    repeat_key = _repeat_key(ctx, partner, message.type, mt.repeat_key(data), match)
     measure = mt.repeat_measure(data)
     if repeat_key is not None and measure is not None:
         open_item = session.scalar(
@@ -155,11 +155,27 @@ def _reached_inbox(ctx: HubContext, session: Session, message: Message, partner:
              message.status, message.item_id, message.wijk, basis)
 
 
-def _repeat_key(ctx: HubContext, partner: Partner, type_: str, key: str | None) -> str | None:
+def _repeat_key(ctx: HubContext, partner: Partner, type_: str, key: str | None,
+                match: Match) -> str | None:
+    """The key under which a herhaalde melding finds its open item, or None (never a repeat).
+
+    A repeat is the same debt of the same resident (or, when the resident is not
+    known, the same matched household) in the same wijk (issue 13, item 2): the
+    partner's own reference alone is not enough, because a typo in it must never
+    move one resident's signal into another resident's item. An unmatched (triage)
+    signal has no one to be the same as, so it is never a repeat.
+    """
     if not key:
         return None
+    if match.subject is not None:
+        whose = f"subject:{match.subject}"
+    elif match.household_id is not None:
+        whose = f"household:{match.household_id}"
+    else:
+        return None
     # Keyed, so a tenancy reference is not readable from the inbox table.
-    return hmac.new(ctx.pseudonyms.key_for("repeat"), f"{partner.id}|{type_}|{key}".encode(),
+    return hmac.new(ctx.pseudonyms.key_for("repeat"),
+                    f"{partner.id}|{type_}|{key}|{whose}|{match.wijk}".encode(),
                     hashlib.sha256).hexdigest()
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 if TYPE_CHECKING:
     import httpx
@@ -54,6 +54,27 @@ class MessageType:
     # highest first. 0 for an ordinary arrears signal; an energy end-of-supply notice
     # sets more. A type with a priority joins outreach cases whatever its category.
     outreach_priority: int = 0
+    # The Dutch word for every field of ``data_model`` (nested ones too) that the core
+    # does not name itself (consent.explain.core_field_words): residents and regisseurs
+    # read "nummer van de aanvraag", never "request_id" (issue 13, item 15).
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def exposed_fields(model: type[BaseModel]) -> set[str]:
+    """Every field name a message's data can show: the model's fields and those of the
+    models nested in them (an address's postcode, a volume's unit)."""
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        names.add(name)
+        for nested in _models_in(info.annotation):
+            names |= exposed_fields(nested)
+    return names
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
 @dataclass(frozen=True)

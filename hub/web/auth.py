@@ -1,6 +1,7 @@
 """Logging in and out of the screens.
 
-Not in production (``HUB_ENV`` development or test, e.g. ``hub demo``): a
+Only with the explicit development switch (``HUB_ENV`` development or test, as
+``hub demo`` and the tests set it; the default is production): a
 chooser lists the demo identities — the residents in the registry, a regisseur
 and a team lead per wijk, an operator — and logs in with a token of the
 development issuer, exactly the token ``hub token`` prints. In production the
@@ -39,8 +40,10 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def chooser_enabled(ctx) -> bool:
-    """The demo chooser exists only where the development issuer does: not in production."""
-    return ctx.settings.env != "production"
+    """The demo chooser exists only where the development issuer does: in development mode."""
+    from hub.core.mode import is_development
+
+    return is_development(ctx.settings)
 
 
 def _demo_residents(ctx, session) -> list[tuple[str, str]]:
@@ -107,12 +110,13 @@ def login(request: Request, ctx: ContextDep, session: SessionDep,
         who = verify_token(ctx, token)
     except IdentityError:
         raise WebError(422, "Inloggen lukt niet", "Deze keuze kan niet inloggen.") from None
-    web_session.start(web_session.load_session(request, ctx), token=token, name=name)
+    session.commit()  # end this read (on SQLite it holds the write lock): start() writes
+    web_session.start(web_session.load_session(request, ctx), token=token, name=name, ctx=ctx)
     return redirect(request, ctx, _safe_next(volgende) or HOME[who.role])
 
 
 @router.post("/uitloggen", dependencies=[CsrfChecked])
 def logout(request: Request, ctx: ContextDep) -> Response:
-    """Log out: the session forgets the token."""
-    web_session.end(web_session.load_session(request, ctx))
+    """Log out: the session ends on the server and the cookie forgets the token."""
+    web_session.end(web_session.load_session(request, ctx), ctx)
     return redirect(request, ctx, "/inloggen?uitgelogd=1")

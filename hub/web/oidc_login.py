@@ -155,5 +155,5 @@ def callback(request: Request, ctx: ContextDep, code: str | None = None,
         raise WebError(403, "Inloggen is niet gelukt",
                        "Uw account heeft geen toegang tot deze pagina's.") from None
     name = str(id_claims.get("name") or id_claims.get("given_name") or "")
-    web_session.start(sess, token=tokens["access_token"], name=name or None)
+    web_session.start(sess, token=tokens["access_token"], name=name or None, ctx=ctx)
     return redirect(request, ctx, pending.get("next") or HOME[who.role])

@@ -12,6 +12,11 @@ a browser's cookie store) and signed and timed with a key derived from the
 when the request came over https. It also carries the CSRF token every form
 sends back in a hidden field. Retiring a data key ends the sessions sealed
 under it: their users log in again.
+
+A logged-in cookie also names a server-side row (``web_sessions``, by the SHA-256
+of a random id): a page opens only while that row is live, and logging out ends
+it, so a copy of the cookie taken before ``/uitloggen`` opens nothing after it
+(issue 13, item 13).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request, Response
@@ -28,6 +34,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from hub.core.context import HubContext
 from hub.core.crypto import DecryptionError
 from hub.core.identity import IdentityError, IssuerDown, Principal, verify_token
+from hub.core.models import WebLogin
 
 COOKIE = "wijkhub_sessie"
 _SALT = "wijkhub-web-session"
@@ -55,10 +62,12 @@ class WebSession:
     name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     dirty: bool = False
+    sid: str | None = None  # names the server-side row of a logged-in session
 
     def dump(self) -> dict[str, Any]:
         """The cookie's payload."""
-        return {"csrf": self.csrf, "token": self.token, "name": self.name, **self.extra}
+        return {"csrf": self.csrf, "token": self.token, "name": self.name, "sid": self.sid,
+                **self.extra}
 
 
 def _serializer(ctx: HubContext) -> URLSafeTimedSerializer:
@@ -83,29 +92,59 @@ def load_session(request: Request, ctx: HubContext) -> WebSession:
         except (BadSignature, DecryptionError):
             data = None
     if isinstance(data, dict) and isinstance(data.get("csrf"), str):
-        extra = {k: v for k, v in data.items() if k not in ("csrf", "token", "name")}
+        extra = {k: v for k, v in data.items() if k not in ("csrf", "token", "name", "sid")}
         session = WebSession(csrf=data["csrf"], token=data.get("token"), name=data.get("name"),
-                             extra=extra)
+                             extra=extra, sid=data.get("sid"))
     else:
         session = WebSession(csrf=secrets.token_urlsafe(32), dirty=True)
     request.state.web_session = session
     return session
 
 
-def start(session: WebSession, *, token: str, name: str) -> None:
-    """Log in: keep the token and give the session a new CSRF token (no fixation)."""
+def _row_id(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def start(session: WebSession, *, token: str, name: str, ctx: HubContext) -> None:
+    """Log in: keep the token, record a new server-side session, and give the session a
+    new CSRF token (no fixation)."""
+    if session.sid:
+        _end_row(ctx, session.sid)
     session.token, session.name = token, name
     session.csrf = secrets.token_urlsafe(32)
+    session.sid = secrets.token_urlsafe(32)
+    now = ctx.clock()
+    with ctx.sessions() as db, db.begin():
+        db.add(WebLogin(id=_row_id(session.sid), started_at=now,
+                        expires_at=now + timedelta(seconds=ctx.settings.token_ttl_seconds)))
     session.extra = {}
     session.dirty = True
 
 
-def end(session: WebSession) -> None:
-    """Log out: forget the token."""
-    session.token = session.name = None
+def end(session: WebSession, ctx: HubContext | None = None) -> None:
+    """Log out: end the server-side session (when ``ctx`` is given) and forget the token."""
+    if session.sid and ctx is not None:
+        _end_row(ctx, session.sid)
+    session.token = session.name = session.sid = None
     session.csrf = secrets.token_urlsafe(32)
     session.extra = {}
     session.dirty = True
+
+
+def _end_row(ctx: HubContext, sid: str) -> None:
+    with ctx.sessions() as db, db.begin():
+        row = db.get(WebLogin, _row_id(sid))
+        if row is not None and row.ended_at is None:
+            row.ended_at = ctx.clock()
+
+
+def _live(ctx: HubContext, sid: str | None) -> bool:
+    if not sid:
+        return False
+    with ctx.sessions() as db:
+        db.connection(execution_options={"read_only": True})  # a read: no write lock
+        row = db.get(WebLogin, _row_id(sid))
+        return row is not None and row.ended_at is None and row.expires_at > ctx.clock()
 
 
 def save(request: Request, response: Response, ctx: HubContext) -> None:
@@ -124,6 +163,9 @@ def principal(request: Request, ctx: HubContext) -> Principal:
     session = load_session(request, ctx)
     if not session.token:
         raise LoginRequired
+    if not _live(ctx, session.sid):
+        end(session)  # logged out (elsewhere, or this cookie is an old copy) or expired
+        raise LoginRequired
     try:
         return verify_token(ctx, session.token)
     except IssuerDown:
@@ -131,7 +173,7 @@ def principal(request: Request, ctx: HubContext) -> Principal:
                        "De inlogdienst is nu niet bereikbaar. Probeer het over een paar "
                        "minuten opnieuw.") from None
     except IdentityError:
-        end(session)
+        end(session, ctx)
         raise LoginRequired from None
 
 

@@ -20,15 +20,15 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
-from hub import hookimpl
-from hub.core.context import HubContext
-from hub.core.types import (
+from hub.plugin import (
+    HubContext,
     ItemStatusEvent,
     MessageType,
     OutboundEnvelope,
     OutboundMessage,
     OutboundRequest,
     PartnerInfo,
+    hookimpl,
 )
 from plugins.huisarts import (
     api,
@@ -51,6 +51,35 @@ def _referral_summary(data: Mapping[str, Any]) -> str:
     return "Verwijzing van de huisarts" + _URGENCY.get(str(data.get("urgency")), "")
 
 
+# Dutch words for the fields of this plugin's messages (the core names the rest).
+LABELS = {
+    "agb": "AGB-code",
+    "big": "BIG-nummer",
+    "bsn": "BSN",
+    "code": "code",
+    "communication": "bericht",
+    "display": "omschrijving",
+    "identifier": "kenmerk",
+    "note": "toelichting",
+    "organization": "praktijk",
+    "practitioner": "zorgverlener",
+    "reason": "reden",
+    "reason_codes": "reden (codes)",
+    "reference": "verwijzing",
+    "regisseur": "regisseur",
+    "requester": "verwijzer",
+    "role": "functie",
+    "status": "stand van zaken",
+    "system": "codelijst",
+    "task": "taak",
+    "task_id": "nummer van de taak",
+    "task_identifier": "nummer van de verwijzing",
+    "ura": "URA-nummer",
+    "urgency": "urgentie",
+    "uzi": "UZI-nummer",
+    "wijk": "wijk",
+}
+
 @hookimpl
 def wijkhub_message_types() -> list[MessageType]:
     """``referral.gp``: a GP practice refers a patient to the wijkteam (medical, consent only)."""
@@ -59,7 +88,7 @@ def wijkhub_message_types() -> list[MessageType]:
             name="referral.gp",
             partner_kinds=(KIND,),
             category="medisch",
-            data_model=GpReferral,
+            data_model=GpReferral, labels=LABELS,
             topic="verwijzing van de huisarts",
             summary=_referral_summary,
         ),
@@ -67,7 +96,7 @@ def wijkhub_message_types() -> list[MessageType]:
             name="referral.status",
             partner_kinds=(KIND,),
             category="medisch",
-            data_model=ReferralStatus,
+            data_model=ReferralStatus, labels=LABELS,
             topic="terugkoppeling over een verwijzing",
             inbound=False,
             outbound=True,
@@ -76,7 +105,7 @@ def wijkhub_message_types() -> list[MessageType]:
             name="referral.poh",
             partner_kinds=(KIND,),
             category="zorg",
-            data_model=PohReferral,
+            data_model=PohReferral, labels=LABELS,
             topic="verwijzing naar de praktijkondersteuner",
             inbound=False,
             outbound=True,

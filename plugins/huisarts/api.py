@@ -20,21 +20,29 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from consent.fhir import FhirRefused, Issue
-from hub.api.deps import ContextDep, PartnerDep, SessionDep
-from hub.core.context import HubContext
-from hub.core.errors import FieldProblem, HubProblem
-from hub.core.ingest import accept_message, count_rejected
-from hub.core.models import Partner, Resident
+from hub.plugin import (
+    ContextDep,
+    FhirRefused,
+    FieldProblem,
+    HubContext,
+    HubProblem,
+    IdPath,
+    Issue,
+    Partner,
+    PartnerDep,
+    SessionDep,
+    accept_message,
+    count_rejected,
+)
 from plugins.huisarts import capability, tasks
 from plugins.huisarts.fhirio import (
     FHIR_JSON,
@@ -52,7 +60,6 @@ KIND = "huisarts"
 PREFIX = "/fhir/r4"
 MAX_COUNT = 100
 log = logging.getLogger(__name__)
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 # HTTP status -> FHIR issue-type code, for errors raised before the FHIR mapping runs.
 _ISSUE_CODE = {400: "structure", 401: "login", 403: "forbidden", 404: "not-found",
@@ -90,7 +97,8 @@ class FhirR4Route(APIRoute):
             try:
                 return await handler(request)
             except FhirRefused as exc:
-                status = 400 if any(i.code in _UNREADABLE for i in exc.issues) else 422
+                codes = {i.code for i in exc.issues}
+                status = 413 if "too-costly" in codes else 400 if codes & _UNREADABLE else 422
                 return _outcome(request, status, exc.issues)
             except UnsupportedMedia:
                 return _outcome(request, 415, [Issue("content-type", f"must be {FHIR_JSON} "
@@ -185,17 +193,24 @@ async def _read(request: Request, ctx: HubContext, partner: Partner, *,
     try:
         fmt = media_type(request.headers.get("content-type"))
         raw = await request.body()
-        if as_bundle:
-            return read_referral(parse_body(raw, fmt, root="Bundle"))
-        bundle = _task_as_bundle(parse_body(raw, fmt, root="Task"))
-        try:
-            return read_referral(bundle)
-        except FhirRefused as exc:
-            raise FhirRefused([Issue(_as_task_path(i.expression, len(bundle["entry"])),
-                                     i.diagnostics, i.code) for i in exc.issues]) from None
+        # Parsing and validating a body is CPU work (milliseconds, more for XML): in a
+        # worker thread, never on the event loop that answers every other partner.
+        return await run_in_threadpool(_parse_referral, raw, fmt, as_bundle)
     except (FhirRefused, UnsupportedMedia):
         count_rejected(ctx=ctx, partner=partner, body={"type": "referral.gp"})
         raise
+
+
+def _parse_referral(raw: bytes, fmt: str, as_bundle: bool) -> Referral:
+    """The referral a body holds, or FhirRefused naming the FHIRPath of the fault."""
+    if as_bundle:
+        return read_referral(parse_body(raw, fmt, root="Bundle"))
+    bundle = _task_as_bundle(parse_body(raw, fmt, root="Task"))
+    try:
+        return read_referral(bundle)
+    except FhirRefused as exc:
+        raise FhirRefused([Issue(_as_task_path(i.expression, len(bundle["entry"])),
+                                 i.diagnostics, i.code) for i in exc.issues]) from None
 
 
 def _task_as_bundle(data: dict[str, Any]) -> dict[str, Any]:
@@ -232,13 +247,9 @@ def _as_task_path(expression: str, entries: int) -> str:
 
 def _store(request: Request, ctx: HubContext, session: Session, partner: Partner,
            referral: Referral, as_bundle: bool) -> Response:
-    subject = ctx.pseudonyms.subject(referral.bsn)
-    if session.get(Resident, subject) is None:
-        patient = next(i for i, (kind, _) in enumerate(referral.entries) if kind == "Patient")
-        where = (f"Bundle.entry[{patient}].resource.identifier" if as_bundle
-                 else "Task.contained.ofType(Patient).identifier")
-        raise FhirRefused([Issue(where, "no resident of the hub's wijken is known by this BSN",
-                                 "not-found")])
+    # Known resident or not, the same answer (issue 13, item 12): a GP must not learn
+    # from the hub whether a BSN lives in its wijken. A referral about someone the hub
+    # does not know is stored and waits like any unmatched message (then it expires).
     body = {"type": "referral.gp", "source_ref": referral.source_ref,
             "subject": {"bsn": referral.bsn},
             "occurred_at": (referral.occurred_at or ctx.clock()).isoformat(),
@@ -247,10 +258,9 @@ def _store(request: Request, ctx: HubContext, session: Session, partner: Partner
                               now=ctx.clock())
     requester = referral.data["requester"]
     task = tasks.create_inbound(session=session, partner_id=partner.id, message_id=accepted.id,
-                                identifier=referral.source_ref,
                                 requester=requester.get("reference")
                                 or requester.get("identifier"), now=ctx.clock())
-    resource = tasks.to_fhir(task)
+    resource = tasks.to_fhir(task, identifier=referral.source_ref)
     session.commit()
     ctx.work_available.set()
     status = 201 if accepted.created else 200
@@ -289,7 +299,9 @@ def read_task(request: Request, task_id: IdPath, ctx: ContextDep, session: Sessi
     if task is None or task.partner_id != partner.id or task.direction != "in":
         raise HubProblem(404, "Task not found",
                          [FieldProblem("Task.id", "no Task of yours has this id")])
-    return _respond(request, tasks.to_fhir(task), headers={"ETag": f'W/"{task.version}"'})
+    resource = tasks.to_fhir(task, identifier=tasks.identifier_of(session=session, ctx=ctx,
+                                                                  task=task))
+    return _respond(request, resource, headers={"ETag": f'W/"{task.version}"'})
 
 
 @router.get("/Task", response_class=Response, responses=_doc("A searchset Bundle of Tasks"))
@@ -319,7 +331,9 @@ def search_tasks(request: Request, ctx: ContextDep, session: SessionDep,
     return _respond(request, {**page,
                               "entry": [{"fullUrl": f"{str(request.base_url).rstrip('/')}"
                                                     f"{PREFIX}/Task/{t.id}",
-                                         "resource": tasks.to_fhir(t),
+                                         "resource": tasks.to_fhir(
+                                             t, identifier=tasks.identifier_of(
+                                                 session=session, ctx=ctx, task=t)),
                                          "search": {"mode": "match"}} for t in found]})
 
 

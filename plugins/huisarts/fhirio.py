@@ -4,7 +4,11 @@ Pure: no database, no logging of content. The models are ``fhir.resources.R4B``
 (R4B's Task, ServiceRequest, Patient, Practitioner(Role), Organization and
 Communication are R4's 4.0.1 unchanged).
 
-XML is parsed in two steps. defusedxml first reads the bytes and refuses any
+XML is parsed in three steps. A scan with expat (linear, no tree) first counts
+what makes fhir.resources' XML reader slow — namespace declarations, attributes,
+nesting depth, elements — and refuses a body past :data:`XML_CAPS` before any
+tree is built (issue 13, item 3: 42,000 namespaces once held the event loop for
+80 s; the reader is quadratic in them). defusedxml then reads the bytes and refuses any
 DTD, entity declaration or external reference (a billion-laughs payload stops
 at its ``<!DOCTYPE``, before a single entity is expanded). Only then does lxml,
 which fhir.resources needs, build the tree, with a parser that resolves no
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import xml.parsers.expat
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +29,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from lxml import etree
 from pydantic import ValidationError
 
-from consent.fhir import FhirRefused, Issue, operation_outcome, parse_json
+from hub.plugin import FhirRefused, Issue, operation_outcome, parse_json
 
 FHIR_JSON = "application/fhir+json"
 FHIR_XML = "application/fhir+xml"
@@ -137,7 +142,65 @@ def parse_body(raw: bytes, fmt: str, *, root: str) -> dict[str, Any]:
     return _parse_xml(raw, root=root)
 
 
+# A referral (Bundle of Patient, ServiceRequest, Task, a practitioner) has a few
+# hundred elements, depth under 15, one namespace (FHIR's, plus XHTML for a narrative)
+# and at most a handful of attributes per element: the caps leave ample room for that.
+XML_CAPS = {"namespaces": 8, "attributes": 16, "depth": 48, "elements": 10_000}
+
+
+class _OverCap(Exception):
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def scan_xml(raw: bytes, *, root: str) -> None:
+    """Refuse (FhirRefused, code ``too-costly``) XML past :data:`XML_CAPS` or with a DTD.
+
+    Linear in the body and builds nothing, so a hostile body costs little: run it
+    before any parser that builds a tree or a model.
+    """
+    parser = xml.parsers.expat.ParserCreate()
+    counts = {"namespaces": 0, "elements": 0}
+    depth = 0
+
+    def start(_name: str, attrs: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        counts["elements"] += 1
+        counts["namespaces"] += sum(1 for a in attrs if a == "xmlns" or a.startswith("xmlns:"))
+        for what, value in (("depth", depth), ("elements", counts["elements"]),
+                            ("namespaces", counts["namespaces"]),
+                            ("attributes", len(attrs))):
+            if value > XML_CAPS[what]:
+                raise _OverCap(what)
+
+    def end(_name: str) -> None:
+        nonlocal depth
+        depth -= 1
+
+    def doctype(*_args: Any) -> None:
+        raise FhirRefused([Issue(root, "XML with a DTD, entity declarations or external "
+                                 "references is not accepted", "security")])
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    try:
+        parser.Parse(raw, True)
+    except _OverCap as exc:
+        limit = XML_CAPS[exc.what]
+        what = {"namespaces": "namespace declarations", "attributes": "attributes on one "
+                "element", "depth": "levels of nesting", "elements": "elements"}[exc.what]
+        raise FhirRefused([Issue(root, f"XML may have at most {limit} {what}",
+                                 "too-costly")]) from None
+    except xml.parsers.expat.ExpatError:
+        raise FhirRefused([Issue(root, "is not well-formed XML", "structure")]) from None
+
+
 def _parse_xml(raw: bytes, *, root: str) -> dict[str, Any]:
+    scan_xml(raw, root=root)
     try:
         SafeET.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:

@@ -14,8 +14,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from consent.tables import UTCDateTime
-from hub.core.models import Base
+from hub.plugin import Base, UTCDateTime
 
 
 class ReferralTask(Base):
@@ -31,7 +30,8 @@ class ReferralTask(Base):
     # foreign key, as in the outbox: the direction says which table it names.
     message_id: Mapped[str] = mapped_column(String(36), unique=True)
     service_request_id: Mapped[str] = mapped_column(String(36))
-    # The sender's Task identifier ("system|value"), as in messages.source_ref.
+    # Only in rows stored before issue 13 (item 10): the sender's Task identifier is the
+    # message's source_ref, kept sealed by the core (tasks.identifier_of); new rows: None.
     identifier: Mapped[str | None] = mapped_column(String(200))
     # FHIR Task.status: requested | received | accepted | in-progress | completed | rejected
     status: Mapped[str] = mapped_column(String(20), index=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from hub.core.types import ItemStatusEvent, OutboundEnvelope, OutboundMessage, OutboundRequest
+from hub.plugin import ItemStatusEvent, OutboundEnvelope, OutboundMessage, OutboundRequest
 from plugins.huisarts import feedback, tasks
 from plugins.huisarts.models import ReferralTask
 from plugins.huisarts.referral import OWNER_REFERENCE
@@ -41,7 +41,7 @@ def _transient(event: ItemStatusEvent, now: datetime) -> ReferralTask:
     return ReferralTask(id=tasks.task_id_for(event.message_id), direction="in",
                         partner_id=event.source_partner.id, message_id=event.message_id,
                         service_request_id=tasks.service_request_id_for(event.message_id),
-                        identifier=event.source_ref, status="requested",
+                        identifier=None, status="requested",
                         requester=requester.get("reference") or requester.get("identifier"),
                         owner=OWNER_REFERENCE, version=1, authored_at=now, last_updated=now)
 
@@ -72,8 +72,11 @@ def on_item_status(event: ItemStatusEvent, *, task: ReferralTask | None, now: da
         task.shared_back = True
     elif moved.status == "completed":
         task.shared_back = False
-    data = {"task_id": task.id, "status": moved.status, "task": tasks.to_fhir(task),
-            "task_identifier": task.identifier or event.source_ref, "communication": comm}
+    # The GP's identifier comes from the event (the message's sealed source_ref).
+    identifier = event.source_ref or task.identifier
+    data = {"task_id": task.id, "status": moved.status,
+            "task": tasks.to_fhir(task, identifier=identifier),
+            "task_identifier": identifier, "communication": comm}
     return [OutboundMessage(partner_id=event.source_partner.id, message_type="referral.status",
                             data=data, ref=f"{task.id}:v{moved.version}")]
 

@@ -29,7 +29,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.models import InboxItem, Message
+from hub.plugin import (
+    HubContext,
+    Message,
+    open_ref,
+    sender_item,
+)
 from plugins.huisarts.models import ReferralTask
 from plugins.huisarts.referral import OWNER_REFERENCE, WIJKHUB
 
@@ -66,16 +71,21 @@ def service_request_id_for(message_id: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, f"service-request:{message_id}"))
 
 
-def create_inbound(*, session: Session, partner_id: str, message_id: str, identifier: str,
+def create_inbound(*, session: Session, partner_id: str, message_id: str,
                    requester: str | None, now: datetime) -> ReferralTask:
-    """The Task of a GP's referral, stored once per message (a resend finds the first)."""
+    """The Task of a GP's referral, stored once per message (a resend finds the first).
+
+    The GP's own Task identifier is not stored here: it is the message's
+    ``source_ref``, which the core keeps sealed (issue 13, item 10); readers pass
+    it to :func:`to_fhir` (:func:`identifier_of` opens it).
+    """
     existing = session.scalar(select(ReferralTask).where(ReferralTask.message_id == message_id))
     if existing is not None:
         return existing
     task = ReferralTask(id=task_id_for(message_id), direction="in", partner_id=partner_id,
                         message_id=message_id,
                         service_request_id=service_request_id_for(message_id),
-                        identifier=identifier, status="requested", requester=requester,
+                        identifier=None, status="requested", requester=requester,
                         owner=OWNER_REFERENCE, version=1, authored_at=now, last_updated=now)
     session.add(task)
     session.flush()
@@ -117,8 +127,9 @@ def move(*, task: ReferralTask, status: str, now: datetime,
     return Move(status, task.version)
 
 
-def core_state(message: Message, item: InboxItem | None) -> tuple[str, str | None]:
-    """The Task status (and reason) that the core's state of a referral stands for now."""
+def core_state(message: Message, item: Any) -> tuple[str, str | None]:
+    """The Task status (and reason) that the core's state of a referral stands for now;
+    ``item``: the inbox item it became (hub.core.reads.sender_item), or None."""
     if item is None:
         if message.status == "closed":  # the resident denied the consent request
             return "rejected", REASON_NO_CONSENT
@@ -138,14 +149,13 @@ def refresh(*, session: Session, partner_id: str, now: datetime) -> int:
     failed), so what a GP reads never lags behind what happened.
     """
     rows = session.execute(
-        select(ReferralTask, Message, InboxItem)
+        select(ReferralTask, Message)
         .join(Message, Message.id == ReferralTask.message_id)
-        .outerjoin(InboxItem, InboxItem.id == Message.item_id)
         .where(ReferralTask.partner_id == partner_id, ReferralTask.direction == "in",
                ReferralTask.status.not_in(FINAL))).all()
     moved = 0
-    for task, message, item in rows:
-        status, reason = core_state(message, item)
+    for task, message in rows:
+        status, reason = core_state(message, sender_item(session=session, message=message))
         if move(task=task, status=status, now=now, reason=reason) is not None:
             moved += 1
     return moved
@@ -167,12 +177,24 @@ def _requester_reference(value: str | None) -> dict[str, Any] | None:
     return {"reference": value}
 
 
-def to_fhir(task: ReferralTask, *, base: str = "") -> dict[str, Any]:
-    """The Task as R4 JSON, as the hub holds it now.
+def identifier_of(*, session: Session, ctx: HubContext, task: ReferralTask) -> str | None:
+    """The GP's own Task identifier (``system|value``): its message's sealed source_ref.
+
+    A row stored before the identifier was sealed still holds it in clear.
+    """
+    message = session.get(Message, task.message_id) if task.direction == "in" else None
+    return open_ref(ctx, message) if message is not None else task.identifier
+
+
+def to_fhir(task: ReferralTask, *, base: str = "", identifier: str | None = None
+            ) -> dict[str, Any]:
+    """The Task as R4 JSON, as the hub holds it now, with the GP's ``identifier``
+    (from :func:`identifier_of`) first among its identifiers.
 
     ``for`` is left out on purpose: the hub keeps no BSN, and the GP knows its own
     patient by the Task's identifier.
     """
+    identifier = identifier or task.identifier
     out: dict[str, Any] = {
         "resourceType": "Task",
         "id": task.id,
@@ -185,8 +207,8 @@ def to_fhir(task: ReferralTask, *, base: str = "") -> dict[str, Any]:
         "lastModified": _instant(task.last_updated),
         "owner": {"reference": task.owner},
     }
-    if task.identifier:
-        system, _, value = task.identifier.partition("|")
+    if identifier:
+        system, _, value = identifier.partition("|")
         ident = {"value": value}
         if system:
             ident["system"] = system

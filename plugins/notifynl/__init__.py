@@ -23,10 +23,15 @@ from notifications_python_client.base import BaseAPIClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import hookimpl
-from hub.core.models import Partner
-from hub.core.outbound import PermanentDeliveryError
-from hub.core.types import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo
+from hub.plugin import (
+    MessageType,
+    OutboundEnvelope,
+    OutboundRequest,
+    Partner,
+    PartnerInfo,
+    PermanentDeliveryError,
+    hookimpl,
+)
 from plugins.notifynl.config import NotifySettings
 from plugins.notifynl.schemas import EmailNotification, SmsNotification
 
@@ -34,6 +39,10 @@ KIND = "notifynl"
 SERVICE_NAME = "NotifyNL"
 SMS, EMAIL = "notify.sms", "notify.email"
 _PATHS = {SMS: "/v2/notifications/sms", EMAIL: "/v2/notifications/email"}
+#: Dutch words for every field of the two types (residents read them in "who received what").
+LABELS = {"template_id": "sjabloon", "personalisation": "gegevens in de tekst",
+          "reference": "kenmerk", "purpose": "doel", "phone_number": "mobiel nummer",
+          "email_address": "e-mailadres"}
 
 
 @hookimpl
@@ -41,10 +50,10 @@ def wijkhub_message_types() -> list[MessageType]:
     """Text messages and e-mails to residents, sent to the NotifyNL service (outbound only)."""
     return [
         MessageType(name=SMS, partner_kinds=(KIND,), category="financieel",
-                    data_model=SmsNotification, topic="een sms van het wijkteam",
+                    data_model=SmsNotification, topic="een sms van het wijkteam", labels=LABELS,
                     inbound=False, outbound=True),
         MessageType(name=EMAIL, partner_kinds=(KIND,), category="financieel",
-                    data_model=EmailNotification, topic="een e-mail van het wijkteam",
+                    data_model=EmailNotification, topic="een e-mail van het wijkteam", labels=LABELS,
                     inbound=False, outbound=True),
     ]
 

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Path, Response
-
-from hub.api.deps import ContextDep, RegisseurDep, SessionDep
-from hub.core import outbound, outreach
-from hub.core.audit import as_actor, record_event
-from hub.core.contact import is_mobile
-from hub.core.errors import FieldProblem, HubProblem, invalid
+from hub.plugin import (
+    ContextDep,
+    FieldProblem,
+    HubProblem,
+    IdPath,
+    RegisseurDep,
+    SessionDep,
+    as_actor,
+    invalid,
+    is_mobile,
+    outbound,
+    outreach,
+    record_event,
+)
 from plugins.notifynl import EMAIL, SMS, service_partner
 from plugins.notifynl.config import NotifySettings
 from plugins.notifynl.schemas import NotifyPublic, NotifyRequest
 from plugins.notifynl.texts import render
 
 router = APIRouter(prefix="/api/v1/outreach", tags=["outreach"])
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.post("/{case_id}/notify", response_model=NotifyPublic, status_code=202, responses={

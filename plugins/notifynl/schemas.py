@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.core.contact import Email, Phone
+from hub.plugin import Email, Phone
 
 _UUID = r"^[0-9a-fA-F-]{36}$"
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import httpx
 
-from hub import hookimpl
-from hub.core.types import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo
+from hub.plugin import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo, hookimpl
 from plugins.sdd import models  # noqa: F401  (declares the plugin's table)
 from plugins.sdd.config import WmoSettings
 from plugins.sdd.schemas import (
@@ -40,18 +39,45 @@ def status_summary(data: Mapping[str, Any]) -> str:
     return "Wmo-aanvraag in behandeling bij de Wmo-desk"
 
 
+# Dutch words for the fields of this plugin's messages (the core names the rest).
+LABELS = {
+    "aanvraag_date": "datum van de aanvraag",
+    "amount": "hoeveelheid",
+    "bsn": "BSN",
+    "desk_reference": "kenmerk bij de Wmo-desk",
+    "end_date": "einddatum",
+    "frequency": "hoe vaak",
+    "melding_date": "datum van de melding",
+    "outcome": "besluit",
+    "plan_ref": "kenmerk van het plan",
+    "product_category": "soort voorziening",
+    "product_code": "code van de voorziening",
+    "product_name": "naam van de voorziening",
+    "provision": "voorziening",
+    "provision_name": "naam van de voorziening",
+    "reason": "reden",
+    "regisseur": "regisseur",
+    "request_id": "nummer van de aanvraag",
+    "start_date": "begindatum",
+    "status": "stand van zaken",
+    "unit": "eenheid",
+    "urgency": "urgentie",
+    "volume": "omvang",
+    "wijk": "wijk",
+}
+
 @hookimpl
 def wijkhub_message_types() -> list[MessageType]:
     """The request the hub sends to the desk; the desk's status and decision (beschikking)."""
     return [
         MessageType(name=REQUEST_TYPE, partner_kinds=(KIND,), category="zorg",
-                    data_model=WmoRequestData, topic="uw Wmo-aanvraag",
+                    data_model=WmoRequestData, labels=LABELS, topic="uw Wmo-aanvraag",
                     summary=lambda data: "Wmo-aanvraag", inbound=False, outbound=True),
         MessageType(name=DECISION_TYPE, partner_kinds=(KIND,), category="zorg",
-                    data_model=WmoDecision, topic="het besluit op uw Wmo-aanvraag",
+                    data_model=WmoDecision, labels=LABELS, topic="het besluit op uw Wmo-aanvraag",
                     summary=decision_summary, resident_summary=decision_summary),
         MessageType(name=STATUS_TYPE, partner_kinds=(KIND,), category="zorg",
-                    data_model=WmoStatus, topic="de behandeling van uw Wmo-aanvraag",
+                    data_model=WmoStatus, labels=LABELS, topic="de behandeling van uw Wmo-aanvraag",
                     summary=status_summary, resident_summary=status_summary),
     ]
 

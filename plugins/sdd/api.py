@@ -5,26 +5,33 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, SessionDep
-from hub.core import outbound
-from hub.core.audit import Event, as_actor, record_events
-from hub.core.context import HubContext
-from hub.core.errors import HubProblem
-from hub.core.identity import Principal
-from hub.core.models import Message, Partner
+from hub.plugin import (
+    ContextDep,
+    Event,
+    HubContext,
+    HubProblem,
+    IdPath,
+    InboxReaderDep,
+    Message,
+    Partner,
+    Principal,
+    RegisseurDep,
+    SessionDep,
+    as_actor,
+    outbound,
+    record_events,
+)
 from plugins.sdd import service
 from plugins.sdd.config import WmoSettings
 from plugins.sdd.models import WmoRequest
 from plugins.sdd.schemas import IWMO_CATEGORIES, WmoRequestIn
 
 router = APIRouter(prefix="/api/v1/wmo", tags=["wmo"])
-_ID = r"^[A-Za-z0-9_-]+$"
-IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID)]
 IdempotencyKey = Annotated[str | None, Header(
     min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$", alias="Idempotency-Key",
     description="Makes a retry safe: the same key returns the request made with it.")]

@@ -20,8 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from hub import hookimpl
-from hub.core.types import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo
+from hub.plugin import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo, hookimpl
 from plugins.veiligthuis import outbound
 from plugins.veiligthuis.schemas import OutgoingReport, SafetyReport
 
@@ -38,6 +37,20 @@ def _summary(data: Mapping[str, Any]) -> str:
     return f"{kind} van Veilig Thuis" + (f" over {concern}" if concern else "")
 
 
+# Dutch words for the fields of this plugin's messages (the core names the rest).
+LABELS = {
+    "acute": "acuut gevaar",
+    "birthdate": "geboortedatum",
+    "case_ref": "dossiernummer bij Veilig Thuis",
+    "concern": "zorg",
+    "description": "omschrijving",
+    "kind": "soort",
+    "not_informed_reason": "waarom de bewoner het niet weet",
+    "person": "persoon",
+    "reporter": "melder",
+    "resident_informed": "bewoner weet ervan",
+}
+
 @hookimpl
 def wijkhub_message_types() -> list[MessageType]:
     """``safety.report``, sent by Veilig Thuis to the household's designated regisseur;
@@ -47,7 +60,7 @@ def wijkhub_message_types() -> list[MessageType]:
             name="safety.report",
             partner_kinds=(KIND,),
             category="veiligheid",
-            data_model=SafetyReport,
+            data_model=SafetyReport, labels=LABELS,
             topic="veiligheid",
             summary=_summary,
         ),
@@ -55,7 +68,7 @@ def wijkhub_message_types() -> list[MessageType]:
             name=outbound.OUTBOUND_TYPE,
             partner_kinds=(KIND,),
             category="veiligheid",
-            data_model=OutgoingReport,
+            data_model=OutgoingReport, labels=LABELS,
             topic="veiligheid",
             inbound=False,
             outbound=True,

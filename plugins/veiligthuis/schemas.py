@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.core.address import Address
+from hub.plugin import (
+    Address,
+    IdField,
+)
 
 
 class Contact(BaseModel):
@@ -95,11 +98,11 @@ class ReportCreate(BaseModel):
                      description="Your own id for this report: sending it again is harmless.")
     bsn: str = Field(min_length=1, max_length=20,
                      description="The resident the report is about; never stored.")
-    related_item_id: str | None = Field(
-        default=None, min_length=1, max_length=64,
+    related_item_id: IdField | None = Field(
+        default=None,
         description="The inbox item (a Veilig Thuis report) this answers, if any.")
-    partner_id: str | None = Field(
-        default=None, min_length=1, max_length=64,
+    partner_id: IdField | None = Field(
+        default=None,
         description="Which Veilig Thuis, when the hub knows more than one.")
     report: WijkteamReport
 

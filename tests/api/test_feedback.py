@@ -200,3 +200,54 @@ def test_repeat_after_the_item_was_closed_is_a_new_item(ctx, client, worker):
     page = client.get("/api/v1/inbox", headers=staff, params={"status": "new"}).json()
     assert page["total"] == 1 and page["items"][0]["id"] != closed["id"]
     assert _status(client, again, woonbron) == "received"
+
+
+def test_same_tenancy_of_another_resident_in_another_wijk_is_not_a_repeat(ctx, client, worker):
+    # Issue 13, item 2: a partner's typo (the same tenancy_ref and amount for another
+    # resident) must never link one resident's signal to another resident's item.
+    fatima = person(1, postcode="3317AB", huisnummer="12", name="Fatima")
+    jan = person(2, postcode="3321CD", huisnummer="4", name="Jan de Vries")
+    register(ctx, fatima, jan)
+    _, woonbron = partner(ctx)
+    krispijn, crabbehof = regisseur(ctx, "krispijn"), regisseur(ctx, "crabbehof", user="kees")
+    first = _send(client, arrears(fatima, ref="A-1", tenancy="HC-1"), woonbron)
+    worker.drain()
+    second = _send(client, arrears(jan, ref="A-2", tenancy="HC-1"), woonbron)
+    worker.drain()
+    fatimas = _only_item(client, krispijn)
+    assert fatimas["repeats"] == 0
+    jans = _only_item(client, crabbehof)
+    assert jans["repeats"] == 0 and jans["id"] != fatimas["id"]
+    client.post(f"/api/v1/inbox/{fatimas['id']}/take-up", headers=krispijn)
+    assert _status(client, first, woonbron) == "taken_up"
+    assert _status(client, second, woonbron) == "received"
+
+
+def test_same_tenancy_of_another_resident_in_the_same_wijk_is_not_a_repeat(ctx, client, worker):
+    anna, bert = person(1), person(2)
+    register(ctx, anna, bert)
+    _, woonbron = partner(ctx)
+    _send(client, arrears(anna, ref="A-1", tenancy="HC-1"), woonbron)
+    worker.drain()
+    _send(client, arrears(bert, ref="A-2", tenancy="HC-1"), woonbron)
+    worker.drain()
+    page = client.get("/api/v1/inbox", headers=regisseur(ctx)).json()
+    assert page["total"] == 2
+    assert all(i["repeats"] == 0 for i in page["items"])
+
+
+def test_an_unmatched_signal_is_never_a_repeat(ctx, client, worker):
+    # Triage: the hub does not know who it is about, so it cannot be "the same debt
+    # of the same resident" as anything else.
+    anna = person(1)
+    stranger = person(3, name="Onbekend")  # in Krispijn, but not in the registry
+    register(ctx, anna)
+    _, woonbron = partner(ctx)
+    _send(client, arrears(anna, ref="A-1", tenancy="HC-1"), woonbron)
+    worker.drain()
+    _send(client, arrears(stranger, ref="A-2", tenancy="HC-1"), woonbron)
+    _send(client, arrears(stranger, ref="A-3", tenancy="HC-1"), woonbron)
+    worker.drain()
+    page = client.get("/api/v1/inbox", headers=regisseur(ctx)).json()
+    assert page["total"] == 3
+    assert all(i["repeats"] == 0 for i in page["items"])

@@ -179,14 +179,17 @@ def test_what_the_hub_cannot_honour_is_refused_and_nothing_is_stored(ctx, client
     assert len(client.get("/api/v1/me/consents", headers=resident(ctx, anna)).json()) == 1
 
 
-def test_the_patient_must_be_a_known_resident_by_valid_bsn(ctx, client):
+def test_the_patient_must_be_named_by_a_valid_bsn_known_or_not(ctx, client):
     anna = person(1)
     register(ctx, anna)
     data, gp = _gp_consent(ctx, client, anna)
-    stranger = copy.deepcopy(data)
+    # Issue 13, item 12: a BSN the hub does not know is answered as a known one.
+    known, stranger = copy.deepcopy(data), copy.deepcopy(data)
+    known["id"], stranger["id"] = "gp-consent-known", "gp-consent-stranger"
     stranger["patient"]["identifier"]["value"] = person(9).bsn
-    assert _outcome(_post(client, stranger, gp), 422) == {
-        "Consent.patient.identifier": "not-found"}
+    answers = [_post(client, body, gp) for body in (known, stranger)]
+    assert [a.status_code for a in answers] == [201, 201], answers[1].text
+    assert sorted(answers[0].json()) == sorted(answers[1].json())
     bad = copy.deepcopy(data)
     bad["patient"]["identifier"]["value"] = "123456789"
     r = _post(client, bad, gp)

@@ -310,6 +310,56 @@ def test_a_retried_grant_with_its_idempotency_key_does_not_revive_a_revoked_cons
     assert r.status_code == 422, r.text
 
 
+
+def test_an_idempotency_key_is_bound_to_the_body_and_the_actor(ctx, client):
+    # Issue 13, item 9: a bewindvoerder (financieel only) reusing the resident's own key
+    # must not learn the id of a consent outside her capacity.
+    anna, bewind = person(325), person(326)
+    register(ctx, anna, bewind)
+    rep = _represent(ctx, anna, bewind, "bewindvoerder")
+    key = {"Idempotency-Key": "portal-9"}
+    own = client.post("/api/v1/me/consents", json={**GRANT, "categories": ["wonen"]},
+                      headers={**resident(ctx, anna), **key})
+    assert own.status_code == 201, own.text
+    r = client.post("/api/v1/me/consents", json={**GRANT, "categories": ["financieel"]},
+                    headers={**resident(ctx, bewind), **key}, params={"on_behalf_of": rep.id})
+    assert r.status_code == 409, r.text
+    assert own.json()["id"] not in r.text
+    assert r.json()["errors"][0]["field"] == "Idempotency-Key"
+    # The same actor with another body under the same key: 409 as well.
+    r = client.post("/api/v1/me/consents", json={**GRANT, "categories": ["financieel"]},
+                    headers={**resident(ctx, anna), **key})
+    assert r.status_code == 409, r.text
+    # The same actor and body again: the retry answers with the same consent.
+    again = client.post("/api/v1/me/consents", json={**GRANT, "categories": ["wonen"]},
+                        headers={**resident(ctx, anna), **key})
+    assert again.status_code == 201 and again.json() == own.json()
+
+
+
+def test_a_consent_with_an_unknown_source_kind_or_partner_is_refused_by_field(ctx, client):
+    # Issue 13, item 17: such a consent could never match anything.
+    anna = person(327)
+    register(ctx, anna)
+    me = resident(ctx, anna)
+    woonbron, _ = partner(ctx)
+    r = client.post("/api/v1/me/consents",
+                    json={**GRANT, "source_kinds": ["huisarts", "woningcorporatei"]}, headers=me)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "source_kinds[1]"
+    r = client.post("/api/v1/me/consents",
+                    json={**GRANT, "source_kinds": [], "source_partners": ["no-such-partner"]},
+                    headers=me)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "source_partners[0]"
+    assert client.get("/api/v1/me/consents", headers=me).json() == []
+    consent_id = _grant(client, me, {**GRANT, "source_kinds": [], "source_partners": [woonbron]})
+    r = client.patch(f"/api/v1/me/consents/{consent_id}",
+                     json={"source_kinds": ["woningcorporatei"]}, headers=me)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "source_kinds[0]"
+
+
 # --- no input produces a 500 -----------------------------------------------------------
 
 _json = st.recursive(

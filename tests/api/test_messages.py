@@ -63,13 +63,14 @@ def test_message_accepted_with_receipt(ctx, client):
     assert receipt["status"] == "received"
     uuid.UUID(receipt["id"])
     with ctx.engine.connect() as conn:
-        row = conn.execute(text("select id, type, source_ref, status from messages")).one()
+        row = conn.execute(text("select id, type, status from messages")).one()
         outbox = conn.execute(text("select message_id, status from outbox")).one()
-    assert tuple(row) == (receipt["id"], "signal.arrears.rent", "A-1", "accepted")
+    assert tuple(row) == (receipt["id"], "signal.arrears.rent", "accepted")
     assert tuple(outbox) == (receipt["id"], "pending")
     status = client.get(f"/api/v1/messages/{receipt['id']}", headers=woonbron)
     assert status.status_code == 200, status.text
     assert status.json()["status"] == "received"
+    assert status.json()["source_ref"] == "A-1"
 
 
 def test_same_source_ref_twice_gives_same_id_and_stores_once(ctx, client):
@@ -83,6 +84,50 @@ def test_same_source_ref_twice_gives_same_id_and_stores_once(ctx, client):
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["status"] == "received"
     assert _stored(ctx) == (1, 1)
+
+
+def test_a_bsn_as_source_ref_is_accepted_but_never_stored_in_clear(ctx, client):
+    # Issue 13, item 10: a partner may use any reference, even a BSN; the hub keeps it
+    # as a keyed hash (for uniqueness) and sealed (to answer with it), never in clear.
+    anna = person(1)
+    ref = make_bsn(4242)
+    _, woonbron = partner(ctx)
+    first = client.post("/api/v1/messages", json=arrears(anna, ref=ref), headers=woonbron)
+    assert first.status_code == 202, first.text
+    again = client.post("/api/v1/messages", json=arrears(anna, ref=ref), headers=woonbron)
+    assert again.json()["id"] == first.json()["id"]
+    assert _stored(ctx) == (1, 1)
+    status = client.get(f"/api/v1/messages/{first.json()['id']}", headers=woonbron)
+    assert status.status_code == 200 and status.json()["source_ref"] == ref
+    with ctx.engine.connect() as conn:
+        for table in inspect(ctx.engine).get_table_names():
+            for row in conn.execute(text(f'select * from "{table}"')):
+                assert ref not in " ".join(str(v) for v in row), f"{table} holds the ref"
+
+
+def test_a_source_ref_stored_in_clear_before_is_sealed_after_the_upgrade(ctx, client):
+    # Rows stored before migration 0012 hold the reference in clear; the step after the
+    # upgrade seals them, and a resend is still recognised.
+    from hub.core.source_refs import seal_all_legacy_refs
+
+    anna = person(1)
+    _, woonbron = partner(ctx)
+    sent = client.post("/api/v1/messages", json=arrears(anna, ref="OLD-1"), headers=woonbron)
+    message_id = sent.json()["id"]
+    with ctx.engine.begin() as conn:  # as the row looked before 0012
+        conn.execute(text("update messages set source_ref = 'OLD-1', source_ref_sealed = null"))
+    assert client.get(f"/api/v1/messages/{message_id}",
+                      headers=woonbron).json()["source_ref"] == "OLD-1"
+    assert seal_all_legacy_refs(ctx) == 1
+    assert seal_all_legacy_refs(ctx) == 0
+    with ctx.engine.connect() as conn:
+        stored, sealed = conn.execute(text("select source_ref, source_ref_sealed "
+                                           "from messages")).one()
+    assert "OLD-1" not in stored and "OLD-1" not in sealed
+    assert client.get(f"/api/v1/messages/{message_id}",
+                      headers=woonbron).json()["source_ref"] == "OLD-1"
+    again = client.post("/api/v1/messages", json=arrears(anna, ref="OLD-1"), headers=woonbron)
+    assert again.json()["id"] == message_id and _stored(ctx) == (1, 1)
 
 
 def test_same_source_ref_from_another_partner_is_another_message(ctx, client):

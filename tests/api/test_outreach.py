@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -15,36 +14,13 @@ from hub.core import outbound
 from hub.core.models import OutboundMessageRow
 from tests.plugins.evides.test_evides import water
 from tests.utils.builders import arrears, partner, person, regisseur, register, teamlead
-from tests.utils.outreach import (
-    END_OF_SUPPLY,
-    ENERGY,
-    StandInCreditors,
-    creditor_signal,
-    policy_with_test_creditors,
-)
+from tests.utils.outreach import END_OF_SUPPLY, ENERGY, creditor_signal
 
 ANNA, BOB = person(71, name="Anna Smit"), person(72, name="Bob Jansen")
 NOTIFY = "https://notify.test"
 KEY = "wijkhub_test-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0"
 TEMPLATE = "f33517ff-2a88-4f6e-b855-c550268ce08a"
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def settings(settings, tmp_path):
-    """Settings with a policy that lists the stand-in creditors' types."""
-    return settings.model_copy(update={"policy_file": policy_with_test_creditors(tmp_path)})
-
-
-@pytest.fixture
-def creditors(ctx) -> Iterator[StandInCreditors]:
-    """The energy and health stand-ins, registered for the test only."""
-    plugin = StandInCreditors()
-    ctx.plugins.register(plugin, name="stand-in-creditors")
-    try:
-        yield plugin
-    finally:
-        ctx.plugins.unregister("stand-in-creditors")
 
 
 def _send(client, body, headers) -> str:
@@ -97,11 +73,10 @@ def test_a_nuisance_report_or_a_signal_without_household_opens_no_case(ctx, clie
     assert _cases(ctx, client) == []
 
 
-def test_an_end_of_supply_notice_comes_first_then_amount_then_partners(ctx, client, worker,
-                                                                       creditors):
+def test_an_end_of_supply_notice_comes_first_then_amount_then_partners(ctx, client, worker):
     register(ctx, ANNA, BOB, person(75))
     _, woonbron = partner(ctx, "Woonbron")
-    _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
+    _, eneco = partner(ctx, "Eneco", kind="energie")
     _send(client, arrears(ANNA, ref="R-1", amount="4000.00"), woonbron)
     _send(client, arrears(person(75), ref="R-3", amount="100.00"), woonbron)
     _send(client, creditor_signal(BOB, type_=END_OF_SUPPLY, ref="E-1", amount="80.00"), eneco)
@@ -168,9 +143,9 @@ def test_bad_attempts_and_closes_are_refused_naming_the_field(ctx, client, worke
 
 
 @sqlite_only
-def test_a_bad_contact_detail_is_refused_at_the_door(ctx, client, worker, creditors):
+def test_a_bad_contact_detail_is_refused_at_the_door(ctx, client, worker):
     register(ctx, ANNA)
-    _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
+    _, eneco = partner(ctx, "Eneco", kind="energie")
     r = client.post("/api/v1/messages", headers=eneco, json=creditor_signal(
         ANNA, type_=ENERGY, ref="E-1", phone="12"))
     _problem(r, 422, "data.phone")
@@ -191,7 +166,7 @@ def test_a_bad_contact_detail_is_refused_at_the_door(ctx, client, worker, credit
 
 @respx.mock
 def test_contact_details_are_sealed_and_never_logged_and_a_failing_send_is_dead_lettered(
-        ctx, client, worker, clock, creditors, monkeypatch, caplog):
+        ctx, client, worker, clock, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("HUB_NOTIFYNL_BASE_URL", NOTIFY)
     monkeypatch.setenv("HUB_NOTIFYNL_API_KEY", KEY)
@@ -199,7 +174,7 @@ def test_contact_details_are_sealed_and_never_logged_and_a_failing_send_is_dead_
     route = respx.post(f"{NOTIFY}/v2/notifications/email").mock(
         return_value=httpx.Response(500))
     register(ctx, ANNA)
-    _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
+    _, eneco = partner(ctx, "Eneco", kind="energie")
     _send(client, creditor_signal(ANNA, type_=ENERGY, ref="E-1", phone="+31 6 87654321",
                                   email="anna.smit@example.nl"), eneco)
     worker.drain()
@@ -259,8 +234,7 @@ def test_a_dry_run_shows_the_text_and_stores_or_sends_nothing(ctx, client, worke
 
 
 @sqlite_only
-def test_the_sealed_contact_details_are_resealed_when_the_key_rotates(ctx, client, worker,
-                                                                      creditors):
+def test_the_sealed_contact_details_are_resealed_when_the_key_rotates(ctx, client, worker):
     from hub.core import outreach
     from hub.core.crypto import Cipher
     from hub.core.keys import rotate_data_key
@@ -268,7 +242,7 @@ def test_the_sealed_contact_details_are_resealed_when_the_key_rotates(ctx, clien
     from hub.core.reencrypt import reencrypt_all
 
     register(ctx, ANNA)
-    _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
+    _, eneco = partner(ctx, "Eneco", kind="energie")
     _send(client, creditor_signal(ANNA, type_=ENERGY, ref="E-1",
                                   phone="0687654321"), eneco)
     worker.drain()
@@ -281,13 +255,12 @@ def test_the_sealed_contact_details_are_resealed_when_the_key_rotates(ctx, clien
 
 
 @sqlite_only
-def test_retention_takes_the_contact_details_with_the_signals(ctx, client, worker, clock,
-                                                             creditors):
+def test_retention_takes_the_contact_details_with_the_signals(ctx, client, worker, clock):
     from hub.core.outreach_models import OutreachCase
     from hub.core.retention import run_retention
 
     register(ctx, ANNA)
-    _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
+    _, eneco = partner(ctx, "Eneco", kind="energie")
     _send(client, creditor_signal(ANNA, type_=ENERGY, ref="E-1",
                                   email="anna@example.nl"), eneco)
     worker.drain()

@@ -142,3 +142,20 @@ def test_near_miss_paper_consents_never_answer_500(ctx, client, key, value):
     if r.status_code == 422:
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["errors"]
+
+
+def test_a_paper_consent_with_an_unknown_source_is_refused_by_field(ctx, client):
+    # Issue 13, item 17: a consent that can never match anything is refused.
+    anna = person(1)
+    register(ctx, anna)
+    staff = regisseur(ctx)
+    r = client.post("/api/v1/consents", json=_paper(anna, source_kinds=["woningcorporatei"]),
+                    headers=staff)
+    assert r.status_code == 422, r.text
+    assert _problem_fields(r) == {"source_kinds[0]"}
+    r = client.post("/api/v1/consents",
+                    json=_paper(anna, source_kinds=[], source_partners=["no-such-partner"]),
+                    headers=staff)
+    assert r.status_code == 422, r.text
+    assert _problem_fields(r) == {"source_partners[0]"}
+    assert client.get("/api/v1/me/consents", headers=resident(ctx, anna)).json() == []

@@ -66,3 +66,20 @@ def test_request_text_says_what_a_yes_covers():
         "Als u ja zegt, geldt dat 1 jaar voor alle meldingen over geldzaken van Evides. "
         "U kunt uw toestemming altijd weer intrekken."
     )
+
+
+@pytest.mark.parametrize(("days", "words"), [(1, "na 1 dag verwijderd"),
+                                             (90, "na 90 dagen verwijderd")])
+def test_retention_counts_days_in_singular_and_plural(days, words):
+    # Issue 13, item 16: never "na 1 dagen".
+    text = explain.disclosure_explanation(
+        basis="statute", at=datetime(2026, 3, 3, 12, 0, tzinfo=UTC), recipient="wijkteam",
+        fields=["amount_eur"], statute_title="Wgs", retention_days=days)
+    assert words in text
+
+
+def test_count_uses_the_singular_for_one_only():
+    from consent.dutch import count
+
+    assert [count(n, "maand", "maanden") for n in (0, 1, 2)] == [
+        "0 maanden", "1 maand", "2 maanden"]

@@ -282,7 +282,7 @@ def test_a_held_message_that_the_resident_refuses_tells_the_sender(ctx, api, wor
     assert [e.status for e in status_back.events] == ["held", "refused"]
     with ctx.sessions() as session:
         assert session.scalar(select(Message.status)) == "closed"
-    assert {row.ref for row in _rows(ctx)} == {"N-1:held", "N-1:refused"}
+    assert {outbound.ref_of(ctx, row) for row in _rows(ctx)} == {"N-1:held", "N-1:refused"}
 
 
 @pytest.mark.parametrize(("body", "field"), [

@@ -1,14 +1,13 @@
-"""Issue 16's story: four creditors, one household, one outreach case, to the monitor.
+"""Issue 16's story: four one household, one outreach case, to the monitor.
 
-The energy supplier and the health insurer are temporary stand-in plugins
-(tests/utils/outreach.py) until their real plugins land; rent and water are the
-built-in woningcorporatie and Evides plugins. NotifyNL and Evides' endpoint are respx.
+The energy supplier and the health insurer are the real plugins (``energie`` and
+the ``zorgverzekeraar`` kind file); rent and water are the built-in woningcorporatie
+and Evides plugins. NotifyNL and Evides' endpoint are respx.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import httpx
@@ -20,13 +19,7 @@ from hub.cli import main
 from hub.core.monitor import monthly_counts, parse_month
 from tests.plugins.evides.test_evides import water
 from tests.utils.builders import arrears, partner, person, regisseur, register, resident
-from tests.utils.outreach import (
-    ENERGY,
-    HEALTH,
-    StandInCreditors,
-    creditor_signal,
-    policy_with_test_creditors,
-)
+from tests.utils.outreach import ENERGY, HEALTH, creditor_signal
 
 NOTIFY = "https://notify.test"
 SERVICE_ID = "26785a09-ab16-4eb0-8407-a37497a57506"
@@ -36,23 +29,6 @@ EVIDES = "https://api.evides.example/wijkhub"
 ANNA = person(41, name="Anna de Vries")
 OTHERS = [person(50 + i) for i in range(5)]
 DECEMBER = [person(60 + i) for i in range(3)]
-
-
-@pytest.fixture
-def settings(settings, tmp_path):
-    """The hub's settings with a policy that lists the stand-in creditors' types."""
-    return settings.model_copy(update={"policy_file": policy_with_test_creditors(tmp_path)})
-
-
-@pytest.fixture
-def creditors(ctx) -> Iterator[StandInCreditors]:
-    """The energy and health stand-ins registered on the hub, removed afterwards."""
-    plugin = StandInCreditors()
-    ctx.plugins.register(plugin, name="stand-in-creditors")
-    try:
-        yield plugin
-    finally:
-        ctx.plugins.unregister("stand-in-creditors")
 
 
 @pytest.fixture
@@ -81,14 +57,14 @@ def _monitor(ctx, monkeypatch, capsys, month: str) -> dict[tuple[str, str], dict
 
 @respx.mock
 def test_four_creditors_one_case_one_sms_two_attempts_closed_and_counted(
-        ctx, client, worker, clock, creditors, notifynl, monkeypatch, capsys):
+        ctx, client, worker, clock, notifynl, monkeypatch, capsys):
     sms = respx.post(f"{NOTIFY}/v2/notifications/sms").mock(
         return_value=httpx.Response(201, json={"id": "notify-1"}))
     feedback = respx.post(url__startswith=EVIDES).mock(return_value=httpx.Response(200))
     register(ctx, ANNA, *OTHERS, *DECEMBER)
     _, woonbron = partner(ctx, "Woonbron")
     _, evides = partner(ctx, "Evides", kind="evides", endpoint=EVIDES)
-    _, eneco = partner(ctx, "Eneco", kind="energieleverancier")
+    _, eneco = partner(ctx, "Eneco", kind="energie")
     _, zilveren = partner(ctx, "Zilveren Kruis", kind="zorgverzekeraar")
 
     # All four partner kinds signal about Anna's household within a week.
@@ -98,7 +74,7 @@ def test_four_creditors_one_case_one_sms_two_attempts_closed_and_counted(
     clock.advance(days=1)
     sent["evides"] = (_send(client, water(ANNA, ref="W-1"), evides), evides)
     clock.advance(days=1)
-    sent["energieleverancier"] = (_send(client, creditor_signal(
+    sent["energie"] = (_send(client, creditor_signal(
         ANNA, type_=ENERGY, ref="E-1", phone="06 12345678"), eneco),
         eneco)
     clock.advance(days=1)
@@ -194,7 +170,7 @@ def test_four_creditors_one_case_one_sms_two_attempts_closed_and_counted(
         "households_combined_signals": 1, "attempts_phone": 1, "attempts_home_visit": 1,
         "households_reached": 1, "households_help_accepted": 1,
         "households_referred_debt_help": 0, "median_days_to_first_attempt": 4}
-    assert raw["energieleverancier"]["signals_received"] == 1
+    assert raw["energie"]["signals_received"] == 1
 
     december = _monitor(ctx, monkeypatch, capsys, "2026-12")
     row = december[("krispijn", "alle")]

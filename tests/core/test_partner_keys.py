@@ -253,3 +253,50 @@ def test_a_key_moves_to_raised_argon2_parameters_at_its_next_use(ctx, hasher):
         stored = session.get(PartnerKey, key_id_of(key)).key_hash
     assert f"t={hasher.time_cost + 1}," in stored and not stronger.check_needs_rehash(stored)
     assert _check(ctx, verifier, key) == partner.id
+
+
+def test_concurrent_wrong_secrets_cost_at_most_the_budget_of_argon2_checks(ctx, hasher, clock):
+    # Issue 13, item 6: check-and-count is atomic. Each check is held until the others
+    # have been throttled (or have also reached argon2, as the old check-then-count did).
+    import threading
+
+    _, key = _partner(ctx, hasher)
+    # 14 at once: each holds a database connection, and the pool has 15.
+    guesses, budget = 14, 4
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=60, cache_size=8, concurrent=guesses,
+                           failures=RateLimiter(rate=0.1, burst=budget, clock=clock))
+    wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    done = threading.Condition()
+    outcome: list[str] = []
+    real_verify = hasher.verify
+
+    def held_verify(hash, password):
+        with done:
+            outcome.append("checking")
+            done.notify_all()
+            done.wait_for(lambda: outcome.count("throttled") + outcome.count("checking") >= guesses,
+                          timeout=10)
+        return real_verify(hash, password)
+
+    hasher.verify = held_verify
+
+    def guess() -> None:
+        try:
+            with ctx.sessions() as session:
+                # As the API does: the lookup is a read (no write lock on SQLite).
+                session.connection(execution_options={"read_only": True})
+                verifier.partner_for(session=session, api_key=wrong, now=ctx.clock())
+        except KeyThrottled:
+            with done:
+                outcome.append("throttled")
+                done.notify_all()
+        except KeyRefused:
+            pass
+
+    threads = [threading.Thread(target=guess) for _ in range(guesses)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcome.count("checking") == budget
+    assert outcome.count("throttled") == guesses - budget

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from hub import hookimpl
 from hub.core.models import InboxItem, Message, OutboxEntry
+from hub.core.source_refs import open_ref
 from hub.core.types import MessageType
 from tests.utils.builders import arrears, partner, person, register, resident
 
@@ -68,7 +69,7 @@ def test_poison_is_retried_with_backoff_then_dead_lettered(ctx, client, worker, 
     worker.drain()
     with ctx.sessions() as session:
         entries = {e.message_id: e for e in session.scalars(select(OutboxEntry))}
-        messages = {m.source_ref: m for m in session.scalars(select(Message))}
+        messages = {open_ref(ctx, m): m for m in session.scalars(select(Message))}
     # The good message is not blocked by the poison one.
     assert entries[messages["G-1"].id].status == "done"
     poisoned = entries[messages["P-1"].id]

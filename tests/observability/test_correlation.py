@@ -14,6 +14,12 @@ from tests.utils.builders import arrears, nuisance, partner, person, register, r
 
 ANNA = person(5201)
 BOB = person(5202)
+# Opaque ids a partner may send (issue 13, item 11: never a name or a word).
+ERR_CID = "e1e1e1e1-0000-4000-a000-0a0b0c0de001"
+ANNA_CID = "c0ffee00-a1a1-4b0b-8c8c-0a0b0c0d0e0f"
+HELD_CID = "4e1d4e1d-b0b0-4c0c-9d9d-0a0b0c0d0e01"
+APPROVAL_CID = "a9a9a9a9-b0b0-4c0c-9d9d-0a0b0c0d0e09"
+BATCH_CID = "ba7c4ba7-c4ba-4c0c-9d9d-0a0b0c0d0e11"
 CSV_HEADER = "source_ref,name,birthdate,postcode,huisnummer,bsn,amount_eur,months,since,tenancy_ref"
 
 
@@ -21,7 +27,8 @@ def _records(caplog, logger: str, message_id: str) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == logger and message_id in r.getMessage()]
 
 
-@pytest.mark.parametrize("given", ["req-7f3a.partner:42", "A" * 64, "0b6c2f1e-42"])
+@pytest.mark.parametrize("given", ["0b6c2f1e-4a2d-4c1e-9f3a-7e6d5c4b3a21", "A" * 64,
+                                   "7f3a0b6c2f1e4a2d", "4bf92f3577b34da6-a3ce929d0e0e4736"])
 @sqlite_only
 def test_a_safe_incoming_id_is_echoed(client, given):
     r = client.get("/healthz", headers={"X-Correlation-ID": given})
@@ -30,6 +37,10 @@ def test_a_safe_incoming_id_is_echoed(client, given):
 
 @pytest.mark.parametrize("given", [
     "A" * 65,                     # too long
+    "Fatima-el-Amrani",           # a name (issue 13, item 11)
+    "corr-anna-1",                # a word and a name
+    "req-7f3a.partner:42",        # words, however safe the characters
+    "0b6c2f1e-42",                # too short to be opaque
     "has space",                  # unsafe characters
     "naam@example.nl",            # an e-mail address
     "<script>",
@@ -50,9 +61,9 @@ def test_every_answer_gets_an_id_also_an_error(client):
     first = client.get("/healthz").headers["X-Correlation-ID"]
     second = client.get("/healthz").headers["X-Correlation-ID"]
     assert correlation.is_acceptable(first) and first != second
-    problem = client.post("/api/v1/messages", json={}, headers={"X-Correlation-ID": "err-1"})
+    problem = client.post("/api/v1/messages", json={}, headers={"X-Correlation-ID": ERR_CID})
     assert problem.status_code == 401
-    assert problem.headers["X-Correlation-ID"] == "err-1"
+    assert problem.headers["X-Correlation-ID"] == ERR_CID
 
 
 def test_one_id_from_ingest_to_delivery(ctx, client, worker, caplog):
@@ -60,7 +71,7 @@ def test_one_id_from_ingest_to_delivery(ctx, client, worker, caplog):
     register(ctx, ANNA, BOB)
     _, woonbron = partner(ctx)
     first = client.post("/api/v1/messages", json=arrears(ANNA, ref="C-1"),
-                        headers={**woonbron, "X-Correlation-ID": "corr-anna-1"})
+                        headers={**woonbron, "X-Correlation-ID": ANNA_CID})
     second = client.post("/api/v1/messages", json=arrears(BOB, ref="C-2"), headers=woonbron)
     first_id, second_id = first.json()["id"], second.json()["id"]
     generated = second.headers["X-Correlation-ID"]
@@ -70,8 +81,8 @@ def test_one_id_from_ingest_to_delivery(ctx, client, worker, caplog):
 
     with ctx.sessions() as session:
         stored = dict(session.execute(select(Message.id, Message.correlation_id)).all())
-    assert stored == {first_id: "corr-anna-1", second_id: generated}
-    for message_id, cid in ((first_id, "corr-anna-1"), (second_id, generated)):
+    assert stored == {first_id: ANNA_CID, second_id: generated}
+    for message_id, cid in ((first_id, ANNA_CID), (second_id, generated)):
         (ingest,) = _records(caplog, "hub.core.ingest", message_id)
         (delivery,) = _records(caplog, "hub.core.router", message_id)
         assert "delivered" in delivery.getMessage()
@@ -84,16 +95,16 @@ def test_a_held_message_keeps_its_id_when_consent_releases_it(ctx, client, worke
     register(ctx, ANNA)
     _, woonbron = partner(ctx)
     sent = client.post("/api/v1/messages", json=nuisance(ANNA, ref="H-1"),
-                       headers={**woonbron, "X-Correlation-ID": "held-1"})
+                       headers={**woonbron, "X-Correlation-ID": HELD_CID})
     worker.drain()
     me = resident(ctx, ANNA)
     (request,) = client.get("/api/v1/me/requests", headers=me).json()
     client.post(f"/api/v1/me/requests/{request['id']}/approve",
-                headers={**me, "X-Correlation-ID": "approval-9"})
+                headers={**me, "X-Correlation-ID": APPROVAL_CID})
     worker.drain()
     lines = _records(caplog, "hub.core.router", sent.json()["id"])
     assert [("held" in r.getMessage(), r.correlation_id) for r in lines] == [
-        (True, "held-1"), (False, "held-1")]
+        (True, HELD_CID), (False, HELD_CID)]
 
 
 @sqlite_only
@@ -105,17 +116,17 @@ def test_batch_lines_carry_the_batch_id(ctx, client, worker, caplog):
         f"{ref},{who.name},,{who.postcode},{who.huisnummer},,500.00,2,2026-09-01,T-{ref}"
         for ref, who in (("K-1", ANNA), ("K-2", BOB))]
     r = client.post("/api/v1/messages/batch", content="\n".join(lines).encode(), headers={
-        **woonbron, "Content-Type": "text/csv", "X-Correlation-ID": "batch-2026-11"})
+        **woonbron, "Content-Type": "text/csv", "X-Correlation-ID": BATCH_CID})
     assert r.status_code == 202
     worker.drain()
     with ctx.sessions() as session:
         ids = dict(session.execute(select(Message.id, Message.correlation_id)).all())
-    assert list(ids.values()) == ["batch-2026-11", "batch-2026-11"]
+    assert list(ids.values()) == [BATCH_CID, BATCH_CID]
     (summary,) = [rec for rec in caplog.records if rec.name == "hub.core.batch"]
-    assert summary.correlation_id == "batch-2026-11"
+    assert summary.correlation_id == BATCH_CID
     for message_id in ids:
         (delivery,) = _records(caplog, "hub.core.router", message_id)
-        assert delivery.correlation_id == "batch-2026-11"
+        assert delivery.correlation_id == BATCH_CID
 
 
 def test_scoped_work_does_not_leak_its_id():

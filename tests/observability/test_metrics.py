@@ -8,6 +8,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from hub.core.models import InboxItem, Message, OutboxEntry
+from hub.core.source_refs import open_ref
 from tests.observability.helpers import samples, sqlite_only, value
 from tests.utils.builders import (
     arrears,
@@ -122,7 +123,7 @@ def test_a_realistic_run_is_counted_per_partner_type_basis_and_outcome(ctx, clie
     assert len(items) == 4
     personal = [ANNA.bsn, BOB.bsn, ANNA.bsn[:-1] + "0", ANNA.name, BOB.name, "Annemarie",
                 "Zwijnenburg", ANNA.postcode, "HC-", ctx.pseudonyms.subject(ANNA.bsn)]
-    personal += [m.id for m in messages] + [m.source_ref for m in messages]
+    personal += [m.id for m in messages] + [open_ref(ctx, m) for m in messages]
     personal += [i.id for i in items] + [i.household_id for i in items if i.household_id]
     for secret in personal:
         assert secret not in text, f"/metrics shows {secret[:4]}..."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
@@ -14,9 +13,12 @@ from hub.settings import Settings
 from tests.observability.helpers import samples, value
 from tests.system.test_crash import Server, _free_port
 from tests.utils.builders import arrears, partner, person, register
+from tests.utils.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 TOKEN = "scrape-credential-for-hub-serve-0001"
+
+CID = "5e7e5e7e-0a0b-4c0c-9d9d-0a0b0c0d0e01"  # an opaque id, as a partner sends it
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -37,19 +39,16 @@ def test_hub_serve_logs_json_with_one_id_and_serves_metrics(tmp_path, database_u
     scrape = f"http://127.0.0.1:{metrics_port}/metrics"
     try:
         r = httpx.post(f"{server.url}/api/v1/messages", json=arrears(anna, ref="S-1"),
-                       headers={**woonbron, "X-Correlation-ID": "serve-run-1"}, timeout=10)
+                       headers={**woonbron, "X-Correlation-ID": CID}, timeout=10)
         assert r.status_code == 202, r.text
         message_id = r.json()["id"]
-        delivered = 0.0
-        for _ in range(300):  # the in-process worker routes it; wait for it, bounded
+        def delivered() -> float:  # the in-process worker routes it; wait for it
             scraped = samples(httpx.get(scrape, headers={"Authorization": f"Bearer {TOKEN}"},
                                         timeout=5).text)
-            delivered = value(scraped, "wijkhub_messages_out_total", partner="Woonbron",
-                              type="signal.arrears.rent", basis="statute", outcome="delivered")
-            if delivered:
-                break
-            time.sleep(0.1)
-        assert delivered == 1
+            return value(scraped, "wijkhub_messages_out_total", partner="Woonbron",
+                         type="signal.arrears.rent", basis="statute", outcome="delivered")
+
+        assert wait_until(delivered, "the message was not delivered") == 1
         assert httpx.get(scrape, timeout=5).status_code == 401
     finally:
         server.stop()
@@ -58,5 +57,5 @@ def test_hub_serve_logs_json_with_one_id_and_serves_metrics(tmp_path, database_u
     assert any(rec["logger"].startswith("uvicorn") for rec in lines)  # uvicorn's lines too
     about = [rec for rec in lines if message_id in rec["message"]]
     assert [(rec["logger"], rec["correlation_id"]) for rec in about] == [
-        ("hub.core.ingest", "serve-run-1"), ("hub.core.router", "serve-run-1")]
+        ("hub.core.ingest", CID), ("hub.core.router", CID)]
     assert anna.name not in (tmp_path / "hub.log").read_text()

@@ -3,30 +3,12 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from hub.core.db import make_engine
-from hub.core.migrate import upgrade
-
-
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory) -> Path:
-    """A migrated SQLite database, made once: each test starts from a copy of it."""
-    path = tmp_path_factory.mktemp("template") / "hub.sqlite3"
-    engine = make_engine(f"sqlite:///{path}")
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
-    return path
+from tests.utils import databases
 
 
 @pytest.fixture
-def database_url(tmp_path, migrated_template) -> str:
+def database_url(tmp_path, sqlite_template) -> str:
     """The embedded default's database, in the test's own directory, already migrated."""
-    path = tmp_path / "hub.sqlite3"
-    shutil.copyfile(migrated_template, path)
-    return f"sqlite:///{path}"
+    return databases.sqlite_copy(sqlite_template, tmp_path / "hub.sqlite3")

@@ -32,6 +32,7 @@ from tests.utils.builders import FakeClock, partner, person, regisseur, register
 FATIMA = person(7001, name="Fatima el Amrani", postcode="3317AB", huisnummer="12")
 JOOST = person(7002, name="Joost van Dijk-Özdemir", postcode="3318CD", huisnummer="7")
 STRANGER_BSN = "123456782"  # valid, but not in the registry: the message goes to triage
+REF_BSN = person(7003).bsn  # a partner that uses a BSN as its own reference (issue 13, item 10)
 VALUES = ["98765.43", "HC-ZEBRA-7731", "+31612345678", "fatima.amrani@example.nl",
           "Geluidsoverlast bij de buren in de nacht", "Woonconsulent Bakhuizen",
           "Kees Onbekend-Tromp", "4321.09"]
@@ -110,6 +111,7 @@ def test_a_full_story_leaves_nothing_in_clear(tmp_path, monkeypatch, logs):
                        f"{who.postcode}|{who.huisnummer}", who.postcode):
             secrets[f"address {joined}"] = forms(joined)
     secrets["stranger bsn"] = forms(STRANGER_BSN)
+    secrets["bsn as source_ref"] = forms(REF_BSN)
     # BSNs that fail the elfproef are refused, and must not be echoed anywhere either.
     secrets["refused bsn 1"] = forms(FATIMA.bsn[:-1] + "0")
     secrets["refused bsn 2"] = forms(JOOST.bsn[:-1] + "0")
@@ -133,7 +135,8 @@ def test_a_full_story_leaves_nothing_in_clear(tmp_path, monkeypatch, logs):
                     {**message(FATIMA, "R-3"), "subject": {"bsn": STRANGER_BSN}},
                     # Refused ones: their values must not end up in a log either.
                     {**message(FATIMA, "R-4"), "subject": {"bsn": FATIMA.bsn[:-1] + "0"}},
-                    {**message(FATIMA, "R-5", amount="-4321.09")}]
+                    {**message(FATIMA, "R-5", amount="-4321.09")},
+                    message(JOOST, REF_BSN)]
             for body in sent:
                 client.post("/api/v1/messages", json=body, headers=woonbron)
             csv = ("source_ref,name,birthdate,postcode,huisnummer,bsn,amount_eur,months,since,"
@@ -226,7 +229,7 @@ def test_a_forced_internal_error_shows_no_stack_trace_and_logs_no_data(ctx, logs
     def broken(**_kwargs):
         raise RuntimeError(f"cannot list for {FATIMA.bsn} {FATIMA.name}")
 
-    monkeypatch.setattr("hub.api.inbox.list_items", broken)
+    monkeypatch.setattr("hub.api.inbox.read_inbox", broken)
     # raise_server_exceptions=True: an exception that escaped the app (for the server
     # to log with its traceback and message) would fail this test.
     with TestClient(create_app(ctx, run_worker=False), raise_server_exceptions=True) as client:

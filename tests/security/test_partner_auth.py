@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
 
 from hub.core.client_certs import fingerprint_of_pem, parse_fingerprint
 from hub.core.models import Partner
@@ -223,4 +224,78 @@ def test_guessing_a_partners_secret_is_429_after_ten_tries(ctx, client):
     assert statuses == [401] * 10 + [429]
     response = client.get("/api/v1/messages/nope", headers=wrong)
     assert response.headers["retry-after"] == "10"
-    assert client.get("/api/v1/messages/nope", headers=auth).status_code == 429
+
+
+def _from(client, address: str) -> TestClient:
+    """Another client of the same app, calling from ``address``."""
+    return TestClient(client.app, raise_server_exceptions=False, client=(address, 40000))
+
+
+def test_a_stranger_guessing_cannot_lock_the_partner_out(ctx, client):
+    # Issue 13, item 6: the throttle counts per key id *and* client address.
+    _, auth = partner(ctx)
+    wrong = {"Authorization": auth["Authorization"][:-2] + "xx"}
+    with _from(client, "192.0.2.66") as stranger:
+        for _ in range(10):
+            stranger.get("/api/v1/messages/nope", headers=wrong)
+        assert stranger.get("/api/v1/messages/nope", headers=wrong).status_code == 429
+        # The partner, from its own address, with a key this process never verified:
+        assert client.get("/api/v1/messages/nope", headers=auth).status_code == 404
+        # Once verified, the right secret passes even from the throttled address.
+        assert stranger.get("/api/v1/messages/nope", headers=auth).status_code == 404
+
+
+def test_unknown_key_ids_are_throttled_per_client_address(ctx, client):
+    # Issue 13, item 5: each unknown key id costs a database lookup.
+    _, auth = partner(ctx)
+    secret = auth["Authorization"].split("_", 2)[2]
+    statuses = [client.get("/api/v1/messages/nope", headers={
+        "Authorization": f"Bearer whk_{i:016x}_{secret}"}).status_code for i in range(11)]
+    assert statuses == [401] * 10 + [429]
+    with _from(client, "192.0.2.8") as other:
+        assert other.get("/api/v1/messages/nope", headers={
+            "Authorization": f"Bearer whk_{99:016x}_{secret}"}).status_code == 401
+        assert other.get("/api/v1/messages/nope", headers=auth).status_code == 404
+
+
+def test_the_key_check_does_not_wait_for_the_write_lock(ctx, client):
+    # Issue 13, item 5: the lookup only reads, so on SQLite it begins deferred: while
+    # another connection writes, a wrong key is refused at once instead of queueing
+    # behind the writer (and holding the write lock itself).
+    import threading
+
+    from sqlalchemy import text
+
+    _, auth = partner(ctx)
+    wrong = {"Authorization": auth["Authorization"][:-2] + "xx"}
+    answered = threading.Event()
+    statuses: list[int] = []
+
+    def knock() -> None:
+        statuses.append(client.get("/api/v1/messages/nope", headers=wrong).status_code)
+        answered.set()
+
+    with ctx.engine.connect() as writer:
+        writer.execute(text("UPDATE partners SET active = active"))  # holds the write lock
+        knocker = threading.Thread(target=knock)
+        knocker.start()
+        answered_while_locked = answered.wait(timeout=20)
+        writer.rollback()
+    knocker.join()
+    assert answered_while_locked and statuses == [401]
+
+
+def test_an_exhausted_connection_pool_is_a_503_with_retry_after(ctx, client, monkeypatch):
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    _, auth = partner(ctx)
+    gate = client.app.state.partner_gate
+
+    def exhausted(**_kwargs):
+        raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+    monkeypatch.setattr(gate.keys, "partner_for", exhausted)
+    for path in ("/api/v1/messages/nope", "/fhir/r4/Task/nope"):
+        r = client.get(path, headers=auth)
+        assert r.status_code == 503, (path, r.text)
+        assert r.headers["retry-after"].isdigit()

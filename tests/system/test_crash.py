@@ -23,6 +23,7 @@ from hub.core.context import build_context
 from hub.core.migrate import upgrade
 from hub.settings import Settings
 from tests.utils.builders import arrears, partner, person
+from tests.utils.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +42,7 @@ class Server:
 
     def __init__(self, data_dir: Path, database_url: str, log: Path) -> None:
         self.port = _free_port()
-        self.env = {**os.environ, "HUB_DATA_DIR": str(data_dir),
+        self.env = {**os.environ, "HUB_ENV": "test", "HUB_DATA_DIR": str(data_dir),
                     "HUB_DATABASE_URL": database_url, "HUB_WORKER_POLL_SECONDS": "0.05"}
         self.log = log
         self.proc: subprocess.Popen | None = None
@@ -55,15 +56,16 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "hub.cli", "serve", "--port", str(self.port)],
                 env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
+                return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"hub did not start: {self.log.read_text()[-2000:]}")
+                return False
+
+        try:
+            wait_until(ready, "hub did not start", stop=lambda: self.proc.poll() is not None)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {self.log.read_text()[-2000:]}") from None
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -119,15 +121,14 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(tmp_path, database_url):
                 client.base_url = server.url
                 accepted[f"crash-{n}"] = _send_until_accepted(client, body, headers, restart)
         # Let the restarted hub drain everything that was accepted.
-        deadline = time.monotonic() + 120
         with ctx.engine.connect() as conn:
-            while time.monotonic() < deadline:
+            def drained() -> bool:
                 pending = conn.execute(text(
                     "select count(*) from outbox where status = 'pending'")).scalar_one()
                 conn.commit()
-                if pending == 0:
-                    break
-                time.sleep(0.2)
+                return pending == 0
+
+            wait_until(drained, "the restarted hub did not drain the outbox")
             rows = conn.execute(text("select message_id from inbox_items")).scalars().all()
             dead = conn.execute(text(
                 "select count(*) from outbox where status = 'dead'")).scalar_one()

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from hub.core.worker import OutboxWorker
 from hub.settings import Settings
 from tests.conftest import IN_CI
 from tests.transport.processes import free_port
+from tests.utils.waiting import PATIENCE_SECONDS, wait_until
 
 RABBIT_HOST = os.environ.get("HUB_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
 UNFINISHED = ("pending", "sent")
@@ -144,21 +144,18 @@ class RabbitDriver:
         self.restart()
 
     def restart(self) -> None:
-        """Start the worker (again)."""
+        """Start the worker (again); a running one is stopped first, never orphaned."""
+        if getattr(self, "thread", None) is not None and self.thread.is_alive():
+            self._stop_worker()
         self.stop = threading.Event()
         self.worker = BrokerWorker(self.worker_ctx, self.broker, self.stop)
         self.thread = threading.Thread(target=self.worker.run, name="test-worker", daemon=True)
         self.thread.start()
         self.wait_for(self.worker.connected.is_set, "the worker did not connect")
 
-    def wait_for(self, condition, what: str, timeout: float = 60) -> None:
-        """Poll until ``condition()`` holds (the broker is asynchronous)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.05)
-        raise AssertionError(what)
+    def wait_for(self, condition, what: str, timeout: float = PATIENCE_SECONDS) -> None:
+        """Wait until ``condition()`` holds (the broker is asynchronous)."""
+        wait_until(condition, what, timeout=timeout)
 
     def _unfinished(self) -> int:
         with self.ctx.sessions() as session:
@@ -190,10 +187,16 @@ class RabbitDriver:
             conn.close()
         self.wait_for(lambda: self.worker.handled > before, "the redelivery was not handled")
 
-    def close(self) -> None:
+    def _stop_worker(self) -> None:
         self.stop.set()
-        self.thread.join(timeout=30)
-        self.worker_ctx.dispose()
+        self.thread.join(timeout=PATIENCE_SECONDS)
+        assert not self.thread.is_alive(), "the test's broker worker did not stop"
+
+    def close(self) -> None:
+        try:
+            self._stop_worker()
+        finally:
+            self.worker_ctx.dispose()
 
 
 @pytest.fixture

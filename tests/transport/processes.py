@@ -7,10 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.utils.waiting import wait_until
 
 
 def free_port() -> int:
@@ -28,7 +29,8 @@ def hub_env(data_dir: Path, database_url: str, broker_url: str, **extra: str) ->
     in tests/security) instead of the transport.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update({"HUB_DATA_DIR": str(data_dir), "HUB_DATABASE_URL": database_url,
+    # HUB_ENV=test: the tests sign development tokens; the default (production) refuses them.
+    env.update({"HUB_ENV": "test", "HUB_DATA_DIR": str(data_dir), "HUB_DATABASE_URL": database_url,
                 "HUB_BROKER_URL": broker_url, "HUB_WORKER_POLL_SECONDS": "0.05",
                 "HUB_BROKER_RECONNECT_MAX_SECONDS": "1",
                 "HUB_PARTNER_RATE_PER_SECOND": "100000", "HUB_PARTNER_RATE_BURST": "100000",
@@ -55,20 +57,20 @@ class HubProcess:
         with self.log.open("a") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "hub.cli", *args],
                                          env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
+        def is_ready() -> bool:
             if self.port:
                 try:
-                    if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                        return self
+                    return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
                 except httpx.HTTPError:
-                    pass
-            elif ready in self.log.read_text()[offset:]:
-                return self
-            time.sleep(0.1)
-        raise AssertionError(f"hub {self.args[0]} did not start: {self.log.read_text()[-3000:]}")
+                    return False
+            return ready in self.log.read_text()[offset:]
+
+        try:
+            wait_until(is_ready, f"hub {self.args[0]} did not start",
+                       stop=lambda: self.proc.poll() is not None)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {self.log.read_text()[-3000:]}") from None
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no warning, no shutdown hook."""

@@ -23,7 +23,8 @@ from tests.transport.conftest import rabbitmqctl
 from tests.transport.processes import HubProcess, hub_env
 from tests.utils.builders import arrears, nuisance, partner, person, register, resident
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
+# serial: stop_app on the shared broker would disturb every other test running meanwhile.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.serial]
 WORKER_READY = "worker consuming from"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from hub.core.transport import topology
 from hub.core.transport.broker import BrokerConfigError, parse_broker
 from hub.settings import Settings
 from tests.utils.builders import arrears, operator, partner, person
+from tests.utils.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.rabbitmq
@@ -132,12 +132,9 @@ def _status(ctx, entry_id: int) -> str:
 
 
 def _get(channel, queue: str):
-    for _ in range(200):
-        method, props, body = channel.basic_get(queue)
-        if method is not None:
-            return method, props, body
-        time.sleep(0.05)
-    raise AssertionError("nothing to get")
+    got = wait_until(lambda: (lambda m, p, b: (m, p, b) if m is not None else None)(
+        *channel.basic_get(queue)), f"nothing arrived on {queue}")
+    return got
 
 
 def test_the_topology_is_declared_idempotently_under_the_prefix_and_vhost(

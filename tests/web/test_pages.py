@@ -345,6 +345,21 @@ def test_logout_ends_the_session(world):
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_copy_of_the_cookie_opens_nothing_after_logging_out(world):
+    # Issue 13, item 13: logging out ends the session on the server, not only in the
+    # browser that logged out.
+    client = world.clients["regisseur"]
+    assert client.get("/werkplek").status_code == 200
+    copied = dict(client.cookies)
+    csrf = world.csrf("regisseur")
+    assert client.post("/uitloggen", data={"csrf": csrf},
+                       follow_redirects=False).status_code == 303
+    thief = TestClient(world.api.app, raise_server_exceptions=False, cookies=copied)
+    answer = thief.get("/werkplek", follow_redirects=False)
+    assert answer.status_code == 303 and "/inloggen" in answer.headers["location"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_unexpected_error_is_a_calm_page_without_details(world, monkeypatch):
     from hub.web import beheer
 

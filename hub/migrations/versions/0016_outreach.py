@@ -1,7 +1,7 @@
 """outreach: one case per household, its signals and contact attempts (issue 16)
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0014
 Create Date: 2026-12-06 04:30:00
 
 ``outreach_cases`` groups early signals of arrears about one household within the
@@ -15,7 +15,7 @@ import consent.tables
 
 
 revision = '0016'
-down_revision = '0011'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

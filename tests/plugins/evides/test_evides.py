@@ -228,3 +228,14 @@ def test_the_rent_header_is_refused_naming_evides_header(ctx, client):
     body = _problem(_send_batch(client, rent, evides), 422, "header")
     assert HEADER in body["detail"]
     assert _stored(ctx) == (0, 0, 0)
+
+
+def test_the_inbox_line_counts_months_in_singular_and_plural():
+    # Issue 13, item 16: never "(1 maanden)".
+    from hub.core.plugins import load_plugins
+
+    water_type = load_plugins().catalog.type(WATER)
+    assert water_type.summary({"amount_eur": "95.00", "months": 1}) == \
+        "Achterstand waterrekening van € 95,00 (1 maand)"
+    assert water_type.summary({"amount_eur": "95.00", "months": 3}) == \
+        "Achterstand waterrekening van € 95,00 (3 maanden)"

@@ -176,11 +176,28 @@ def test_other_media_types_and_bad_json_are_refused(ctx, fhir, practice):
     _assert_refused(ctx, r, 400, "Bundle")
 
 
-def test_an_unknown_resident_is_refused_at_the_door(ctx, fhir, practice):
-    _, key = practice  # no resident registered with this BSN
-    r = fhir.post("/fhir/r4", content=json.dumps(referral()),
-                  headers={**key, "content-type": FHIR_JSON})
-    _assert_refused(ctx, r, 422, "Bundle.entry[0].resource.identifier")
+def test_an_unknown_person_is_answered_as_a_known_one(ctx, fhir, practice, patient_resident):
+    # Issue 13, item 12: the answer must not tell a GP whether a BSN lives in the wijken.
+    from tests.utils.builders import person
+
+    _, key = practice
+    known = fhir.post("/fhir/r4", content=json.dumps(referral(ident="TASK-K")),
+                      headers={**key, "content-type": FHIR_JSON})
+    unknown = fhir.post("/fhir/r4", content=json.dumps(referral(person(77).bsn,
+                                                                ident="TASK-U")),
+                        headers={**key, "content-type": FHIR_JSON})
+    assert known.status_code == unknown.status_code == 200, (known.text, unknown.text)
+
+    def shape(r):
+        return [(e["response"]["status"], e["response"].get("location", "").split("/")[0])
+                for e in r.json()["entry"]]
+
+    assert shape(known) == shape(unknown)
+    for answer in (known, unknown):  # and each Task reads back alike
+        location = next(e["response"]["location"] for e in answer.json()["entry"]
+                        if e["response"].get("location", "").startswith("Task/"))
+        task_id = location.split("/")[1]
+        assert fhir.get(f"/fhir/r4/Task/{task_id}", headers=key).status_code == 200
 
 
 def test_only_a_gp_practice_may_post_and_errors_are_operation_outcomes(ctx, fhir,

@@ -125,3 +125,26 @@ def test_a_task_in_xml_is_answered_in_xml_or_as_asked(ctx, fhir, practice, patie
     as_json = fhir.get(f"/fhir/r4/Task/{Task.model_validate_xml(r.content).id}?_format=json",
                        headers={**key, "accept": FHIR_XML})
     assert as_json.headers["content-type"].startswith(FHIR_JSON)
+
+
+def test_the_gps_task_identifier_is_answered_but_never_stored_in_clear(ctx, fhir, practice,
+                                                                       patient_resident):
+    # Issue 13, item 10: the Task identifier is the message's source_ref, and may be
+    # anything the practice chose (here a BSN-looking number).
+    from sqlalchemy import inspect, text
+
+    _, key = practice
+    ident = "999990019"
+    r = fhir.post("/fhir/r4/Task", content=json.dumps(contained_task(ident)),
+                  headers={**key, "content-type": FHIR_JSON})
+    assert r.status_code == 201, r.text
+    task_id = r.json()["id"]
+    assert ident in [i["value"] for i in r.json()["identifier"]]
+    read = fhir.get(f"/fhir/r4/Task/{task_id}", headers=key)
+    assert ident in [i["value"] for i in read.json()["identifier"]]
+    found = fhir.get("/fhir/r4/Task", params={"_id": task_id}, headers=key).json()
+    assert ident in [i["value"] for i in found["entry"][0]["resource"]["identifier"]]
+    with ctx.engine.connect() as conn:
+        for table in inspect(ctx.engine).get_table_names():
+            for row in conn.execute(text(f'select * from "{table}"')):
+                assert ident not in " ".join(str(v) for v in row), table

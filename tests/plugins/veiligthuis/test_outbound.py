@@ -96,6 +96,32 @@ def test_the_same_ref_again_is_one_report(ctx, client, worker, family):
 
 
 @respx.mock
+def test_the_ref_is_answered_and_sent_but_never_stored_in_clear(ctx, client, worker, family):
+    # Issue 13, item 10: a regisseur's reference may be anything, a BSN even.
+    from sqlalchemy import inspect, text
+
+    ref = person(4711).bsn
+    veilig_thuis(ctx, endpoint=ENDPOINT)
+    route = respx.post(REPORTS).mock(return_value=httpx.Response(
+        201, json={"reference": "VT-1"}))
+    anna = regisseur(ctx, user="anna")
+    first = client.post("/api/v1/veiligthuis/reports", json=report_body(family, ref=ref),
+                        headers=anna)
+    assert first.status_code == 202 and first.json()["ref"] == ref
+    again = client.post("/api/v1/veiligthuis/reports", json=report_body(family, ref=ref),
+                        headers=anna)
+    assert again.json()["id"] == first.json()["id"]
+    worker.drain()
+    assert json.loads(route.calls[0].request.content)["ref"] == ref
+    status = client.get(f"/api/v1/veiligthuis/reports/{first.json()['id']}", headers=anna)
+    assert status.json()["ref"] == ref
+    with ctx.engine.connect() as conn:
+        for table in inspect(ctx.engine).get_table_names():
+            for row in conn.execute(text(f'select * from "{table}"')):
+                assert ref not in " ".join(str(v) for v in row), table
+
+
+@respx.mock
 def test_a_refusal_is_dead_at_once_and_an_operator_replays_it(ctx, client, worker, family):
     veilig_thuis(ctx, endpoint=ENDPOINT)
     route = respx.post(REPORTS).mock(side_effect=[
@@ -182,7 +208,10 @@ def test_who_may_report_and_follow_a_report(ctx, client, worker, family):
     sent = client.post("/api/v1/veiligthuis/reports", json=report_body(family),
                        headers=regisseur(ctx, user="anna")).json()
     url = f"/api/v1/veiligthuis/reports/{sent['id']}"
-    assert client.get(url, headers=teamlead(ctx)).status_code == 200
+    assert client.get(url, headers=regisseur(ctx, user="anna")).status_code == 200
+    # Nor the team lead: a report about a household with a designated regisseur is that
+    # regisseur's (issue 13: an outbound message is as visible as what it is about).
+    assert client.get(url, headers=teamlead(ctx)).status_code == 404
     assert client.get(url, headers=bram).status_code == 404
     assert client.get(url, headers=teamlead(ctx, "crabbehof")).status_code == 404
 
