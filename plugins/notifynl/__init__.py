@@ -53,7 +53,8 @@ def wijkhub_message_types() -> list[MessageType]:
                     data_model=SmsNotification, topic="een sms van het wijkteam", labels=LABELS,
                     inbound=False, outbound=True),
         MessageType(name=EMAIL, partner_kinds=(KIND,), category="financieel",
-                    data_model=EmailNotification, topic="een e-mail van het wijkteam", labels=LABELS,
+                    data_model=EmailNotification, topic="een e-mail van het wijkteam",
+                    labels=LABELS,
                     inbound=False, outbound=True),
     ]
 

@@ -48,7 +48,8 @@ def _send(client, body, headers) -> str:
 def _monitor(ctx, monkeypatch, capsys, month: str) -> dict[tuple[str, str], dict]:
     monkeypatch.setenv("HUB_DATA_DIR", str(ctx.settings.data_dir))
     monkeypatch.setenv("HUB_DATABASE_URL", ctx.settings.effective_database_url)
-    monkeypatch.setenv("HUB_POLICY_FILE", str(ctx.settings.policy_file))
+    if ctx.settings.policy_file is not None:
+        monkeypatch.setenv("HUB_POLICY_FILE", str(ctx.settings.policy_file))
     capsys.readouterr()
     assert main(["monitor", "export", "--month", month, "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
