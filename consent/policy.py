@@ -23,6 +23,7 @@ from consent.model import CATEGORIES
 __all__ = [
     "CATEGORIES",
     "DEFAULT_POLICY_SOURCE",
+    "OutreachRules",
     "Policy",
     "PolicyError",
     "SafetyBasis",
@@ -34,7 +35,8 @@ __all__ = [
 
 DEFAULT_POLICY_SOURCE = "consent/default_policy.toml"
 
-_TOP_KEYS = frozenset({"statutes", "safety", "types"})
+_TOP_KEYS = frozenset({"statutes", "safety", "types", "outreach"})
+_OUTREACH_KEYS = frozenset({"statute", "window_days", "first_contact_days"})
 _STATUTE_KEYS = frozenset({"title", "enabled", "retention_days"})
 _SAFETY_KEYS = frozenset({"title", "enabled", "withhold_from_resident", "review_days",
                           "withhold_reason"})
@@ -99,12 +101,27 @@ class TypePolicy:
 
 
 @dataclass(frozen=True)
+class OutreachRules:
+    """How early-signalling signals become one outreach case per household (issue 16).
+
+    Signals whose type has ``statute`` (the vroegsignalering statute) join the
+    household's open case while it is at most ``window_days`` old; the first
+    contact attempt is due ``first_contact_days`` after the case opened.
+    """
+
+    statute: str = "wgs"
+    window_days: int = 7
+    first_contact_days: int = 5
+
+
+@dataclass(frozen=True)
 class Policy:
     """A validated, read-only policy: statutes by key and message types by name."""
 
     statutes: Mapping[str, Statute]
     types: Mapping[str, TypePolicy]
     safety: Mapping[str, SafetyBasis] = dataclasses.field(default_factory=dict)
+    outreach: OutreachRules = dataclasses.field(default_factory=OutreachRules)
 
     def __post_init__(self) -> None:
         # Read-only views, so a policy shared between threads cannot be
@@ -139,7 +156,8 @@ class Policy:
             raise PolicyError("setting", f"statutes.{_quote(key)}", "unknown statute")
         statutes = dict(self.statutes)
         statutes[key] = dataclasses.replace(statutes[key], enabled=enabled)
-        return Policy(statutes=statutes, types=self.types, safety=self.safety)
+        return Policy(statutes=statutes, types=self.types, safety=self.safety,
+                      outreach=self.outreach)
 
 
 def load_policy(path: Path | None = None) -> Policy:
@@ -175,7 +193,26 @@ def parse_policy(text: str, *, source: str) -> Policy:
         name: _parse_type(source, name, value, statutes, safety)
         for name, value in types_raw.items()
     }
-    return Policy(statutes=statutes, types=types, safety=safety)
+    outreach = _parse_outreach(source, data["outreach"], statutes) if "outreach" in data \
+        else OutreachRules()
+    return Policy(statutes=statutes, types=types, safety=safety, outreach=outreach)
+
+
+def _parse_outreach(source: str, raw: Any, statutes: Mapping[str, Statute]) -> OutreachRules:
+    table = _table(source, "outreach", raw)
+    _no_unknown_keys(source, "outreach", table, _OUTREACH_KEYS)
+    defaults = OutreachRules()
+    statute = table.get("statute", defaults.statute)
+    if not isinstance(statute, str) or statute not in statutes:
+        raise PolicyError(source, "outreach.statute", f'unknown statute "{statute}"')
+    days = {}
+    for key, upper in (("window_days", 90), ("first_contact_days", 60)):
+        value = table.get(key, getattr(defaults, key))
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= upper:
+            raise PolicyError(source, f"outreach.{key}",
+                              f"must be a whole number of days from 1 to {upper}")
+        days[key] = value
+    return OutreachRules(statute=statute, **days)
 
 
 def _titled_entry(source: str, section: str, what: str, key: str, raw: Any,

@@ -2,9 +2,10 @@
 
 The story: a housing corporation signals rent arrears (delivered, minimised, on
 the statute of early debt signalling) and nuisance (held until the resident
-consents); the resident consents, then revokes. Every step checks what the hub
-did, so the demo doubles as a smoke test of the running hub: API, worker,
-consent registry and store together.
+consents); the resident consents, then revokes; the water company signals
+arrears too, and the wijkteam gets one outreach case for the household. Every
+step checks what the hub did, so the demo doubles as a smoke test of the running
+hub: API, worker, consent registry and store together.
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ class Story:
     """The demo's actors talking to the hub over HTTP, step by step."""
 
     def __init__(self, http: httpx.Client, ctx: HubContext, partner_key: str) -> None:
-        self.http = http
+        self.http, self.ctx = http, ctx
         self.minimal_fields = set(ctx.policy.types[ARREARS].minimal_fields)
         self.woonbron = _bearer(partner_key)
         self.regisseur = _bearer(issue_token(ctx, role="regisseur", user="regisseur-krispijn",
@@ -374,6 +375,41 @@ class Story:
                        f"expected {ref} to be 'received', got {status['status']!r}")
             _say(f"    {ref} {status['type']:<20} {status['status']}")
 
+    def one_outreach(self) -> None:
+        """f. Evides signals too: one outreach case for the household, and its text (issue 16)."""
+        self.step = "f"
+        _say("\nStep f: a second creditor signals; the wijkteam gets one outreach case")
+        with self.ctx.sessions() as session, session.begin():
+            _evides, key = add_partner(session=session, name="Evides", kind="evides",
+                                       now=self.ctx.clock())
+        body = {"type": "signal.arrears.water", "source_ref": "EV-2026-0001",
+                "subject": FATIMA.subject, "occurred_at": "2026-11-21T08:00:00+00:00",
+                "data": {"amount_eur": "312.40", "months": 4, "since": "2026-07-01",
+                         "customer_ref": "EV-88231", "address": FATIMA.address}}
+        self.call("POST", "/api/v1/messages", _bearer(key), 202, json=body)
+        _say(f"  Evides sends signal.arrears.water (EV-2026-0001) about {FATIMA.name}.")
+
+        def combined() -> dict[str, Any] | None:
+            cases = self.call("GET", "/api/v1/outreach", self.regisseur, 200)["items"]
+            return next((c for c in cases if len(c["signals"]) == 2), None)
+
+        case = _poll(combined)
+        self.check(case is not None, "expected one outreach case with both signals within "
+                                     f"{POLL_TIMEOUT_SECONDS:.0f} s")
+        _say(f"  The wijkteam sees one outreach case, not two calls to make: "
+             f"{len(case['signals'])} signals from {', '.join(case['partner_kinds'])}, "
+             f"first contact due {_when(case['due_at'])}.")
+        for signal in case["signals"]:
+            _say(f"    {signal['source']}: {signal['summary']!r}")
+        answer = self.http.post(f"/api/v1/outreach/{case['id']}/notify", headers=self.regisseur,
+                                json={"channel": "sms", "dry_run": True})
+        if answer.status_code == 200:
+            _say("  The SMS NotifyNL would send (template fields only; nothing is sent in "
+                 "the demo):")
+            _say(f"    {answer.json()['preview']!r}")
+        else:
+            _say("  (No notification plugin is loaded: no text to show.)")
+
     def walk(self) -> None:
         """The whole story, in order."""
         self.arrears_by_statute()
@@ -381,6 +417,7 @@ class Story:
         self.consent_given()
         self.consent_revoked()
         self.what_each_sees()
+        self.one_outreach()
 
 
 # --- the command -------------------------------------------------------------------
@@ -473,6 +510,7 @@ def _run(data_dir: Path, *, kept: bool) -> int:
             return 1
         finally:
             ctx.dispose()
-    _say("\nDemo complete: statute, hold, consent and revocation all behaved as designed.")
+    _say("\nDemo complete: statute, hold, consent, revocation and one outreach case all "
+         "behaved as designed.")
     _explore_hint(data_dir, kept=kept)
     return 0

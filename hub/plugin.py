@@ -52,7 +52,11 @@ What is here
 - routes: the dependencies :data:`ContextDep`, :data:`SessionDep`,
   :data:`PartnerDep`, :data:`RegisseurDep`, :data:`InboxReaderDep`;
 - outbound: :mod:`outbound` (``outbound.send`` stores and queues a message to a
-  partner, ``outbound.status`` reads what became of it);
+  partner, ``outbound.status`` reads what became of it), and
+  :class:`PermanentDeliveryError` for a request that must not be retried;
+- outreach (issue 16): :mod:`outreach` (``outreach.get_case`` reads one case as a
+  viewer may see it, ``outreach.contact_of`` its lawful contact details) and
+  :func:`is_mobile` (whether a valid :data:`Phone` can receive a text);
 - CLI: :func:`add_command`, :func:`add_group`, :func:`hub_context`;
 - the store, for plugins with tables of their own or that read residents:
   :class:`Base`, :data:`UTCDateTime`, :func:`register_sealed` and the models and
@@ -77,7 +81,7 @@ from hub.api.deps import (
     SessionDep,
 )
 from hub.cli.common import add_command, add_group, hub_context
-from hub.core import outbound
+from hub.core import outbound, outreach
 from hub.core.address import Address
 from hub.core.arrears import (
     ArrearsData,
@@ -88,6 +92,7 @@ from hub.core.arrears import (
     Email,
     KindFileError,
     Phone,
+    is_mobile,
     load_kind_file,
     load_kind_files,
 )
@@ -108,6 +113,7 @@ from hub.core.models import (
     Resident,
 )
 from hub.core.money import AmountEur, euro
+from hub.core.outbound import PermanentDeliveryError
 from hub.core.reads import get_item, outbound_message, sender_item
 from hub.core.reencrypt import register_sealed
 from hub.core.residents import resident_identity
@@ -166,6 +172,7 @@ __all__ = [
     "Partner",
     "PartnerDep",
     "PartnerInfo",
+    "PermanentDeliveryError",
     "Phone",
     "Principal",
     "ReceivedMessage",
@@ -189,6 +196,7 @@ __all__ = [
     "hub_context",
     "insert_if_absent",
     "invalid",
+    "is_mobile",
     "load_kind_file",
     "load_kind_files",
     "open_ref",
@@ -196,6 +204,7 @@ __all__ = [
     # outbound
     "outbound",
     "outbound_message",
+    "outreach",
     "parse_json",
     "record_event",
     "record_events",

@@ -34,6 +34,9 @@ def test_demo_walks_the_story(tmp_path, capsys):
     assert "Consent is now 'revoked'" in out
     assert "The second nuisance signal is held" in out
     assert "Demo complete" in out
+    assert "one outreach case, not two calls to make: 2 signals from woningcorporatie, " \
+        "evides" in out
+    assert "The SMS NotifyNL would send" in out and "wijkteam Krispijn" in out
     assert f"HUB_DATA_DIR={tmp_path / 'demo'} hub serve" in out
     assert f"rm -r {tmp_path / 'demo'}" in out
     for resident in DEMO_RESIDENTS:

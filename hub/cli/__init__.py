@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "hub.cli.representatives",
     "hub.cli.household",
     "hub.cli.batch",
+    "hub.cli.monitor",
 )
 
 

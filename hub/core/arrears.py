@@ -21,6 +21,8 @@ its kind (an :class:`ArrearsKind`) and wires the hooks to it:
 
 Contact details are validated at the door with ``phonenumbers`` and
 ``email-validator``: a refusal names the field and the reason, never the value.
+:data:`Phone`, :data:`Email` and :func:`is_mobile` are the hub's one contact
+validation: the outreach case and the NotifyNL text use them too (issue 16).
 Which fields pass without consent is the policy file's to say
 (``consent/default_policy.toml``), not this module's.
 """
@@ -84,6 +86,14 @@ def _email(value: str) -> str:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError:
         raise ValueError("is not a valid e-mail address (e.g. naam@voorbeeld.nl)") from None
+
+
+def is_mobile(e164: str) -> bool:
+    """True when a (normalised, see :data:`Phone`) number can receive a text message:
+    the outreach SMS goes only to such a number (issue 16)."""
+    kind = phonenumbers.number_type(phonenumbers.parse(e164, PHONE_REGION))
+    return kind in (phonenumbers.PhoneNumberType.MOBILE,
+                    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 #: A phone number, checked with ``phonenumbers`` (Dutch unless it has a country code),
@@ -156,6 +166,8 @@ FIELD_LABELS: Mapping[str, str] = {
 _TOLD = {"taken_up": "taken_up", "refused": "not_taken_up", "closed": "closed"}
 _SUBJECT_COLUMNS = ("source_ref", "name", "birthdate", "postcode", "huisnummer", "bsn")
 _DATA_COLUMNS = ("amount_eur", "months", "since")
+#: The outreach priority of a signal with a deadline (an end of supply): it goes first.
+DEADLINE_PRIORITY = 10
 
 
 @dataclass(frozen=True)
@@ -173,6 +185,17 @@ class ArrearsSignal:
     topic: str
     deadline: str | None = None
     deadline_text: str = ""
+    #: How urgent an outreach case with this signal is (issue 16); None: 0 for a plain
+    #: arrears signal, :data:`DEADLINE_PRIORITY` for one with a deadline, so an end of
+    #: supply tops the worklist.
+    outreach_priority: int | None = None
+
+    @property
+    def priority(self) -> int:
+        """The outreach priority this signal's message type declares."""
+        if self.outreach_priority is not None:
+            return self.outreach_priority
+        return DEADLINE_PRIORITY if self.deadline else 0
 
 
 @dataclass(frozen=True)
@@ -259,6 +282,7 @@ class ArrearsKind:
                 summary=lambda data, signal=signal: self.summary(signal, data),
                 repeat_key=lambda data: data.get(reference),
                 repeat_measure=lambda data: Decimal(data["amount_eur"]),
+                outreach_priority=signal.priority,
             )
             for signal in self.signals
         ]
@@ -343,6 +367,7 @@ class _SignalFile(BaseModel):
     topic: str = Field(min_length=1, max_length=200)
     deadline: str | None = Field(default=None, pattern=_FIELD_NAME)
     deadline_text: str = Field(default="", max_length=100)
+    outreach_priority: int | None = Field(default=None, ge=0, le=100)
 
 
 class _KindFile(BaseModel):

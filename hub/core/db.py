@@ -26,6 +26,7 @@ def all_metadata() -> list[MetaData]:
     """
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         import_module(entry_point.module)
+    import_module("hub.core.outreach_models")  # the core's own, kept in a module of its own
     return [Base.metadata, consent.tables.metadata]
 
 

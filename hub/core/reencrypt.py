@@ -24,6 +24,7 @@ from hub.core.models import (
     OutboundMessageRow,
     Resident,
 )
+from hub.core.outreach_models import OutreachCase
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ SEALED_COLUMNS: list[SealedColumn] = [
     # count these even in a process that never imported the inbox code.
     SealedColumn(ConfidentialRead.__table__.c.id, ConfidentialRead.__table__.c.reason_sealed,
                  "read-reason"),
+    # The resident's contact details on an outreach case (issue 16).
+    SealedColumn(OutreachCase.__table__.c.id, OutreachCase.__table__.c.contact_sealed,
+                 "outreach-contact"),
 ]
 
 

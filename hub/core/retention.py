@@ -32,6 +32,7 @@ from consent.records import RequestStatus
 from consent.tables import consent_requests
 from hub.core.context import HubContext
 from hub.core.models import InboxItem, Message
+from hub.core.outreach import forget_lapsed_contacts
 
 PURGED_REASON = "Verwijderd: de bewaartermijn is voorbij en er is geen hulp gestart."
 # How long a message may wait for a question that cannot be asked (no resident
@@ -48,13 +49,16 @@ class RetentionReport:
     removed: dict[str, dict[str, int]] = field(default_factory=dict)
     unshared: dict[str, int] = field(default_factory=dict)
     consents_expired: int = 0
+    # Outreach cases whose sealed contact details went with their signals (issue 16).
+    outreach_contacts: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The report as printed by ``hub retention run``."""
         return {"at": self.at.isoformat(), "dry_run": self.dry_run,
                 "removed": {t: dict(c) for t, c in sorted(self.removed.items())},
                 "unshared": dict(sorted(self.unshared.items())),
-                "consents_expired": self.consents_expired}
+                "consents_expired": self.consents_expired,
+                "outreach_contacts": self.outreach_contacts}
 
 
 def run_retention(*, session: Session, ctx: HubContext, now: datetime,
@@ -94,6 +98,8 @@ def run_retention(*, session: Session, ctx: HubContext, now: datetime,
             if item.status == "new":
                 item.status = "closed"  # the sender sees not_taken_up: help never started
             item.updated_at = now
+
+    report.outreach_contacts = forget_lapsed_contacts(session=session, dry_run=dry_run)
 
     for message in _never_shared(session, now):
         report.unshared[message.type] = report.unshared.get(message.type, 0) + 1

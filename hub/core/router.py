@@ -135,6 +135,11 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
             basis_ref=decision.basis_ref, fields=item.fields, reason=decision.reason, at=now))
         record_disclosure(session, ctx=ctx, item=item, partner=partner)
         withhold_on_delivery(session=session, ctx=ctx, item=item, message=message, now=now)
+    # One household, one outreach (issue 16): in this same transaction. Imported here
+    # because hub.core.outreach reads through hub.core.inbox, which imports this module.
+    from hub.core.outreach import join_case
+    join_case(session=session, ctx=ctx, item=item, message=message, partner=partner,
+              data=data, now=now)
     _reached_inbox(ctx, session, message, partner, decision.basis.value, now)
     announce_status(session, ctx=ctx, message=message, status="delivered", now=now)
     return message.status

@@ -50,6 +50,10 @@ class MessageType:
     # A summary the resident may read as their own (GET /api/v1/me/data), e.g. a decision
     # on their own application. None: the resident sees field names only, never values.
     resident_summary: Callable[[Mapping[str, Any]], str] | None = None
+    # How urgent an outreach case with this signal is (issue 16): the worklist puts the
+    # highest first. 0 for an ordinary arrears signal; an energy end-of-supply notice
+    # sets more. A type with a priority joins outreach cases whatever its category.
+    outreach_priority: int = 0
     # The Dutch word for every field of ``data_model`` (nested ones too) that the core
     # does not name itself (consent.explain.core_field_words): residents and regisseurs
     # read "nummer van de aanvraag", never "request_id" (issue 13, item 15).

@@ -23,6 +23,7 @@ from hub.core import deadletters
 from hub.core.errors import HubProblem
 from hub.core.models import DeadLetter, Message, OutboundMessageRow, OutboxEntry, Partner
 from hub.core.outbound import DELIVER_TASK
+from hub.web import monitor_view
 from hub.web.dead_reasons import Advice, advise
 from hub.web.deps import CsrfChecked, OperatorPage
 from hub.web.render import TEMPLATES, page, redirect
@@ -107,7 +108,7 @@ def _chart(hours: list[datetime], totals: list[int]) -> dict:
 
 @router.get("")
 def dashboard(request: Request, ctx: ContextDep, session: SessionDep, who: OperatorPage,
-              melding: str | None = None) -> Response:
+              melding: str | None = None, maand: str | None = None) -> Response:
     """Throughput per partner per hour, queue depth, dead letters, partners' health."""
     now = ctx.clock()
     since = _hour(now) - timedelta(hours=HOURS - 1)
@@ -161,8 +162,12 @@ def dashboard(request: Request, ctx: ContextDep, session: SessionDep, who: Opera
     dead_rows = _dead_rows(ctx, session, dead, names)
     table = [{"hour": h, "counts": [per_hour[p.id][h] for p in partners], "total": t}
              for h, t in zip(hours, totals, strict=True)]
+    # Issue 16: the month's early-signalling counts, suppressed below five.
+    monitor = monitor_view.section(session=session, ctx=ctx,
+                                   month=monitor_view.chosen_month(maand, now))
     session.commit()
-    return page(request, ctx, "beheer/dashboard.html", title="Beheer", partners=rows,
+    return page(request, ctx, "beheer/dashboard.html", title="Beheer", monitor=monitor,
+                partners=rows,
                 partner_names=[p.name for p in partners], queue=queue_rows,
                 queue_total=sum(r["count"] for r in queue_rows), dead=dead_rows,
                 dead_total=dead_total, chart=_chart(hours, totals), table=table,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from consent import registry
 from hub.api import audit as audit_api
 from hub.api import me as me_api
+from hub.api import outreach as outreach_api
 from hub.api.deps import ContextDep, SessionDep
 from hub.core.errors import HubProblem
 from hub.core.models import Resident
@@ -123,9 +124,12 @@ def overview(request: Request, ctx: ContextDep, session: SessionDep, who: Reside
     # The audit trail is the resident's own; a representative reads it on their own page.
     looked = None if acting else audit_api.my_audit(ctx=ctx, session=session, resident=who,
                                                     limit=AUDIT_SHOWN, offset=0)
+    # Issue 16: what the wijkteam tried after an early signal, on the resident's own page.
+    tried = None if acting else outreach_api.my_outreach(ctx=ctx, session=session,
+                                                         resident=who)
     return page(request, ctx, "mijn/overzicht.html", title="Mijn gegevens",
                 requests=requests, consents=consents, known=known, shared=shared,
-                looked=looked, notice=NOTICES.get(melding or ""), acting=acting,
+                looked=looked, tried=tried, notice=NOTICES.get(melding or ""), acting=acting,
                 represented=_represented(ctx, session, who), q=_query(on_behalf_of))
 
 

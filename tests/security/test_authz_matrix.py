@@ -93,6 +93,16 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/households/{household_id}/regisseur": rule(
         "token", regisseur=200, other_regisseur=404, teamlead=200),
     "GET /api/v1/withholdings": rule("token", teamlead=200, operator=200),
+    "GET /api/v1/outreach": rule("token", regisseur=200, other_regisseur=200, teamlead=200),
+    "GET /api/v1/outreach/{case_id}": rule("token", regisseur=200, other_regisseur=404,
+                                           teamlead=200),
+    "POST /api/v1/outreach/{case_id}/attempts": rule("token", regisseur=201,
+                                                     other_regisseur=404),
+    "POST /api/v1/outreach/{case_id}/close": rule("token", regisseur=200, other_regisseur=404),
+    # The matrix's hub has no NotifyNL template configured: 409 naming ``channel``.
+    "POST /api/v1/outreach/{case_id}/notify": rule("token", regisseur=409,
+                                                   other_regisseur=404),
+    "GET /api/v1/me/outreach": rule("token", resident=200, other_resident=200),
     "POST /api/v1/withholdings/{withholding_id}/review": rule("token", teamlead=200),
     # Another wijk's regisseur names a resident who is not theirs: 422 on bsn, as for an
     # unknown BSN, so the answer does not confirm that the BSN exists.
@@ -177,6 +187,11 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "POST /api/v1/withholdings/{withholding_id}/review": lambda w: {
         "json": {"decision": "extend"}},
     "POST /api/v1/veiligthuis/reports": lambda w: {"json": w.vt_report("VT-R-new")},
+    "POST /api/v1/outreach/{case_id}/attempts": lambda w: {"json": {
+        "kind": "phone", "result": "not_reached", "attempted_on": "2026-11-23"}},
+    "POST /api/v1/outreach/{case_id}/close": lambda w: {"json": {"outcome": "not_reached"}},
+    "POST /api/v1/outreach/{case_id}/notify": lambda w: {"json": {"channel": "sms",
+                                                                  "phone": "0612345678"}},
 }
 _FHIR_REFERRAL = {"resourceType": "Bundle", "type": "transaction", "entry": []}
 
@@ -207,6 +222,7 @@ IDS: dict[str, Callable[[Any], str]] = {
     "household_id": lambda w: w.household_id,
     "withholding_id": lambda w: w.withholding_id,
     "report_id": lambda w: w.report_id,
+    "case_id": lambda w: w.case_id,
 }
 
 
@@ -291,6 +307,17 @@ class World:
     def poh_referral_id(self) -> str:
         return self._ok(self.client.post("/api/v1/referrals/poh", json=_poh(self),
                                          headers=self.headers["regisseur"]))["id"]
+
+    @cached_property
+    def case_id(self) -> str:
+        # Anna's outreach case, with one attempt (a case closes only after one).
+        assert self.item_id
+        case = self._ok(self.client.get("/api/v1/outreach",
+                                        headers=self.headers["regisseur"]))["items"][0]
+        self._ok(self.client.post(f"/api/v1/outreach/{case['id']}/attempts", json={
+            "kind": "letter", "result": "not_reached", "attempted_on": "2026-11-23"},
+            headers=self.headers["regisseur"]))
+        return case["id"]
 
     @cached_property
     def household_id(self) -> str:

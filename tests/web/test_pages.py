@@ -56,6 +56,11 @@ PAGES: dict[str, dict[str, int]] = {
     "POST /werkplek/melding/{item_id}/afsluiten": rule(regisseur=303, other_regisseur=404),
     "GET /werkplek/huishouden/{household_id}": rule(regisseur=200, other_regisseur=404,
                                                     teamlead=200),
+    "GET /werkplek/vroegsignalering": rule(regisseur=200, other_regisseur=200, teamlead=200),
+    "POST /werkplek/vroegsignalering/{case_id}/poging": rule(regisseur=303,
+                                                             other_regisseur=404),
+    "POST /werkplek/vroegsignalering/{case_id}/afsluiten": rule(regisseur=303,
+                                                                other_regisseur=404),
     "GET /beheer": rule(operator=200),
     "POST /beheer/dode-berichten/{dead_letter_id}/opnieuw": rule(operator=303),
 }
@@ -140,6 +145,20 @@ class World:
                 InboxItem.id == self.item_id))
 
     @cached_property
+    def case_id(self) -> str:
+        """Anna's outreach case (her arrears signal), with one attempt: it may close."""
+        from hub.core import outreach
+        from hub.core.outreach_models import OutreachCase
+
+        assert self.item_id
+        with self.ctx.sessions() as session, session.begin():
+            case = session.scalar(select(OutreachCase))
+            outreach.record_attempt(session=session, ctx=self.ctx, case=case, kind="letter",
+                                    result="not_reached", attempted_on=self.ctx.clock().date(),
+                                    now=self.ctx.clock(), actor="anna", role="regisseur")
+            return case.id
+
+    @cached_property
     def dead_letter_id(self) -> str:
         answer = self.api.post("/api/v1/messages", json=arrears(self.bob, ref="D-1"),
                                headers=self.woonbron)
@@ -158,6 +177,10 @@ class World:
             data.update({"rol": "operator"})
         if operation.endswith("/openen"):
             data.update({"reden": "Gesprek voorbereiden"})
+        if operation.endswith("/poging"):
+            data.update({"manier": "phone", "uitkomst": "reached", "datum": "2026-11-23"})
+        if "/vroegsignalering/" in operation and operation.endswith("/afsluiten"):
+            data.update({"uitkomst": "reached"})
         return data
 
 

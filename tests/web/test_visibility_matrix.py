@@ -42,7 +42,7 @@ from tests.web.visibility import (
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 # The staff routes and pages that can show an item, a household or an outbound message.
-SHOWS = re.compile(r"^/api/v1/(inbox|households|referrals|wmo|veiligthuis|withholdings)"
+SHOWS = re.compile(r"^/api/v1/(inbox|households|referrals|wmo|veiligthuis|withholdings|outreach)"
                    r"(/|$)|^/werkplek(/|$)")
 REASON = "Huisbezoek voorbereiden"
 
@@ -51,7 +51,7 @@ REASON = "Huisbezoek voorbereiden"
 class Probe:
     """How to ask one route: ``kind`` says what it shows and so what to expect."""
 
-    kind: str  # list | item | action | household | outbound | exempt
+    kind: str  # list | item | action | household | outbound | case | exempt
     call: Callable[..., object] | None = None
     targets: tuple[str, ...] = ()
     why: str = ""
@@ -103,6 +103,23 @@ MATRIX: dict[str, Probe] = {
         "action", _post_form("/werkplek/melding/{x}/afsluiten"), ITEMS),
     "GET /werkplek/huishouden/{household_id}": Probe("household",
                                                      _get("/werkplek/huishouden/{x}")),
+    # Issue 16: the outreach worklist and a case show their linked signals through the
+    # read path. The case holds the rent signal; the confidential report and the held
+    # referral never join one, and nothing of them may show through it. ``lists_items``:
+    # whether the answer names the linked item's id (the page does not).
+    "GET /api/v1/outreach": Probe("case", _get("/api/v1/outreach")),
+    "GET /api/v1/outreach/{case_id}": Probe("case", _get("/api/v1/outreach/{x}")),
+    "GET /werkplek/vroegsignalering": Probe("case", _get("/werkplek/vroegsignalering"),
+                                            lists_items=False),
+    "POST /api/v1/outreach/{case_id}/attempts": Probe(
+        "exempt", why="an attempt (a write; 404 like GET for a case the caller cannot see)"),
+    "POST /api/v1/outreach/{case_id}/close": Probe("exempt", why="closing (a write)"),
+    "POST /api/v1/outreach/{case_id}/notify": Probe(
+        "exempt", why="NotifyNL text (a write; the case read of GET first)"),
+    "POST /werkplek/vroegsignalering/{case_id}/poging": Probe(
+        "exempt", why="the attempt form (calls the API's write above)"),
+    "POST /werkplek/vroegsignalering/{case_id}/afsluiten": Probe(
+        "exempt", why="the close form (calls the API's write above)"),
     "GET /api/v1/withholdings": Probe("list", _get("/api/v1/withholdings"),
                                       lists_items=False),
     # Writes: they show nothing of an item the caller could not see already.
@@ -215,6 +232,18 @@ def _check(ctx, clients, world, *, revoked: bool) -> list[str]:
                         shown = ident in answer.text
                         if shown != _may_see(target, user, revoked) and target != "held":
                             wrong.append(f"{operation} as {user}: {target} shown={shown}")
+            elif probe.kind == "case":
+                # Every reader of the wijk sees the case (a colleague regisseur too): the
+                # ordinary signal shows through it, nothing else (the ``never`` words).
+                answer = probe.call(client, csrf[user], world.case_id)
+                answers.append(answer)
+                if answer.status_code != 200:
+                    wrong.append(f"{operation} as {user}: {answer.status_code}")
+                elif probe.lists_items and world.ordinary_id not in answer.text:
+                    wrong.append(f"{operation} as {user}: the case's signal is missing")
+                for target in ("confidential", "revoked", "held"):
+                    if probe.lists_items and _target_id(world, target) in answer.text:
+                        wrong.append(f"{operation} as {user}: shows {target} through a case")
             elif probe.kind == "action":
                 # Only where the viewer may not see the item: it must stay untouched.
                 for target in probe.targets:

@@ -55,6 +55,8 @@ class World:
     vt_report_id: str
     status_back_ids: list[str]
     consent_id: str
+    # The household's outreach case (issue 16): the rent arrears signal opened it.
+    case_id: str = ""
     api: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -154,9 +156,20 @@ def build(ctx, client: TestClient, worker) -> World:
                   ordinary_id=_item_of(ctx, ordinary), confidential_id=confidential_id,
                   revoked_id=_item_of(ctx, revoked), held_message_id=_message_of_gp(ctx),
                   poh_referral_id=poh.json()["id"], vt_report_id=report.json()["id"],
-                  status_back_ids=list(status_back), consent_id=consent_id)
+                  status_back_ids=list(status_back), consent_id=consent_id,
+                  case_id=_case_of(ctx, household_id))
     world.api = {user: api_headers(ctx, user) for user in VIEWERS}
     return world
+
+
+def _case_of(ctx, household_id: str) -> str:
+    from sqlalchemy import select
+
+    from hub.core.outreach_models import OutreachCase
+
+    with ctx.sessions() as session:
+        return session.scalar(select(OutreachCase.id).where(
+            OutreachCase.household_id == household_id))
 
 
 def revoke(ctx, client: TestClient, world: World) -> None:
