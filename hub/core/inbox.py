@@ -28,6 +28,7 @@ from hub.core.models import InboxItem, Message, Partner, Resident
 from hub.core.outbound import announce_item
 from hub.core.residents import resident_identity
 from hub.core.router import facts_for
+from hub.core.staff_reason import staff_reason
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class ItemView:
     data: dict[str, Any]
     source_name: str
     matched_by: str | None
+    # Why the regisseur sees it, about the resident (``item.reason`` is the resident's
+    # own sentence, "omdat u … toestemming gaf"; issue 15, item 11).
+    staff_reason: str = ""
 
 
 def _stale_condition(ctx: HubContext, now: datetime):
@@ -103,9 +107,11 @@ def view_item(*, session: Session, ctx: HubContext, item: InboxItem,
     """
     message = session.get(Message, item.message_id)
     partner = session.get(Partner, item.source_partner)
+    why = staff_reason(session=session, ctx=ctx, item=item, source_name=partner.name)
     if item.confidential and not opened:
         return ItemView(item=item, summary=neutral_summary(partner.name), data={},
-                        source_name=partner.name, matched_by=message.match_method)
+                        source_name=partner.name, matched_by=message.match_method,
+                        staff_reason=why)
     payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
     given, data = payload["subject"], payload["data"]
     name = given.get("name")
@@ -124,7 +130,7 @@ def view_item(*, session: Session, ctx: HubContext, item: InboxItem,
         full = {k: v for k, v in full.items() if k in item.fields}
     summary = mt.summary(full) if mt is not None else item.type
     return ItemView(item=item, summary=summary, data=full, source_name=partner.name,
-                    matched_by=message.match_method)
+                    matched_by=message.match_method, staff_reason=why)
 
 
 def take_up(*, session: Session, ctx: HubContext, item: InboxItem, now: datetime,

@@ -93,8 +93,15 @@ def day(value: datetime | None) -> str:
     return "(onbekend)" if value is None else explain.format_date(value)
 
 
+def first_upper(text: str) -> str:
+    """The text with its first letter a capital and the rest untouched ("Wmo" stays "Wmo";
+    Jinja's ``capitalize`` would lower it)."""
+    return text[:1].upper() + text[1:]
+
+
 TEMPLATES.env.filters.update(
-    veld=field_word, toon=show, moment=moment, datum=day, uur=hour, dag_uur=day_hour,
+    hoofdletter=first_upper, veld=field_word, toon=show, moment=moment, datum=day, uur=hour,
+    dag_uur=day_hour,
     grondslag=lambda b: _BASIS_WORDS.get(b or "", b or "(onbekend)"),
     itemstatus=lambda s: _STATUS_WORDS.get(s, s),
     toestemmingstatus=lambda s: _CONSENT_STATUS_WORDS.get(s, s),

@@ -45,12 +45,15 @@ def wijkhub_message_types() -> list[MessageType]:
     return [
         MessageType(name=REQUEST_TYPE, partner_kinds=(KIND,), category="zorg",
                     data_model=WmoRequestData, topic="uw Wmo-aanvraag",
+                    staff_topic="Wmo-aanvraag van de bewoner",
                     summary=lambda data: "Wmo-aanvraag", inbound=False, outbound=True),
         MessageType(name=DECISION_TYPE, partner_kinds=(KIND,), category="zorg",
                     data_model=WmoDecision, topic="het besluit op uw Wmo-aanvraag",
+                    staff_topic="besluit op een Wmo-aanvraag",
                     summary=decision_summary, resident_summary=decision_summary),
         MessageType(name=STATUS_TYPE, partner_kinds=(KIND,), category="zorg",
                     data_model=WmoStatus, topic="de behandeling van uw Wmo-aanvraag",
+                    staff_topic="behandeling van een Wmo-aanvraag",
                     summary=status_summary, resident_summary=status_summary),
     ]
 
