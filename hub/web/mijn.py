@@ -24,15 +24,18 @@ from consent import registry
 from hub.api import audit as audit_api
 from hub.api import me as me_api
 from hub.api.deps import ContextDep, SessionDep
+from hub.core.audit_text import group_repeats
 from hub.core.errors import HubProblem
 from hub.core.models import Resident
+from hub.core.reads import resident_team
 from hub.core.residents import resident_identity
 from hub.web.deps import CsrfChecked, ResidentPage, valid_id
 from hub.web.render import page, redirect
 from hub.web.session import WebError
 
 router = APIRouter(prefix="/mijn", include_in_schema=False)
-AUDIT_SHOWN = 30
+# Enough of the trail to fold repeats ("3 keer bekeken") into a short list (issue 15.12).
+AUDIT_SHOWN = 200
 NOTICES = {
     "ingetrokken": "Uw toestemming is ingetrokken. Vanaf nu wordt er niets meer gedeeld op "
                    "grond van deze toestemming, en uw wijkteam ziet wat al gedeeld was niet "
@@ -67,6 +70,7 @@ class Represented:
     id: str
     name: str
     capacity: str
+    subject: str
 
 
 def _represented(ctx, session: Session, who) -> list[Represented]:
@@ -78,7 +82,7 @@ def _represented(ctx, session: Session, who) -> list[Represented]:
         resident = session.get(Resident, rep.subject)
         name = resident_identity(ctx, resident)["name"] if resident else "iemand"
         people.append(Represented(rep.id, name, _CAPACITY.get(rep.capacity.value,
-                                                              rep.capacity.value)))
+                                                              rep.capacity.value), rep.subject))
     return people
 
 
@@ -90,6 +94,11 @@ def _acting(ctx, session: Session, who, namens: str | None) -> Represented | Non
     if not chosen:
         raise WebError(404, "Niet gevonden", "U regelt geen zaken (meer) voor deze persoon.")
     return chosen[0]
+
+
+def _topic(catalog, type_name: str) -> str:
+    mt = catalog.type(type_name)
+    return mt.topic if mt is not None else "een melding"
 
 
 def _query(namens: str | None) -> str:
@@ -123,9 +132,16 @@ def overview(request: Request, ctx: ContextDep, session: SessionDep, who: Reside
     # The audit trail is the resident's own; a representative reads it on their own page.
     looked = None if acting else audit_api.my_audit(ctx=ctx, session=session, resident=who,
                                                     limit=AUDIT_SHOWN, offset=0)
+    team = resident_team(session=session, ctx=ctx,
+                         subject=acting.subject if acting else who.subject)
+    catalog = ctx.plugins.catalog
+    # Which report each line is about: two rent arrears from one partner must not read
+    # as the same line twice (issue 15, item 12).
+    shared_lines = [(_topic(catalog, d.message_type), d) for d in shared]
     return page(request, ctx, "mijn/overzicht.html", title="Mijn gegevens",
-                requests=requests, consents=consents, known=known, shared=shared,
-                looked=looked, notice=NOTICES.get(melding or ""), acting=acting,
+                requests=requests, consents=consents, known=known, shared=shared_lines,
+                looked=looked, looked_lines=group_repeats(looked.items) if looked else [],
+                team=team, notice=NOTICES.get(melding or ""), acting=acting,
                 represented=_represented(ctx, session, who), q=_query(on_behalf_of))
 
 

@@ -121,7 +121,8 @@ def wijkhub_audit_text(action, role, actor, partner_name, when) -> str | None:
     text = _AUDIT_TEXTS.get(action)
     if text is None:
         return None
-    staff = f"Uw regisseur {actor}" if role == "regisseur" else "Een medewerker"
+    # A login id means nothing to the resident (issue 15, item 12): the role only.
+    staff = "Uw regisseur" if role == "regisseur" else "Een medewerker"
     return text.format(staff=staff, desk=partner_name or "De Wmo-desk", when=when)
 
 

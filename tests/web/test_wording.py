@@ -109,3 +109,61 @@ def test_a_message_type_without_staff_wording_never_says_uw():
                          data_model=BaseModel, topic="uw aanvraag",
                          staff_topic="aanvraag van de bewoner")
     assert chosen.staff_wording == "aanvraag van de bewoner"
+
+
+def _mijn(ctx, web) -> str:
+    from tests.utils.builders import resident as _unused  # noqa: F401  (same builders)
+    client = TestClient(web.app, raise_server_exceptions=False)
+    _login(client, rol="resident", bewoner=ctx.pseudonyms.subject(LINDA.bsn))
+    return client.get("/mijn").text
+
+
+@SQLITE
+def test_mijn_puts_questions_first_and_names_the_wijkteam(ctx, web, worker):
+    register(ctx, LINDA)
+    _, woonbron = partner(ctx)
+    assert web.post("/api/v1/messages", headers=woonbron,
+                    json=nuisance(LINDA, ref="Q-1")).status_code == 202
+    worker.drain()
+    page = _mijn(ctx, web)
+    text = visible_text(page)
+    # The open question comes before anything else the resident reads about their data.
+    assert page.index('id="vragen"') < page.index('id="wijkteam"') < page.index(
+        'id="toestemmingen"')
+    team = visible_text(page.split('id="wijkteam"', 1)[1].split("</section>", 1)[0])
+    assert "Wijkteam Krispijn" in team
+    assert re.search(r"078[- ]?\d{3}", team), team                  # the wijk's phone number
+    assert "Dordrecht" in team                                      # and its address
+    assert "nog geen vaste regisseur" in team
+    assert "de hub" not in text.lower()
+
+
+@SQLITE
+def test_who_looked_groups_repeats_and_names_roles_not_logins(linda, ctx, web):
+    staff = linda["_client"]
+    for _ in range(3):
+        assert staff.get(f"/werkplek/melding/{linda['consent']}").status_code == 200
+        assert staff.get("/werkplek").status_code == 200
+    page = _mijn(ctx, web)
+    looked = visible_text(page.split('id="gekeken"', 1)[1].split("</section>", 1)[0])
+    assert "regisseur-krispijn" not in looked and "anna" not in looked
+    assert "regisseur van het wijkteam Krispijn" in looked
+    assert re.search(r"\d+ keer.*laatst op", looked), looked
+    lines = re.findall(r"<li[^>]*>(.*?)</li>", page.split('id="gekeken"', 1)[1]
+                       .split("</section>", 1)[0], re.S)
+    assert len(lines) == len(set(lines)), "repeated lines are not grouped"
+    assert "de hub" not in visible_text(page).lower()
+
+
+@SQLITE
+def test_what_was_shared_says_which_report_and_a_closed_one_says_so(linda, ctx, web):
+    staff = linda["_client"]
+    item = linda["statute"]
+    csrf = csrf_of(staff.get(f"/werkplek/melding/{item}").text)
+    assert staff.post(f"/werkplek/melding/{item}/afsluiten", data={"csrf": csrf},
+                      follow_redirects=False).status_code == 303
+    page = _mijn(ctx, web)
+    shared = visible_text(page.split('id="gedeeld"', 1)[1].split("</section>", 1)[0])
+    assert "Huurachterstand" in shared and "Woonoverlast" in shared
+    known = visible_text(page.split('id="bekend"', 1)[1].split("</section>", 1)[0])
+    assert "afgesloten op" in known
