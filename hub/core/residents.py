@@ -25,6 +25,15 @@ from hub.core.context import HubContext
 from hub.core.models import Household, Resident
 
 RESIDENTS_HEADER = ("bsn", "name", "birthdate", "postcode", "huisnummer")
+# Optional columns after the required ones (issue 15, item 11): the regisseur reads the
+# street and place, not only "3317AB 12". Kept inside the sealed identity, like the rest.
+OPTIONAL_COLUMNS = ("straat", "woonplaats")
+
+
+def _header_ok(fields: tuple[str, ...]) -> bool:
+    extra = fields[len(RESIDENTS_HEADER):]
+    return (fields[:len(RESIDENTS_HEADER)] == RESIDENTS_HEADER
+            and set(extra) <= set(OPTIONAL_COLUMNS) and len(set(extra)) == len(extra))
 
 
 def normalize_name(name: str) -> str:
@@ -65,14 +74,16 @@ def _household_for(session: Session, ctx: HubContext, postcode: str, huisnummer:
 
 
 def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> ImportResult:
-    """Add or update residents from a ``bsn,name,birthdate,postcode,huisnummer`` CSV.
+    """Add or update residents from a ``bsn,name,birthdate,postcode,huisnummer`` CSV,
+    optionally followed by ``straat`` and/or ``woonplaats`` (kept when not empty).
 
     Lines with errors are skipped and reported by line number and field; good
     lines are kept. Residents at one address form one household.
     """
     reader = csv.DictReader(stream)
-    if tuple(reader.fieldnames or ()) != RESIDENTS_HEADER:
-        raise ValueError(f"header must be {','.join(RESIDENTS_HEADER)}")
+    if not _header_ok(tuple(reader.fieldnames or ())):
+        raise ValueError(f"header must be {','.join(RESIDENTS_HEADER)}, optionally followed "
+                         f"by {' and/or '.join(OPTIONAL_COLUMNS)}")
     imported = updated = 0
     errors: list[tuple[int, str, str]] = []
     for row in reader:
@@ -111,6 +122,10 @@ def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> I
         subject = ctx.pseudonyms.subject(bsn)
         identity = {"name": name, "birthdate": birthdate or None,
                     "postcode": postcode, "huisnummer": huisnummer}
+        for column in OPTIONAL_COLUMNS:
+            value = (row.get(column) or "").strip()
+            if value:
+                identity[column] = value[:200]
         resident = session.get(Resident, subject)
         if resident is None:
             resident = Resident(subject=subject, household_id=household.id,

@@ -43,6 +43,10 @@ def show(value: Any) -> str:
         return "(onbekend)"
     if isinstance(value, bool):
         return "ja" if value else "nee"
+    if isinstance(value, dict) and {"straat", "postcode", "huisnummer"} <= set(value):
+        # With the street (from the registry): "Krispijnseweg 12, 3317AB Dordrecht".
+        place = f" {value['woonplaats']}" if value.get("woonplaats") else ""
+        return f"{value['straat']} {value['huisnummer']}, {value['postcode']}{place}"
     if isinstance(value, dict) and {"postcode", "huisnummer"} <= set(value):
         # An address as the Dutch write it: "3317AB 12", with any addition after it.
         rest = {k: v for k, v in value.items() if k not in ("postcode", "huisnummer")}

@@ -111,6 +111,8 @@ def test_reimport_updates_instead_of_duplicating(ctx):
 @pytest.mark.parametrize("header", [
     "bsn,name,birthdate,postcode",
     "name,bsn,birthdate,postcode,huisnummer",
+    "bsn,name,birthdate,postcode,huisnummer,telefoon",
+    "bsn,name,birthdate,postcode,huisnummer,straat,straat",
     "bsn;name;birthdate;postcode;huisnummer",
     "",
 ])

@@ -26,7 +26,8 @@ from tests.web.conftest import as_resident, as_staff, check_accessibility, login
 from tests.web.test_pages import PAGES
 
 WIDTHS = (390, 360)
-SAMIRA = person(41, name="Samira Bakker", postcode="3318EF", huisnummer="7")
+SAMIRA = person(41, name="Samira Bakker", postcode="3318EF", huisnummer="7",
+                straat="Vrieseplein", woonplaats="Dordrecht")
 # Who opens a page: the first role in this order that the page lets in (its owner
 # before a colleague); a page nobody opens (404 everywhere) is seen as anonymous.
 PREFERENCE = ("resident", "regisseur", "teamlead", "operator", "anonymous")

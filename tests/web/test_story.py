@@ -25,7 +25,8 @@ from tests.web.conftest import (
     screenshot,
 )
 
-FATIMA = person(31, name="Fatima el Amrani", postcode="3317AB", huisnummer="12")
+FATIMA = person(31, name="Fatima el Amrani", postcode="3317AB", huisnummer="12",
+                straat="Bosboom Toussaintstraat", woonplaats="Dordrecht")
 YOUSSEF = person(32, name="Youssef el Amrani", postcode="3317AB", huisnummer="12")
 JAN = person(33, name="Jan de Vries", postcode="3321CD", huisnummer="4")
 

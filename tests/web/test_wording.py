@@ -167,3 +167,23 @@ def test_what_was_shared_says_which_report_and_a_closed_one_says_so(linda, ctx, 
     assert "Huurachterstand" in shared and "Woonoverlast" in shared
     known = visible_text(page.split('id="bekend"', 1)[1].split("</section>", 1)[0])
     assert "afgesloten op" in known
+
+
+@SQLITE
+def test_the_item_shows_street_and_place_when_the_registry_has_them(ctx, web, worker):
+    from hub.core.residents import import_residents_text
+
+    with ctx.sessions() as session, session.begin():
+        result = import_residents_text(session=session, ctx=ctx, text=(
+            "bsn,name,birthdate,postcode,huisnummer,straat,woonplaats\n"
+            f"{LINDA.bsn},{LINDA.name},{LINDA.birthdate},{LINDA.postcode},{LINDA.huisnummer},"
+            "Krispijnseweg,Dordrecht\n"))
+    assert not result.errors, result.errors
+    _, woonbron = partner(ctx)
+    assert web.post("/api/v1/messages", headers=woonbron,
+                    json=arrears(LINDA, ref="S-1")).status_code == 202
+    worker.drain()
+    _login(web, rol="regisseur", wijk="krispijn")
+    item = web.get("/werkplek").text.split('href="/werkplek/melding/', 1)[1].split('"', 1)[0]
+    shown = visible_text(web.get(f"/werkplek/melding/{item}").text)
+    assert "Krispijnseweg 3, 3317AB Dordrecht" in shown, shown
