@@ -193,6 +193,60 @@ def request_text(*, source_name: str, topics: Sequence[str], category: str, reci
     )
 
 
+# --- texts for the regisseur (issue 15, item 11) --------------------------------
+# The sentences above speak to the resident ("omdat u … toestemming gaf"). A
+# regisseur reading them thinks *they* consented, so the screens for staff use
+# these, which speak about the resident. The resident's sentences stay as they are.
+
+_STAFF_CATEGORY_WORDS = {"medisch": "gezondheid"}
+
+_STAFF_CAPACITY_WORDS = {
+    "parent": "een ouder van de bewoner",
+    "guardian": "de voogd van de bewoner",
+    "curator": "de curator van de bewoner",
+    "mentor": "de mentor van de bewoner",
+    "bewindvoerder": "de bewindvoerder van de bewoner",
+}
+
+
+def staff_category(category: str) -> str:
+    """A data category as a regisseur reads it ("gezondheid", not "uw gezondheid")."""
+    return _STAFF_CATEGORY_WORDS.get(category, describe_category(category))
+
+
+def staff_reason_consent(*, granted_at: datetime, category: str, source_name: str,
+                         capacity: str | None = None) -> str:
+    """Why the regisseur sees an item delivered on consent, speaking about the resident.
+
+    E.g. "De bewoner gaf op 3 maart 2026 toestemming dat het wijkteam meldingen over
+    wonen van Woonbron krijgt." ``capacity`` names a representative who gave it.
+    """
+    who = "de bewoner" if capacity is None else _STAFF_CAPACITY_WORDS.get(
+        capacity, f"een vertegenwoordiger van de bewoner ({capacity})")
+    return (
+        f"{who[:1].upper()}{who[1:]} gaf op {format_date(granted_at)} toestemming dat het "
+        f"wijkteam meldingen over {staff_category(category)} van {source_name} krijgt. "
+        f"Trekt de bewoner die toestemming in, dan verdwijnt deze melding uit uw inbox."
+    )
+
+
+def staff_reason_statute(*, statute_title: str, fields: Sequence[str]) -> str:
+    """Why the regisseur sees an item delivered on a statute: the law, and only which fields."""
+    names = join_dutch([describe_field(f) for f in fields])
+    return (
+        f"De {statute_title} staat toe dat het wijkteam dit krijgt zonder toestemming van "
+        f"de bewoner, maar alleen: {names}. Voor meer gegevens is toestemming nodig."
+    )
+
+
+def staff_reason_safety(*, title: str) -> str:
+    """Why the regisseur sees a safety report: the right to report, and that it is confidential."""
+    return (
+        f"Het {title} staat toe dat dit zonder toestemming van de bewoner gedeeld wordt, "
+        f"omdat het om iemands veiligheid gaat. Dit is vertrouwelijk."
+    )
+
+
 # --- texts for the resident's transparency view (issue 4, item 6) ------------
 
 _CAPACITY_WORDS = {

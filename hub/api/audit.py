@@ -20,6 +20,7 @@ from hub.api.deps import ContextDep, ResidentDep, SessionDep
 from hub.core.audit import current_client, current_system
 from hub.core.audit_text import describe, dutch_date, is_core_action
 from hub.core.models import AuditEvent, Partner
+from hub.core.reads import resident_team
 from hub.core.withholding import withheld_items, withheld_messages
 
 router = APIRouter(prefix="/api/v1/me", tags=["resident"])
@@ -72,12 +73,13 @@ def my_audit(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
         and r.data.get("partner")}
     names = dict(session.execute(select(Partner.id, Partner.name)
                                  .where(Partner.id.in_(partner_ids))).all())
+    team = resident_team(session=session, ctx=ctx, subject=resident.subject)
     items = []
     for row in rows:
         data = row.data or {}
         mt = ctx.plugins.catalog.type(data.get("type", "")) if data.get("type") else None
         recipient = str(data.get("recipient", ""))
-        team = ctx.wijkmap.name(recipient.split(":", 1)[1]) if ":" in recipient else None
+        team_name = ctx.wijkmap.name(recipient.split(":", 1)[1]) if ":" in recipient else None
         text = None
         if not is_core_action(row.action):  # a plugin's own action: its own sentence
             text = ctx.plugins.audit_text(action=row.action, role=row.role, actor=row.actor,
@@ -88,7 +90,8 @@ def my_audit(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
             at=row.at, topic=mt.topic if mt else None,
             partner_name=names.get(str(data.get("partner")) if row.action == "message.sent"
                                    else row.actor),
-            team_name=team)))
+            team_name=team_name, home_team=team.wijk_name if team else None,
+            own_regisseur=team.regisseur if team else None)))
     return AuditPage(total=total, limit=limit, offset=offset, items=items)
 
 

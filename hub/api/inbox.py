@@ -29,7 +29,8 @@ def _public(view: ItemView) -> InboxItemPublic:
     item = view.item
     return InboxItemPublic(
         id=item.id, type=item.type, category=item.category, summary=view.summary,
-        source=view.source_name, basis=item.basis, reason=item.reason, status=item.status,
+        source=view.source_name, basis=item.basis, reason=view.staff_reason or item.reason,
+        status=item.status,
         triage=item.triage, matched_by=view.matched_by, household_id=item.household_id,
         repeats=item.repeats,
         received_at=item.delivered_at, data=view.data, confidential=item.confidential,

@@ -372,7 +372,8 @@ def what_is_known(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
     public = [KnownItemPublic(
         id=k.message.id, type=k.message.type, topic=k.topic, category=k.message.category,
         source=k.source_name, received_at=k.message.received_at, status=k.status,
-        status_text=explain.status_word(k.status), fields=k.fields,
+        status_text=(f"afgesloten op {explain.format_date(k.closed_at)}" if k.closed_at
+                     else explain.status_word(k.status)), fields=k.fields,
         shown_fields=k.shown_fields, basis=k.basis, explanation=k.explanation,
         summary=k.summary) for k in items]
     session.commit()

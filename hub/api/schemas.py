@@ -83,7 +83,8 @@ class InboxItemPublic(BaseModel):
     summary: str
     source: str
     basis: str
-    reason: str = Field(description="Why the regisseur may see this, in Dutch.")
+    reason: str = Field(description="Why the regisseur may see this, in Dutch, written "
+                        "about the resident (\"De bewoner gaf toestemming …\").")
     status: Literal["new", "taken_up", "closed"]
     triage: bool = Field(description="True when the resident could not be identified.")
     matched_by: str | None = Field(

@@ -1,8 +1,11 @@
 """The audit log as a resident reads it: one plain-Dutch sentence (B1) per event.
 
-Only what the resident may know: who (their regisseur by name, a partner by
-its organisation's name, or "u"), what happened to which kind of report, when,
-and why. Never another person's data: the events shown are all about them.
+Only what the resident may know: who (staff by role and wijkteam, "uw
+regisseur" for the household's designated one; a partner by its organisation's
+name; or "u"), what happened to which kind of report, when, and why. Never a
+login id (issue 15, item 12: "anna" means nothing to a resident and says too
+much about staff), never "de hub" (the resident knows the wijkteam, not the
+software), never another person's data: the events shown are all about them.
 """
 
 from __future__ import annotations
@@ -31,12 +34,19 @@ def _basis(basis: str | None) -> str:
 
 def describe(*, action: str, actor: str, role: str, basis: str | None, data: dict[str, Any],
              at: datetime, topic: str | None, partner_name: str | None,
-             team_name: str | None) -> str:
-    """One sentence about one event, e.g. "Uw regisseur anna heeft de melding over
-    huurachterstand bekeken op 3 maart 2026."."""
+             team_name: str | None, home_team: str | None = None,
+             own_regisseur: str | None = None) -> str:
+    """One sentence about one event, e.g. "Een regisseur van het wijkteam Krispijn heeft
+    de melding over huurachterstand bekeken op 3 maart 2026.".
+
+    ``home_team`` is the name of the resident's wijk (staff are named by role and
+    wijkteam); ``own_regisseur`` the user id of the household's designated regisseur,
+    who is "Uw regisseur". ``actor`` is only compared, never shown.
+    """
     when = dutch_date(at)
     report = f"de melding over {topic}" if topic else "een melding"
-    staff = f"Uw regisseur {actor}" if role == "regisseur" else "Een medewerker"
+    staff = staff_phrase(actor=actor, role=role, home_team=home_team,
+                         own_regisseur=own_regisseur)
     why = _basis(basis)
     why = f", {why}" if why else ""
     texts = {
@@ -60,12 +70,48 @@ def describe(*, action: str, actor: str, role: str, basis: str | None, data: dic
         "consent.change": f"U heeft uw toestemming aangepast op {when}.",
         "consent.paper": f"Uw toestemming op papier is vastgelegd op {when}.",
         "consent.import": (f"{partner_name or 'Uw huisarts'} heeft uw toestemming "
-                           f"doorgegeven aan de hub op {when}."),
-        "message.sent": (f"De hub heeft een bericht over u gestuurd aan "
+                           f"doorgegeven aan het wijkteam op {when}."),
+        "message.sent": (f"Het wijkteam heeft een bericht over u gestuurd aan "
                          f"{partner_name or 'een organisatie'} op {when}."),
         "dead_letter.replay": f"Een beheerder heeft {report} opnieuw laten verwerken op {when}.",
     }
     return texts.get(action, f"Er is iets gedaan met uw gegevens op {when}.")
+
+
+def staff_phrase(*, actor: str, role: str, home_team: str | None = None,
+                 own_regisseur: str | None = None) -> str:
+    """A staff member as the resident reads them: by role and wijkteam, never by login."""
+    team = f"het wijkteam {home_team}" if home_team else "uw wijkteam"
+    if role == "regisseur":
+        if own_regisseur is not None and actor == own_regisseur:
+            return f"Uw regisseur van {team}"
+        return f"Een regisseur van {team}"
+    if role == "teamlead":
+        return f"Een teamleider van {team}"
+    return "Een medewerker"
+
+
+def group_repeats(entries: list[Any]) -> list[tuple[str, int]]:
+    """Entries (newest first, each with ``text`` and ``at``) with repeats folded into one line.
+
+    Two events are repeats when their sentences differ only in the date. A group
+    reads "… bekeken (3 keer, laatst op 5 maart 2026)."; a single event keeps its
+    sentence. Returns (sentence, count) in the order of each group's newest event.
+    """
+    groups: dict[str, list[Any]] = {}
+    for entry in entries:
+        when = dutch_date(entry.at)
+        key = entry.text.replace(f", op {when}", "").replace(f" op {when}", "")
+        groups.setdefault(key, []).append(entry)
+    out = []
+    for key, members in groups.items():
+        if len(members) == 1:
+            out.append((members[0].text, 1))
+        else:
+            newest = dutch_date(members[0].at)
+            out.append((f"{key.rstrip('.')} ({len(members)} keer, laatst op {newest}).",
+                        len(members)))
+    return out
 
 
 def is_core_action(action: str) -> bool:

@@ -40,16 +40,18 @@ def _key(name: str) -> str:
 
 
 def match_header(found: Sequence[str], expected: Sequence[str], *, ordered: bool = True,
-                 aliases: Mapping[str, str] | None = None) -> tuple[str, ...]:
+                 aliases: Mapping[str, str] | None = None,
+                 optional: Sequence[str] = ()) -> tuple[str, ...]:
     """The file's columns under the expected names, in the file's order.
 
     Case, spaces, underscores, hyphens and a BOM do not matter; ``aliases`` maps other
-    names (``naam``) to expected ones (``name``). Raises ValueError
+    names (``naam``) to expected ones (``name``); ``optional`` names columns a file may
+    add (anywhere, once each) without being required. Raises ValueError
     naming what differs — missing, unexpected or repeated columns, or their order
     — never the data (a header line holds names only, but a wrong file's first
     line may be data: at most the column position is named then).
     """
-    wanted = {_key(name): name for name in expected}
+    wanted = {_key(name): name for name in (*expected, *optional)}
     wanted.update({_key(alias): name for alias, name in (aliases or {}).items()})
     mapped: list[str] = []
     unexpected: list[str] = []
@@ -71,11 +73,12 @@ def match_header(found: Sequence[str], expected: Sequence[str], *, ordered: bool
         problems.append(f"unknown {', '.join(unexpected)}")
     if repeated:
         problems.append(f"repeated column(s) {', '.join(repeated)}")
-    if not problems and ordered and tuple(mapped) != tuple(expected):
+    if not problems and ordered and tuple(n for n in mapped if n in expected) != tuple(expected):
         problems.append("the columns are in another order")
     if problems:
+        also = f", optionally also {', '.join(optional)}" if optional else ""
         raise ValueError(f"{'; '.join(problems)}: the header must be "
-                         f"{','.join(expected)} (in any case, separated by ; , or tab)")
+                         f"{','.join(expected)}{also} (in any case, separated by ; , or tab)")
     return tuple(mapped)
 
 

@@ -28,6 +28,7 @@ from hub.core.models import InboxItem, Message, Partner, Resident
 from hub.core.outbound import announce_item
 from hub.core.residents import resident_identity
 from hub.core.router import facts_for
+from hub.core.staff_reason import staff_reason
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class ItemView:
     data: dict[str, Any]
     source_name: str
     matched_by: str | None
+    # Why the regisseur sees it, about the resident (``item.reason`` is the resident's
+    # own sentence, "omdat u … toestemming gaf"; issue 15, item 11).
+    staff_reason: str = ""
 
 
 def _stale_condition(ctx: HubContext, now: datetime):
@@ -103,19 +107,24 @@ def view_item(*, session: Session, ctx: HubContext, item: InboxItem,
     """
     message = session.get(Message, item.message_id)
     partner = session.get(Partner, item.source_partner)
+    why = staff_reason(session=session, ctx=ctx, item=item, source_name=partner.name)
     if item.confidential and not opened:
         return ItemView(item=item, summary=neutral_summary(partner.name), data={},
-                        source_name=partner.name, matched_by=message.match_method)
+                        source_name=partner.name, matched_by=message.match_method,
+                        staff_reason=why)
     payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
     given, data = payload["subject"], payload["data"]
     name = given.get("name")
-    if name is None and item.subject is not None:
-        resident = session.get(Resident, item.subject)
-        name = resident_identity(ctx, resident)["name"] if resident else None
+    resident = session.get(Resident, item.subject) if item.subject is not None else None
+    identity = resident_identity(ctx, resident) if resident is not None else {}
+    if name is None:
+        name = identity.get("name")
     address = data.get("address") or {k: given[k] for k in ("postcode", "huisnummer")
                                        if k in given}
+    address = _with_street(address, identity)
     mt = ctx.plugins.catalog.type(item.type)
-    full = {"name": name, "address": address, **data}
+    full = {"name": name, "address": address,
+            **{k: v for k, v in data.items() if k != "address"}}
     if item.category == "financieel":
         # The statute for debts names the creditor among its minimal fields; for a
         # nuisance report or a referral the sender is no creditor (it shows as "Van").
@@ -124,7 +133,19 @@ def view_item(*, session: Session, ctx: HubContext, item: InboxItem,
         full = {k: v for k, v in full.items() if k in item.fields}
     summary = mt.summary(full) if mt is not None else item.type
     return ItemView(item=item, summary=summary, data=full, source_name=partner.name,
-                    matched_by=message.match_method)
+                    matched_by=message.match_method, staff_reason=why)
+
+
+def _with_street(address: Any, identity: dict) -> Any:
+    # The registry may know the street and place of the resident's address (issue 15,
+    # item 11): add them only when the item's address is that same address.
+    if (isinstance(address, dict) and identity.get("straat")
+            and address.get("postcode") == identity.get("postcode")
+            and str(address.get("huisnummer")) == str(identity.get("huisnummer"))):
+        return {"straat": identity["straat"], **address,
+                **({"woonplaats": identity["woonplaats"]} if identity.get("woonplaats")
+                   else {})}
+    return address
 
 
 def take_up(*, session: Session, ctx: HubContext, item: InboxItem, now: datetime,

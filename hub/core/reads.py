@@ -50,9 +50,9 @@ from hub.core.models import (
     Resident,
 )
 
-__all__ = ["HouseholdView", "ItemView", "OutboundView", "get_household", "get_item",
-           "get_items", "household_view", "list_items", "open_item", "outbound_message",
-           "read_inbox", "sender_item"]
+__all__ = ["HouseholdView", "ItemView", "OutboundView", "ResidentTeam", "get_household",
+           "get_item", "get_items", "household_view", "list_items", "open_item",
+           "outbound_message", "read_inbox", "resident_team", "sender_item"]
 
 
 @dataclass(frozen=True)
@@ -213,6 +213,35 @@ def household_view(*, session: Session, ctx: HubContext, viewer: Any, household_
     shown = _outbound_views(session, outbound)
     return HouseholdView(id=household.id, wijk=household.wijk, regisseur=household.regisseur,
                          items=views, outbound=shown, consents=consents, partner_names=names)
+
+
+@dataclass(frozen=True)
+class ResidentTeam:
+    """The wijkteam a resident belongs to, as the resident may know it (issue 15, item 12).
+
+    ``regisseur`` is the designated regisseur's user id, for comparing with audit
+    actors only: it is a login, never shown to the resident.
+    """
+
+    wijk: str
+    wijk_name: str
+    phone: str | None
+    visit: str | None
+    regisseur: str | None
+
+
+def resident_team(*, session: Session, ctx: HubContext, subject: str) -> ResidentTeam | None:
+    """The wijkteam of the resident's own household and whether it has a designated
+    regisseur; None for a subject outside the registry. Nothing of other residents,
+    and no read of items: it is the resident's own contact card."""
+    resident = session.get(Resident, subject)
+    household = session.get(Household, resident.household_id) if resident else None
+    if household is None:
+        return None
+    wijk = ctx.wijkmap.wijken.get(household.wijk)
+    return ResidentTeam(wijk=household.wijk, wijk_name=ctx.wijkmap.name(household.wijk),
+                        phone=wijk.phone if wijk else None, visit=wijk.visit if wijk else None,
+                        regisseur=household.regisseur)
 
 
 # --- outbound messages ------------------------------------------------------------------

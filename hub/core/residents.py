@@ -28,6 +28,9 @@ from hub.core.models import Household, Resident
 RESIDENTS_HEADER = ("bsn", "name", "birthdate", "postcode", "huisnummer")
 # The Dutch column names a municipality's export may carry (issue 15, item 5).
 RESIDENTS_ALIASES = {"naam": "name", "geboortedatum": "birthdate", "huisnr": "huisnummer"}
+# Optional columns (issue 15, item 11): the regisseur reads the street and place, not
+# only "3317AB 12". Kept inside the sealed identity, like the rest.
+OPTIONAL_COLUMNS = ("straat", "woonplaats")
 
 
 def normalize_name(name: str) -> str:
@@ -68,7 +71,8 @@ def _household_for(session: Session, ctx: HubContext, postcode: str, huisnummer:
 
 
 def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> ImportResult:
-    """Add or update residents from a ``bsn,name,birthdate,postcode,huisnummer`` CSV.
+    """Add or update residents from a ``bsn,name,birthdate,postcode,huisnummer`` CSV,
+    optionally followed by ``straat`` and/or ``woonplaats`` (kept when not empty).
 
     The separator (``;``, ``,`` or tab) is taken from the header line; the header's
     case, spaces and a BOM do not matter, nor the columns' order, and Dutch names
@@ -84,7 +88,8 @@ def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> I
     separator = detect_separator(first)
     header_reader = csv.reader([first], delimiter=separator)
     columns = match_header(next(header_reader), RESIDENTS_HEADER, ordered=False,
-                           aliases=RESIDENTS_ALIASES)
+                           aliases=RESIDENTS_ALIASES,
+                           optional=OPTIONAL_COLUMNS)
     # The header is read; DictReader goes on with the same stream under the hub's names.
     reader = csv.DictReader(stream, fieldnames=columns, delimiter=separator)
     imported = updated = 0
@@ -130,6 +135,10 @@ def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> I
         subject = ctx.pseudonyms.subject(bsn)
         identity = {"name": name, "birthdate": birthdate or None,
                     "postcode": postcode, "huisnummer": huisnummer}
+        for column in OPTIONAL_COLUMNS:
+            value = (row.get(column) or "").strip()
+            if value:
+                identity[column] = value[:200]
         resident = session.get(Resident, subject)
         if resident is None:
             resident = Resident(subject=subject, household_id=household.id,

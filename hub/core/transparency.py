@@ -51,6 +51,9 @@ class KnownItem:
     explanation: str
     # The plugin's summary for the resident (MessageType.resident_summary), if it has one.
     summary: str | None = None
+    # When the wijkteam closed the item: a closed item must not read "gedeeld" as if it
+    # were current (issue 15, item 12).
+    closed_at: datetime | None = None
 
 
 def _consents(session: Session, ids: Iterable[str]) -> dict[str, object]:
@@ -195,5 +198,7 @@ def known_about(*, session: Session, ctx: HubContext, subject: str, now: datetim
                                                purged_at=message.purged_at)
         out.append(KnownItem(message=message, source_name=source_name, topic=topic,
                              status=status, fields=fields, shown_fields=shown,
-                             basis=current_basis, explanation=text, summary=summary))
+                             basis=current_basis, explanation=text, summary=summary,
+                             closed_at=item.updated_at if own_item and item.status == "closed"
+                             else None))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,9 @@ from pydantic import BaseModel
 
 def _no_key(_data: Mapping[str, Any]) -> str | None:
     return None
+
+
+_UW = re.compile(r"\b[Uu]w\b")
 
 
 def _no_measure(_data: Mapping[str, Any]) -> Decimal | None:
@@ -58,6 +62,20 @@ class MessageType:
     # does not name itself (consent.explain.core_field_words): residents and regisseurs
     # read "nummer van de aanvraag", never "request_id" (issue 13, item 15).
     labels: Mapping[str, str] = field(default_factory=dict)
+    # The noun phrase the regisseur reads (filters, item pages, the household's plan):
+    # ``topic`` is written to the resident ("het besluit op uw Wmo-aanvraag"), and a
+    # regisseur reading "uw" thinks it is about them (issue 15, item 13). None: the
+    # core derives it from ``topic`` (see ``staff_wording``).
+    staff_topic: str | None = None
+
+    @property
+    def staff_wording(self) -> str:
+        """The topic as the regisseur reads it: ``staff_topic``, or ``topic`` with the
+        resident's "uw" made neutral ("het besluit op de aanvraag"), never addressed to
+        the reader as if it were theirs."""
+        if self.staff_topic:
+            return self.staff_topic
+        return _UW.sub(lambda m: "De" if m.group(0)[0] == "U" else "de", self.topic)
 
 
 def exposed_fields(model: type[BaseModel]) -> set[str]:

@@ -22,6 +22,10 @@ class Wijk:
     slug: str
     name: str
     postcodes: tuple[str, ...]
+    # How a resident reaches the wijkteam (issue 15, item 12); None when the map
+    # does not say. The shipped map's values are marked example data.
+    phone: str | None = None
+    visit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,14 @@ def load_wijkmap(path: Path | None = None) -> WijkMap:
             if area in by_area:
                 raise WijkMapError(f"{where}.postcodes: {area} is already in {by_area[area]}")
             by_area[area] = slug
-        wijken[slug] = Wijk(slug=slug, name=str(entry.get("name", slug)), postcodes=tuple(areas))
+        contact = {}
+        for key in ("phone", "visit"):
+            value = entry.get(key)
+            if value is not None and not (isinstance(value, str) and value.strip()):
+                raise WijkMapError(f"{where}.{key}: must be a non-empty text")
+            contact[key] = value.strip() if value else None
+        wijken[slug] = Wijk(slug=slug, name=str(entry.get("name", slug)), postcodes=tuple(areas),
+                            **contact)
     if not wijken:
         raise WijkMapError(f"{source}: no wijken defined")
     return WijkMap(wijken=wijken, by_area=by_area)

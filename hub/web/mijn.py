@@ -25,15 +25,18 @@ from hub.api import audit as audit_api
 from hub.api import me as me_api
 from hub.api import outreach as outreach_api
 from hub.api.deps import ContextDep, SessionDep
+from hub.core.audit_text import group_repeats
 from hub.core.errors import HubProblem
 from hub.core.models import Resident
+from hub.core.reads import resident_team
 from hub.core.residents import resident_identity
 from hub.web.deps import CsrfChecked, ResidentPage, valid_id
 from hub.web.render import page, redirect
 from hub.web.session import WebError
 
 router = APIRouter(prefix="/mijn", include_in_schema=False)
-AUDIT_SHOWN = 30
+# Enough of the trail to fold repeats ("3 keer bekeken") into a short list (issue 15.12).
+AUDIT_SHOWN = 200
 NOTICES = {
     "ingetrokken": "Uw toestemming is ingetrokken. Vanaf nu wordt er niets meer gedeeld op "
                    "grond van deze toestemming, en uw wijkteam ziet wat al gedeeld was niet "
@@ -68,6 +71,7 @@ class Represented:
     id: str
     name: str
     capacity: str
+    subject: str
 
 
 def _represented(ctx, session: Session, who) -> list[Represented]:
@@ -79,7 +83,7 @@ def _represented(ctx, session: Session, who) -> list[Represented]:
         resident = session.get(Resident, rep.subject)
         name = resident_identity(ctx, resident)["name"] if resident else "iemand"
         people.append(Represented(rep.id, name, _CAPACITY.get(rep.capacity.value,
-                                                              rep.capacity.value)))
+                                                              rep.capacity.value), rep.subject))
     return people
 
 
@@ -91,6 +95,11 @@ def _acting(ctx, session: Session, who, namens: str | None) -> Represented | Non
     if not chosen:
         raise WebError(404, "Niet gevonden", "U regelt geen zaken (meer) voor deze persoon.")
     return chosen[0]
+
+
+def _topic(catalog, type_name: str) -> str:
+    mt = catalog.type(type_name)
+    return mt.topic if mt is not None else "een melding"
 
 
 def _query(namens: str | None) -> str:
@@ -127,9 +136,16 @@ def overview(request: Request, ctx: ContextDep, session: SessionDep, who: Reside
     # Issue 16: what the wijkteam tried after an early signal, on the resident's own page.
     tried = None if acting else outreach_api.my_outreach(ctx=ctx, session=session,
                                                          resident=who)
+    team = resident_team(session=session, ctx=ctx,
+                         subject=acting.subject if acting else who.subject)
+    catalog = ctx.plugins.catalog
+    # Which report each line is about: two rent arrears from one partner must not read
+    # as the same line twice (issue 15, item 12).
+    shared_lines = [(_topic(catalog, d.message_type), d) for d in shared]
     return page(request, ctx, "mijn/overzicht.html", title="Mijn gegevens",
-                requests=requests, consents=consents, known=known, shared=shared,
-                looked=looked, tried=tried, notice=NOTICES.get(melding or ""), acting=acting,
+                requests=requests, consents=consents, known=known, shared=shared_lines,
+                looked=looked, looked_lines=group_repeats(looked.items) if looked else [],
+                team=team, tried=tried, notice=NOTICES.get(melding or ""), acting=acting,
                 represented=_represented(ctx, session, who), q=_query(on_behalf_of))
 
 

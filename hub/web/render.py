@@ -43,6 +43,10 @@ def show(value: Any) -> str:
         return "(onbekend)"
     if isinstance(value, bool):
         return "ja" if value else "nee"
+    if isinstance(value, dict) and {"straat", "postcode", "huisnummer"} <= set(value):
+        # With the street (from the registry): "Krispijnseweg 12, 3317AB Dordrecht".
+        place = f" {value['woonplaats']}" if value.get("woonplaats") else ""
+        return f"{value['straat']} {value['huisnummer']}, {value['postcode']}{place}"
     if isinstance(value, dict) and {"postcode", "huisnummer"} <= set(value):
         # An address as the Dutch write it: "3317AB 12", with any addition after it.
         rest = {k: v for k, v in value.items() if k not in ("postcode", "huisnummer")}
@@ -93,8 +97,15 @@ def day(value: datetime | None) -> str:
     return "(onbekend)" if value is None else explain.format_date(value)
 
 
+def first_upper(text: str) -> str:
+    """The text with its first letter a capital and the rest untouched ("Wmo" stays "Wmo";
+    Jinja's ``capitalize`` would lower it)."""
+    return text[:1].upper() + text[1:]
+
+
 TEMPLATES.env.filters.update(
-    veld=field_word, toon=show, moment=moment, datum=day, uur=hour, dag_uur=day_hour,
+    hoofdletter=first_upper, veld=field_word, toon=show, moment=moment, datum=day, uur=hour,
+    dag_uur=day_hour,
     grondslag=lambda b: _BASIS_WORDS.get(b or "", b or "(onbekend)"),
     itemstatus=lambda s: _STATUS_WORDS.get(s, s),
     toestemmingstatus=lambda s: _CONSENT_STATUS_WORDS.get(s, s),

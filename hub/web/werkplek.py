@@ -57,7 +57,9 @@ def _from_problem(exc: HubProblem) -> WebError:
 def _types(ctx) -> list[tuple[str, str]]:
     catalog = ctx.plugins.catalog
     # Only what partners send can be in an inbox (outbound-only types are not).
-    return [(name, mt.topic) for name, mt in sorted(catalog.types.items()) if mt.inbound]
+    # The regisseur's wording, not the resident's ("uw Wmo-aanvraag"; issue 15, item 13).
+    return [(name, mt.staff_wording) for name, mt in sorted(catalog.types.items())
+            if mt.inbound]
 
 
 @router.get("")
@@ -132,7 +134,7 @@ def open_confidential(item_id: str, request: Request, ctx: ContextDep, session: 
 
 def _topic(ctx, type_name: str) -> str:
     mt = ctx.plugins.catalog.type(type_name)
-    return mt.topic if mt is not None else type_name
+    return mt.staff_wording if mt is not None else type_name
 
 
 @router.post("/melding/{item_id}/oppakken", dependencies=[CsrfChecked])
@@ -221,7 +223,7 @@ def household(household_id: str, request: Request, ctx: ContextDep, session: Ses
         raise _from_problem(exc) from None
     views = house.items
     entries = [Entry(v.item.delivered_at, "melding", v.summary or _topic(ctx, v.item.type),
-                     f"Van {v.source_name}. {v.item.reason}",
+                     f"Van {v.source_name}. {v.staff_reason or v.item.reason}",
                      f"/werkplek/melding/{v.item.id}") for v in views]
     entries += _outbound_entries(ctx, house)
     entries += _consent_entries(house)

@@ -72,12 +72,15 @@ def wijkhub_message_types() -> list[MessageType]:
     return [
         MessageType(name=REQUEST_TYPE, partner_kinds=(KIND,), category="zorg",
                     data_model=WmoRequestData, labels=LABELS, topic="uw Wmo-aanvraag",
+                    staff_topic="Wmo-aanvraag van de bewoner",
                     summary=lambda data: "Wmo-aanvraag", inbound=False, outbound=True),
         MessageType(name=DECISION_TYPE, partner_kinds=(KIND,), category="zorg",
                     data_model=WmoDecision, labels=LABELS, topic="het besluit op uw Wmo-aanvraag",
+                    staff_topic="besluit op een Wmo-aanvraag",
                     summary=decision_summary, resident_summary=decision_summary),
         MessageType(name=STATUS_TYPE, partner_kinds=(KIND,), category="zorg",
                     data_model=WmoStatus, labels=LABELS, topic="de behandeling van uw Wmo-aanvraag",
+                    staff_topic="behandeling van een Wmo-aanvraag",
                     summary=status_summary, resident_summary=status_summary),
     ]
 
@@ -145,7 +148,8 @@ def wijkhub_audit_text(action, role, actor, partner_name, when) -> str | None:
     text = _AUDIT_TEXTS.get(action)
     if text is None:
         return None
-    staff = f"Uw regisseur {actor}" if role == "regisseur" else "Een medewerker"
+    # A login id means nothing to the resident (issue 15, item 12): the role only.
+    staff = "Uw regisseur" if role == "regisseur" else "Een medewerker"
     return text.format(staff=staff, desk=partner_name or "De Wmo-desk", when=when)
 
 

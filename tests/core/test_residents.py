@@ -113,6 +113,8 @@ def test_reimport_updates_instead_of_duplicating(ctx):
     ("bsn,name,geboren,postcode,huisnummer", "unknown column 3 (expected birthdate there)"),
     ("bsn,name,name,postcode,huisnummer", "repeated column(s) name"),
     ("", "the file is empty"),
+    ("bsn,name,birthdate,postcode,huisnummer,telefoon", "unknown column 6"),
+    ("bsn,name,birthdate,postcode,huisnummer,straat,straat", "repeated column(s) straat"),
 ])
 def test_wrong_header_is_refused_saying_what_differs(ctx, header, why):
     with pytest.raises(ValueError) as refused:

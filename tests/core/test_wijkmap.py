@@ -78,3 +78,24 @@ def test_incoherent_map_names_the_place(tmp_path, text, place, why):
     message = str(info.value)
     assert message.startswith(str(path)), message
     assert place in message and why in message, message
+
+
+def test_each_shipped_wijk_says_how_to_reach_its_wijkteam():
+    # Shown on /mijn (issue 15, item 12); the shipped values are example data.
+    for wijk in load_wijkmap().wijken.values():
+        assert wijk.phone and wijk.phone.startswith("078"), wijk.slug
+        assert wijk.visit and wijk.visit.endswith("Dordrecht"), wijk.slug
+
+
+@pytest.mark.parametrize("line", ['phone = ""', "phone = 78", 'visit = "  "', "visit = []"])
+def test_a_contact_detail_must_be_text(tmp_path, line):
+    path = tmp_path / "map.toml"
+    path.write_text(f'[wijken.oost]\nname = "Oost"\npostcodes = ["1234"]\n{line}\n')
+    with pytest.raises(WijkMapError, match=r"wijken\.oost\.(phone|visit): must be a non-empty"):
+        load_wijkmap(path)
+
+
+def test_contact_details_are_optional(tmp_path):
+    path = tmp_path / "map.toml"
+    path.write_text('[wijken.oost]\nname = "Oost"\npostcodes = ["1234"]\n')
+    assert load_wijkmap(path).wijken["oost"].phone is None

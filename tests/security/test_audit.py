@@ -340,10 +340,11 @@ def test_a_resident_reads_only_their_own_trail_in_dutch(ctx, client, worker):
     body = trail.json()
     assert body["total"] == 3  # disclosure, seen in the list, opened
     texts = [i["text"] for i in body["items"]]
-    assert texts[0] == ("Uw regisseur Anna heeft de melding over huurachterstand bekeken "
-                        "op 23 november 2026.")
-    assert texts[1] == ("Uw regisseur Anna heeft de melding over huurachterstand gezien in "
-                        "het overzicht op 23 november 2026.")
+    # Staff by role and wijkteam, never by login id (issue 15, item 12).
+    assert texts[0] == ("Een regisseur van het wijkteam Krispijn heeft de melding over "
+                        "huurachterstand bekeken op 23 november 2026.")
+    assert texts[1] == ("Een regisseur van het wijkteam Krispijn heeft de melding over "
+                        "huurachterstand gezien in het overzicht op 23 november 2026.")
     assert texts[2] == ("Woonbron heeft de melding over huurachterstand gedeeld met het "
                         "wijkteam Krispijn, omdat de wet dat toestaat, op 23 november 2026.")
     assert bert.name not in trail.text and anna.name not in trail.text
@@ -396,7 +397,13 @@ def test_dutch_sentences_for_each_kind_of_event():
     assert say("consent.deny") == ("U heeft nee gezegd op een vraag om gegevens te delen "
                                    "op 3 maart 2026.")
     assert say("inbox.take_up", role="regisseur") == (
-        "Uw regisseur Anna is met de melding over woonoverlast aan de slag gegaan "
+        "Een regisseur van uw wijkteam is met de melding over woonoverlast aan de slag gegaan "
+        "op 3 maart 2026.")
+    # The household's designated regisseur is "uw regisseur"; the login id never shows.
+    assert describe(action="read", actor="Anna", role="regisseur", basis=None, data={},
+                    at=late, topic="woonoverlast", partner_name=None, team_name=None,
+                    home_team="Krispijn", own_regisseur="Anna") == (
+        "Uw regisseur van het wijkteam Krispijn heeft de melding over woonoverlast bekeken "
         "op 3 maart 2026.")
     assert say("disclosure", role="partner", basis="consent:c-1") == (
         "Woonbron heeft de melding over woonoverlast gedeeld met het wijkteam Krispijn, "

@@ -48,19 +48,25 @@ class Person:
     birthdate: str
     postcode: str
     huisnummer: str
+    straat: str | None = None        # optional registry columns (issue 15, item 11)
+    woonplaats: str | None = None
 
 
 def person(seed: int, *, postcode: str = "3317AB", huisnummer: str | None = None,
-           name: str | None = None) -> Person:
+           name: str | None = None, straat: str | None = None,
+           woonplaats: str | None = None) -> Person:
     """A resident living in Krispijn (3317) unless told otherwise."""
     return Person(bsn=make_bsn(seed), name=name or f"Bewoner {seed}", birthdate="1980-01-01",
-                  postcode=postcode, huisnummer=huisnummer or str(seed % 900 + 1))
+                  postcode=postcode, huisnummer=huisnummer or str(seed % 900 + 1),
+                  straat=straat, woonplaats=woonplaats)
 
 
 def register(ctx: HubContext, *people: Person) -> None:
     """Put people into the resident registry."""
-    lines = ["bsn,name,birthdate,postcode,huisnummer"]
-    lines += [f"{p.bsn},{p.name},{p.birthdate},{p.postcode},{p.huisnummer}" for p in people]
+    streets = any(p.straat or p.woonplaats for p in people)
+    lines = ["bsn,name,birthdate,postcode,huisnummer" + (",straat,woonplaats" if streets else "")]
+    lines += [f"{p.bsn},{p.name},{p.birthdate},{p.postcode},{p.huisnummer}"
+              + (f",{p.straat or ''},{p.woonplaats or ''}" if streets else "") for p in people]
     with ctx.sessions() as session, session.begin():
         result = import_residents_text(session=session, ctx=ctx, text="\n".join(lines))
     assert not result.errors, result.errors

@@ -34,6 +34,7 @@ CHROMIUM = Path(os.environ.get("WIJKHUB_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 # Only WCAG 2.1 A and AA rules: what Dutch public services must meet.
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+VIEWPORT = {"width": 1200, "height": 860}
 
 
 @dataclass
@@ -135,3 +136,31 @@ def csrf_of(html: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', html)
     assert match, "no CSRF field on the page"
     return match.group(1)
+
+
+def login(browser, hub, choose, viewport: dict[str, int] | None = None) -> object:
+    """A fresh browser context, logged in through the demo chooser by ``choose(page)``."""
+    context = browser.new_context(base_url=hub.url, viewport=viewport or VIEWPORT,
+                                  locale="nl-NL")
+    page = context.new_page()
+    page.goto("/inloggen")
+    choose(page)
+    return page
+
+
+def as_resident(name: str):
+    """Log in through the chooser as the resident called ``name``."""
+    def choose(page):
+        page.get_by_label("Naam").select_option(label=name)
+        page.get_by_role("button", name="Inloggen als bewoner").click()
+    return choose
+
+
+def as_staff(button: str, wijk: str = "Krispijn"):
+    """Log in through the chooser with ``button`` (regisseur, teamleider, beheerder)."""
+    def choose(page):
+        if button != "Inloggen als beheerder":
+            section = page.locator("section", has=page.get_by_role("button", name=button))
+            section.get_by_label("Wijk").select_option(label=wijk)
+        page.get_by_role("button", name=button).click()
+    return choose

@@ -16,12 +16,19 @@ from sqlalchemy import select
 from hub.core.models import OutboxEntry
 from hub.core.transport.tasks import mark_dead
 from tests.utils.builders import arrears, nuisance, partner, person, register
-from tests.web.conftest import check_accessibility, screenshot
+from tests.web.conftest import (
+    VIEWPORT,
+    as_resident,
+    as_staff,
+    check_accessibility,
+    login,
+    screenshot,
+)
 
-FATIMA = person(31, name="Fatima el Amrani", postcode="3317AB", huisnummer="12")
+FATIMA = person(31, name="Fatima el Amrani", postcode="3317AB", huisnummer="12",
+                straat="Bosboom Toussaintstraat", woonplaats="Dordrecht")
 YOUSSEF = person(32, name="Youssef el Amrani", postcode="3317AB", huisnummer="12")
 JAN = person(33, name="Jan de Vries", postcode="3321CD", huisnummer="4")
-VIEWPORT = {"width": 1200, "height": 860}
 
 
 @pytest.fixture(scope="module")
@@ -43,31 +50,6 @@ def story(web_hub):
                   reason="OperationalError", now=ctx.clock())
     web_hub.drain()
     return web_hub
-
-
-def login(browser, hub, choose) -> object:
-    """A fresh browser context, logged in through the demo chooser by ``choose(page)``."""
-    context = browser.new_context(base_url=hub.url, viewport=VIEWPORT, locale="nl-NL")
-    page = context.new_page()
-    page.goto("/inloggen")
-    choose(page)
-    return page
-
-
-def as_resident(name: str):
-    def choose(page):
-        page.get_by_label("Naam").select_option(label=name)
-        page.get_by_role("button", name="Inloggen als bewoner").click()
-    return choose
-
-
-def as_staff(button: str, wijk: str = "Krispijn"):
-    def choose(page):
-        if button != "Inloggen als beheerder":
-            section = page.locator("section", has=page.get_by_role("button", name=button))
-            section.get_by_label("Wijk").select_option(label=wijk)
-        page.get_by_role("button", name=button).click()
-    return choose
 
 
 def test_the_story_through_the_screens(browser, story):
@@ -119,7 +101,11 @@ def test_the_story_through_the_screens(browser, story):
 
     # 3. Fatima revokes, after a confirmation.
     fatima.goto("/mijn")
+    looked = fatima.locator("#gekeken details")
+    if looked.get_attribute("open") is None:  # a long trail is folded: open it as she would
+        looked.locator("summary").click()
     assert "heeft de melding" in fatima.locator("#gekeken").inner_text()  # the read is shown
+    assert "regisseur van het wijkteam Krispijn" in fatima.locator("#gekeken").inner_text()
     fatima.locator("#toestemmingen").get_by_role("link", name="Intrekken").click()
     assert fatima.url.endswith("/intrekken")
     check_accessibility(fatima)

@@ -105,7 +105,7 @@ def test_request_status_decision_reach_regisseur_and_resident(ctx, client, worke
 
     trail = client.get("/api/v1/me/audit", headers=resident(ctx, anna)).json()["items"]
     texts = " ".join(e["text"] for e in trail)
-    assert "Uw regisseur anna heeft voor u een Wmo-aanvraag gedaan bij de Wmo-desk" in texts
+    assert "Uw regisseur heeft voor u een Wmo-aanvraag gedaan bij de Wmo-desk" in texts
     assert "SDD Drechtsteden heeft laten weten dat uw Wmo-aanvraag in behandeling is" in texts
     assert "SDD Drechtsteden heeft een besluit genomen over uw Wmo-aanvraag" in texts
     assert "Er is iets gedaan" not in texts
