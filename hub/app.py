@@ -19,6 +19,7 @@ from hub.api import (
     openapi,
     ops,
     partners,
+    plan,
     problems,
     security,
     withholdings,
@@ -58,7 +59,7 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     security.install(app, ctx)  # after the other middleware: its headers wrap them all
     # Outermost, so every answer (also a 413 or a problem) carries the correlation id.
     correlation.install(app)
-    for module in (health, partners, inbox, households, withholdings, me, ops):
+    for module in (health, partners, plan, inbox, households, withholdings, me, ops):
         app.include_router(module.router)
     app.include_router(metrics.router)
     audit_api.install(app)

@@ -308,7 +308,7 @@ def approve(request_id: IdPath, ctx: ContextDep, session: SessionDep,
     try:
         grant = consents.approve_request(session=session, subject=subject,
                                          request_id=request_id, now=ctx.clock(),
-                                         representation=rep)
+                                         representation=rep, ctx=ctx)
     except (NotFound, ConsentError) as exc:
         raise _answer_problem(exc) from None
     record_event(session, ctx=ctx, action="consent.approve", **as_actor(resident),

@@ -25,6 +25,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent.sharing import SHARE_TYPE
 from hub.core import correlation
 from hub.core.audit import record_event
 from hub.core.context import HubContext
@@ -34,7 +35,8 @@ from hub.core.models import InboxItem, Message, OutboundMessageRow, OutboxEntry,
 from hub.core.types import ItemStatusEvent, OutboundEnvelope, OutboundRequest, PartnerInfo
 
 DELIVER_TASK = "deliver"
-FINISHED = frozenset({"delivered", "failed"})
+# withheld: decided again before delivery and no longer allowed (a revoked plan share).
+FINISHED = frozenset({"delivered", "failed", "withheld"})
 # Answers that say "not now" rather than "no": the attempt is retried.
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 log = logging.getLogger(__name__)
@@ -171,6 +173,12 @@ def deliver(*, session: Session, ctx: HubContext, message_id: str, now: datetime
         raise PermanentDeliveryError("partner is not active")
     if not partner.endpoint:
         raise PermanentDeliveryError("partner has no endpoint")
+    if row.type == SHARE_TYPE:
+        from hub.core.plan_sharing import may_deliver
+
+        # A plan agreement goes out only while the resident's consent holds (issue 17).
+        if not may_deliver(session=session, ctx=ctx, row=row, now=now):
+            return row.status
     envelope = envelope_of(ctx, row, partner)
     request = (ctx.plugins.outbound_request(envelope=envelope, partner=partner_info(partner))
                or default_request(envelope))

@@ -22,6 +22,9 @@ from hub.core.models import (
     InboxItem,
     Message,
     OutboundMessageRow,
+    PlanProgress,
+    PlanResponse,
+    PlanVersion,
     Resident,
 )
 
@@ -63,6 +66,12 @@ SEALED_COLUMNS: list[SealedColumn] = [
     # count these even in a process that never imported the inbox code.
     SealedColumn(ConfidentialRead.__table__.c.id, ConfidentialRead.__table__.c.reason_sealed,
                  "read-reason"),
+    # The household plan (issue 17): its body, the resident's words, a partner's notes.
+    SealedColumn(PlanVersion.__table__.c.id, PlanVersion.__table__.c.body_sealed, "plan"),
+    SealedColumn(PlanResponse.__table__.c.id, PlanResponse.__table__.c.text_sealed,
+                 "plan-response"),
+    SealedColumn(PlanProgress.__table__.c.id, PlanProgress.__table__.c.note_sealed,
+                 "plan-progress"),
 ]
 
 

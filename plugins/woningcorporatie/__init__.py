@@ -14,6 +14,7 @@ from typing import Any
 from hub import hookimpl
 from hub.core.envelope import subject_from_row
 from hub.core.money import euro
+from hub.core.plan_sharing import plan_agreement_type
 from hub.core.types import CsvFormat, MessageType
 from plugins.woningcorporatie.schemas import ARREARS_CSV_HEADER, Nuisance, RentArrears
 
@@ -43,7 +44,7 @@ def _row_to_message(row: Mapping[str, str]) -> dict[str, Any]:
 
 @hookimpl
 def wijkhub_message_types() -> list[MessageType]:
-    """Rent arrears and nuisance, sent by housing corporations."""
+    """Rent arrears and nuisance, sent by housing corporations; plan agreements to them."""
     return [
         MessageType(
             name="signal.arrears.rent",
@@ -63,6 +64,9 @@ def wijkhub_message_types() -> list[MessageType]:
             topic="woonoverlast",
             summary=lambda data: "Melding van woonoverlast",
         ),
+        # An agreement of a household plan the corporation does (a payment plan for the
+        # arrears), sent only with the resident's consent (issue 17).
+        plan_agreement_type((KIND,)),
     ]
 
 
