@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Path, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent import explain, registry
+from consent import explain, registry, sharing
 from consent.errors import ConsentError, NotFound
 from consent.records import ConsentVersion, GrantRecord, Representation
 from consent.representation import CAPACITY_CATEGORIES, NotPermitted
@@ -96,6 +96,13 @@ def _partner_names(session: Session, ids) -> dict[str, str]:
     return dict(session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(ids))).all())
 
 
+def _share_text(record: GrantRecord, names: dict[str, str]) -> str:
+    # A plan.share consent (issue 17): names the partner, never the agreement's words.
+    partner_id = record.recipient.removeprefix("partner:")
+    return sharing.share_explanation(partner_name=names.get(partner_id, partner_id),
+                                     active=record.status.value == "active")
+
+
 def _public(record: GrantRecord, names: dict[str, str]) -> ConsentPublic:
     sources = explain.describe_sources(
         kinds=sorted(record.source_kinds),
@@ -108,7 +115,8 @@ def _public(record: GrantRecord, names: dict[str, str]) -> ConsentPublic:
         provenance=dict(record.provenance), version=record.version,
         changed_at=record.changed_at,
         acted_by=_acted_by(record.representation_id, record.capacity),
-        explanation=explain.consent_explanation(
+        explanation=_share_text(record, names)
+        if sharing.is_share(record.recipient, record.purpose) else explain.consent_explanation(
             status=record.status.value, granted_at=record.granted_at,
             recipient=record.recipient, categories=sorted(record.categories), sources=sources,
             valid_until=record.valid_until, revoked_at=record.revoked_at,
@@ -116,7 +124,8 @@ def _public(record: GrantRecord, names: dict[str, str]) -> ConsentPublic:
 
 
 def _publics(session: Session, records: list[GrantRecord]) -> list[ConsentPublic]:
-    names = _partner_names(session, (p for r in records for p in r.source_partners))
+    names = _partner_names(session, [p for r in records for p in r.source_partners]
+                           + [r.recipient.removeprefix("partner:") for r in records])
     return [_public(r, names) for r in records]
 
 
