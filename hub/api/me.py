@@ -288,7 +288,8 @@ def revoke_consent(consent_id: IdPath, ctx: ContextDep, session: SessionDep,
 def _request_public(req) -> ConsentRequestPublic:
     return ConsentRequestPublic(id=req.id, text=req.text, source=req.source_name,
                                 category=req.category, status=req.status.value,
-                                created_at=req.created_at, expires_at=req.expires_at)
+                                created_at=req.created_at, expires_at=req.expires_at,
+                                purpose=req.purpose)
 
 
 @router.get("/requests", response_model=list[ConsentRequestPublic])

@@ -102,6 +102,7 @@ class PlanPublic(BaseModel):
     """A household's plan as the caller may see it; version 0 means none yet."""
 
     household_id: str
+    wijk: str = Field(description="The wijk of the household (its team answers questions).")
     regisseur: str | None = Field(description="The household's designated regisseur, or null.")
     version: int
     created_at: datetime | None
@@ -174,7 +175,8 @@ class AttachIn(BaseModel):
 def plan_public(view: PlanView) -> PlanPublic:
     """The API shape of a plan view."""
     return PlanPublic(
-        household_id=view.household_id, regisseur=view.regisseur, version=view.version,
+        household_id=view.household_id, wijk=view.wijk, regisseur=view.regisseur,
+        version=view.version,
         created_at=view.created_at, evaluation_date=view.evaluation_date,
         goals=[GoalPublic(**{k: g.get(k) for k in GoalPublic.model_fields}) for g in view.goals],
         agreements=[_agreement(a) for a in view.agreements],

@@ -466,3 +466,16 @@ def respond(*, session: Session, ctx: HubContext, viewer: Any, subject: str, kin
                                         "response_id": row_id})
     return {"id": row_id, "kind": kind, "version": view.version}
 
+
+
+def partner_choices(*, session: Session, ctx: HubContext) -> list[tuple[str, str]]:
+    """The active partners an agreement can be assigned to: those whose kind receives
+    ``plan.agreement`` (id and name, by name), for the plan editor."""
+    from consent.sharing import SHARE_TYPE
+
+    mt = ctx.plugins.catalog.type(SHARE_TYPE)
+    if mt is None:
+        return []
+    return [(p.id, p.name) for p in session.scalars(
+        select(Partner).where(Partner.active.is_(True), Partner.kind.in_(mt.partner_kinds))
+        .order_by(Partner.name))]
