@@ -274,3 +274,46 @@ def share_answer(request_id: str, answer: str, request: Request, ctx: ContextDep
         raise WebError(exc.status if exc.status < 500 else 503, "Dit kan niet (meer)",
                        "Deze vraag is al beantwoord of bestaat niet.") from None
     return redirect(request, ctx, _back(namens, "gedeeld" if answer == "ja" else "niet-gedeeld"))
+
+
+# --- triage: attaching an item to a resident -----------------------------------------------
+
+@router.get("/werkplek/melding/{item_id}/koppelen")
+def attach_form(item_id: str, request: Request, ctx: ContextDep, session: SessionDep,
+                who: RegisseurAction) -> Response:
+    """The form to attach a triage item to a resident of the wijk, by BSN."""
+    from hub.core.inbox import get_item
+
+    item = (get_item(session=session, ctx=ctx, wijk=who.wijk, item_id=item_id, now=ctx.clock(),
+                     viewer=who) if valid_id(item_id) else None)
+    if item is None or item.confidential:
+        raise WebError(404, "Niet gevonden", "Deze melding bestaat niet of is niet van uw wijk.")
+    if not item.triage:
+        raise WebError(409, "Al gekoppeld", "Deze melding hoort al bij een bewoner.")
+    return page(request, ctx, "plan/koppelen.html", title="Koppelen", item_id=item_id,
+                error=None)
+
+
+@router.post("/werkplek/melding/{item_id}/koppelen", dependencies=[CsrfChecked])
+async def attach(item_id: str, request: Request, ctx: ContextDep, session: SessionDep,
+                 who: RegisseurAction) -> Response:
+    """Attach the item; then the household's plan is one click away."""
+    if not valid_id(item_id):
+        raise WebError(404, "Niet gevonden", "Deze melding bestaat niet of is niet van uw wijk.")
+    form = await request.form()
+    bsn = form.get("bsn") if isinstance(form.get("bsn"), str) else ""
+    try:
+        shown = plan_api.attach(item_id=item_id, body=plan_api.AttachIn.model_validate(
+            {"bsn": bsn.strip() or "-"}), ctx=ctx, session=session, regisseur=who)
+    except (HubProblem, ValidationError) as exc:
+        session.rollback()
+        status = exc.status if isinstance(exc, HubProblem) else 422
+        if status == 404:
+            raise WebError(404, "Niet gevonden",
+                           "Deze melding bestaat niet of is niet van uw wijk.") from None
+        if status == 409:
+            raise WebError(409, "Al gekoppeld", "Deze melding hoort al bij een bewoner.") from None
+        return page(request, ctx, "plan/koppelen.html", status=422, title="Koppelen",
+                    item_id=item_id, error="BSN: dit is geen geldig BSN van een bewoner van "
+                                           "uw wijk. Controleer het nummer.")
+    return redirect(request, ctx, f"/werkplek/melding/{shown.id}?melding=gekoppeld")

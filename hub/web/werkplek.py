@@ -36,7 +36,9 @@ BASES = (("consent", "toestemming"), ("statute", "wet"), ("safety", "veiligheid"
 STATUSES = (("new", "nieuw"), ("taken_up", "opgepakt"), ("closed", "afgesloten"))
 NOTICES = {"opgepakt": "U heeft deze melding opgepakt. De afzender ziet dat er hulp is "
                        "gestart.",
-           "afgesloten": "U heeft deze melding afgesloten."}
+           "afgesloten": "U heeft deze melding afgesloten.",
+           "gekoppeld": "De melding hoort nu bij de bewoner. U ziet wat de toestemmingen van "
+                        "die bewoner toelaten."}
 
 
 def _not_found() -> WebError:

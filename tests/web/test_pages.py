@@ -62,6 +62,9 @@ PAGES: dict[str, dict[str, int]] = {
                                                          teamlead=200),
     "POST /werkplek/huishouden/{household_id}/plan": rule(regisseur=303, other_regisseur=404),
     "GET /mijn/plan": rule(resident=200, other_resident=200),
+    # The world's item is matched, not in triage: its regisseur hears "al gekoppeld" (409).
+    "GET /werkplek/melding/{item_id}/koppelen": rule(regisseur=409, other_regisseur=404),
+    "POST /werkplek/melding/{item_id}/koppelen": rule(regisseur=409, other_regisseur=404),
     "POST /mijn/plan/akkoord": rule(resident=303, other_resident=404),
     "POST /mijn/plan/reactie": rule(resident=303, other_resident=404),
     "POST /mijn/plan/vraag": rule(resident=303, other_resident=303),
@@ -180,6 +183,8 @@ class World:
         data = {"csrf": self.csrf(role)}
         if operation.startswith("POST /mijn/plan/") and self.plan:
             data.update({"tekst": "Kunt u mij bellen?", "soort": "opmerking"})
+        if operation.endswith("/koppelen"):
+            data.update({"bsn": self.anna.bsn})
         if operation == "POST /werkplek/huishouden/{household_id}/plan":
             data.update({"goals": "1", "goal-0-domain": "wonen", "goal-0-text": "Rust",
                          "agreements": "0", "evaluation_date": "2027-03-01"})

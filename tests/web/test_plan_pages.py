@@ -86,3 +86,28 @@ def test_regisseur_writes_the_plan_and_the_resident_agrees_shares_and_asks(
     inbox = api.get("/api/v1/inbox", headers=regisseur(ctx)).json()
     assert [i["summary"] for i in inbox["items"]] == ["Vraag van de bewoner"]
     assert "Akkoord met versie 1" in staff.get(url).text
+
+
+def test_regisseur_attaches_a_triage_item_by_bsn(ctx, client_factory, worker):
+    import dataclasses
+
+    from tests.utils.builders import arrears
+
+    anna = person(1, name="Anna Jansen")
+    register(ctx, anna)
+    _, woonbron = partner(ctx)
+    api = client_factory(ctx)
+    body = arrears(dataclasses.replace(anna, name="A. Janssen"), ref="A-1")
+    assert api.post("/api/v1/messages", json=body, headers=woonbron).status_code == 202
+    worker.drain()
+    [item] = api.get("/api/v1/inbox", headers=regisseur(ctx)).json()["items"]
+    staff = _login(TestClient(api.app), {"rol": "regisseur", "wijk": "krispijn"})
+    assert "Koppel deze melding" in staff.get(f"/werkplek/melding/{item['id']}").text
+    url = f"/werkplek/melding/{item['id']}/koppelen"
+    assert staff.get(url).status_code == 200
+    wrong = staff.post(url, data={"csrf": _csrf(staff), "bsn": "123456789"})
+    assert wrong.status_code == 422 and "BSN" in wrong.text and "123456789" not in wrong.text
+    done = staff.post(url, data={"csrf": _csrf(staff), "bsn": anna.bsn})
+    assert done.status_code == 200 and "De melding hoort nu bij de bewoner" in done.text
+    assert "Bekijk het plan van dit huishouden" in done.text
+    assert staff.get(url).status_code == 409
