@@ -11,12 +11,14 @@ so the reads go through :func:`hub.core.plan.read_plan` with the same checks and
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from consent import explain
 from hub.api import me as me_api
 from hub.api import plan as plan_api
 from hub.api.deps import ContextDep, SessionDep
@@ -24,10 +26,24 @@ from hub.core.errors import HubProblem
 from hub.core.plan import DOMAINS, SCORE_LABELS, STATE_LABELS, WHO_LABELS, partner_choices
 from hub.web.deps import CsrfChecked, InboxPage, RegisseurAction, ResidentPage, valid_id
 from hub.web.mijn import _acting, _query
-from hub.web.render import page, redirect
+from hub.web.render import TEMPLATES, page, redirect
 from hub.web.session import WebError
 
 router = APIRouter(include_in_schema=False)
+
+
+def _date_words(value: str | None) -> str:
+    """An ISO date ("2027-01-31") as a resident reads it ("31 januari 2027")."""
+    if not value:
+        return ""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return value
+    return explain.format_date(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
+
+
+TEMPLATES.env.filters["dagtekst"] = _date_words
 EMPTY_GOALS, EMPTY_AGREEMENTS = 1, 3
 NOTICES = {
     "opgeslagen": "Het plan is opgeslagen.",

@@ -164,3 +164,16 @@ def test_the_plan_text_never_reaches_the_log(ctx, client, caplog):
     client.get("/api/v1/me/plan", headers=resident(ctx, anna))
     assert GOAL not in caplog.text and "zus" not in caplog.text
     assert anna.bsn not in caplog.text
+
+
+def test_the_resident_reads_in_dutch_who_changed_and_read_their_plan(ctx, client):
+    anna = person(1)
+    register(ctx, anna)
+    hid = household_of(ctx, anna)
+    staff = regisseur(ctx)
+    client.put(f"/api/v1/households/{hid}/plan", json=plan_body(), headers=staff)
+    client.get(f"/api/v1/households/{hid}/plan", headers=staff)
+    texts = [e["text"] for e in client.get("/api/v1/me/audit",
+                                            headers=resident(ctx, anna)).json()["items"]]
+    assert any(t.startswith("Uw regisseur anna heeft uw plan bekeken") for t in texts)
+    assert any(t.startswith("Uw regisseur anna heeft uw plan aangepast") for t in texts)
