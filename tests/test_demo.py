@@ -27,6 +27,10 @@ def test_demo_walks_the_story(tmp_path, capsys):
     assert "Step d: Fatima revokes her consent" in out
     assert "Consent is now 'revoked'" in out
     assert "The second nuisance signal is held" in out
+    assert "Step f: one household, one plan" in out
+    assert "Woonbron receives 'plan.agreement': 'Betalingsregeling" in out
+    assert "basis 'own_request'" in out
+    assert "the update is not sent to Woonbron (it received 1 message in all)" in out
     assert "Demo complete" in out
     assert f"HUB_DATA_DIR={tmp_path / 'demo'} hub serve" in out
     for resident in DEMO_RESIDENTS:
