@@ -133,6 +133,20 @@ def open_request(
     return _load(session, request_id)
 
 
+def answered_no(*, session: Session, subject: str, facts: MessageFacts) -> bool:
+    """True if the resident denied a request for exactly this source, recipient and
+    category: then the same question is not asked again (a "no" is an answer, issue 17)."""
+    return session.execute(
+        select(consent_requests.c.id).where(
+            consent_requests.c.subject == subject,
+            consent_requests.c.source_partner == facts.source_partner,
+            consent_requests.c.recipient == facts.recipient,
+            consent_requests.c.category == facts.category,
+            consent_requests.c.status == RequestStatus.DENIED.value,
+        ).limit(1)
+    ).first() is not None
+
+
 def list_requests(*, session: Session, subject: str, now: datetime) -> list[ConsentRequest]:
     """Return the subject's requests, newest first, after marking expired ones expired."""
     require_aware("now", now)

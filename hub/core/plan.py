@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from consent.representation import CAPACITY_CATEGORIES
@@ -411,9 +412,7 @@ def _new_version(session: Session, ctx: HubContext, household: Household, body: 
         with session.begin_nested():
             session.add(row)
             session.flush()
-    except Exception as exc:
-        if type(exc).__name__ != "IntegrityError":
-            raise
+    except IntegrityError:
         raise HubProblem(409, "The plan changed meanwhile", [FieldProblem(
             "based_on", "someone else saved the plan at the same moment: reload it")]) from None
     return row

@@ -111,7 +111,8 @@ def share_agreements(*, session: Session, ctx: HubContext, household: Household,
                      body: dict, actor: str, role: str, now: datetime) -> dict[str, str]:
     """Decide and send (or ask for) every partner agreement of this plan version.
 
-    Returns ``{agreement id: "shared" | "unchanged" | "asked" | "no_resident"}``. In the
+    Returns ``{agreement id: "shared" | "unchanged" | "asked" | "refused" | "no_resident"}``
+    ("refused": the resident said no to this question before; it is not asked again). In the
     caller's transaction: the sends and requests commit with the plan.
     """
     outcome: dict[str, str] = {}
@@ -125,6 +126,10 @@ def share_agreements(*, session: Session, ctx: HubContext, household: Household,
         partner = session.get(Partner, agreement["partner_id"])
         facts, decision = _decision(session, subject, agreement, partner.name, now, lock=True)
         if not decision.delivered:
+            if registry.answered_no(session=session, subject=subject, facts=facts):
+                # The resident said no to exactly this: asking at every save would nag.
+                outcome[agreement["id"]] = "refused"
+                continue
             registry.open_request(session=session, subject=subject, facts=facts,
                                   topic=share_topic(), now=now, purpose=PLAN_SHARE_PURPOSE,
                                   recipient_name=partner.name)

@@ -149,3 +149,50 @@ def test_a_share_consent_never_lets_a_message_reach_the_wijkteam(ctx, client, wo
     client.post("/api/v1/messages", json=nuisance(anna, ref="N-1"), headers=woonbron)
     worker.drain()
     assert client.get("/api/v1/inbox", headers=staff).json()["total"] == 0
+
+
+def test_one_question_per_agreement_and_a_no_is_not_asked_again(ctx, client, worker):
+    anna = person(1)
+    register(ctx, anna)
+    hid = household_of(ctx, anna)
+    woonbron_id, _ = partner(ctx, endpoint=ENDPOINT)
+    staff, me = regisseur(ctx), resident(ctx, anna)
+    url = f"/api/v1/households/{hid}/plan"
+    first = client.put(url, json=plan_body(woonbron_id), headers=staff).json()
+    again = plan_body(woonbron_id)
+    again["agreements"][2].update(id=_woonbron_agreement(first)["id"], due="2027-02-15")
+    client.put(url, json=again, headers=staff)
+    pending = [r for r in client.get("/api/v1/me/requests", headers=me).json()
+               if r["status"] == "pending"]
+    assert len(pending) == 1 and pending[0]["purpose"] == "plan.share"  # merged, not two
+    assert client.post(f"/api/v1/me/requests/{pending[0]['id']}/deny",
+                       headers=me).status_code == 200
+    again["agreements"][2]["due"] = "2027-03-01"
+    client.put(url, json=again, headers=staff)
+    assert [r for r in client.get("/api/v1/me/requests", headers=me).json()
+            if r["status"] == "pending"] == []
+    worker.drain()
+    assert _statuses(ctx) == []
+
+
+def test_a_representative_sees_only_the_domains_of_their_capacity(ctx, client):
+    from tests.api.test_me_consents import _represent
+
+    anna, bea = person(1), person(2)
+    register(ctx, anna, bea)
+    hid = household_of(ctx, anna)
+    client.put(f"/api/v1/households/{hid}/plan", json=plan_body(), headers=regisseur(ctx))
+    rep = _represent(ctx, anna, bea, "bewindvoerder")
+    seen = client.get("/api/v1/me/plan", headers=resident(ctx, bea),
+                      params={"on_behalf_of": rep.id})
+    assert seen.status_code == 200, seen.text
+    plan = seen.json()
+    assert [g["domain"] for g in plan["goals"]] == ["financien"]
+    assert [a["domain"] for a in plan["agreements"]] == ["financien"]  # not her sister's part
+    # Agreeing speaks for the whole plan: beyond a bewindvoerder's capacity.
+    r = client.post("/api/v1/me/plan/agree", headers=resident(ctx, bea),
+                    params={"on_behalf_of": rep.id})
+    assert r.status_code == 403
+    r = client.post("/api/v1/me/plan/comment", headers=resident(ctx, bea),
+                    params={"on_behalf_of": rep.id}, json={"text": "Graag maandelijks"})
+    assert r.status_code == 201
