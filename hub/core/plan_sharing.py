@@ -65,7 +65,7 @@ def plan_agreement_type(partner_kinds: tuple[str, ...]) -> MessageType:
     Outbound only: the hub sends it, the partner reports back with ``plan.progress``.
     """
     return MessageType(name=SHARE_TYPE, partner_kinds=partner_kinds, category="zorg",
-                       data_model=PlanAgreement, topic="een afspraak uit uw plan",
+                       data_model=PlanAgreement, topic="een afspraak uit het plan",
                        summary=lambda data: "Afspraak uit het plan", inbound=False,
                        outbound=True)
 

@@ -225,7 +225,8 @@ def _outbound_entries(session, ctx, household_id: str) -> list[Entry]:
 
 
 _OUT_WORDS = {"queued": "wordt verstuurd", "delivered": "aangekomen",
-              "failed": "niet aangekomen; de beheerder kijkt ernaar"}
+              "failed": "niet aangekomen; de beheerder kijkt ernaar",
+              "withheld": "niet verstuurd: de toestemming van de bewoner geldt niet meer"}
 
 
 @router.get("/huishouden/{household_id}")
