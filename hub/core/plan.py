@@ -355,6 +355,10 @@ def save_plan(*, session: Session, ctx: HubContext, viewer: Any, household_id: s
             partner = session.get(Partner, a.partner_id)
             if partner is None or not partner.active:
                 raise invalid(f"agreements.{n}.partner_id", "no active partner with this id")
+            if partner.kind not in _plan_partner_kinds(ctx):
+                # Refused here, not when the resident says yes: their answer must not fail.
+                raise invalid(f"agreements.{n}.partner_id",
+                              "this partner does not receive plan agreements")
         aid = a.id or str(uuid.uuid4())
         seen.add(aid)
         agreements.append({**a.model_dump(mode="json"), "id": aid})
@@ -467,14 +471,19 @@ def respond(*, session: Session, ctx: HubContext, viewer: Any, subject: str, kin
 
 
 
-def partner_choices(*, session: Session, ctx: HubContext) -> list[tuple[str, str]]:
-    """The active partners an agreement can be assigned to: those whose kind receives
-    ``plan.agreement`` (id and name, by name), for the plan editor."""
+def _plan_partner_kinds(ctx: HubContext) -> tuple[str, ...]:
     from consent.sharing import SHARE_TYPE
 
     mt = ctx.plugins.catalog.type(SHARE_TYPE)
-    if mt is None:
+    return mt.partner_kinds if mt is not None and mt.outbound else ()
+
+
+def partner_choices(*, session: Session, ctx: HubContext) -> list[tuple[str, str]]:
+    """The active partners an agreement can be assigned to: those whose kind receives
+    ``plan.agreement`` (id and name, by name), for the plan editor."""
+    kinds = _plan_partner_kinds(ctx)
+    if not kinds:
         return []
     return [(p.id, p.name) for p in session.scalars(
-        select(Partner).where(Partner.active.is_(True), Partner.kind.in_(mt.partner_kinds))
+        select(Partner).where(Partner.active.is_(True), Partner.kind.in_(kinds))
         .order_by(Partner.name))]

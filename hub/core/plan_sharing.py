@@ -111,7 +111,8 @@ def share_agreements(*, session: Session, ctx: HubContext, household: Household,
                      body: dict, actor: str, role: str, now: datetime) -> dict[str, str]:
     """Decide and send (or ask for) every partner agreement of this plan version.
 
-    Returns ``{agreement id: "shared" | "unchanged" | "asked" | "refused" | "no_resident"}``
+    Returns ``{agreement id: "shared" | "unchanged" | "asked" | "refused" | "unavailable" |
+    "no_resident"}`` ("unavailable": the partner was deactivated)
     ("refused": the resident said no to this question before; it is not asked again). In the
     caller's transaction: the sends and requests commit with the plan.
     """
@@ -124,6 +125,13 @@ def share_agreements(*, session: Session, ctx: HubContext, household: Household,
             outcome[agreement["id"]] = "no_resident"
             continue
         partner = session.get(Partner, agreement["partner_id"])
+        mt = ctx.plugins.catalog.type(SHARE_TYPE)
+        if partner is None or not partner.active or mt is None \
+                or partner.kind not in mt.partner_kinds:
+            # Deactivated since the plan was saved: nothing to send, and a resident's "yes"
+            # must not fail on it.
+            outcome[agreement["id"]] = "unavailable"
+            continue
         facts, decision = _decision(session, subject, agreement, partner.name, now, lock=True)
         if not decision.delivered:
             if registry.answered_no(session=session, subject=subject, facts=facts):

@@ -115,6 +115,10 @@ def test_bad_plans_are_refused_naming_the_field(ctx, client, clock):
             {"id": "not-here", "domain": "wonen", "text": "x", "who": "resident"}]},
         "resident_bsn": {**plan_body(), "resident_bsn": "123456789"},
     }
+    # A partner whose kind takes no part in plans (the Wmo desk) cannot be given one.
+    desk_id, _ = partner(ctx, "SDD Drechtsteden", kind="sdd")
+    r = client.put(url, json=plan_body(desk_id), headers=staff)
+    assert r.status_code == 422 and "agreements.2.partner_id" in r.json()["detail"]
     past = {**plan_body(), "evaluation_date": "2020-01-01"}
     for field, body in cases.items():
         r = client.put(url, json=body, headers=staff)

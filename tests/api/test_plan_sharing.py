@@ -196,3 +196,20 @@ def test_a_representative_sees_only_the_domains_of_their_capacity(ctx, client):
     r = client.post("/api/v1/me/plan/comment", headers=resident(ctx, bea),
                     params={"on_behalf_of": rep.id}, json={"text": "Graag maandelijks"})
     assert r.status_code == 201
+
+
+def test_a_deactivated_partner_gets_nothing_and_the_residents_yes_still_works(ctx, client,
+                                                                             worker):
+    anna = person(1)
+    register(ctx, anna)
+    hid = household_of(ctx, anna)
+    woonbron_id, _ = partner(ctx, endpoint=ENDPOINT)
+    staff, me = regisseur(ctx), resident(ctx, anna)
+    client.put(f"/api/v1/households/{hid}/plan", json=plan_body(woonbron_id), headers=staff)
+    with ctx.engine.begin() as conn:
+        conn.execute(text("update partners set active = false where id = :p"),
+                     {"p": woonbron_id})
+    answer = client.post(f"/api/v1/me/requests/{_share_request(client, me)['id']}/approve",
+                         headers=me)
+    assert answer.status_code == 200, answer.text
+    assert _statuses(ctx) == []
