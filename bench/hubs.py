@@ -53,7 +53,8 @@ class Hub:
         from hub.core.identity import issue_token
         from hub.settings import Settings
 
-        ctx = build_context(Settings(data_dir=self.data_dir, database_url=self.database_url))
+        ctx = build_context(Settings(env="test", data_dir=self.data_dir,
+                                     database_url=self.database_url))
         try:
             return issue_token(ctx, role="regisseur", user="anna", wijk="krispijn")
         finally:
@@ -103,7 +104,8 @@ def hub(mode: str, **settings: str) -> Iterator[Hub]:
         database_url = stack.enter_context(database(mode, data_dir))
         broker_url = stack.enter_context(rabbit_vhost()) if mode != "embedded" else ""
         key = seed(data_dir, database_url)
-        env = clean_env(HUB_DATA_DIR=str(data_dir), HUB_DATABASE_URL=database_url,
+        # HUB_ENV=test: the benchmark signs development tokens (refused in production).
+        env = clean_env(HUB_ENV="test", HUB_DATA_DIR=str(data_dir), HUB_DATABASE_URL=database_url,
                         HUB_BROKER_URL=broker_url,
                         **LIFTED_RATE_LIMIT, **settings)
         port = free_port()

@@ -56,6 +56,9 @@ _FIELD_WORDS = {
     "phone": "telefoonnummer",
     "email": "e-mailadres",
     "tenancy_ref": "nummer van het huurcontract",
+    "customer_ref": "klantnummer",
+    "policy_ref": "polisnummer",
+    "end_of_supply_date": "datum waarop de levering stopt",
 }
 
 

@@ -3,24 +3,10 @@
 Writing a partner plugin
 ========================
 
-A plugin is a Python module with functions marked ``@hookimpl``, found through
-the ``wijkhub.plugins`` entry-point group. In your ``pyproject.toml``::
-
-    [project.entry-points."wijkhub.plugins"]
-    mypartner = "mypartner.plugin"
-
-and in ``mypartner/plugin.py``::
-
-    from hub import hookimpl
-    from hub.core.types import MessageType
-
-    @hookimpl
-    def wijkhub_message_types():
-        return [MessageType(name="signal.example", partner_kinds=("mypartner",),
-                            category="wonen", data_model=MyData, topic="een voorbeeld")]
-
-The hooks you can implement, with what each promises, are in
-:mod:`hub.core.hookspecs`. ``hub plugins`` lists what is loaded.
+A plugin imports the hub through one module, :mod:`hub.plugin`, whose docstring
+is the quick start (the entry-point TOML and a three-line plugin). The hooks
+you can implement, with what each promises, are in :mod:`hub.core.hookspecs`.
+``hub plugins`` lists what is loaded.
 """
 
 import pluggy

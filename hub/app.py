@@ -11,6 +11,7 @@ from hub.api import audit as audit_api
 from hub.api import (
     consents,
     correlation,
+    docs_ui,
     health,
     households,
     inbox,
@@ -48,7 +49,9 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
             transport.stop()
             ctx.transport = None
 
+    # docs_url/redoc_url None: FastAPI's pages load from a CDN; docs_ui serves /docs locally.
     app = FastAPI(title="Wijkhub", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="The road between a neighbourhood's partners and the "
                               "Sociaal wijkteam, gated by the resident's consent.")
     app.state.hub = ctx
@@ -69,6 +72,7 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     for plugin_router in ctx.plugins.routers():
         app.include_router(plugin_router)
     openapi.install(app)
+    docs_ui.install(app)
     consents.install_openapi(app)
     # The screens (/mijn, /werkplek, /beheer): pages, not API; not in the OpenAPI document.
     install_screens(app)

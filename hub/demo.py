@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import shlex
+import shutil
 import socket
 import sys
 import tempfile
@@ -386,18 +388,35 @@ class Story:
 
 
 # --- the command -------------------------------------------------------------------
-def _explore_hint(data_dir: Path) -> None:
-    """Tell the user how to look around in the demo's hub afterwards."""
-    _say(f"\nExplore further (the data stays in {data_dir}):")
-    _say(f"  HUB_DATA_DIR={data_dir} hub serve")
+def explore_commands(data_dir: Path) -> list[str]:
+    """Shell lines that look around in the demo's hub afterwards; each works pasted as is."""
+    env = f"HUB_ENV=development HUB_DATA_DIR={shlex.quote(str(data_dir))}"
+    return [
+        f"{env} hub token regisseur --team krispijn --user regisseur-krispijn",
+        f"{env} hub token resident --name {shlex.quote(FATIMA.name)} "
+        f"--postcode {FATIMA.postcode} --huisnummer {FATIMA.huisnummer} --user {FATIMA.user}",
+        f"{env} hub token operator --user beheerder",
+        f"{env} hub serve",
+    ]
+
+
+def _explore_hint(data_dir: Path, *, kept: bool) -> None:
+    """Tell the user how to look around afterwards, and where the data is (or that it is gone)."""
+    if not kept:
+        _say("\nThe demo's temporary data directory has been removed. To explore further, run")
+        _say("  hub demo --data-dir ./wijkhub-demo")
+        _say("which keeps its data in ./wijkhub-demo and then shows the commands to look around.")
+        return
+    _say(f"\nExplore further (the data stays in {data_dir}; remove it with "
+         f"`rm -r {shlex.quote(str(data_dir))}`):")
+    for line in explore_commands(data_dir):
+        _say(f"  {line}")
     _say("  then open http://127.0.0.1:8000/inloggen and choose whom to be (resident, "
-         "regisseur, operator)")
-    _say(f"  HUB_DATA_DIR={data_dir} hub token regisseur --team krispijn "
-         "--user regisseur-krispijn")
-    _say(f"  HUB_DATA_DIR={data_dir} hub token resident --bsn <a BSN> --user fatima")
-    _say("  (the demo never prints the BSNs it generated; import your own residents with "
-         "`hub residents import`,")
-    _say("   and register a partner with `hub partner add --name ... --kind woningcorporatie`)")
+         "regisseur, operator),")
+    _say("  or call the API with a token above: curl -H \"Authorization: Bearer <token>\" "
+         "http://127.0.0.1:8000/api/v1/inbox")
+    _say("  HUB_ENV=development is the development switch: anyone can log in as anyone, "
+         "on 127.0.0.1 only.")
 
 
 @contextmanager
@@ -432,12 +451,25 @@ def _walk_story(ctx: HubContext) -> None:
 
 
 def run_demo(data_dir: Path | None) -> int:
-    """Seed a fresh hub, run it, walk the story; 0 on success, 1 if a step fails, 2 on bad use."""
+    """Seed a fresh hub, run it, walk the story; 0 on success, 1 if a step fails, 2 on bad use.
+
+    Without ``data_dir`` the demo works in a temporary directory and removes it at the
+    end; a given directory keeps the demo's hub for exploring.
+    """
+    kept = data_dir is not None
     try:
         data_dir = _prepare_data_dir(data_dir)
     except ValueError as exc:
         print(f"error: --data-dir {exc}", file=sys.stderr)
         return 2
+    try:
+        return _run(data_dir, kept=kept)
+    finally:
+        if not kept:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _run(data_dir: Path, *, kept: bool) -> int:
     _say(f"Wijkhub demo. Data directory: {data_dir}\n")
     with _quiet("httpx", "alembic"):
         ctx = _build_hub(data_dir)
@@ -450,5 +482,5 @@ def run_demo(data_dir: Path | None) -> int:
             ctx.dispose()
     _say("\nDemo complete: statute, hold, consent and revocation, and the household plan "
          "shared only with consent, all behaved as designed.")
-    _explore_hint(data_dir)
+    _explore_hint(data_dir, kept=kept)
     return 0

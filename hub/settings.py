@@ -14,7 +14,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
 
-    env: Literal["development", "test", "production"] = "development"
+    # Safe by default (issue 15): the development issuer and the log-in chooser exist only
+    # when HUB_ENV=development (or test) is set explicitly.
+    env: Literal["development", "test", "production"] = "production"
     data_dir: Path = Path("./var")
     # Empty means: SQLite (WAL) in data_dir. postgresql+psycopg://... selects PostgreSQL.
     database_url: str = ""

@@ -37,7 +37,8 @@ from hub.core.audit import as_actor, record_event
 from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem, invalid
-from hub.core.models import Household, Partner, Resident
+from hub.core.households import household_of_subject
+from hub.core.models import Partner, Resident
 from hub.core.transport import consent_changed
 
 FHIR_JSON = "application/fhir+json"
@@ -112,9 +113,8 @@ def record_paper_consent(body: PaperConsentCreate, ctx: ContextDep, session: Ses
 
 
 def _wijk_of(session: Session, subject: str) -> str | None:
-    return session.scalar(select(Household.wijk).join(Resident,
-                                                      Resident.household_id == Household.id)
-                          .where(Resident.subject == subject))
+    household = household_of_subject(session=session, subject=subject)
+    return household.wijk if household is not None else None
 
 
 # --- FHIR ---------------------------------------------------------------------------------

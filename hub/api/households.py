@@ -14,9 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.deps import ContextDep, InboxReaderDep, SessionDep
 from hub.core.audit import as_actor
-from hub.core.errors import HubProblem
 from hub.core.households import check_may_designate, designate, waiting_for_assignment
-from hub.core.models import Household
+from hub.core.reads import get_household
 
 router = APIRouter(prefix="/api/v1/households", tags=["regisseur"])
 IdPath = Annotated[str, Path(min_length=1, max_length=64)]
@@ -47,18 +46,11 @@ class DesignationPublic(HouseholdPublic):
     moved_items: int = Field(description="Confidential items now addressed to the regisseur.")
 
 
-def _household(session, principal, household_id: str) -> Household:
-    household = session.get(Household, household_id)
-    if household is None or household.wijk != principal.wijk:
-        raise HubProblem(404, "Household not found")
-    return household
-
-
 @router.get("/{household_id}", response_model=HouseholdPublic)
 def household(household_id: IdPath, session: SessionDep,
               reader: InboxReaderDep) -> HouseholdPublic:
     """A household of the caller's wijk: its designated regisseur, if any."""
-    found = _household(session, reader, household_id)
+    found = get_household(session=session, viewer=reader, household_id=household_id)
     return HouseholdPublic(id=found.id, wijk=found.wijk, regisseur=found.regisseur,
                            waiting_for_assignment=waiting_for_assignment(
                                session=session, household_id=found.id))
@@ -70,7 +62,7 @@ def assign_regisseur(household_id: IdPath, body: RegisseurAssign, ctx: ContextDe
     """Designate the household's regisseur: a team lead of its wijk, or a regisseur of the
     wijk claiming a household without one / handing over their own. Confidential items
     of the household go to the new regisseur; audited as ``household.designate``."""
-    found = _household(session, staff, household_id)
+    found = get_household(session=session, viewer=staff, household_id=household_id)
     check_may_designate(session=session, household=found, role=staff.role, user=staff.user,
                         wijk=staff.wijk)
     done = designate(session=session, ctx=ctx, household=found, user=body.user,

@@ -16,16 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, SessionDep
 from hub.api.schemas import InboxItemPublic, InboxPage, OpenConfidential
 from hub.core import inbox as inbox_core
+from hub.core import reads
 from hub.core.audit import as_actor, record_inbox_access
-from hub.core.confidential import checked_reason, record_read
 from hub.core.errors import HubProblem
-from hub.core.inbox import ItemView, get_item, list_items, view_item
+from hub.core.inbox import view_item
+from hub.core.reads import ItemView, get_item, read_inbox
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["regisseur"])
 IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def _public(view: ItemView) -> InboxItemPublic:
+def item_public(view: ItemView) -> InboxItemPublic:
     item = view.item
     return InboxItemPublic(
         id=item.id, type=item.type, category=item.category, summary=view.summary,
@@ -48,11 +49,10 @@ def inbox(ctx: ContextDep, session: SessionDep, regisseur: InboxReaderDep,
     Confidential items appear only for their designated regisseur (or, while none is
     designated, for the team lead), without data: "Vertrouwelijk bericht van …".
     """
-    total, views = list_items(session=session, ctx=ctx, wijk=regisseur.wijk, now=ctx.clock(),
+    total, views = read_inbox(session=session, ctx=ctx, viewer=regisseur, now=ctx.clock(),
                               limit=limit, offset=offset, type_=type, basis=basis,
-                              status=status, viewer=regisseur)
-    page = InboxPage(total=total, limit=limit, offset=offset, items=[_public(v) for v in views])
-    record_inbox_access(session, ctx=ctx, principal=regisseur, action="read.list", views=views)
+                              status=status)
+    page = InboxPage(total=total, limit=limit, offset=offset, items=[item_public(v) for v in views])
     session.commit()
     return page
 
@@ -66,16 +66,9 @@ def _own_item(ctx, session, principal, item_id):
 
 
 def _open(ctx, session, reader, item_id: str, reason: str | None) -> InboxItemPublic:
-    item = _own_item(ctx, session, reader, item_id)
-    if not item.confidential:
-        view = view_item(session=session, ctx=ctx, item=item)
-        record_inbox_access(session, ctx=ctx, principal=reader, action="read", views=[view])
-    else:
-        reason = checked_reason(reason)
-        view = view_item(session=session, ctx=ctx, item=item, opened=True)
-        record_read(session=session, ctx=ctx, item=item, principal=reader, reason=reason,
-                    fields=list(view.data), now=ctx.clock())
-    public = _public(view)
+    view = reads.open_item(session=session, ctx=ctx, viewer=reader, item_id=item_id,
+                           now=ctx.clock(), reason=reason)
+    public = item_public(view)
     session.commit()
     return public
 
@@ -109,7 +102,7 @@ def take_up(item_id: IdPath, ctx: ContextDep, session: SessionDep,
                        **as_actor(regisseur))
     # A confidential item's content is shown only when opened with a reason.
     view = view_item(session=session, ctx=ctx, item=item, opened=not item.confidential)
-    public = _public(view)
+    public = item_public(view)
     record_inbox_access(session, ctx=ctx, principal=regisseur, action="inbox.take_up",
                         views=[view])
     session.commit()
@@ -133,7 +126,7 @@ def close(item_id: IdPath, ctx: ContextDep, session: SessionDep, regisseur: Regi
     inbox_core.close(session=session, ctx=ctx, item=item, now=ctx.clock(),
                      note=body.summary if body else None, **as_actor(regisseur))
     view = view_item(session=session, ctx=ctx, item=item, opened=not item.confidential)
-    public = _public(view)
+    public = item_public(view)
     record_inbox_access(session, ctx=ctx, principal=regisseur, action="inbox.close",
                         views=[view])
     session.commit()

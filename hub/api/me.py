@@ -53,7 +53,7 @@ OnBehalfOf = Annotated[str | None, Query(
 
 # --- who acts ---------------------------------------------------------------------
 
-def _acting(ctx: HubContext, session: Session, resident: Principal,
+def acting_subject(ctx: HubContext, session: Session, resident: Principal,
             on_behalf_of: str | None) -> tuple[str, Representation | None]:
     """The subject whose consents are at stake, and the representation acting (or None)."""
     if on_behalf_of is None:
@@ -167,7 +167,7 @@ def give_consent(body: ConsentCreate, ctx: ContextDep, session: SessionDep,
     With an ``Idempotency-Key`` header, sending the same request again (a retry)
     returns the same consent and records nothing, even if it was revoked since.
     """
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     try:
         grant = consents.grant(session=session, subject=subject, now=ctx.clock(),
                                provenance={"method": "portal"}, representation=rep,
@@ -189,7 +189,7 @@ def my_consents(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
 
     A representative sees only the consents wholly within their capacity.
     """
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     # Writing the "expired" versions here keeps the list truthful; deciding
     # never depended on it.
     registry.lock_subject(session=session, subject=subject)
@@ -205,7 +205,7 @@ def my_consents(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
 def my_consent(consent_id: IdPath, ctx: ContextDep, session: SessionDep,
                resident: ResidentDep, on_behalf_of: OnBehalfOf = None) -> ConsentPublic:
     """One consent as it is now."""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     registry.lock_subject(session=session, subject=subject)
     registry.expire_due(session=session, subject=subject, now=ctx.clock())
     [public] = _publics(session, [_own_consent(session, subject, rep, consent_id)])
@@ -221,7 +221,7 @@ def change_consent(consent_id: IdPath, body: ConsentChange, ctx: ContextDep,
 
     What the wijkteam already has under it is decided again before this answers.
     """
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     given = body.model_dump(exclude_unset=True)
     for key in ("source_kinds", "source_partners", "categories", "purpose"):
         if key in given and given[key] is None:
@@ -249,7 +249,7 @@ def consent_versions(consent_id: IdPath, ctx: ContextDep, session: SessionDep,
                      resident: ResidentDep,
                      on_behalf_of: OnBehalfOf = None) -> list[ConsentVersionPublic]:
     """Every version of a consent, oldest first: nothing is ever overwritten."""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     registry.lock_subject(session=session, subject=subject)
     registry.expire_due(session=session, subject=subject, now=ctx.clock())
     _own_consent(session, subject, rep, consent_id)
@@ -265,7 +265,7 @@ def revoke_consent(consent_id: IdPath, ctx: ContextDep, session: SessionDep,
 
     Revoking again (a retry) answers the same and changes nothing.
     """
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     _own_consent(session, subject, rep, consent_id)
     try:
         consents.revoke(session=session, ctx=ctx, subject=subject, consent_id=consent_id,
@@ -296,7 +296,7 @@ def _request_public(req) -> ConsentRequestPublic:
 def my_requests(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
                 on_behalf_of: OnBehalfOf = None) -> list[ConsentRequestPublic]:
     """Questions to the resident: may this be shared with your wijkteam?"""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     requests = registry.list_requests(session=session, subject=subject, now=ctx.clock())
     session.commit()
     return [_request_public(r) for r in requests if _within(rep, [r.category])]
@@ -314,7 +314,7 @@ def _answer_problem(exc: Exception) -> HubProblem:
 def approve(request_id: IdPath, ctx: ContextDep, session: SessionDep,
             resident: ResidentDep, on_behalf_of: OnBehalfOf = None) -> ConsentCreated:
     """Say yes: a consent for exactly this partner and kind of data."""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     try:
         grant = consents.approve_request(session=session, subject=subject,
                                          request_id=request_id, now=ctx.clock(),
@@ -333,7 +333,7 @@ def approve(request_id: IdPath, ctx: ContextDep, session: SessionDep,
 def deny(request_id: IdPath, ctx: ContextDep, session: SessionDep,
          resident: ResidentDep, on_behalf_of: OnBehalfOf = None) -> ConsentRequestPublic:
     """Say no: the held messages are closed and not shared."""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     try:
         consents.deny_request(session=session, ctx=ctx, subject=subject, request_id=request_id,
                               now=ctx.clock(), representation=rep)
@@ -375,7 +375,7 @@ def what_is_known(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
                   on_behalf_of: OnBehalfOf = None) -> list[KnownItemPublic]:
     """Everything the hub holds about me: each message, its fields (not their values),
     where it went, on which basis, and why, in Dutch. Never anyone else's."""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     items = known_about(session=session, ctx=ctx, subject=subject, now=ctx.clock(),
                         categories=_allowed(rep))
     public = [KnownItemPublic(
@@ -396,7 +396,7 @@ def my_disclosures(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
     A disclosure stays listed after the recipient stops seeing it
     (``still_shown`` false): the record that it was shown is kept.
     """
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     views = disclosures_for(session=session, ctx=ctx, subject=subject, now=ctx.clock(),
                             categories=_allowed(rep))
     public = [DisclosurePublic(

@@ -24,14 +24,12 @@ from hub.api.deps import (
     ResidentDep,
     SessionDep,
 )
-from hub.api.inbox import _public as item_public
+from hub.api.inbox import item_public
 from hub.api.me import OnBehalfOf
 from hub.api.schemas import InboxItemPublic
 from hub.core import plan as plan_core
 from hub.core import questions, triage
-from hub.core.audit import as_actor
 from hub.core.errors import HubProblem
-from hub.core.inbox import get_item, view_item
 from hub.core.plan import PlanIn, PlanView
 from hub.core.plan_sharing import accept_progress
 
@@ -238,14 +236,8 @@ def attach(item_id: IdPath, body: AttachIn, ctx: ContextDep, session: SessionDep
            regisseur: RegisseurDep) -> InboxItemPublic:
     """Attach a triage item to the resident of the wijk it is about; the consent decision
     runs again for it. 404 for an item not shown to this regisseur."""
-    now = ctx.clock()
-    item = get_item(session=session, ctx=ctx, wijk=regisseur.wijk, item_id=item_id, now=now,
-                    viewer=regisseur)
-    if item is None or item.confidential:
-        raise HubProblem(404, "Item not found")
-    triage.attach(session=session, ctx=ctx, item=item, bsn=body.bsn, now=now,
-                  **as_actor(regisseur))
-    public = item_public(view_item(session=session, ctx=ctx, item=item))
+    public = item_public(triage.attach_for(session=session, ctx=ctx, viewer=regisseur,
+                                           item_id=item_id, bsn=body.bsn, now=ctx.clock()))
     session.commit()
     return public
 
@@ -253,7 +245,7 @@ def attach(item_id: IdPath, body: AttachIn, ctx: ContextDep, session: SessionDep
 # --- the resident ----------------------------------------------------------------------------
 
 def _resident_view(ctx, session, resident, on_behalf_of):
-    subject, rep = me_api._acting(ctx, session, resident, on_behalf_of)
+    subject, rep = me_api.acting_subject(ctx, session, resident, on_behalf_of)
     return subject, rep, plan_core.capacity_categories(rep)
 
 
@@ -306,7 +298,7 @@ def suggest(body: ResidentText, ctx: ContextDep, session: SessionDep, resident: 
 def ask(body: ResidentText, ctx: ContextDep, session: SessionDep, resident: ResidentDep,
         on_behalf_of: OnBehalfOf = None) -> QuestionCreated:
     """"Ik heb een vraag": my question goes to my regisseur (or my wijk's team)."""
-    subject, rep = me_api._acting(ctx, session, resident, on_behalf_of)
+    subject, rep = me_api.acting_subject(ctx, session, resident, on_behalf_of)
     item = questions.ask(session=session, ctx=ctx, subject=subject, text=body.text,
                          actor=resident.subject, now=ctx.clock(),
                          representation_id=rep.id if rep else None)

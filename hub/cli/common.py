@@ -28,6 +28,23 @@ def hub_context(settings: Settings | None = None) -> HubContext:
     return ctx
 
 
+def announce_start(settings: Settings, *, host: str | None = None) -> None:
+    """Refuse a development hub listening beyond loopback; log the mode's one warning line.
+
+    For the long-running commands (``hub serve``, ``hub worker``), at every start.
+    """
+    from hub.core.mode import UnsafeListen, announce, check_listen
+
+    try:
+        if host is not None:
+            check_listen(settings, host, what="--host")
+        if settings.metrics_port is not None:
+            check_listen(settings, settings.metrics_addr, what="HUB_METRICS_ADDR")
+    except UnsafeListen as exc:
+        raise CommandError(str(exc)) from None
+    announce(settings)
+
+
 def add_command(parent, name: str, func: Command, help_: str) -> argparse.ArgumentParser:
     """Add a sub-command under ``parent`` that runs ``func`` with the parsed arguments."""
     parser = parent.add_parser(name, help=help_, description=help_)

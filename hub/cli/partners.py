@@ -51,6 +51,59 @@ def _partner(session, name: str):
     return partner
 
 
+def _endpoint(value: str | None) -> str | None:
+    """``--endpoint`` checked (an http(s) URL with a host), or None when not given."""
+    from hub.core.endpoints import check_endpoint
+
+    if value is None:
+        return None
+    try:
+        return check_endpoint(value)
+    except ValueError as exc:
+        raise CommandError(f"--endpoint {exc}") from None
+
+
+def cmd_partner_list(_args: argparse.Namespace) -> int:
+    """Print one JSON object per partner: id, name, kind, endpoint, state; never a key."""
+    from sqlalchemy import func, select
+
+    from hub.core.models import Partner, PartnerKey
+
+    ctx = hub_context()
+    now = ctx.clock()
+    with ctx.sessions() as session:
+        active_keys = dict(session.execute(
+            select(PartnerKey.partner_id, func.count()).where(
+                PartnerKey.revoked_at.is_(None),
+                (PartnerKey.expires_at.is_(None)) | (PartnerKey.expires_at > now))
+            .group_by(PartnerKey.partner_id)).all())
+        for partner in session.scalars(select(Partner).order_by(Partner.name)):
+            print(json.dumps({"id": partner.id, "name": partner.name, "kind": partner.kind,
+                              "endpoint": partner.endpoint, "active": partner.active,
+                              "active_keys": active_keys.get(partner.id, 0),
+                              "signed_requests": bool(partner.signing_key),
+                              "client_certificate": bool(partner.cert_sha256)}))
+    return 0
+
+
+def cmd_partner_update(args: argparse.Namespace) -> int:
+    """Change a partner's endpoint; then replay its dead letters (``hub dead-letters``)."""
+    from hub.core.audit import cli_actor, record_event
+
+    if args.endpoint is None and not args.clear_endpoint:
+        raise CommandError("nothing to change: give --endpoint or --clear-endpoint")
+    endpoint = None if args.clear_endpoint else _endpoint(args.endpoint)
+    ctx = hub_context()
+    with ctx.sessions() as session, session.begin():
+        partner = _partner(session, args.name)
+        partner.endpoint = endpoint
+        record_event(session, ctx=ctx, action="admin.partner.update", **cli_actor(),
+                     data={"partner_id": partner.id, "fields": ["endpoint"]})
+    print(json.dumps({"id": partner.id, "name": partner.name, "kind": partner.kind,
+                      "endpoint": partner.endpoint}))
+    return 0
+
+
 def cmd_partner_add(args: argparse.Namespace) -> int:
     """Register a partner and print its id and API key (shown only this once)."""
     from hub.core.audit import cli_actor, record_event
@@ -62,10 +115,11 @@ def cmd_partner_add(args: argparse.Namespace) -> int:
         raise CommandError(f"no plugin serves partners of kind {args.kind!r}; "
                            f"known kinds: {', '.join(sorted(kinds))}")
     pins = _pins(args)
+    endpoint = _endpoint(args.endpoint)
     with ctx.sessions() as session, session.begin():
         try:
             partner, api_key = add_partner(session=session, name=args.name, kind=args.kind,
-                                           endpoint=args.endpoint, now=ctx.clock(),
+                                           endpoint=endpoint, now=ctx.clock(),
                                            hasher=key_hasher(ctx.settings))
         except ValueError as exc:
             raise CommandError(str(exc)) from None
@@ -172,8 +226,21 @@ def register(sub) -> None:
                        "register a partner and print its API key")
     padd.add_argument("--name", required=True)
     padd.add_argument("--kind", required=True)
-    padd.add_argument("--endpoint", default=None, help="the partner's own API, for outbound")
+    padd.add_argument("--endpoint", default=None,
+                      help="the partner's own API (https://…), for outbound")
     _pin_arguments(padd)
+
+    add_command(partner, "list", cmd_partner_list,
+                "list the partners: name, kind, endpoint, keys in use (never a key)")
+
+    update = add_command(partner, "update", cmd_partner_update,
+                         "change a partner's endpoint (then replay its dead letters)")
+    update.add_argument("--name", required=True)
+    where = update.add_mutually_exclusive_group()
+    where.add_argument("--endpoint", default=None,
+                       help="the partner's own API (https://…), for outbound")
+    where.add_argument("--clear-endpoint", action="store_true",
+                       help="no outbound to this partner")
 
     rotate = add_command(partner, "rotate-key", cmd_partner_rotate_key,
                          "issue a new API key; the old ones stop after the grace period")

@@ -10,6 +10,7 @@ from hub.cli.common import (
     CommandError,
     add_command,
     add_group,
+    announce_start,
     hub_context,
     start_metrics_listener,
 )
@@ -23,9 +24,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hub.app import create_app
     from hub.core.transport import quiet_pika
     from hub.core.transport.broker import BrokerConfigError
+    from hub.settings import Settings
 
     quiet_pika()
-    ctx = hub_context()
+    settings = Settings()
+    announce_start(settings, host=args.host)
+    ctx = hub_context(settings)
     try:
         app = create_app(ctx)
     except BrokerConfigError as exc:
@@ -87,4 +91,5 @@ def register(sub) -> None:
 
     demo = add_command(sub, "demo", cmd_demo, "walk the demo story on a fresh data directory")
     demo.add_argument("--data-dir", type=Path, default=None,
-                      help="an empty directory to use (default: a new temporary one)")
+                      help="an empty directory to use and keep for exploring afterwards "
+                           "(default: a temporary one, removed at the end)")

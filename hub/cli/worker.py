@@ -7,7 +7,13 @@ import logging
 import signal
 import threading
 
-from hub.cli.common import CommandError, add_command, hub_context, start_metrics_listener
+from hub.cli.common import (
+    CommandError,
+    add_command,
+    announce_start,
+    hub_context,
+    start_metrics_listener,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         broker = parse_broker(settings)
     except BrokerConfigError as exc:
         raise CommandError(str(exc)) from None
+    announce_start(settings)
     ctx = hub_context(settings)
     stop = threading.Event()
     worker = BrokerWorker(ctx, broker, stop)

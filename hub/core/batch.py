@@ -21,6 +21,7 @@ Evides, ...): a plugin only declares its :class:`~hub.core.types.CsvFormat`.
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core.context import HubContext
+from hub.core.csvdialect import csv_amount, detect_separator, match_header
 from hub.core.errors import HubProblem, invalid
 from hub.core.ingest import store_message, validate_message
 from hub.core.models import Batch, BatchError, Partner
@@ -107,15 +109,18 @@ def open_batch(*, ctx: HubContext, partner: Partner, lines: Iterable[str], now: 
     fmt = ctx.plugins.catalog.csv_format_for(partner.kind)
     if fmt is None:
         raise HubProblem(403, "No batch format for this partner", [])
-    reader = csv.reader(iter(lines))
+    rest = iter(lines)
+    first = next(rest, "")
+    if not first.strip():
+        raise invalid("header", "the file is empty")
+    # The separator Dutch exports use (;), or , or tab: judged by the header line.
+    reader = csv.reader(itertools.chain([first], rest), delimiter=detect_separator(first))
     try:
-        header = tuple(h.strip().lstrip("\ufeff") for h in next(reader))
-    except StopIteration:
-        raise invalid("header", "the file is empty") from None
+        match_header(next(reader), fmt.header)
     except csv.Error as exc:
         raise invalid("header", f"is not valid CSV ({exc})") from None
-    if header != fmt.header:
-        raise invalid("header", f"must be {','.join(fmt.header)}")
+    except ValueError as exc:
+        raise invalid("header", str(exc)) from None
 
     with ctx.sessions() as session, session.begin():
         if checksum is not None:
@@ -297,7 +302,10 @@ def _import_line(*, session: Session, ctx: HubContext, partner: Partner, batch: 
         return _reject(session, ctx, partner, batch, number, "line",
                        f"has {len(row)} columns, expected {len(header)}")
     try:
-        body = fmt.to_message(dict(zip(header, (c.strip() for c in row), strict=True)))
+        cells = dict(zip(header, (c.strip() for c in row), strict=True))
+        # Amounts in euros (the core's *_eur columns) may carry a decimal comma: "98,10".
+        body = fmt.to_message({name: csv_amount(value) if name.endswith("_eur") else value
+                               for name, value in cells.items()})
     except Exception as exc:
         # A plugin's mapping that fails on one line must not take the chunk down.
         log.warning("batch %s line %s: the format could not map it (%s)", batch.id, number,

@@ -37,6 +37,13 @@ def invalid(field: str, reason: str) -> HubProblem:
     return HubProblem(422, "Invalid input", [FieldProblem(field, reason)])
 
 
+# Pydantic's words for a timestamp ("Input should have timezone info") do not say what
+# to send; a partner reads the form instead (issue 15, item 8).
+DATETIME_EXPECTED = "must be a date and time with a time zone, like 2026-11-03T09:00:00+01:00"
+_REASONS = dict.fromkeys(("timezone_aware", "datetime_type", "datetime_parsing",
+                          "datetime_from_date_parsing"), DATETIME_EXPECTED)
+
+
 def pydantic_problems(exc, prefix: str = "") -> list[FieldProblem]:
     """Turn a pydantic ValidationError into field problems with dotted paths."""
     out = []
@@ -44,6 +51,6 @@ def pydantic_problems(exc, prefix: str = "") -> list[FieldProblem]:
         path = ".".join(str(p) for p in err["loc"] if p != "__root__")
         if prefix:
             path = f"{prefix}.{path}" if path else prefix
-        reason = err["msg"].removeprefix("Value error, ")
+        reason = _REASONS.get(err["type"]) or err["msg"].removeprefix("Value error, ")
         out.append(FieldProblem(path or "body", reason))
     return out

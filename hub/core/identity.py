@@ -3,7 +3,8 @@
 Staff and residents carry a token of the configured OIDC issuer
 (``HUB_OIDC_ISSUER``, see :mod:`hub.core.oidc`), or, on one machine, of the
 development issuer, which signs tokens with a key from the hub's key ring. The
-development issuer refuses to issue or accept tokens when ``HUB_ENV=production``.
+development issuer refuses to issue or accept tokens in production, which is the
+default: it works only with the explicit switch ``HUB_ENV=development`` (or ``test``).
 
 Partners' keys live in :mod:`hub.core.partner_keys`; ``add_partner`` and
 ``partner_for_key`` are re-exported here for the callers that know them here.

@@ -4,6 +4,9 @@ An item delivered under a consent that has since been revoked or has expired is
 decided again before it is shown: it may still be shown on another basis (e.g.
 minimal fields by statute), cut down to what that basis allows, or no longer be
 shown at all. No cron job is needed for this to hold; the read itself enforces it.
+
+This module holds the pieces (the re-check, one item's view, take-up and close);
+reading items for a person goes through :mod:`hub.core.reads`, the one read path.
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from consent.engine import decide, intersect_fields
 from consent.model import BasisKind
 from consent.tables import consent_grants
-from hub.core.confidential import neutral_summary, visible_to
+from hub.core.confidential import neutral_summary
 from hub.core.context import HubContext
 from hub.core.errors import HubProblem
 from hub.core.models import InboxItem, Message, Partner, Resident
@@ -91,41 +94,6 @@ def recheck(*, session: Session, ctx: HubContext, now: datetime, wijk: str | Non
     return changed
 
 
-def list_items(*, session: Session, ctx: HubContext, wijk: str, now: datetime, limit: int,
-               offset: int, type_: str | None = None, basis: str | None = None,
-               status: str | None = None, viewer: Any = None) -> tuple[int, list[ItemView]]:
-    """The visible items of a wijk, newest first, with the total before paging.
-
-    With ``viewer`` (a Principal) only what that person may see: confidential items
-    only when addressed to them (or, for a team lead, while they wait for a
-    regisseur), and then as a neutral line without data (see hub.core.confidential).
-    """
-    recheck(session=session, ctx=ctx, now=now, wijk=wijk)
-    where = [InboxItem.wijk == wijk, InboxItem.hidden.is_(False), visible_to(viewer)]
-    if type_:
-        where.append(InboxItem.type == type_)
-    if basis:
-        where.append(InboxItem.basis == basis)
-    if status:
-        where.append(InboxItem.status == status)
-    total = session.scalar(select(func.count()).select_from(InboxItem).where(*where))
-    items = session.scalars(select(InboxItem).where(*where)
-                            .order_by(InboxItem.delivered_at.desc(), InboxItem.id)
-                            .limit(limit).offset(offset))
-    return total, [view_item(session=session, ctx=ctx, item=item, opened=False)
-                   for item in items]
-
-
-def get_item(*, session: Session, ctx: HubContext, wijk: str, item_id: str,
-             now: datetime, viewer: Any = None) -> InboxItem | None:
-    """One visible item of this wijk, re-checked first; None if it is not to be shown
-    (to ``viewer``, when given: see :func:`list_items`)."""
-    recheck(session=session, ctx=ctx, now=now, wijk=wijk)
-    return session.scalar(select(InboxItem).where(
-        InboxItem.id == item_id, InboxItem.wijk == wijk, InboxItem.hidden.is_(False),
-        visible_to(viewer)))
-
-
 def view_item(*, session: Session, ctx: HubContext, item: InboxItem,
               opened: bool = True) -> ItemView:
     """Open the message and keep only the fields the item's basis allows.
@@ -194,11 +162,19 @@ def sender_status(*, session: Session, message: Message) -> str:
     """received | taken_up | not_taken_up | closed, as the sending partner may see it."""
     if message.status == "closed":
         return "not_taken_up"
-    if message.item_id is None:
+    item = sender_item(session=session, message=message)
+    if item is None:
         return "received"
-    item = session.get(InboxItem, message.item_id)
     if item.status == "taken_up":
         return "taken_up"
     if item.status == "closed":
         return "closed" if item.taken_up else "not_taken_up"
     return "received"
+
+
+def sender_item(*, session: Session, message: Message) -> InboxItem | None:
+    """The item a message became, for what its *sender* may learn of it (status, taken
+    up): never to show the item to a person, which goes through :mod:`hub.core.reads`."""
+    if message.item_id is None:
+        return None
+    return session.get(InboxItem, message.item_id)

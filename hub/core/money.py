@@ -1,8 +1,9 @@
 """Amounts of money in messages: how partners send them and how texts show them.
 
-Every creditor plugin (rent, water, energy) takes an amount the same way, so the
-rule lives in the core rather than in one plugin the others would have to copy
-(a plugin never imports another plugin).
+Every creditor plugin (rent, water, energy, health insurance) takes an amount the
+same way, so the rule lives in the core rather than in one plugin the others would
+have to copy (a plugin never imports another plugin). The rest of an arrears
+signal's shape, contact details included, is in :mod:`hub.core.arrears`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 
 def _decimal_string(value: str) -> str:
@@ -28,15 +29,6 @@ def _decimal_string(value: str) -> str:
 
 #: A positive amount in euros below ten million, as a decimal string with two decimals.
 AmountEur = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_decimal_string)]
-
-
-class CreditorContact(BaseModel):
-    """How the sending organisation can be reached about this person."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=200)
 
 
 def euro(amount: str | Decimal) -> str:

@@ -6,8 +6,9 @@ transaction, then delivered by whichever transport runs the outbox. One attempt
 is one HTTP request shaped by the partner's plugin; the message id travels as
 the ``Idempotency-Key``, so a retry after a lost answer is recognised by the
 partner. Failures that may pass (a timeout, a 5xx, 408, 429) are retried with
-the outbox's backoff; a partner's refusal (another 4xx) or a missing endpoint is
-dead at once, for an operator to fix and replay.
+the outbox's backoff; a partner's refusal (another 4xx), a missing endpoint or
+one that cannot be used (malformed, a scheme or host httpx refuses) is dead at
+once, for an operator to fix (``hub partner update``) and replay.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from consent.sharing import SHARE_TYPE
 from hub.core import correlation
 from hub.core.audit import record_event
 from hub.core.context import HubContext
+from hub.core.endpoints import check_endpoint
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
 from hub.core.ingest import enqueue
 from hub.core.models import InboxItem, Message, OutboundMessageRow, OutboxEntry, Partner
@@ -37,6 +39,11 @@ from hub.core.types import ItemStatusEvent, OutboundEnvelope, OutboundRequest, P
 DELIVER_TASK = "deliver"
 # withheld: decided again before delivery and no longer allowed (a revoked plan share).
 FINISHED = frozenset({"delivered", "failed", "withheld"})
+# Errors that say the partner's endpoint cannot be used at all; InvalidURL is no HTTPError.
+UNUSABLE_ENDPOINT = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+# The public reasons of a delivery that needs the operator to change the partner.
+ENDPOINT_UNUSABLE = "partner endpoint unusable"
+NO_ENDPOINT = "partner has no endpoint"
 # Answers that say "not now" rather than "no": the attempt is retried.
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 log = logging.getLogger(__name__)
@@ -172,7 +179,12 @@ def deliver(*, session: Session, ctx: HubContext, message_id: str, now: datetime
     if partner is None or not partner.active:
         raise PermanentDeliveryError("partner is not active")
     if not partner.endpoint:
-        raise PermanentDeliveryError("partner has no endpoint")
+        raise PermanentDeliveryError(NO_ENDPOINT)
+    try:
+        check_endpoint(partner.endpoint)
+    except ValueError as exc:
+        # Stored before endpoints were checked: every retry would fail the same way.
+        raise PermanentDeliveryError(f"{ENDPOINT_UNUSABLE}: {exc}") from None
     if row.type == SHARE_TYPE:
         from hub.core.plan_sharing import may_deliver
 
@@ -188,6 +200,10 @@ def deliver(*, session: Session, ctx: HubContext, message_id: str, now: datetime
     try:
         response = ctx.http.request(request.method, url, json=request.json,
                                     content=request.content, headers=headers)
+    except UNUSABLE_ENDPOINT as exc:
+        # The address itself is wrong (no scheme, a malformed host): every retry would fail
+        # the same way, so it is dead at once, for the operator to fix and replay (issue 15).
+        raise PermanentDeliveryError(f"{ENDPOINT_UNUSABLE} ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
         raise DeliveryError(type(exc).__name__) from None
     code = response.status_code

@@ -36,7 +36,9 @@ from hub.core.audit import record_event
 from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
-from hub.core.models import Household, Partner, PlanProgress, PlanResponse, PlanVersion, Resident
+from hub.core.households import household_of_subject
+from hub.core.models import Partner, PlanProgress, PlanResponse, PlanVersion, Resident
+from hub.core.reads import get_household
 
 # Life domains, with the Dutch label the resident and regisseur read and the data
 # category the consent registry knows them by (for sharing an agreement).
@@ -162,21 +164,25 @@ class PlanView:
 
 # --- reading --------------------------------------------------------------------------------
 
-def _household_for_staff(session: Session, viewer: Any, household_id: str) -> Household:
-    household = session.get(Household, household_id)
-    if household is None or viewer.role not in ("regisseur", "teamlead") \
-            or household.wijk != viewer.wijk:
-        # Another wijk's plan is the same 404 as a missing one: an id is not confirmed.
+# A household row is found through the read path (hub.core.reads) or the household
+# module, never queried here; hence ``Any`` for its type (tests/test_architecture.py).
+
+def _household_for_staff(session: Session, viewer: Any, household_id: str) -> Any:
+    if viewer.role not in ("regisseur", "teamlead"):
         raise HubProblem(404, "Plan not found")
-    return household
+    try:
+        return get_household(session=session, viewer=viewer, household_id=household_id)
+    except HubProblem:
+        # Another wijk's plan is the same 404 as a missing one: an id is not confirmed.
+        raise HubProblem(404, "Plan not found") from None
 
 
 def _household_for_resident(session: Session, subject: str | None,
-                            household_id: str | None) -> Household:
-    resident = session.get(Resident, subject) if subject else None
-    if resident is None or (household_id is not None and resident.household_id != household_id):
+                            household_id: str | None) -> Any:
+    household = household_of_subject(session=session, subject=subject) if subject else None
+    if household is None or (household_id is not None and household.id != household_id):
         raise HubProblem(404, "Plan not found")
-    return session.get(Household, resident.household_id)
+    return household
 
 
 def current_version(*, session: Session, household_id: str) -> PlanVersion | None:
@@ -219,7 +225,7 @@ def read_plan(*, session: Session, ctx: HubContext, viewer: Any, household_id: s
     return view
 
 
-def _view(session: Session, ctx: HubContext, household: Household, row: PlanVersion | None,
+def _view(session: Session, ctx: HubContext, household: Any, row: PlanVersion | None,
           categories: frozenset[str] | None) -> PlanView:
     if row is None:
         return PlanView(household_id=household.id, wijk=household.wijk,
@@ -283,7 +289,7 @@ def capacity_categories(representation: Any) -> frozenset[str] | None:
 
 # --- writing --------------------------------------------------------------------------------
 
-def _check_writer(session: Session, viewer: Any, household_id: str) -> Household:
+def _check_writer(session: Session, viewer: Any, household_id: str) -> Any:
     if viewer.role == "teamlead":
         _household_for_staff(session, viewer, household_id)  # 404 first for another wijk
         raise HubProblem(403, "A team lead reads the plan but does not write it")
@@ -300,7 +306,7 @@ def parse_plan(data: Any) -> PlanIn:
         raise HubProblem(422, "Invalid plan", pydantic_problems(exc)) from None
 
 
-def _plan_subject(session: Session, ctx: HubContext, household: Household, plan: PlanIn,
+def _plan_subject(session: Session, ctx: HubContext, household: Any, plan: PlanIn,
                   previous: PlanVersion | None) -> str | None:
     if plan.resident_bsn is not None:
         try:
@@ -405,7 +411,7 @@ def set_agreement_state(*, session: Session, ctx: HubContext, viewer: Any, house
                      audit=False)
 
 
-def _new_version(session: Session, ctx: HubContext, household: Household, body: dict,
+def _new_version(session: Session, ctx: HubContext, household: Any, body: dict,
                  subject: str | None, version: int, viewer: Any, now: datetime) -> PlanVersion:
     row_id = str(uuid.uuid4())
     row = PlanVersion(id=row_id, household_id=household.id, version=version, subject=subject,
@@ -422,7 +428,7 @@ def _new_version(session: Session, ctx: HubContext, household: Household, body: 
     return row
 
 
-def _share(session: Session, ctx: HubContext, household: Household, row: PlanVersion,
+def _share(session: Session, ctx: HubContext, household: Any, row: PlanVersion,
            body: dict, viewer: Any, now: datetime) -> None:
     from hub.core.plan_sharing import share_agreements
 

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -42,32 +41,8 @@ from hub.core.errors import HubProblem
 from hub.core.models import Household, OutboundMessageRow, Partner, PlanProgress, Resident
 from hub.core.outbound import send
 from hub.core.residents import resident_identity
-from hub.core.types import MessageType
 
 log = logging.getLogger(__name__)
-
-
-class PlanAgreement(BaseModel):
-    """What a partner receives of the plan: one agreement it does, and whom it is for."""
-
-    model_config = ConfigDict(extra="forbid")
-    agreement_id: str = Field(description="Report progress on this id (plan.progress).")
-    text: str
-    due: date | None = None
-    state: Literal["open", "in_progress", "done", "stopped"]
-    resident_name: str
-    resident_birthdate: str | None = None
-
-
-def plan_agreement_type(partner_kinds: tuple[str, ...]) -> MessageType:
-    """The ``plan.agreement`` type, for the plugin of partners that take part in plans.
-
-    Outbound only: the hub sends it, the partner reports back with ``plan.progress``.
-    """
-    return MessageType(name=SHARE_TYPE, partner_kinds=partner_kinds, category="zorg",
-                       data_model=PlanAgreement, topic="een afspraak uit het plan",
-                       summary=lambda data: "Afspraak uit het plan", inbound=False,
-                       outbound=True)
 
 
 def _ref(agreement_id: str, version: int) -> str:

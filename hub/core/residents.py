@@ -22,9 +22,12 @@ from sqlalchemy.orm import Session
 from hub.core.address import normalize_huisnummer, normalize_postcode
 from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext
+from hub.core.csvdialect import detect_separator, match_header
 from hub.core.models import Household, Resident
 
 RESIDENTS_HEADER = ("bsn", "name", "birthdate", "postcode", "huisnummer")
+# The Dutch column names a municipality's export may carry (issue 15, item 5).
+RESIDENTS_ALIASES = {"naam": "name", "geboortedatum": "birthdate", "huisnr": "huisnummer"}
 
 
 def normalize_name(name: str) -> str:
@@ -67,16 +70,32 @@ def _household_for(session: Session, ctx: HubContext, postcode: str, huisnummer:
 def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> ImportResult:
     """Add or update residents from a ``bsn,name,birthdate,postcode,huisnummer`` CSV.
 
+    The separator (``;``, ``,`` or tab) is taken from the header line; the header's
+    case, spaces and a BOM do not matter, nor the columns' order, and Dutch names
+    (``naam``, ``geboortedatum``) are understood. A wrong header raises ValueError
+    saying which columns differ.
+
     Lines with errors are skipped and reported by line number and field; good
     lines are kept. Residents at one address form one household.
     """
-    reader = csv.DictReader(stream)
-    if tuple(reader.fieldnames or ()) != RESIDENTS_HEADER:
-        raise ValueError(f"header must be {','.join(RESIDENTS_HEADER)}")
+    first = stream.readline()
+    if not first.strip():
+        raise ValueError(f"the file is empty; the header must be {','.join(RESIDENTS_HEADER)}")
+    separator = detect_separator(first)
+    header_reader = csv.reader([first], delimiter=separator)
+    columns = match_header(next(header_reader), RESIDENTS_HEADER, ordered=False,
+                           aliases=RESIDENTS_ALIASES)
+    # The header is read; DictReader goes on with the same stream under the hub's names.
+    reader = csv.DictReader(stream, fieldnames=columns, delimiter=separator)
     imported = updated = 0
     errors: list[tuple[int, str, str]] = []
     for row in reader:
-        line = reader.line_num
+        line = reader.line_num + 1  # the header line was read before the reader began
+        if None in row or any(value is None for value in row.values()):
+            more = "more" if None in row else "fewer"
+            errors.append((line, "line", f"has {more} columns than the header's "
+                                         f"{len(RESIDENTS_HEADER)}"))
+            continue
         try:
             bsn = validate_bsn(row["bsn"] or "")
         except ValueError as exc:

@@ -12,18 +12,37 @@ the item leaves the inbox and the resident is asked, as for any held message.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from consent import registry
 from consent.engine import decide
 from consent.model import Outcome
-from hub.core.audit import record_disclosure, record_event
+from hub.core.audit import as_actor, record_disclosure, record_event
 from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext
 from hub.core.errors import HubProblem, invalid
+from hub.core.inbox import ItemView, view_item
 from hub.core.models import Disclosure, Household, InboxItem, Message, Partner, Resident
+from hub.core.reads import get_item
 from hub.core.router import facts_for
+
+
+def attach_for(*, session: Session, ctx: HubContext, viewer: Any, item_id: str, bsn: object,
+               now: datetime) -> ItemView:
+    """Attach the triage item ``item_id`` of the ``viewer``'s wijk to the resident with
+    ``bsn`` (see :func:`attach`) and return it as the viewer may see it now.
+
+    404 for an item the viewer is not shown (found through :func:`hub.core.reads.get_item`,
+    so hidden, another wijk's and confidential items are all the same answer).
+    """
+    item = get_item(session=session, ctx=ctx, wijk=viewer.wijk, item_id=item_id, now=now,
+                    viewer=viewer)
+    if item is None or item.confidential:
+        raise HubProblem(404, "Item not found")
+    attach(session=session, ctx=ctx, item=item, bsn=bsn, now=now, **as_actor(viewer))
+    return view_item(session=session, ctx=ctx, item=item)
 
 
 def attach(*, session: Session, ctx: HubContext, item: InboxItem, bsn: object, actor: str,

@@ -1,6 +1,7 @@
 """Logging in and out of the screens.
 
-Not in production (``HUB_ENV`` development or test, e.g. ``hub demo``): a
+Only with the explicit development switch (``HUB_ENV`` development or test, as
+``hub demo`` and the tests set it; the default is production): a
 chooser lists the demo identities — the residents in the registry, a regisseur
 and a team lead per wijk, an operator — and logs in with a token of the
 development issuer, exactly the token ``hub token`` prints. In production the
@@ -39,8 +40,10 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def chooser_enabled(ctx) -> bool:
-    """The demo chooser exists only where the development issuer does: not in production."""
-    return ctx.settings.env != "production"
+    """The demo chooser exists only where the development issuer does: in development mode."""
+    from hub.core.mode import is_development
+
+    return is_development(ctx.settings)
 
 
 def _demo_residents(ctx, session) -> list[tuple[str, str]]:

@@ -1,9 +1,10 @@
 """The operator's dashboard (``/beheer``): is every partner sending, is anything stuck?
 
 Counts only: partners, message types, hours, queue depths, dead letters (ids,
-task, reason). Never a resident's data, never message content: an operator
-runs the hub and does not read what passes through it. Replaying a dead letter
-goes through the same function as ``POST /api/v1/ops/dead-letters/{id}/replay``.
+partner, type, task, and the reason in Dutch with what to do). Never a resident's
+data, never message content: an operator runs the hub and does not read what
+passes through it. Replaying a dead letter goes through the same function as
+``POST /api/v1/ops/dead-letters/{id}/replay``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hub.core import deadletters
 from hub.core.errors import HubProblem
 from hub.core.models import DeadLetter, Message, OutboundMessageRow, OutboxEntry, Partner
 from hub.core.outbound import DELIVER_TASK
+from hub.web.dead_reasons import Advice, advise
 from hub.web.deps import CsrfChecked, OperatorPage
 from hub.web.render import TEMPLATES, page, redirect
 from hub.web.session import WebError
@@ -50,6 +52,8 @@ class PartnerRow:
     dead: int
     received_today: int = 0
     not_delivered: int = 0
+    id: str = ""
+    endpoint: str | None = None
 
     @property
     def error_rate(self) -> str:
@@ -142,7 +146,7 @@ def dashboard(request: Request, ctx: ContextDep, session: SessionDep, who: Opera
         select(OutboundMessageRow.partner_id, func.max(OutboundMessageRow.delivered_at))
         .group_by(OutboundMessageRow.partner_id)).all())
     rejected = _rejected_by_partner(ctx)
-    rows = [PartnerRow(name=p.name, kind=p.kind, active=p.active,
+    rows = [PartnerRow(id=p.id, name=p.name, kind=p.kind, active=p.active, endpoint=p.endpoint,
                        last_contact=_latest(last.get(p.id), out_last.get(p.id)),
                        sent_today=sum(per_hour[p.id].values()), rejected=rejected[p.name],
                        dead=dead_by_partner.get(p.id, 0), received_today=out_today.get(p.id, 0),
@@ -154,14 +158,49 @@ def dashboard(request: Request, ctx: ContextDep, session: SessionDep, who: Opera
     queue_rows = [{"task": _TASK_WORDS.get(task, task), "count": count,
                    "oldest": _aware(oldest) if oldest else None} for task, count, oldest in queue]
     dead, dead_total = deadletters.list_dead(session=session, replayed=False, limit=DEAD_SHOWN)
+    dead_rows = _dead_rows(ctx, session, dead, names)
     table = [{"hour": h, "counts": [per_hour[p.id][h] for p in partners], "total": t}
              for h, t in zip(hours, totals, strict=True)]
     session.commit()
     return page(request, ctx, "beheer/dashboard.html", title="Beheer", partners=rows,
                 partner_names=[p.name for p in partners], queue=queue_rows,
-                queue_total=sum(r["count"] for r in queue_rows), dead=dead,
+                queue_total=sum(r["count"] for r in queue_rows), dead=dead_rows,
                 dead_total=dead_total, chart=_chart(hours, totals), table=table,
                 day_total=sum(totals), notice=NOTICES.get(melding or ""), names=names)
+
+
+@dataclass(frozen=True)
+class DeadRow:
+    """One dead letter as the operator reads it: whose, what, why in Dutch, what to do."""
+
+    dead: DeadLetter
+    partner_id: str | None
+    partner: str | None
+    topic: str | None
+    advice: Advice
+
+
+def _dead_rows(ctx, session, dead: list[DeadLetter], names: dict[str, str]) -> list[DeadRow]:
+    # The partner and type of each: the outbound message a "deliver" names, else the
+    # inbound message it routes. Ids and types only, never the message's data.
+    ids = [d.message_id for d in dead if d.message_id]
+    outbound = {row_id: (partner_id, type_) for row_id, partner_id, type_ in session.execute(
+        select(OutboundMessageRow.id, OutboundMessageRow.partner_id, OutboundMessageRow.type)
+        .where(OutboundMessageRow.id.in_(ids)))} if ids else {}
+    inbound = {row_id: (partner_id, type_) for row_id, partner_id, type_ in session.execute(
+        select(Message.id, Message.source_partner, Message.type)
+        .where(Message.id.in_(ids)))} if ids else {}
+    rows = []
+    for d in dead:
+        found = (outbound.get(d.message_id) if d.task == DELIVER_TASK
+                 else inbound.get(d.message_id)) if d.message_id else None
+        partner_id, type_ = found if found else (None, None)
+        mt = ctx.plugins.catalog.type(type_) if type_ else None
+        name = names.get(partner_id) if partner_id else None
+        rows.append(DeadRow(dead=d, partner_id=partner_id, partner=name,
+                            topic=(mt.topic if mt and mt.topic else type_),
+                            advice=advise(d.reason, partner=name)))
+    return rows
 
 
 @router.post("/dode-berichten/{dead_letter_id}/opnieuw", dependencies=[CsrfChecked])

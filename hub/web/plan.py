@@ -25,7 +25,7 @@ from hub.api.deps import ContextDep, SessionDep
 from hub.core.errors import HubProblem
 from hub.core.plan import DOMAINS, SCORE_LABELS, STATE_LABELS, WHO_LABELS, partner_choices
 from hub.web.deps import CsrfChecked, InboxPage, RegisseurAction, ResidentPage, valid_id
-from hub.web.mijn import _acting, _query
+from hub.web.mijn import acting_person, namens_query
 from hub.web.render import TEMPLATES, page, redirect
 from hub.web.session import WebError
 
@@ -174,7 +174,7 @@ async def save_plan(household_id: str, request: Request, ctx: ContextDep, sessio
 def _resident_plan(request: Request, ctx, session, who, namens: str | None,
                    melding: str | None = None, status: int = 200,
                    errors: list[str] | None = None) -> Response:
-    acting = _acting(ctx, session, who, namens)
+    acting = acting_person(ctx, session, who, namens)
     on_behalf_of = acting.id if acting else None
     try:
         plan = plan_api.my_plan(ctx=ctx, session=session, resident=who,
@@ -186,7 +186,7 @@ def _resident_plan(request: Request, ctx, session, who, namens: str | None,
         raise WebError(exc.status if exc.status < 500 else 503, "Dit lukte niet",
                        "Probeer het later opnieuw.") from None
     return page(request, ctx, "plan/mijn.html", status=status, title="Mijn plan", plan=plan,
-                requests=requests, acting=acting, q=_query(on_behalf_of),
+                requests=requests, acting=acting, q=namens_query(on_behalf_of),
                 notice=NOTICES.get(melding or ""), errors=errors or [], scores=SCORE_LABELS,
                 wijk=ctx.wijkmap.name(plan.wijk))
 
@@ -226,7 +226,7 @@ def _answer(request, ctx, session, who, namens, call) -> Response | None:
 def agree(request: Request, ctx: ContextDep, session: SessionDep, who: ResidentPage,
           namens: str | None = None) -> Response:
     """"Ik ga akkoord" with the plan as it is now."""
-    acting = _acting(ctx, session, who, namens)
+    acting = acting_person(ctx, session, who, namens)
     failed = _answer(request, ctx, session, who, namens, lambda: plan_api.agree(
         ctx=ctx, session=session, resident=who, on_behalf_of=acting.id if acting else None))
     return failed or redirect(request, ctx, _back(namens, "akkoord"))
@@ -239,7 +239,7 @@ async def respond(request: Request, ctx: ContextDep, session: SessionDep, who: R
     form = await request.form()
     text = form.get("tekst") if isinstance(form.get("tekst"), str) else ""
     kind = plan_api.suggest if form.get("soort") == "voorstel" else plan_api.comment
-    acting = _acting(ctx, session, who, namens)
+    acting = acting_person(ctx, session, who, namens)
 
     def call():
         body = plan_api.ResidentText.model_validate({"text": text})
@@ -255,7 +255,7 @@ async def ask(request: Request, ctx: ContextDep, session: SessionDep, who: Resid
               namens: str | None = None) -> Response:
     """"Ik heb een vraag": the question goes to the regisseur's inbox."""
     text = await _text_of(request)
-    acting = _acting(ctx, session, who, namens)
+    acting = acting_person(ctx, session, who, namens)
 
     def call():
         body = plan_api.ResidentText.model_validate({"text": text})
@@ -281,7 +281,7 @@ def share_answer(request_id: str, answer: str, request: Request, ctx: ContextDep
     """The resident's yes ("ja") or no ("nee") to sharing one agreement with a partner."""
     if not valid_id(request_id) or answer not in ("ja", "nee"):
         raise WebError(404, "Niet gevonden", "Deze vraag bestaat niet (meer).")
-    acting = _acting(ctx, session, who, namens)
+    acting = acting_person(ctx, session, who, namens)
     call = me_api.approve if answer == "ja" else me_api.deny
     try:
         call(request_id=request_id, ctx=ctx, session=session, resident=who,
@@ -298,7 +298,7 @@ def share_answer(request_id: str, answer: str, request: Request, ctx: ContextDep
 def attach_form(item_id: str, request: Request, ctx: ContextDep, session: SessionDep,
                 who: RegisseurAction) -> Response:
     """The form to attach a triage item to a resident of the wijk, by BSN."""
-    from hub.core.inbox import get_item
+    from hub.core.reads import get_item
 
     item = (get_item(session=session, ctx=ctx, wijk=who.wijk, item_id=item_id, now=ctx.clock(),
                      viewer=who) if valid_id(item_id) else None)

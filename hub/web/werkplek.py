@@ -1,11 +1,13 @@
 """The regisseur's screens (``/werkplek``): the wijk's inbox, one item, one household's plan.
 
 Every read and action goes through the same functions as the API routes
-(:mod:`hub.api.inbox`): the same re-check of the basis, the same audit events,
-the same status sent back to the partner on take-up and close. The household
-page adds nothing the inbox would not show: only items visible now (decided
-again first), what the wijkteam sent out for the household, and the consents
-of its residents.
+(:mod:`hub.api.inbox`, and so :mod:`hub.core.reads`, the one read path): the same
+re-check of the basis, the same visibility rules, the same audit events, the same
+status sent back to the partner on take-up and close. The household page adds
+nothing the inbox would not show this viewer: only items visible to them now
+(confidential ones as a neutral line, opened with a reason on the item's page),
+the outbound messages tied to those items or sent by them, and the consents of
+the residents they meet in those items (issue 13).
 """
 
 from __future__ import annotations
@@ -16,16 +18,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from consent import explain, registry
+from consent import explain
 from hub.api import inbox as inbox_api
 from hub.api.deps import ContextDep, SessionDep
 from hub.api.schemas import OpenConfidential
-from hub.core.audit import record_inbox_access
 from hub.core.errors import HubProblem
-from hub.core.inbox import recheck, view_item
-from hub.core.models import Household, InboxItem, OutboundMessageRow, Partner, Resident
+from hub.core.reads import household_view
 from hub.web.deps import CsrfChecked, InboxPage, RegisseurAction, valid_id
 from hub.web.render import page, redirect
 from hub.web.session import WebError
@@ -180,28 +179,15 @@ class Entry:
     link: str | None = None
 
 
-def _consent_entries(session, ctx, subjects: list[str]) -> list[Entry]:
+def _consent_entries(house) -> list[Entry]:
     entries: list[Entry] = []
-    partner_ids = set()
-    grants = []
-    for subject in subjects:
-        for record in registry.list_grants(session=session, subject=subject):
-            grants.append(record)
-            partner_ids |= set(record.source_partners)
-    names = dict(session.execute(select(Partner.id, Partner.name)
-                                 .where(Partner.id.in_(sorted(partner_ids)))).all()) \
-        if partner_ids else {}
-    for record in grants:
+    for record in house.consents:
         sources = explain.describe_sources(
             kinds=sorted(record.source_kinds),
-            partner_names=[names.get(p, p) for p in sorted(record.source_partners)])
+            partner_names=[house.partner_names.get(p, p) for p in sorted(record.source_partners)])
         about = explain.join_dutch([explain.describe_category(c)
                                     for c in sorted(record.categories)])
         scope = f"Over {about}, van {sources}."
-        if record.status.value == "refused":
-            # A refusal answers a question about a held message: showing it would tell
-            # the regisseur that a partner sent something the resident kept back.
-            continue
         entries.append(Entry(record.granted_at, "toestemming", "Toestemming gegeven", scope))
         if record.revoked_at is not None:
             entries.append(Entry(record.revoked_at, "toestemming", "Toestemming ingetrokken",
@@ -209,19 +195,14 @@ def _consent_entries(session, ctx, subjects: list[str]) -> list[Entry]:
     return entries
 
 
-def _outbound_entries(session, ctx, household_id: str) -> list[Entry]:
-    # What the hub sent to partners for this household (a status back, a Wmo request,
-    # a referral): generic, so every plugin's outbound type shows without code here.
-    rows = session.scalars(select(OutboundMessageRow).where(
-        OutboundMessageRow.household_id == household_id)).all()
-    targets = sorted({m.partner_id for m in rows})
-    names = dict(session.execute(select(Partner.id, Partner.name)
-                                 .where(Partner.id.in_(targets))).all()) if targets else {}
+def _outbound_entries(ctx, house) -> list[Entry]:
+    # What the hub sent to partners for this household that this viewer may know of
+    # (hub.core.reads decides): generic, so every plugin's outbound type shows here.
     return [Entry(message.created_at, "verstuurd",
-                  f"Verstuurd naar {names.get(message.partner_id, 'een partner')}: "
+                  f"Verstuurd naar {message.partner_name or 'een partner'}: "
                   f"{_topic(ctx, message.type)}",
                   f"Stand: {_OUT_WORDS.get(message.status, message.status)}.")
-            for message in rows]
+            for message in house.outbound]
 
 
 _OUT_WORDS = {"queued": "wordt verstuurd", "delivered": "aangekomen",
@@ -234,28 +215,20 @@ def household(household_id: str, request: Request, ctx: ContextDep, session: Ses
               who: InboxPage) -> Response:
     """One household, one plan: every visible item, everything sent, and the consents of
     the residents those items are about, on one line."""
-    house = session.get(Household, household_id) if valid_id(household_id) else None
-    if house is None or house.wijk != who.wijk:
+    if not valid_id(household_id):
         raise _not_found()
-    now = ctx.clock()
-    recheck(session=session, ctx=ctx, now=now, wijk=who.wijk)
-    items = session.scalars(select(InboxItem).where(
-        InboxItem.household_id == house.id, InboxItem.wijk == who.wijk,
-        InboxItem.hidden.is_(False))).all()
-    views = [view_item(session=session, ctx=ctx, item=i) for i in items]
+    try:
+        house = household_view(session=session, ctx=ctx, viewer=who,
+                               household_id=household_id, now=ctx.clock())
+    except HubProblem as exc:
+        raise _from_problem(exc) from None
+    views = house.items
     entries = [Entry(v.item.delivered_at, "melding", v.summary or _topic(ctx, v.item.type),
                      f"Van {v.source_name}. {v.item.reason}",
                      f"/werkplek/melding/{v.item.id}") for v in views]
-    entries += _outbound_entries(session, ctx, house.id)
-    # Only the consents of residents the regisseur already meets in a visible item: a
-    # housemate's consent (say, for medical data) would otherwise reveal a relationship
-    # the regisseur has no basis to know about.
-    members = set(session.scalars(select(Resident.subject)
-                                  .where(Resident.household_id == house.id)))
-    subjects = sorted({v.item.subject for v in views if v.item.subject in members})
-    entries += _consent_entries(session, ctx, subjects)
+    entries += _outbound_entries(ctx, house)
+    entries += _consent_entries(house)
     entries.sort(key=lambda e: e.at, reverse=True)
-    record_inbox_access(session, ctx=ctx, principal=who, action="read.list", views=views)
     session.commit()
     names = sorted({str(v.data["name"]) for v in views if v.data.get("name")})
     return page(request, ctx, "werkplek/huishouden.html", title="Huishouden",

@@ -20,15 +20,15 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
-from hub import hookimpl
-from hub.core.context import HubContext
-from hub.core.types import (
+from hub.plugin import (
+    HubContext,
     ItemStatusEvent,
     MessageType,
     OutboundEnvelope,
     OutboundMessage,
     OutboundRequest,
     PartnerInfo,
+    hookimpl,
 )
 from plugins.huisarts import (
     api,

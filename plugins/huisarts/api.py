@@ -29,12 +29,20 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from consent.fhir import FhirRefused, Issue
-from hub.api.deps import ContextDep, PartnerDep, SessionDep
-from hub.core.context import HubContext
-from hub.core.errors import FieldProblem, HubProblem
-from hub.core.ingest import accept_message, count_rejected
-from hub.core.models import Partner, Resident
+from hub.plugin import (
+    ContextDep,
+    FhirRefused,
+    FieldProblem,
+    HubContext,
+    HubProblem,
+    Issue,
+    Partner,
+    PartnerDep,
+    Resident,
+    SessionDep,
+    accept_message,
+    count_rejected,
+)
 from plugins.huisarts import capability, tasks
 from plugins.huisarts.fhirio import (
     FHIR_JSON,

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from consent.model import DEFAULT_RECIPIENT, ConsentGrant
+from hub.plugin import DEFAULT_RECIPIENT, ConsentGrant
 
 COMMUNICATION_SYSTEM = "https://wijkhub.nl/fhir/NamingSystem/communication"
 FEEDBACK_WORD = "terugkoppeling"

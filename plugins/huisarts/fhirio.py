@@ -24,7 +24,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from lxml import etree
 from pydantic import ValidationError
 
-from consent.fhir import FhirRefused, Issue, operation_outcome, parse_json
+from hub.plugin import FhirRefused, Issue, operation_outcome, parse_json
 
 FHIR_JSON = "application/fhir+json"
 FHIR_XML = "application/fhir+xml"

@@ -14,8 +14,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from consent.tables import UTCDateTime
-from hub.core.models import Base
+from hub.plugin import Base, UTCDateTime
 
 
 class ReferralTask(Base):

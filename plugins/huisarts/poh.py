@@ -24,12 +24,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.api.deps import ContextDep, RegisseurDep, SessionDep
-from hub.core import outbound
-from hub.core.bsn import validate_bsn
-from hub.core.errors import FieldProblem, HubProblem
-from hub.core.models import Household, Partner, Resident
-from hub.core.types import OutboundEnvelope, OutboundRequest, PartnerInfo
+from hub.plugin import (
+    ContextDep,
+    FieldProblem,
+    HubProblem,
+    OutboundEnvelope,
+    OutboundRequest,
+    Partner,
+    PartnerInfo,
+    RegisseurDep,
+    Resident,
+    SessionDep,
+    household_of_subject,
+    outbound,
+    outbound_message,
+    validate_bsn,
+)
 from plugins.huisarts import tasks
 from plugins.huisarts.referral import BSN_SYSTEM, WIJKHUB
 
@@ -68,12 +78,10 @@ class PohReferralPublic(BaseModel):
 
 
 def _resident_in_wijk(session: Session, subject: str, wijk: str | None) -> Resident | None:
-    row = session.execute(select(Resident, Household.wijk)
-                          .join(Household, Household.id == Resident.household_id)
-                          .where(Resident.subject == subject)).first()
-    if row is None or row[1] != wijk:
+    household = household_of_subject(session=session, subject=subject)
+    if household is None or household.wijk != wijk:
         return None
-    return row[0]
+    return session.get(Resident, subject)
 
 
 @router.post("/poh", status_code=202, response_model=PohReferralPublic)
@@ -113,6 +121,13 @@ def follow_poh_referral(referral_id: IdPath, ctx: ContextDep, session: SessionDe
     if task is None or task.requester != f"wijkteam:{regisseur.wijk}":
         raise HubProblem(404, "Referral not found",
                          [FieldProblem("referral_id", "no referral of your wijk has this id")])
+    try:
+        # The one read path decides who may know of an outbound message (issue 13).
+        outbound_message(session=session, ctx=ctx, viewer=regisseur, message_id=referral_id,
+                         now=ctx.clock(), message_type="referral.poh")
+    except HubProblem:
+        raise HubProblem(404, "Referral not found", [FieldProblem(
+            "referral_id", "no referral of your wijk has this id")]) from None
     sent = outbound.status(session, message_id=referral_id)
     if sent.receipt and task.remote_id != sent.receipt:
         task.remote_id = sent.receipt

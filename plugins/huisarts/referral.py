@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from consent.fhir import FhirRefused, Issue
-from hub.core.bsn import validate_bsn
+from hub.plugin import FhirRefused, Issue, validate_bsn
 from plugins.huisarts.fhirio import validate_resource
 
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"

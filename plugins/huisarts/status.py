@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from hub.core.types import ItemStatusEvent, OutboundEnvelope, OutboundMessage, OutboundRequest
+from hub.plugin import ItemStatusEvent, OutboundEnvelope, OutboundMessage, OutboundRequest
 from plugins.huisarts import feedback, tasks
 from plugins.huisarts.models import ReferralTask
 from plugins.huisarts.referral import OWNER_REFERENCE

@@ -29,7 +29,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.models import InboxItem, Message
+from hub.plugin import (
+    Message,
+    sender_item,
+)
 from plugins.huisarts.models import ReferralTask
 from plugins.huisarts.referral import OWNER_REFERENCE, WIJKHUB
 
@@ -117,8 +120,9 @@ def move(*, task: ReferralTask, status: str, now: datetime,
     return Move(status, task.version)
 
 
-def core_state(message: Message, item: InboxItem | None) -> tuple[str, str | None]:
-    """The Task status (and reason) that the core's state of a referral stands for now."""
+def core_state(message: Message, item: Any) -> tuple[str, str | None]:
+    """The Task status (and reason) that the core's state of a referral stands for now;
+    ``item``: the inbox item it became (hub.core.reads.sender_item), or None."""
     if item is None:
         if message.status == "closed":  # the resident denied the consent request
             return "rejected", REASON_NO_CONSENT
@@ -138,14 +142,13 @@ def refresh(*, session: Session, partner_id: str, now: datetime) -> int:
     failed), so what a GP reads never lags behind what happened.
     """
     rows = session.execute(
-        select(ReferralTask, Message, InboxItem)
+        select(ReferralTask, Message)
         .join(Message, Message.id == ReferralTask.message_id)
-        .outerjoin(InboxItem, InboxItem.id == Message.item_id)
         .where(ReferralTask.partner_id == partner_id, ReferralTask.direction == "in",
                ReferralTask.status.not_in(FINAL))).all()
     moved = 0
-    for task, message, item in rows:
-        status, reason = core_state(message, item)
+    for task, message in rows:
+        status, reason = core_state(message, sender_item(session=session, message=message))
         if move(task=task, status=status, now=now, reason=reason) is not None:
             moved += 1
     return moved

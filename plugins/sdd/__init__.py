@@ -15,8 +15,7 @@ from typing import Any
 
 import httpx
 
-from hub import hookimpl
-from hub.core.types import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo
+from hub.plugin import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo, hookimpl
 from plugins.sdd import models  # noqa: F401  (declares the plugin's table)
 from plugins.sdd.config import WmoSettings
 from plugins.sdd.schemas import (

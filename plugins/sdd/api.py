@@ -10,13 +10,21 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, SessionDep
-from hub.core import outbound
-from hub.core.audit import Event, as_actor, record_events
-from hub.core.context import HubContext
-from hub.core.errors import HubProblem
-from hub.core.identity import Principal
-from hub.core.models import Message, Partner
+from hub.plugin import (
+    ContextDep,
+    Event,
+    HubContext,
+    HubProblem,
+    InboxReaderDep,
+    Message,
+    Partner,
+    Principal,
+    RegisseurDep,
+    SessionDep,
+    as_actor,
+    outbound,
+    record_events,
+)
 from plugins.sdd import service
 from plugins.sdd.config import WmoSettings
 from plugins.sdd.models import WmoRequest

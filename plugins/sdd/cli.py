@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hub.cli.common import add_command, add_group, hub_context
+from hub.plugin import add_command, add_group, hub_context
 
 
 def cmd_check_terms(args: argparse.Namespace) -> int:

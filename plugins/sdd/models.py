@@ -11,9 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from consent.tables import UTCDateTime
-from hub.core.models import Base
-from hub.core.reencrypt import register_sealed
+from hub.plugin import Base, UTCDateTime, register_sealed
 
 
 class WmoRequest(Base):

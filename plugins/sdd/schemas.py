@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from hub.core.bsn import validate_bsn
+from hub.plugin import validate_bsn
 
 # iWmo 3.2, ProductCategorie: code → the name the standard gives it.
 IWMO_CATEGORIES: dict[str, str] = {

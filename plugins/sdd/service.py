@@ -17,15 +17,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent import explain
-from hub.core import outbound
-from hub.core.audit import as_actor, record_event
-from hub.core.context import HubContext
-from hub.core.errors import FieldProblem, HubProblem, invalid
-from hub.core.identity import Principal
-from hub.core.models import Household, Partner, Resident
-from hub.core.store import insert_if_absent
-from hub.core.types import ReceivedMessage
+from hub.plugin import (
+    FieldProblem,
+    HubContext,
+    HubProblem,
+    Partner,
+    Principal,
+    ReceivedMessage,
+    as_actor,
+    format_date,
+    household_of_subject,
+    insert_if_absent,
+    invalid,
+    outbound,
+    record_event,
+)
 from plugins.sdd.models import WmoRequest
 from plugins.sdd.schemas import IWMO_CATEGORIES, WmoRequestIn
 
@@ -79,14 +85,12 @@ def _desk(session: Session, name_or_id: str | None) -> Partner:
 
 
 def _household_in_wijk(session: Session, subject: str, wijk: str | None) -> str:
-    row = session.execute(select(Household.id, Household.wijk).join(
-        Resident, Resident.household_id == Household.id).where(Resident.subject == subject)
-    ).first()
+    household = household_of_subject(session=session, subject=subject)
     # Unknown and elsewhere answer alike: a regisseur learns nothing about other wijken.
-    if row is None or wijk is None or row.wijk != wijk:
+    if household is None or wijk is None or household.wijk != wijk:
         raise HubProblem(404, "Resident not found in your wijk",
                          [FieldProblem("bsn", "no resident with this BSN lives in your wijk")])
-    return row.id
+    return household.id
 
 
 def deadlines(melding: date, aanvraag: date | None) -> tuple[date, date | None]:
@@ -253,7 +257,7 @@ def working_days_between(start: date, end: date) -> int:
 
 
 def _long_date(day: date) -> str:
-    return explain.format_date(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
+    return format_date(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
 
 
 def _term_text(kind: str, due: date, left: int, overdue: bool) -> str:

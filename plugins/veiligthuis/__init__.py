@@ -20,8 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from hub import hookimpl
-from hub.core.types import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo
+from hub.plugin import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo, hookimpl
 from plugins.veiligthuis import outbound
 from plugins.veiligthuis.schemas import OutgoingReport, SafetyReport
 

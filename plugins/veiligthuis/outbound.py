@@ -14,17 +14,28 @@ import httpx
 from fastapi import APIRouter, Path
 from sqlalchemy import select
 
-from hub.api.deps import ContextDep, InboxReaderDep, RegisseurDep, SessionDep
-from hub.core import outbound
-from hub.core.audit import as_actor
-from hub.core.bsn import validate_bsn
-from hub.core.errors import FieldProblem, HubProblem, invalid
-from hub.core.households import household_of_subject
-from hub.core.inbox import get_item
-from hub.core.models import AuditEvent, Household, OutboundMessageRow, Partner, Resident
-from hub.core.residents import resident_identity
-from hub.core.types import OutboundEnvelope, OutboundRequest, PartnerInfo
-from hub.core.withholding import withhold
+from hub.plugin import (
+    ContextDep,
+    FieldProblem,
+    HubProblem,
+    InboxReaderDep,
+    OutboundEnvelope,
+    OutboundRequest,
+    Partner,
+    PartnerInfo,
+    RegisseurDep,
+    Resident,
+    SessionDep,
+    as_actor,
+    get_item,
+    household_of_subject,
+    invalid,
+    outbound,
+    outbound_message,
+    resident_identity,
+    validate_bsn,
+    withhold,
+)
 from plugins.veiligthuis.schemas import ReportCreate, ReportStatus
 
 KIND = "veiligthuis"
@@ -52,7 +63,7 @@ def _veilig_thuis(session, partner_id: str | None) -> Partner:
     return active[0]
 
 
-def _resident(ctx, session, regisseur, bsn: str) -> tuple[Resident, Household]:
+def _resident(ctx, session, regisseur, bsn: str) -> tuple[Resident, Any]:
     try:
         subject = ctx.pseudonyms.subject(validate_bsn(bsn))
     except ValueError as exc:
@@ -102,7 +113,7 @@ def send_report(body: ReportCreate, ctx: ContextDep, session: SessionDep,
     return _status(session, row)
 
 
-def _status(session, row: OutboundMessageRow) -> ReportStatus:
+def _status(session, row) -> ReportStatus:
     state = outbound.status(session, message_id=row.id)
     return ReportStatus(id=row.id, ref=row.ref, status=state.status, attempts=state.attempts,
                         receipt=state.receipt, delivered_at=state.delivered_at,
@@ -110,28 +121,19 @@ def _status(session, row: OutboundMessageRow) -> ReportStatus:
 
 
 @router.get("/reports/{report_id}", response_model=ReportStatus)
-def report_status(report_id: IdPath, session: SessionDep,
+def report_status(report_id: IdPath, ctx: ContextDep, session: SessionDep,
                   reader: InboxReaderDep) -> ReportStatus:
-    """Where a report stands: for the regisseur who sent it, the household's designated
-    regisseur, and the wijk's team lead. Anyone else: 404."""
-    row = session.get(OutboundMessageRow, report_id)
-    if row is None or row.type != OUTBOUND_TYPE:
-        raise HubProblem(404, "Report not found")
-    household = session.get(Household, row.household_id) if row.household_id else None
-    if household is None or household.wijk != reader.wijk:
-        raise HubProblem(404, "Report not found")
-    if reader.role == "regisseur" and household.regisseur != reader.user \
-            and not _sent_by(session, row.id, reader.user):
-        # That a report about a household exists is itself confidential.
-        raise HubProblem(404, "Report not found")
-    return _status(session, row)
-
-
-def _sent_by(session, message_id: str, user: str) -> bool:
-    events = session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "message.sent", AuditEvent.actor == user,
-        AuditEvent.role == "regisseur")).all()
-    return any((e.data or {}).get("message_id") == message_id for e in events)
+    """Where a report stands: for the regisseur who sent it and the household's designated
+    regisseur, and, when it is about a safety report, for whoever may see that item
+    (hub.core.reads). Anyone else: 404, since that a report exists is itself confidential."""
+    try:
+        row = outbound_message(session=session, ctx=ctx, viewer=reader, message_id=report_id,
+                               now=ctx.clock(), message_type=OUTBOUND_TYPE)
+    except HubProblem:
+        raise HubProblem(404, "Report not found") from None
+    status = _status(session, row)
+    session.commit()  # the read is audited
+    return status
 
 
 def _reference(response: httpx.Response) -> str | None:

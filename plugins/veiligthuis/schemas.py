@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.core.address import Address
+from hub.plugin import Address
 
 
 class Contact(BaseModel):

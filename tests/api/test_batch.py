@@ -292,7 +292,7 @@ def test_a_streamed_batch_above_the_limit_is_413_and_nothing_is_stored(ctx):
 
 def test_refused_lines_come_a_page_at_a_time(ctx, client):
     _, woonbron = partner(ctx)
-    bad = [f"R-{n},Naam,,3317AB,{n},,veel,2,2026-09-01,HC-{n}" for n in range(12)]
+    bad = [f"R-{n},Naam,,3317AB,{n},,veel,2,2026-09-01,HC-{n}" for n in range(1, 13)]
     batch_id = _send(client, _csv(*bad), woonbron).json()["batch_id"]
     url = f"/api/v1/batches/{batch_id}"
     first = client.get(url, params={"errors_limit": 5}, headers=woonbron).json()

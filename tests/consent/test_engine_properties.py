@@ -19,7 +19,7 @@ from tests.consent.factories import T0
 DEFAULT = load_policy()
 POLICIES = [DEFAULT, DEFAULT.with_statute_enabled("wgs", False)]
 
-KINDS = ["woningcorporatie", "waterbedrijf", "huisarts"]
+KINDS = ["woningcorporatie", "waterbedrijf", "energie", "zorgverzekeraar", "huisarts"]
 PARTNERS = ["woonbron", "havensteder", "evides", "praktijk-west"]
 RECIPIENTS = ["wijkteam", "veiligthuis"]
 TYPES = [*sorted(DEFAULT.types), "signal.unknown"]  # one in five unknown

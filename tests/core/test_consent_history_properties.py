@@ -33,7 +33,19 @@ from hub.core.representatives import add_representative
 from tests.utils.builders import arrears, nuisance, partner, person, regisseur, register, resident
 
 MINIMAL = {"name", "address", "creditor", "amount_eur", "since"}
-CATEGORY = {"signal.arrears.rent": "financieel", "signal.nuisance": "wonen"}
+# The statute's minimal fields per type: the four fixed-cost partners (issue 16) send
+# the resident's phone and e-mail too, which the newer two may pass without consent.
+STATUTE = {"signal.arrears.rent": MINIMAL,
+           "signal.arrears.energy": MINIMAL | {"phone", "email"},
+           "signal.end_of_supply.energy": MINIMAL | {"phone", "email", "end_of_supply_date"},
+           "signal.arrears.health_insurance": MINIMAL | {"phone", "email"}}
+CATEGORY = {"signal.nuisance": "wonen", **dict.fromkeys(STATUTE, "financieel")}
+# Who sends each type (partner kind), and its own reference field.
+SENDER = {"signal.arrears.rent": ("woningcorporatie", "tenancy_ref"),
+          "signal.nuisance": ("woningcorporatie", None),
+          "signal.arrears.energy": ("energie", "customer_ref"),
+          "signal.end_of_supply.energy": ("energie", "customer_ref"),
+          "signal.arrears.health_insurance": ("zorgverzekeraar", "policy_ref")}
 BOTH = frozenset({"financieel", "wonen"})
 CAPACITY = {"self": BOTH, "parent": BOTH, "bewind": frozenset({"financieel"}),
             "mentor": frozenset({"wonen"})}  # as far as these two categories go
@@ -146,8 +158,9 @@ def test_consent_histories_with_representatives_and_replays(ctx, client, worker,
                                                              minor_days, mentor_hours):
     who, others, world = _setup(ctx, clock, minor_days, mentor_hours)
     subject = ctx.pseudonyms.subject(who.bsn)
-    if not hasattr(ctx, "_woonbron"):
-        ctx._woonbron = partner(ctx)[1]
+    if not hasattr(ctx, "_senders"):
+        ctx._senders = {kind: partner(ctx, f"Partner {kind}", kind=kind)[1]
+                        for kind in ("woningcorporatie", "energie", "zorgverzekeraar")}
     refs = itertools.count()
 
     def headers(actor: str):
@@ -175,8 +188,8 @@ def test_consent_histories_with_representatives_and_replays(ctx, client, worker,
                 model = next(g for g in world.grants if g.id == item.basis_ref)
                 assert model.covers(CATEGORY[item.type], at), (item.type, model, at)
             else:
-                assert item.basis == "statute" and item.type == "signal.arrears.rent"
-                assert set(item.fields) <= MINIMAL
+                assert item.basis == "statute" and item.type in STATUTE
+                assert set(item.fields) <= STATUTE[item.type]
         for d in disclosures:
             # Checked once, when new: a revocation at the same instant, later in the
             # history, must not make an earlier disclosure look unlawful.
@@ -205,14 +218,16 @@ def test_consent_histories_with_representatives_and_replays(ctx, client, worker,
     # Every history starts with something to lose: a consent with a delivery on it,
     # and a delivery on the statute; the random part then changes, revokes, replays.
     prelude = [("grant", "self", BOTH, None), ("send_drain", "signal.nuisance"),
-               ("send_drain", "signal.arrears.rent")]
+               ("send_drain", "signal.arrears.rent"),
+               ("send_drain", "signal.end_of_supply.energy")]
     for op in [*prelude, *ops]:
         now = clock()
         if op[0] == "grant":
             _, actor, cats, hours = op
             until = now + timedelta(hours=hours) if hours else None
             me, on = headers(actor)
-            body = {"source_kinds": ["woningcorporatie"], "categories": sorted(cats),
+            body = {"source_kinds": ["woningcorporatie", "energie", "zorgverzekeraar"],
+                    "categories": sorted(cats),
                     "purpose": "hulp", "valid_until": until.isoformat() if until else None}
             key = f"{who.bsn}-{len(world.granted)}-{actor}"
             r = client.post("/api/v1/me/consents", json=body, params=on,
@@ -251,13 +266,19 @@ def test_consent_histories_with_representatives_and_replays(ctx, client, worker,
                 g.revoked_at = now
                 event("revoked")
         elif op[0] in ("send", "send_drain"):
-            build = arrears if op[1] == "signal.arrears.rent" else nuisance
+            kind, reference = SENDER[op[1]]
+            build = nuisance if reference is None else arrears
             body = build(who, ref=f"{who.bsn[-6:]}-{next(refs)}")
-            if op[1] == "signal.arrears.rent":
-                body["data"]["tenancy_ref"] = body["source_ref"]  # never a herhaalde melding
-            r = client.post("/api/v1/messages", json=body, headers=ctx._woonbron)
+            if reference is not None:
+                body["type"] = op[1]
+                body["data"].pop("tenancy_ref")
+                body["data"][reference] = body["source_ref"]  # never a herhaalde melding
+                body["data"].update(phone="0612345678", email="bewoner@example.nl")
+            if op[1] == "signal.end_of_supply.energy":
+                body["data"]["end_of_supply_date"] = "2027-01-15"
+            r = client.post("/api/v1/messages", json=body, headers=ctx._senders[kind])
             assert r.status_code == 202, r.text
-            world.sent.append({"body": body, "id": r.json()["id"]})
+            world.sent.append({"body": body, "id": r.json()["id"], "kind": kind})
             if op[0] == "send_drain":
                 worker.drain()
                 check_deliveries()
@@ -313,7 +334,7 @@ def test_consent_histories_with_representatives_and_replays(ctx, client, worker,
             elif kind == "resend" and world.sent:
                 earlier = world.sent[n % len(world.sent)]
                 r = client.post("/api/v1/messages", json=earlier["body"],
-                                headers=ctx._woonbron)
+                                headers=ctx._senders[earlier["kind"]])
                 assert r.status_code == 202 and r.json()["id"] == earlier["id"], r.text
         elif op[0] == "drain":
             worker.drain()
@@ -330,8 +351,8 @@ def test_consent_histories_with_representatives_and_replays(ctx, client, worker,
                 if item["basis"] == "consent":
                     assert any(g.covers(category, now) for g in world.grants), (item, world)
                 else:
-                    assert item["type"] == "signal.arrears.rent"
-                    assert set(item["data"]) <= MINIMAL
+                    assert item["type"] in STATUTE
+                    assert set(item["data"]) <= STATUTE[item["type"]]
         check_revocations_hold()
 
     # The version history never shows anything after a revocation.

@@ -185,7 +185,8 @@ def _context_for(data_dir: Path) -> HubContext:
 
 
 def test_cli_token_for_a_regisseur(data_dir):
-    result = hub_cli(data_dir, "token", "regisseur", "--team", "krispijn", "--user", "x")
+    result = hub_cli(data_dir, "token", "regisseur", "--team", "krispijn", "--user", "x",
+                     HUB_ENV="development")
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     assert token.count(".") == 2 and "\n" not in token
@@ -199,7 +200,7 @@ def test_cli_token_for_a_regisseur(data_dir):
 
 def test_cli_token_for_a_resident(data_dir):
     bsn = make_bsn(5)
-    result = hub_cli(data_dir, "token", "resident", "--bsn", bsn)
+    result = hub_cli(data_dir, "token", "resident", "--bsn", bsn, HUB_ENV="development")
     assert result.returncode == 0, result.stderr
     context = _context_for(data_dir)
     try:
@@ -211,9 +212,10 @@ def test_cli_token_for_a_resident(data_dir):
     assert bsn not in result.stdout
 
 
-def test_cli_token_refused_in_production(data_dir):
-    result = hub_cli(data_dir, "token", "regisseur", "--team", "krispijn", "--user", "x",
-                     HUB_ENV="production")
+@pytest.mark.parametrize("env", [{"HUB_ENV": "production"}, {}])
+def test_cli_token_refused_in_production(data_dir, env):
+    # Production is the default (issue 15): only an explicit HUB_ENV=development issues.
+    result = hub_cli(data_dir, "token", "regisseur", "--team", "krispijn", "--user", "x", **env)
     assert result.returncode != 0
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -227,7 +229,7 @@ def test_cli_token_refused_in_production(data_dir):
     ("token", "regisseur", "--team", "rotterdam-zuid", "--user", "x"),
 ])
 def test_cli_token_refuses_bad_input(data_dir, args):
-    result = hub_cli(data_dir, *args)
+    result = hub_cli(data_dir, *args, HUB_ENV="development")
     assert result.returncode != 0
     assert result.stdout == ""
     assert "error:" in result.stderr and "Traceback" not in result.stderr
@@ -295,6 +297,6 @@ def test_operator_token_carries_no_wijk_and_no_subject(hub):
 
 
 def test_cli_token_for_an_operator(data_dir):
-    result = hub_cli(data_dir, "token", "operator", "--user", "beheer")
+    result = hub_cli(data_dir, "token", "operator", "--user", "beheer", HUB_ENV="development")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(".") == 2  # a JWT: header.claims.signature

@@ -59,3 +59,21 @@ def test_an_incoherent_policy_fails_with_the_reason(tmp_path, capsys, text, mess
 def test_a_missing_file_fails(tmp_path, capsys):
     assert main(["policy", "check", str(tmp_path / "nope.toml")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_the_example_for_a_municipality_passes_and_is_the_default(capsys):
+    """examples/gemeente.toml is where a municipality starts: it must check, and say the same
+    as the shipped default (so the example never drifts from what the hub does)."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "gemeente.toml"
+    assert main(["policy", "check", str(example)]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    mine, default = load_policy(example), load_policy()
+    assert (dict(mine.statutes), dict(mine.safety), dict(mine.types)) == (
+        dict(default.statutes), dict(default.safety), dict(default.types))
+    # Documented: every table says in a comment right above it what it is for.
+    lines = example.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("["):
+            assert lines[number - 1].startswith("#"), f"line {number + 1}: {line} undocumented"

@@ -108,16 +108,49 @@ def test_reimport_updates_instead_of_duplicating(ctx):
                   huisnummer="12").method == "unmatched"
 
 
-@pytest.mark.parametrize("header", [
-    "bsn,name,birthdate,postcode",
-    "name,bsn,birthdate,postcode,huisnummer",
-    "bsn;name;birthdate;postcode;huisnummer",
-    "",
+@pytest.mark.parametrize(("header", "why"), [
+    ("bsn,name,birthdate,postcode", "missing column(s) huisnummer"),
+    ("bsn,name,geboren,postcode,huisnummer", "unknown column 3 (expected birthdate there)"),
+    ("bsn,name,name,postcode,huisnummer", "repeated column(s) name"),
+    ("", "the file is empty"),
 ])
-def test_wrong_header_is_refused(ctx, header):
-    with pytest.raises(ValueError, match="header must be bsn,name,birthdate,postcode,huisnummer"):
+def test_wrong_header_is_refused_saying_what_differs(ctx, header, why):
+    with pytest.raises(ValueError) as refused:
         _import(ctx, f"{make_bsn(1)},Anna,1980-01-01,3317AB,12", header=header)
+    assert why in str(refused.value)
+    assert "bsn,name,birthdate,postcode,huisnummer" in str(refused.value)
     assert _residents(ctx) == {}
+
+
+@pytest.mark.parametrize(("header", "separator"), [
+    ("\ufeffBSN;Naam;Geboortedatum;Postcode;Huisnummer", ";"),   # Excel, Dutch
+    (" Bsn , Name , Birthdate , Postcode , Huis nummer ", ","),
+    ("bsn\tname\tbirthdate\tpostcode\thuisnummer", "\t"),
+    ("name;bsn;birthdate;postcode;huisnummer", ";"),               # another order
+])
+def test_dutch_exports_are_read(ctx, header, separator):
+    a, b = make_bsn(41), make_bsn(42)
+    cells = {"bsn": [a, b], "name": ["Anna de Vries", "Bob Smit"],
+             "birthdate": ["1980-05-17", ""], "postcode": ["3317AB", "3317AB"],
+             "huisnummer": ["12", "14"]}
+    names = [_canonical(h) for h in header.lstrip("\ufeff").split(separator)]
+    lines = [separator.join(cells[n][i] for n in names) for i in range(2)]
+    result = _import(ctx, *lines, header=header)
+    assert (result.imported, result.errors) == (2, [])
+    assert _match(ctx, name="Anna de Vries", postcode="3317AB",
+                  huisnummer="12").subject == ctx.pseudonyms.subject(a)
+
+
+def _canonical(header_cell: str) -> str:
+    key = header_cell.strip().lower().replace(" ", "")
+    return {"naam": "name", "geboortedatum": "birthdate"}.get(key, key)
+
+
+def test_a_line_with_too_many_or_too_few_columns_is_named(ctx):
+    result = _import(ctx, f"{make_bsn(43)},Anna,1980-01-01,3317AB,12,extra",
+                     f"{make_bsn(44)},Bob,1980-01-01,3317AB")
+    assert result.errors == [(2, "line", "has more columns than the header's 5"),
+                             (3, "line", "has fewer columns than the header's 5")]
 
 
 def test_match_by_bsn_pseudonym(ctx):

@@ -49,7 +49,8 @@ def test_the_api_documentation_gets_a_csp_that_lets_it_load(client):
     response = client.get("/docs")
     assert response.status_code == 200
     csp = response.headers["content-security-policy"]
-    assert "https://cdn.jsdelivr.net" in csp and "frame-ancestors 'none'" in csp
+    # Swagger UI is served by the hub itself (issue 15): no other host is allowed.
+    assert "script-src 'self'" in csp and "http" not in csp and "frame-ancestors 'none'" in csp
     assert client.get("/openapi.json").headers["content-security-policy"] == \
         HEADERS["Content-Security-Policy"]
 

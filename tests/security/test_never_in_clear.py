@@ -272,7 +272,7 @@ def test_a_forced_internal_error_shows_no_stack_trace_and_logs_no_data(ctx, logs
     def broken(**_kwargs):
         raise RuntimeError(f"cannot list for {FATIMA.bsn} {FATIMA.name}")
 
-    monkeypatch.setattr("hub.api.inbox.list_items", broken)
+    monkeypatch.setattr("hub.api.inbox.read_inbox", broken)
     # raise_server_exceptions=True: an exception that escaped the app (for the server
     # to log with its traceback and message) would fail this test.
     with TestClient(create_app(ctx, run_worker=False), raise_server_exceptions=True) as client:

@@ -145,10 +145,11 @@ def test_missing_arguments_are_usage_errors(tmp_path, hub_cli, args):
     assert result.returncode == 2 and "usage:" in result.stderr
 
 
-def test_dev_tokens_for_a_team_lead_and_a_representative(tmp_path, hub_cli):
+def test_dev_tokens_for_a_team_lead_and_a_representative(tmp_path, hub_cli, monkeypatch):
     from hub.core.identity import Principal, verify_token
     from tests.utils.builders import make_bsn
 
+    monkeypatch.setenv("HUB_ENV", "development")  # development tokens need the explicit switch
     data = tmp_path / "hub"
     lead = hub_cli(data, "token", "teamlead", "--team", "krispijn", "--user", "bram")
     parent, child = make_bsn(21), make_bsn(22)

@@ -41,7 +41,7 @@ class Server:
 
     def __init__(self, data_dir: Path, database_url: str, log: Path) -> None:
         self.port = _free_port()
-        self.env = {**os.environ, "HUB_DATA_DIR": str(data_dir),
+        self.env = {**os.environ, "HUB_ENV": "test", "HUB_DATA_DIR": str(data_dir),
                     "HUB_DATABASE_URL": database_url, "HUB_WORKER_POLL_SECONDS": "0.05"}
         self.log = log
         self.proc: subprocess.Popen | None = None

@@ -28,7 +28,8 @@ def hub_env(data_dir: Path, database_url: str, broker_url: str, **extra: str) ->
     in tests/security) instead of the transport.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update({"HUB_DATA_DIR": str(data_dir), "HUB_DATABASE_URL": database_url,
+    # HUB_ENV=test: the tests sign development tokens; the default (production) refuses them.
+    env.update({"HUB_ENV": "test", "HUB_DATA_DIR": str(data_dir), "HUB_DATABASE_URL": database_url,
                 "HUB_BROKER_URL": broker_url, "HUB_WORKER_POLL_SECONDS": "0.05",
                 "HUB_BROKER_RECONNECT_MAX_SECONDS": "1",
                 "HUB_PARTNER_RATE_PER_SECOND": "100000", "HUB_PARTNER_RATE_BURST": "100000",

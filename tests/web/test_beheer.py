@@ -18,7 +18,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def _row(page: str, name: str) -> list[str]:
-    row = re.search(rf"<tr><th scope=\"row\">{name}</th>(.*?)</tr>", page, re.S).group(1)
+    row = re.search(rf"<tr[^>]*><th scope=\"row\">{name}</th>(.*?)</tr>", page, re.S).group(1)
     return re.findall(r"<td>(.*?)</td>", row)
 
 

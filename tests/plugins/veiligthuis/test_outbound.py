@@ -182,7 +182,10 @@ def test_who_may_report_and_follow_a_report(ctx, client, worker, family):
     sent = client.post("/api/v1/veiligthuis/reports", json=report_body(family),
                        headers=regisseur(ctx, user="anna")).json()
     url = f"/api/v1/veiligthuis/reports/{sent['id']}"
-    assert client.get(url, headers=teamlead(ctx)).status_code == 200
+    assert client.get(url, headers=regisseur(ctx, user="anna")).status_code == 200
+    # Nor the team lead: a report about a household with a designated regisseur is that
+    # regisseur's (issue 13: an outbound message is as visible as what it is about).
+    assert client.get(url, headers=teamlead(ctx)).status_code == 404
     assert client.get(url, headers=bram).status_code == 404
     assert client.get(url, headers=teamlead(ctx, "crabbehof")).status_code == 404
 
