@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from hub.api import audit as audit_api
 from hub.api import (
+    caseload,
     consents,
     correlation,
     docs_ui,
@@ -62,7 +63,7 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     security.install(app, ctx)  # after the other middleware: its headers wrap them all
     # Outermost, so every answer (also a 413 or a problem) carries the correlation id.
     correlation.install(app)
-    for module in (health, partners, plan, inbox, households, withholdings, me, ops):
+    for module in (health, partners, plan, inbox, caseload, households, withholdings, me, ops):
         app.include_router(module.router)
     app.include_router(metrics.router)
     audit_api.install(app)

@@ -28,6 +28,7 @@ TABLES = re.compile(r"\b(from|join|update|into)\s+(inbox_items|outbound_messages
 ALLOWED = {
     "hub/core/models.py": "defines the tables",
     "hub/core/reads.py": "THE read path: re-check, visibility, audit",
+    "hub/core/caseload.py": "the read path's caseload: households and items, via reads' rules",
     "hub/core/inbox.py": "the re-check, one item's view, take up and close, the sender's status",
     "hub/core/router.py": "write path: creates the items",
     "hub/core/outbound.py": "write path: stores and delivers outbound messages",

@@ -40,7 +40,8 @@ def _key(name: str) -> str:
 
 
 def match_header(found: Sequence[str], expected: Sequence[str], *, ordered: bool = True,
-                 aliases: Mapping[str, str] | None = None) -> tuple[str, ...]:
+                 aliases: Mapping[str, str] | None = None,
+                 optional: Sequence[str] = ()) -> tuple[str, ...]:
     """The file's columns under the expected names, in the file's order.
 
     Case, spaces, underscores, hyphens and a BOM do not matter; ``aliases`` maps other
@@ -49,7 +50,7 @@ def match_header(found: Sequence[str], expected: Sequence[str], *, ordered: bool
     — never the data (a header line holds names only, but a wrong file's first
     line may be data: at most the column position is named then).
     """
-    wanted = {_key(name): name for name in expected}
+    wanted = {_key(name): name for name in (*expected, *optional)}
     wanted.update({_key(alias): name for alias, name in (aliases or {}).items()})
     mapped: list[str] = []
     unexpected: list[str] = []
@@ -58,7 +59,7 @@ def match_header(found: Sequence[str], expected: Sequence[str], *, ordered: bool
         if name is None:
             # The cell is never echoed: without a header line it would be a resident's data.
             hint = (f" (expected {expected[position - 1]} there)"
-                    if len(found) == len(expected) else "")
+                    if len(found) == len(expected) and not optional else "")
             unexpected.append(f"column {position}{hint}")
         else:
             mapped.append(name)

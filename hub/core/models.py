@@ -90,8 +90,27 @@ class Resident(Base):
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
     address_key: Mapped[str] = mapped_column(String(64), index=True)
-    # name, birthdate, postcode, huisnummer: needed to match creditors' signals.
+    # name, birthdate, postcode, huisnummer (street, place when the registry has them):
+    # needed to match creditors' signals.
     identity_sealed: Mapped[str] = mapped_column(Text)
+
+
+class SearchToken(Base):
+    """One searchable word of a resident's registry entry, as a keyed hash (issue 17, item 1).
+
+    ``token`` is :meth:`hub.core.crypto.Pseudonymizer.search_token` of a normalised
+    name part, street word, place, postcode, house number or postcode + house number:
+    the caseload is searched without opening any sealed identity, and without the
+    key a token says nothing. ``kind`` is ``name`` or ``address``: a name matches only
+    for a resident the viewer may name (hub.core.caseload).
+    """
+
+    __tablename__ = "search_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
 
 
 class Batch(Base):

@@ -27,7 +27,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -223,6 +223,23 @@ def read_plan(*, session: Session, ctx: HubContext, viewer: Any, household_id: s
                      subject=row.subject if row is not None else subject,
                      data={"household_id": household.id, "version": view.version})
     return view
+
+
+def evaluation_dates(*, session: Session, ctx: HubContext,
+                     household_ids: list[str]) -> dict[str, str]:
+    """The evaluation date (ISO) of each of these households' current plan, for the
+    caseload of a viewer who may see those households; a household without a plan is
+    left out. Opens one sealed plan per household: call it for one page, not a wijk.
+    """
+    if not household_ids:
+        return {}
+    newest = (select(PlanVersion.household_id, func.max(PlanVersion.version).label("v"))
+              .where(PlanVersion.household_id.in_(household_ids))
+              .group_by(PlanVersion.household_id).subquery())
+    rows = session.scalars(select(PlanVersion).join(
+        newest, (PlanVersion.household_id == newest.c.household_id)
+        & (PlanVersion.version == newest.c.v)))
+    return {row.household_id: open_body(ctx, row)["evaluation_date"] for row in rows}
 
 
 def _view(session: Session, ctx: HubContext, household: Any, row: PlanVersion | None,

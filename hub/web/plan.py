@@ -32,7 +32,7 @@ from hub.web.session import WebError
 router = APIRouter(include_in_schema=False)
 
 
-def _date_words(value: str | None) -> str:
+def date_words(value: str | None) -> str:
     """An ISO date ("2027-01-31") as a resident reads it ("31 januari 2027")."""
     if not value:
         return ""
@@ -43,7 +43,7 @@ def _date_words(value: str | None) -> str:
     return explain.format_date(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
 
 
-TEMPLATES.env.filters["dagtekst"] = _date_words
+TEMPLATES.env.filters["dagtekst"] = date_words
 EMPTY_GOALS, EMPTY_AGREEMENTS = 1, 3
 NOTICES = {
     "opgeslagen": "Het plan is opgeslagen.",

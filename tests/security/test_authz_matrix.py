@@ -82,6 +82,7 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/batches/{batch_id}": rule("key", partner=200, other_partner=404),
     "GET /api/v1/messages/{message_id}": rule("key", partner=200, other_partner=404),
     "GET /api/v1/inbox": rule("token", regisseur=200, other_regisseur=200, teamlead=200),
+    "GET /api/v1/caseload": rule("token", regisseur=200, other_regisseur=200, teamlead=200),
     "GET /api/v1/inbox/{item_id}": rule("token", regisseur=200, other_regisseur=404,
                                         teamlead=200),
     "POST /api/v1/inbox/{item_id}/take-up": rule("token", regisseur=200, other_regisseur=404),

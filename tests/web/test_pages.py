@@ -49,6 +49,7 @@ PAGES: dict[str, dict[str, int]] = {
     "POST /mijn/vraag/{request_id}/toestaan": rule(resident=303, other_resident=404),
     "POST /mijn/vraag/{request_id}/weigeren": rule(resident=303, other_resident=404),
     "GET /werkplek": rule(regisseur=200, other_regisseur=200, teamlead=200),
+    "GET /werkplek/inbox": rule(regisseur=200, other_regisseur=200, teamlead=200),
     "GET /werkplek/melding/{item_id}": rule(regisseur=200, other_regisseur=404, teamlead=200),
     "POST /werkplek/melding/{item_id}/openen": rule(regisseur=200, other_regisseur=404,
                                                     teamlead=200),
@@ -281,7 +282,8 @@ def test_every_page_renders_for_every_role_in_plain_dutch(world):
               "operator": "/beheer", "anonymous": "/inloggen"}
     odd = ["/mijn/toestemming/%00/intrekken", "/mijn/toestemming/onbekend/intrekken",
            "/werkplek/melding/onbekend", "/werkplek/huishouden/%27%3B", "/mijn/bestaat-niet",
-           "/werkplek?type=x&grondslag=y&status=z&pagina=-4", "/beheer?melding=<b>",
+           "/werkplek/inbox?type=x&grondslag=y&status=z&pagina=-4",
+           "/werkplek?zoek=%00&pagina=-4", "/werkplek?zoek=" + "x" * 300, "/beheer?melding=<b>",
            "/inloggen?volgende=//evil.example"]
     for role, start in starts.items():
         client = world.clients[role]

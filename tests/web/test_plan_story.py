@@ -126,7 +126,7 @@ def test_the_plan_story_through_the_screens(browser, web_hub):
     sara.get_by_role("button", name="Vraag versturen").click()
     assert "Uw vraag is verstuurd" in sara.get_by_role("status").inner_text()
     _fits_the_phone(sara)
-    regisseur.goto("/werkplek")
+    regisseur.goto("/werkplek/inbox")
     regisseur.get_by_role("link", name="Vraag van de bewoner").first.click()
     assert "Kunt u mij bellen over de brief?" in regisseur.locator("main").inner_text()
 

@@ -42,7 +42,7 @@ from tests.web.visibility import (
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 # The staff routes and pages that can show an item, a household or an outbound message.
-SHOWS = re.compile(r"^/api/v1/(inbox|households|referrals|wmo|veiligthuis|withholdings)"
+SHOWS = re.compile(r"^/api/v1/(inbox|caseload|households|referrals|wmo|veiligthuis|withholdings)"
                    r"(/|$)|^/werkplek(/|$)")
 REASON = "Huisbezoek voorbereiden"
 
@@ -93,7 +93,11 @@ MATRIX: dict[str, Probe] = {
     "GET /api/v1/veiligthuis/reports/{report_id}": Probe(
         "outbound", _get("/api/v1/veiligthuis/reports/{x}"),
         ("vt_report", "status_back", "poh")),
-    "GET /werkplek": Probe("list", _get("/werkplek")),
+    "GET /werkplek/inbox": Probe("list", _get("/werkplek/inbox")),
+    # The caseload lists a viewer's own households (anna's, here) or the unassigned ones
+    # (none here): who sees which item in it is tests/api/test_caseload.py; here, no leak.
+    "GET /werkplek": Probe("list", _get("/werkplek"), lists_items=False),
+    "GET /api/v1/caseload": Probe("list", _get("/api/v1/caseload"), lists_items=False),
     "GET /werkplek/melding/{item_id}": Probe("item", _get("/werkplek/melding/{x}"), ITEMS),
     "POST /werkplek/melding/{item_id}/openen": Probe(
         "item", _post_form("/werkplek/melding/{x}/openen", {"reden": REASON}), ITEMS),
