@@ -59,7 +59,7 @@ def match_header(found: Sequence[str], expected: Sequence[str], *, ordered: bool
         if name is None:
             # The cell is never echoed: without a header line it would be a resident's data.
             hint = (f" (expected {expected[position - 1]} there)"
-                    if len(found) == len(expected) and not optional else "")
+                    if len(found) == len(expected) else "")
             unexpected.append(f"column {position}{hint}")
         else:
             mapped.append(name)

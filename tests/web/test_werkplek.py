@@ -130,8 +130,12 @@ def test_the_household_plan_shows_no_housemates_consent_and_no_refusal(ctx, web,
     household = inbox.split('href="/werkplek/huishouden/', 1)[1].split('"', 1)[0]
     plan = web.get(f"/werkplek/huishouden/{household}").text
     assert "Huurachterstand" in plan
-    assert "Toestemming" not in plan.split("<h2>Tijdlijn</h2>", 1)[1]
-    assert "Omar" not in plan and "overlast" not in plan
+    timeline = plan.split("<h2>Tijdlijn</h2>", 1)[1]
+    assert "Toestemming" not in timeline
+    assert "Omar" not in timeline and "overlast" not in plan
+    # Issue 17, item 2: his consent for the wijkteam is a basis to know his name as a
+    # member of the household (not what he consented to).
+    assert "Omar Bakri" in plan.split("<h2>Tijdlijn</h2>", 1)[0]
 
 
 def _safety_report(who) -> dict:
