@@ -1,13 +1,15 @@
 """The household plan's story through the screens, in Debian's Chromium (issue 17).
 
-The regisseur attaches a triage item to a resident and writes a plan with the
+The regisseur opens "Mijn huishoudens" (on a 360 px phone too), finds the household
+she directs by its address, and goes to the inbox for the triage item. She
+attaches it to the resident and writes a plan with the
 resident's goal and three agreements (the resident, their sister, Woonbron); the
 resident reads it on a phone-size window, agrees and consents to share the
 Woonbron agreement; Woonbron receives exactly that agreement (respx) and reports
 progress; the resident asks a question and the regisseur sees it; the resident
 revokes the sharing consent and the next plan update does not go to Woonbron.
-(The caseload step, "Mijn huishoudens", comes with the caseload.) Every screen
-passes axe-core's WCAG 2.1 A/AA rules.
+Back on "Mijn huishoudens" the household shows its open item and the plan's
+evaluation date. Every screen passes axe-core's WCAG 2.1 A/AA rules.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import httpx
 import respx
 
+from hub.core.households import designate, household_of_subject
 from tests.utils.builders import arrears, partner, person, register
 from tests.web.conftest import check_accessibility, screenshot
 from tests.web.test_story import VIEWPORT, as_resident, as_staff
@@ -59,10 +62,32 @@ def test_the_plan_story_through_the_screens(browser, web_hub):
         signal = arrears(dataclasses.replace(SARA, name="S. Bakkers"), ref="WBD-1")
         assert http.post("/api/v1/messages", json=signal).status_code == 202
     hub.drain()
+    # The team lead made the Wielwijk regisseur Sara's household's regisseur.
+    with ctx.sessions() as session, session.begin():
+        household = household_of_subject(session=session,
+                                         subject=ctx.pseudonyms.subject(SARA.bsn))
+        designate(session=session, ctx=ctx, household=household, user="regisseur-wielwijk",
+                  actor="teamlead-wielwijk", role="teamlead", now=ctx.clock())
 
-    # 1. The regisseur attaches the triage item to Sara, by BSN.
+    # 0. The regisseur opens Mijn huishoudens: Sara's household, found by its address.
     regisseur = _login(browser, hub, as_staff("Inloggen als regisseur", wijk="Wielwijk"),
                        VIEWPORT)
+    assert regisseur.locator("h1").inner_text() == "Mijn huishoudens"
+    households = regisseur.locator(".lijst .huishouden")
+    assert households.count() == 1 and "40, 3319 AB" in households.inner_text()
+    assert "Sara" not in households.inner_text()  # nothing about her reached the team yet
+    regisseur.get_by_label("Zoek op naam, straat, postcode of huisnummer").fill("3319AB 40")
+    regisseur.get_by_role("button", name="Zoeken").click()
+    assert "1 huishouden gevonden" in regisseur.get_by_role("status").inner_text()
+    check_accessibility(regisseur)
+    regisseur.set_viewport_size(PHONE)
+    _fits_the_phone(regisseur)
+    screenshot(regisseur, "werkplek-mijn-huishoudens")
+    regisseur.set_viewport_size(VIEWPORT)
+
+    # 1. In the inbox she attaches the triage item to Sara, by BSN.
+    regisseur.get_by_role("navigation", name="Werkplek").get_by_role(
+        "link", name="Inbox").click()
     regisseur.locator(".lijst .regel", has_text="Uitzoeken").locator("a").first.click()
     regisseur.get_by_role("link", name="Koppel deze melding aan een bewoner").click()
     check_accessibility(regisseur)
@@ -93,6 +118,10 @@ def test_the_plan_story_through_the_screens(browser, web_hub):
     check_accessibility(regisseur)
     screenshot(regisseur, "werkplek-plan")
     assert _drain_to_woonbron(hub) == []  # nothing for Woonbron without Sara's consent
+    regisseur.get_by_role("link", name="Mijn huishoudens").first.click()
+    mine = regisseur.locator(".lijst .huishouden").inner_text()
+    assert "Sara Bakker" in mine and "1 open" in mine
+    assert "Plan bespreken op 1 maart 2027" in mine
 
     # 3. Sara reads it on her phone, agrees, and lets Woonbron see its agreement.
     sara = _login(browser, hub, as_resident("Sara Bakker"), PHONE)
