@@ -33,6 +33,8 @@ MIN_WORD = 2
 MAX_TERMS = 8
 _POSTCODE = re.compile(r"\b(\d{4})\s?([a-zA-Z]{2})\b")
 _NUMBER = re.compile(r"^\d+")
+# "12 a" is house number 12A, as the registry normalises it.
+_NUMBER_LETTER = re.compile(r"\b(\d+)\s+([a-zA-Z])\b")
 NAME_FIELDS = ("name",)
 WORD_FIELDS = ("name", "street", "place")
 
@@ -95,6 +97,7 @@ def parse_query(ctx: HubContext, q: str) -> list[Term]:
             continue
         terms.append(Term(frozenset({ctx.pseudonyms.search_token("postcode", postcode)})))
         rest = rest.replace(match.group(0), " ")
+    rest = _NUMBER_LETTER.sub(r"\1\2", rest)
     for word in re.split(r"[\s,]+", rest):
         if not word:
             continue

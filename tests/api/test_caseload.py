@@ -152,6 +152,7 @@ def test_search_by_street_postcode_number_and_a_nameable_name(ctx, client, worke
 
     assert found("3317 AB") == {first, second}
     assert found("3317ab 12A") == {first}
+    assert found("3317 AB 12 a") == {first}
     assert found("krispijnseweg 40") == {second}
     assert found("Dordtse kil") == {first}
     assert found("dordrecht") == {first, second}
