@@ -151,6 +151,12 @@ def reason_safety(*, title: str) -> str:
     )
 
 
+def reason_own_request() -> str:
+    """Reason for an item the resident sent themselves ("Ik heb een vraag", issue 17)."""
+    return ("U ziet dit omdat de bewoner deze vraag zelf aan het wijkteam heeft gesteld. "
+            "Dat is het verzoek van de bewoner zelf.")
+
+
 def reason_no_basis() -> str:
     """Reason for holding a message that has no basis yet (consent will be asked)."""
     return "Niet gedeeld: er is (nog) geen toestemming. We vragen het u eerst."

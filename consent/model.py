@@ -36,6 +36,8 @@ class BasisKind(StrEnum):
     STATUTE = "statute"
     # A safety report (meldrecht): delivered whole, to be treated as confidential.
     SAFETY = "safety"
+    # The resident's own request (issue 17): a question they sent to their regisseur.
+    OWN_REQUEST = "own_request"
     NONE = "none"
 
 

@@ -132,6 +132,9 @@ class ConsentRequest:
     updated_at: datetime
     expires_at: datetime
     text: str
+    # The wijkteam, or ``partner:<id>`` for sharing a plan agreement (purpose ``plan.share``).
+    recipient: str = "wijkteam"
+    purpose: str | None = None
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ from consent.representation import (
 )
 from consent.requests import (
     REQUEST_PURPOSE,
+    answered_no,
     approve_request,
     deny_request,
     get_request,
@@ -85,6 +86,7 @@ __all__ = [
     "RequestNotFound",
     "RequestStatus",
     "add_representation",
+    "answered_no",
     "approve_request",
     "capacity_allows",
     "change",

@@ -27,6 +27,7 @@ from consent.grants import (
 from consent.model import CATEGORIES, DEFAULT_RECIPIENT, ConsentGrant, MessageFacts, require_aware
 from consent.records import ConsentRequest, GrantStatus, Representation, RequestStatus
 from consent.representation import check_representation
+from consent.sharing import is_share, share_request_text
 from consent.tables import consent_requests
 
 # Purpose of a grant made by answering a request; residents read it.
@@ -43,6 +44,8 @@ def open_request(
     topic: str,
     now: datetime,
     ttl_days: int = 30,
+    purpose: str | None = None,
+    recipient_name: str | None = None,
 ) -> ConsentRequest:
     """Ask the resident for consent for a held message; return the (merged) request.
 
@@ -52,6 +55,10 @@ def open_request(
     at most one open question per partner and category, not one per
     message. Runs under the subject lock; no version bump, because an open
     question changes no decision.
+
+    With ``purpose`` ``plan.share`` (issue 17) the question is whether an
+    agreement of the plan (``facts.source_partner``) may go to a partner
+    (``facts.recipient``, named ``recipient_name``); approving it grants exactly that.
     """
     require_aware("now", now)
     if not isinstance(topic, str) or not topic.strip():
@@ -60,10 +67,13 @@ def open_request(
         raise ConsentError("ttl_days", "must be a positive whole number")
     if facts.category not in CATEGORIES:
         raise ConsentError("category", f"unknown category {facts.category!r}")
-    if facts.recipient != DEFAULT_RECIPIENT:
+    sharing = is_share(facts.recipient, purpose)
+    if facts.recipient != DEFAULT_RECIPIENT and not sharing:
         # An approved request becomes a grant to the wijkteam; asking on
         # behalf of another recipient would grant something not asked for.
         raise ConsentError("recipient", "requests are only made for the wijkteam")
+    if sharing and (not isinstance(recipient_name, str) or not recipient_name.strip()):
+        raise ConsentError("recipient_name", "name the partner the agreement goes to")
 
     topic = topic.strip()
     expires_at = now + timedelta(days=ttl_days)
@@ -76,6 +86,7 @@ def open_request(
             consent_requests.c.subject == subject,
             consent_requests.c.source_partner == facts.source_partner,
             consent_requests.c.category == facts.category,
+            consent_requests.c.recipient == facts.recipient,
             consent_requests.c.status == RequestStatus.PENDING.value,
         )
         .order_by(consent_requests.c.created_at, consent_requests.c.id)
@@ -91,7 +102,8 @@ def open_request(
             .where(consent_requests.c.id == row.id)
             .values(
                 topics=topics,
-                text=_question(row.source_name, topics, row.category),
+                text=(share_request_text(partner_name=recipient_name) if sharing
+                      else _question(row.source_name, topics, row.category)),
                 updated_at=now,
                 expires_at=max(row.expires_at, expires_at),
             )
@@ -112,10 +124,27 @@ def open_request(
             created_at=now,
             updated_at=now,
             expires_at=expires_at,
-            text=_question(facts.source_name, [topic], facts.category),
+            text=(share_request_text(partner_name=recipient_name) if sharing
+                  else _question(facts.source_name, [topic], facts.category)),
+            recipient=facts.recipient,
+            purpose=purpose if sharing else None,
         )
     )
     return _load(session, request_id)
+
+
+def answered_no(*, session: Session, subject: str, facts: MessageFacts) -> bool:
+    """True if the resident denied a request for exactly this source, recipient and
+    category: then the same question is not asked again (a "no" is an answer, issue 17)."""
+    return session.execute(
+        select(consent_requests.c.id).where(
+            consent_requests.c.subject == subject,
+            consent_requests.c.source_partner == facts.source_partner,
+            consent_requests.c.recipient == facts.recipient,
+            consent_requests.c.category == facts.category,
+            consent_requests.c.status == RequestStatus.DENIED.value,
+        ).limit(1)
+    ).first() is not None
 
 
 def list_requests(*, session: Session, subject: str, now: datetime) -> list[ConsentRequest]:
@@ -163,7 +192,8 @@ def approve_request(
     """Approve a pending request: grant exactly what was asked, for one year.
 
     The grant is scoped to that one partner and that one category, for the
-    wijkteam, with purpose "ondersteuning door het wijkteam", provenance
+    wijkteam, with purpose "ondersteuning door het wijkteam" (or, for a
+    ``plan.share`` request, to that agreement, for that partner), provenance
     ``{"method": "portal"}`` unless given. Raises RequestNotFound for
     another subject's request and ConsentError("status", ...) if it is no
     longer pending (answered before, or expired). A representative
@@ -178,11 +208,11 @@ def approve_request(
     return grant(
         session=session,
         subject=subject,
-        recipient=DEFAULT_RECIPIENT,
+        recipient=request.recipient,
         source_kinds=(),
         source_partners=(request.source_partner,),
         categories=(request.category,),
-        purpose=REQUEST_PURPOSE,
+        purpose=request.purpose or REQUEST_PURPOSE,
         valid_until=_one_year_after(now),
         now=now,
         provenance=provenance,
@@ -215,11 +245,11 @@ def deny_request(
     insert_grant_row(
         session,
         subject=subject,
-        recipient=DEFAULT_RECIPIENT,
+        recipient=request.recipient,
         source_kinds=frozenset(),
         source_partners=frozenset({request.source_partner}),
         categories=frozenset({request.category}),
-        purpose=REQUEST_PURPOSE,
+        purpose=request.purpose or REQUEST_PURPOSE,
         valid_from=now,
         valid_until=now,
         granted_at=now,
@@ -307,4 +337,6 @@ def _request(row: Row[Any]) -> ConsentRequest:
         updated_at=row.updated_at,
         expires_at=row.expires_at,
         text=row.text,
+        recipient=row.recipient,
+        purpose=row.purpose,
     )

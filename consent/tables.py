@@ -126,6 +126,10 @@ consent_requests = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("text", Text, nullable=False),
+    # Who would receive the data and for what (issue 17): the wijkteam for a held
+    # message; a partner (``partner:<id>``, purpose ``plan.share``) for a plan agreement.
+    Column("recipient", String(100), nullable=False, server_default="wijkteam"),
+    Column("purpose", String(200), nullable=True),
     _status_check("status", "status", REQUEST_STATUSES),
     Index("ix_consent_requests_subject_status", "subject", "status"),
 )

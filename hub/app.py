@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 
 from hub.api import audit as audit_api
 from hub.api import (
+    caseload,
     consents,
     correlation,
     docs_ui,
@@ -21,6 +22,7 @@ from hub.api import (
     ops,
     outreach,
     partners,
+    plan,
     problems,
     security,
     withholdings,
@@ -66,7 +68,8 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     security.install(app, ctx)  # after the other middleware: its headers wrap them all
     # Outermost, so every answer (also a 413 or a problem) carries the correlation id.
     correlation.install(app)
-    for module in (health, partners, inbox, households, withholdings, me, ops, outreach):
+    for module in (health, partners, plan, inbox, caseload, households, withholdings, me, ops,
+                   outreach):
         app.include_router(module.router)
     app.include_router(outreach.me_router)
     app.include_router(metrics.router)

@@ -3,9 +3,11 @@
 The story: a housing corporation signals rent arrears (delivered, minimised, on
 the statute of early debt signalling) and nuisance (held until the resident
 consents); the resident consents, then revokes; the water company signals
-arrears too, and the wijkteam gets one outreach case for the household. Every
-step checks what the hub did, so the demo doubles as a smoke test of the running
-hub: API, worker, consent registry and store together.
+arrears too, and the wijkteam gets one outreach case for the household; then the
+household plan, whose agreement for the housing corporation reaches it only with
+the resident's consent (step g, :mod:`hub.demo_plan`). Every step checks what the
+hub did, so the demo doubles as a smoke test of the running hub: API, worker,
+consent registry and store together.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from hub.core.context import HubContext, build_context
 from hub.core.files import private_dir
 from hub.core.identity import add_partner, issue_token
 from hub.core.residents import import_residents_text
+from hub.demo_plan import PartnerApi, plan_shared
 from hub.settings import Settings
 
 T = TypeVar("T")
@@ -141,13 +144,15 @@ def _show_wijkmap(ctx: HubContext) -> None:
         _say(f"  {wijk.name:<24} {', '.join(wijk.postcodes)}")
 
 
-def _seed_partner(ctx: HubContext) -> str:
-    """Register Woonbron; returns its API key (kept in memory, never printed)."""
+def _seed_partner(ctx: HubContext, endpoint: str | None = None) -> tuple[str, str]:
+    """Register Woonbron (``endpoint``: its own API); returns its id and API key (kept in
+    memory, never printed)."""
     with ctx.sessions() as session, session.begin():
-        _partner, api_key = add_partner(session=session, name=PARTNER_NAME, kind=PARTNER_KIND,
-                                        now=ctx.clock())
+        partner, api_key = add_partner(session=session, name=PARTNER_NAME, kind=PARTNER_KIND,
+                                       now=ctx.clock(), endpoint=endpoint)
+        partner_id = partner.id
     _say(f"Partner registered: {PARTNER_NAME} ({PARTNER_KIND}).")
-    return api_key
+    return partner_id, api_key
 
 
 def _seed_residents(ctx: HubContext) -> None:
@@ -469,13 +474,16 @@ def _quiet(*names: str) -> Iterator[None]:
 def _walk_story(ctx: HubContext) -> None:
     """Seed the hub, run it and walk the story; raises DemoFailed at the first surprise."""
     _show_wijkmap(ctx)
-    partner_key = _seed_partner(ctx)
+    woonbron_api = PartnerApi()
+    partner_id, partner_key = _seed_partner(ctx, endpoint=woonbron_api.url)
     _seed_residents(ctx)
-    with _serving(ctx) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:
+    with _serving(ctx) as base_url, httpx.Client(base_url=base_url, timeout=10) as http, \
+            woonbron_api.running():
         _say(f"\nThe hub is running at {base_url} with its worker.")
         story = Story(http, ctx, partner_key)
         try:
             story.walk()
+            plan_shared(story, woonbron_api, partner_id, _say, _poll)
         except httpx.HTTPError as exc:
             raise DemoFailed(story.step, f"HTTP error {type(exc).__name__}") from None
 
@@ -501,7 +509,7 @@ def run_demo(data_dir: Path | None) -> int:
 
 def _run(data_dir: Path, *, kept: bool) -> int:
     _say(f"Wijkhub demo. Data directory: {data_dir}\n")
-    with _quiet("httpx", "alembic"):
+    with _quiet("httpx", "alembic", "hub", "consent", "plugins"):
         ctx = _build_hub(data_dir)
         try:
             _walk_story(ctx)
@@ -510,7 +518,7 @@ def _run(data_dir: Path, *, kept: bool) -> int:
             return 1
         finally:
             ctx.dispose()
-    _say("\nDemo complete: statute, hold, consent, revocation and one outreach case all "
-         "behaved as designed.")
+    _say("\nDemo complete: statute, hold, consent, revocation, one outreach case and the "
+         "household plan shared only with consent, all behaved as designed.")
     _explore_hint(data_dir, kept=kept)
     return 0

@@ -28,6 +28,7 @@ TABLES = re.compile(r"\b(from|join|update|into)\s+(inbox_items|outbound_messages
 ALLOWED = {
     "hub/core/models.py": "defines the tables",
     "hub/core/reads.py": "THE read path: re-check, visibility, audit",
+    "hub/core/caseload.py": "the read path's caseload: households and items, via reads' rules",
     "hub/core/inbox.py": "the re-check, one item's view, take up and close, the sender's status",
     "hub/core/router.py": "write path: creates the items",
     "hub/core/outbound.py": "write path: stores and delivers outbound messages",
@@ -41,6 +42,9 @@ ALLOWED = {
     # Issue 16: its reads of linked items go through reads.get_items.
     "hub/core/outreach.py": "write path: joins a routed item to its household's case (locking "
                             "the household row); takes up and closes the linked items",
+    "hub/core/triage.py": "write path: attaches a triage item to a resident's household",
+    "hub/core/questions.py": "write path: the resident's question becomes an inbox item",
+    "hub/core/plan_sharing.py": "write path: sends plan agreements, decides a queued one again",
     # Counts of outbound messages per partner for the operator; no message is shown.
     "hub/web/beheer.py": "operator counts per partner (no message, no resident)",
 }

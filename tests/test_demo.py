@@ -33,6 +33,10 @@ def test_demo_walks_the_story(tmp_path, capsys):
     assert "Step d: Fatima revokes her consent" in out
     assert "Consent is now 'revoked'" in out
     assert "The second nuisance signal is held" in out
+    assert "Step g: one household, one plan" in out
+    assert "Woonbron receives 'plan.agreement': 'Betalingsregeling" in out
+    assert "basis 'own_request'" in out
+    assert "the update is not sent to Woonbron (it received 1 message in all)" in out
     assert "Demo complete" in out
     assert "one outreach case, not two calls to make: 2 signals from woningcorporatie, " \
         "evides" in out

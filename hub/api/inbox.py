@@ -25,7 +25,7 @@ from hub.core.reads import ItemView, get_item, read_inbox
 router = APIRouter(prefix="/api/v1/inbox", tags=["regisseur"])
 
 
-def _public(view: ItemView) -> InboxItemPublic:
+def item_public(view: ItemView) -> InboxItemPublic:
     item = view.item
     return InboxItemPublic(
         id=item.id, type=item.type, category=item.category, summary=view.summary,
@@ -52,7 +52,7 @@ def inbox(ctx: ContextDep, session: SessionDep, regisseur: InboxReaderDep,
     total, views = read_inbox(session=session, ctx=ctx, viewer=regisseur, now=ctx.clock(),
                               limit=limit, offset=offset, type_=type, basis=basis,
                               status=status)
-    page = InboxPage(total=total, limit=limit, offset=offset, items=[_public(v) for v in views])
+    page = InboxPage(total=total, limit=limit, offset=offset, items=[item_public(v) for v in views])
     session.commit()
     return page
 
@@ -68,7 +68,7 @@ def _own_item(ctx, session, principal, item_id):
 def _open(ctx, session, reader, item_id: str, reason: str | None) -> InboxItemPublic:
     view = reads.open_item(session=session, ctx=ctx, viewer=reader, item_id=item_id,
                            now=ctx.clock(), reason=reason)
-    public = _public(view)
+    public = item_public(view)
     session.commit()
     return public
 
@@ -102,7 +102,7 @@ def take_up(item_id: IdPath, ctx: ContextDep, session: SessionDep,
                        **as_actor(regisseur))
     # A confidential item's content is shown only when opened with a reason.
     view = view_item(session=session, ctx=ctx, item=item, opened=not item.confidential)
-    public = _public(view)
+    public = item_public(view)
     record_inbox_access(session, ctx=ctx, principal=regisseur, action="inbox.take_up",
                         views=[view])
     session.commit()
@@ -126,7 +126,7 @@ def close(item_id: IdPath, ctx: ContextDep, session: SessionDep, regisseur: Regi
     inbox_core.close(session=session, ctx=ctx, item=item, now=ctx.clock(),
                      note=body.summary if body else None, **as_actor(regisseur))
     view = view_item(session=session, ctx=ctx, item=item, opened=not item.confidential)
-    public = _public(view)
+    public = item_public(view)
     record_inbox_access(session, ctx=ctx, principal=regisseur, action="inbox.close",
                         views=[view])
     session.commit()

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent import explain, registry
+from consent import explain, registry, sharing
 from consent.errors import ConsentError, IdempotencyConflict, NotFound
 from consent.records import ConsentVersion, GrantRecord, Representation
 from consent.representation import CAPACITY_CATEGORIES, NotPermitted
@@ -51,7 +51,7 @@ OnBehalfOf = Annotated[str | None, Query(
 
 # --- who acts ---------------------------------------------------------------------
 
-def _acting(ctx: HubContext, session: Session, resident: Principal,
+def acting_subject(ctx: HubContext, session: Session, resident: Principal,
             on_behalf_of: str | None) -> tuple[str, Representation | None]:
     """The subject whose consents are at stake, and the representation acting (or None)."""
     if on_behalf_of is None:
@@ -97,6 +97,13 @@ def _partner_names(session: Session, ids) -> dict[str, str]:
     return dict(session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(ids))).all())
 
 
+def _share_text(record: GrantRecord, names: dict[str, str]) -> str:
+    # A plan.share consent (issue 17): names the partner, never the agreement's words.
+    partner_id = record.recipient.removeprefix("partner:")
+    return sharing.share_explanation(partner_name=names.get(partner_id, partner_id),
+                                     active=record.status.value == "active")
+
+
 def _public(record: GrantRecord, names: dict[str, str]) -> ConsentPublic:
     sources = explain.describe_sources(
         kinds=sorted(record.source_kinds),
@@ -109,7 +116,8 @@ def _public(record: GrantRecord, names: dict[str, str]) -> ConsentPublic:
         provenance=dict(record.provenance), version=record.version,
         changed_at=record.changed_at,
         acted_by=_acted_by(record.representation_id, record.capacity),
-        explanation=explain.consent_explanation(
+        explanation=_share_text(record, names)
+        if sharing.is_share(record.recipient, record.purpose) else explain.consent_explanation(
             status=record.status.value, granted_at=record.granted_at,
             recipient=record.recipient, categories=sorted(record.categories), sources=sources,
             valid_until=record.valid_until, revoked_at=record.revoked_at,
@@ -117,7 +125,8 @@ def _public(record: GrantRecord, names: dict[str, str]) -> ConsentPublic:
 
 
 def _publics(session: Session, records: list[GrantRecord]) -> list[ConsentPublic]:
-    names = _partner_names(session, (p for r in records for p in r.source_partners))
+    names = _partner_names(session, [p for r in records for p in r.source_partners]
+                           + [r.recipient.removeprefix("partner:") for r in records])
     return [_public(r, names) for r in records]
 
 
@@ -159,7 +168,7 @@ def give_consent(body: ConsentCreate, ctx: ContextDep, session: SessionDep,
     With an ``Idempotency-Key`` header, sending the same request again (a retry)
     returns the same consent and records nothing, even if it was revoked since.
     """
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     try:
         grant = consents.grant(session=session, ctx=ctx, subject=subject, now=ctx.clock(),
                                provenance={"method": "portal"}, representation=rep,
@@ -181,7 +190,7 @@ def my_consents(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
 
     A representative sees only the consents wholly within their capacity.
     """
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     # Writing the "expired" versions here keeps the list truthful; deciding
     # never depended on it.
     registry.lock_subject(session=session, subject=subject)
@@ -197,7 +206,7 @@ def my_consents(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
 def my_consent(consent_id: IdPath, ctx: ContextDep, session: SessionDep,
                resident: ResidentDep, on_behalf_of: OnBehalfOf = None) -> ConsentPublic:
     """One consent as it is now."""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     registry.lock_subject(session=session, subject=subject)
     registry.expire_due(session=session, subject=subject, now=ctx.clock())
     [public] = _publics(session, [_own_consent(session, subject, rep, consent_id)])
@@ -213,7 +222,7 @@ def change_consent(consent_id: IdPath, body: ConsentChange, ctx: ContextDep,
 
     What the wijkteam already has under it is decided again before this answers.
     """
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     given = body.model_dump(exclude_unset=True)
     for key in ("source_kinds", "source_partners", "categories", "purpose"):
         if key in given and given[key] is None:
@@ -241,7 +250,7 @@ def consent_versions(consent_id: IdPath, ctx: ContextDep, session: SessionDep,
                      resident: ResidentDep,
                      on_behalf_of: OnBehalfOf = None) -> list[ConsentVersionPublic]:
     """Every version of a consent, oldest first: nothing is ever overwritten."""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     registry.lock_subject(session=session, subject=subject)
     registry.expire_due(session=session, subject=subject, now=ctx.clock())
     _own_consent(session, subject, rep, consent_id)
@@ -257,7 +266,7 @@ def revoke_consent(consent_id: IdPath, ctx: ContextDep, session: SessionDep,
 
     Revoking again (a retry) answers the same and changes nothing.
     """
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     _own_consent(session, subject, rep, consent_id)
     try:
         consents.revoke(session=session, ctx=ctx, subject=subject, consent_id=consent_id,
@@ -280,14 +289,15 @@ def revoke_consent(consent_id: IdPath, ctx: ContextDep, session: SessionDep,
 def _request_public(req) -> ConsentRequestPublic:
     return ConsentRequestPublic(id=req.id, text=req.text, source=req.source_name,
                                 category=req.category, status=req.status.value,
-                                created_at=req.created_at, expires_at=req.expires_at)
+                                created_at=req.created_at, expires_at=req.expires_at,
+                                purpose=req.purpose)
 
 
 @router.get("/requests", response_model=list[ConsentRequestPublic])
 def my_requests(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
                 on_behalf_of: OnBehalfOf = None) -> list[ConsentRequestPublic]:
     """Questions to the resident: may this be shared with your wijkteam?"""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     requests = registry.list_requests(session=session, subject=subject, now=ctx.clock())
     session.commit()
     return [_request_public(r) for r in requests if _within(rep, [r.category])]
@@ -305,11 +315,11 @@ def _answer_problem(exc: Exception) -> HubProblem:
 def approve(request_id: IdPath, ctx: ContextDep, session: SessionDep,
             resident: ResidentDep, on_behalf_of: OnBehalfOf = None) -> ConsentCreated:
     """Say yes: a consent for exactly this partner and kind of data."""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     try:
         grant = consents.approve_request(session=session, subject=subject,
                                          request_id=request_id, now=ctx.clock(),
-                                         representation=rep)
+                                         representation=rep, ctx=ctx)
     except (NotFound, ConsentError) as exc:
         raise _answer_problem(exc) from None
     record_event(session, ctx=ctx, action="consent.approve", **as_actor(resident),
@@ -324,7 +334,7 @@ def approve(request_id: IdPath, ctx: ContextDep, session: SessionDep,
 def deny(request_id: IdPath, ctx: ContextDep, session: SessionDep,
          resident: ResidentDep, on_behalf_of: OnBehalfOf = None) -> ConsentRequestPublic:
     """Say no: the held messages are closed and not shared."""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     try:
         consents.deny_request(session=session, ctx=ctx, subject=subject, request_id=request_id,
                               now=ctx.clock(), representation=rep)
@@ -366,7 +376,7 @@ def what_is_known(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
                   on_behalf_of: OnBehalfOf = None) -> list[KnownItemPublic]:
     """Everything the hub holds about me: each message, its fields (not their values),
     where it went, on which basis, and why, in Dutch. Never anyone else's."""
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     items = known_about(session=session, ctx=ctx, subject=subject, now=ctx.clock(),
                         categories=_allowed(rep))
     public = [KnownItemPublic(
@@ -388,7 +398,7 @@ def my_disclosures(ctx: ContextDep, session: SessionDep, resident: ResidentDep,
     A disclosure stays listed after the recipient stops seeing it
     (``still_shown`` false): the record that it was shown is kept.
     """
-    subject, rep = _acting(ctx, session, resident, on_behalf_of)
+    subject, rep = acting_subject(ctx, session, resident, on_behalf_of)
     views = disclosures_for(session=session, ctx=ctx, subject=subject, now=ctx.clock(),
                             categories=_allowed(rep))
     public = [DisclosurePublic(

@@ -248,6 +248,9 @@ class ConsentRequestPublic(BaseModel):
     status: str
     created_at: datetime
     expires_at: datetime
+    purpose: str | None = Field(default=None, description=(
+        "plan.share: the question is whether an agreement of the household plan may go "
+        "to a partner (issue 17); null: whether a partner's message may reach the wijkteam."))
 
 
 class DisclosurePublic(BaseModel):

@@ -74,6 +74,16 @@ def describe(*, action: str, actor: str, role: str, basis: str | None, data: dic
         "message.sent": (f"Het wijkteam heeft een bericht over u gestuurd aan "
                          f"{partner_name or 'een organisatie'} op {when}."),
         "dead_letter.replay": f"Een beheerder heeft {report} opnieuw laten verwerken op {when}.",
+        # The household plan (issue 17).
+        "read.plan": (f"U heeft uw plan bekeken op {when}." if role == "resident"
+                      else f"{staff} heeft uw plan bekeken op {when}."),
+        "plan.write": f"{staff} heeft uw plan aangepast op {when}.",
+        "plan.state": f"{staff} heeft bijgehouden hoe een afspraak ervoor staat op {when}.",
+        "plan.respond": f"U heeft gereageerd op uw plan op {when}.",
+        "plan.progress": (f"{partner_name or 'Een organisatie'} heeft laten weten hoe een "
+                          f"afspraak uit uw plan ervoor staat, op {when}."),
+        "question.ask": f"U heeft een vraag gesteld aan het wijkteam op {when}.",
+        "item.attach": f"{staff} heeft {report} aan u gekoppeld op {when}.",
     }
     return texts.get(action, f"Er is iets gedaan met uw gegevens op {when}.")
 
@@ -122,4 +132,5 @@ def is_core_action(action: str) -> bool:
 _CORE_ACTIONS = frozenset({
     "read", "read.list", "inbox.take_up", "inbox.close", "disclosure", "consent.grant",
     "consent.approve", "consent.deny", "consent.revoke", "consent.change", "consent.paper",
-    "consent.import", "message.sent", "dead_letter.replay"})
+    "consent.import", "message.sent", "dead_letter.replay", "read.plan", "plan.write",
+    "plan.state", "plan.respond", "plan.progress", "question.ask", "item.attach"})

@@ -23,12 +23,14 @@ from consent import registry
 from consent.errors import ConsentError
 from consent.model import ConsentGrant
 from consent.records import GrantRecord, Representation
+from consent.sharing import PLAN_SHARE_PURPOSE
 from consent.tables import consent_requests
 from hub.core.context import HubContext
 from hub.core.inbox import recheck
 from hub.core.ingest import enqueue
 from hub.core.models import Message, Partner
 from hub.core.outbound import announce_status
+from hub.core.plan_sharing import release_for_subject
 
 
 def requeue_held(*, session: Session, subject: str, now: datetime,
@@ -144,11 +146,17 @@ def revoke(*, session: Session, ctx: HubContext, subject: str, consent_id: str, 
 
 
 def approve_request(*, session: Session, subject: str, request_id: str, now: datetime,
-                    representation: Representation | None = None) -> ConsentGrant:
-    """Approve a consent request: a consent scoped to it, and its messages re-decided."""
+                    representation: Representation | None = None,
+                    ctx: HubContext | None = None) -> ConsentGrant:
+    """Approve a consent request: a consent scoped to it, and its messages re-decided.
+
+    With ``ctx``, a plan agreement the consent now lets through is sent at once (issue 17).
+    """
     consent = registry.approve_request(session=session, subject=subject, request_id=request_id,
                                        now=now, representation=representation)
     requeue_held(session=session, subject=subject, now=now, request_id=request_id)
+    if ctx is not None and consent.purpose == PLAN_SHARE_PURPOSE:
+        release_for_subject(session=session, ctx=ctx, subject=subject, now=now)
     return consent
 
 

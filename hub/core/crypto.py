@@ -98,3 +98,8 @@ class Pseudonymizer:
     def address(self, postcode: str, huisnummer: str) -> str:
         """A lookup key for an address, so addresses need not be stored in clear."""
         return self._mac("address", f"{postcode}|{huisnummer}")
+
+    def search_token(self, field: str, word: str) -> str:
+        """A lookup key for one normalised search word of ``field`` (``name``, ``street``,
+        ``place``, ``postcode``, ``huisnummer``, ``adres``): equal words, equal tokens."""
+        return self._mac(f"search:{field}", word)

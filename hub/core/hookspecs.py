@@ -48,6 +48,17 @@ def wijkhub_csv_formats() -> list[CsvFormat]:
 
 
 @hookspec
+def wijkhub_plan_partner_kinds() -> list[str]:
+    """Called once at start-up. Return the partner kinds that take part in household plans.
+
+    Every implementation's list is collected. The core declares ``plan.agreement``
+    (an agreement of the plan, sent with the resident's consent) for all of these
+    kinds together, and accepts their ``plan.progress`` reports; a plugin only
+    names its kind (and may shape the request with ``wijkhub_outbound_request``).
+    """
+
+
+@hookspec
 def wijkhub_routers() -> list[APIRouter]:
     """Called once when the app is built. Return the FastAPI routers this plugin serves.
 

@@ -139,12 +139,13 @@ def view_item(*, session: Session, ctx: HubContext, item: InboxItem,
 def _with_street(address: Any, identity: dict) -> Any:
     # The registry may know the street and place of the resident's address (issue 15,
     # item 11): add them only when the item's address is that same address.
-    if (isinstance(address, dict) and identity.get("straat")
+    # The shown address keeps Dutch keys: the page writes "straat huisnummer, postcode
+    # woonplaats" (hub.web.render); the registry keeps ``street`` and ``place``.
+    if (isinstance(address, dict) and identity.get("street")
             and address.get("postcode") == identity.get("postcode")
             and str(address.get("huisnummer")) == str(identity.get("huisnummer"))):
-        return {"straat": identity["straat"], **address,
-                **({"woonplaats": identity["woonplaats"]} if identity.get("woonplaats")
-                   else {})}
+        return {"straat": identity["street"], **address,
+                **({"woonplaats": identity["place"]} if identity.get("place") else {})}
     return address
 
 

@@ -90,8 +90,27 @@ class Resident(Base):
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
     address_key: Mapped[str] = mapped_column(String(64), index=True)
-    # name, birthdate, postcode, huisnummer: needed to match creditors' signals.
+    # name, birthdate, postcode, huisnummer (street, place when the registry has them):
+    # needed to match creditors' signals.
     identity_sealed: Mapped[str] = mapped_column(Text)
+
+
+class SearchToken(Base):
+    """One searchable word of a resident's registry entry, as a keyed hash (issue 17, item 1).
+
+    ``token`` is :meth:`hub.core.crypto.Pseudonymizer.search_token` of a normalised
+    name part, street word, place, postcode, house number or postcode + house number:
+    the caseload is searched without opening any sealed identity, and without the
+    key a token says nothing. ``kind`` is ``name`` or ``address``: a name matches only
+    for a resident the viewer may name (hub.core.caseload).
+    """
+
+    __tablename__ = "search_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
 
 
 class Batch(Base):
@@ -207,7 +226,8 @@ class OutboundMessageRow(Base):
     household_id: Mapped[str | None] = mapped_column(String(36), index=True)
     related_message_id: Mapped[str | None] = mapped_column(String(36), index=True)
     payload_sealed: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), index=True)  # queued | delivered | failed
+    # queued | delivered | failed | withheld (a plan share whose consent ended, issue 17)
+    status: Mapped[str] = mapped_column(String(20), index=True)
     receipt: Mapped[str | None] = mapped_column(String(200))
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _ts()
@@ -387,3 +407,56 @@ class WebLogin(Base):
     started_at: Mapped[datetime] = _ts()
     expires_at: Mapped[datetime] = _ts()
     ended_at: Mapped[datetime | None] = _ts()
+class PlanVersion(Base):
+    """One version of a household's plan (issue 17). Never updated: a change is a new version.
+
+    ``body_sealed`` (Cipher, context ``plan:<id>``) holds the goals, agreements and
+    evaluation date as JSON: the resident's own words are personal data. ``subject``
+    is the resident the plan is written with (a pseudonym), whose consent shares it.
+    """
+
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("household_id", "version",
+                                       name="uq_plan_versions_household_id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = _ts()
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_role: Mapped[str] = mapped_column(String(20))
+    body_sealed: Mapped[str] = mapped_column(Text)
+
+
+class PlanResponse(Base):
+    """What a resident (or their representative) said about one version of the plan.
+
+    ``kind`` is agree | comment | suggest; ``text_sealed`` (context
+    ``plan-response:<id>``) the comment or suggestion, None for an agreement.
+    """
+
+    __tablename__ = "plan_responses"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    plan_version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(64))
+    representation_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = _ts()
+    text_sealed: Mapped[str | None] = mapped_column(Text)
+
+
+class PlanProgress(Base):
+    """A partner's report on an agreement shared with it (``plan.progress``).
+
+    ``note_sealed`` (context ``plan-progress:<id>``) is the partner's note, if any.
+    """
+
+    __tablename__ = "plan_progress"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    agreement_id: Mapped[str] = mapped_column(String(36), index=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = _ts()
+    note_sealed: Mapped[str | None] = mapped_column(Text)

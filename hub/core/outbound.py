@@ -26,6 +26,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent.sharing import SHARE_TYPE
 from hub.core import correlation
 from hub.core.audit import record_event
 from hub.core.context import HubContext
@@ -37,7 +38,8 @@ from hub.core.source_refs import open_ref, outbound_ref_key
 from hub.core.types import ItemStatusEvent, OutboundEnvelope, OutboundRequest, PartnerInfo
 
 DELIVER_TASK = "deliver"
-FINISHED = frozenset({"delivered", "failed"})
+# withheld: decided again before delivery and no longer allowed (a revoked plan share).
+FINISHED = frozenset({"delivered", "failed", "withheld"})
 # Errors that say the partner's endpoint cannot be used at all; InvalidURL is no HTTPError.
 UNUSABLE_ENDPOINT = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 # The public reasons of a delivery that needs the operator to change the partner.
@@ -194,6 +196,12 @@ def deliver(*, session: Session, ctx: HubContext, message_id: str, now: datetime
     except ValueError as exc:
         # Stored before endpoints were checked: every retry would fail the same way.
         raise PermanentDeliveryError(f"{ENDPOINT_UNUSABLE}: {exc}") from None
+    if row.type == SHARE_TYPE:
+        from hub.core.plan_sharing import may_deliver
+
+        # A plan agreement goes out only while the resident's consent holds (issue 17).
+        if not may_deliver(session=session, ctx=ctx, row=row, now=now):
+            return row.status
     envelope = envelope_of(ctx, row, partner)
     request = (ctx.plugins.outbound_request(envelope=envelope, partner=partner_info(partner))
                or default_request(envelope))

@@ -92,6 +92,18 @@ class Plugins:
                     )
                 types[mt.name] = mt
                 owners[mt.name] = plugin
+        plan_kinds = sorted({kind for _plugin, kinds in self._collect("wijkhub_plan_partner_kinds")
+                             for kind in kinds})
+        if plan_kinds:
+            # One owner for plan.agreement whatever kinds take part in plans (issue 17).
+            from hub.core.plan_agreement import plan_agreement_type
+
+            mt = plan_agreement_type(tuple(plan_kinds))
+            if mt.name in types:
+                raise PluginError(f"message type {mt.name!r} is the core's, but "
+                                  f"{owners[mt.name]!r} declares it too")
+            types[mt.name] = mt
+            owners[mt.name] = "core"
         formats: dict[str, CsvFormat] = {}
         for _plugin, declared in self._collect("wijkhub_csv_formats"):
             for fmt in declared:

@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consent import registry
+from consent.model import DEFAULT_RECIPIENT
 from hub.core.audit import Event, as_actor, record_events, record_inbox_access
 from hub.core.confidential import checked_reason, record_read, visible_to
 from hub.core.context import HubContext
@@ -49,10 +50,12 @@ from hub.core.models import (
     Partner,
     Resident,
 )
+from hub.core.residents import resident_identity
 
-__all__ = ["HouseholdView", "ItemView", "OutboundView", "ResidentTeam", "get_household",
-           "get_item", "get_items", "household_view", "list_items", "open_item",
-           "outbound_message", "read_inbox", "resident_team", "sender_item"]
+__all__ = ["HouseholdView", "ItemView", "Member", "OutboundView", "ResidentTeam",
+           "get_household", "get_item", "get_items", "household_members", "household_view",
+           "list_items", "nameable", "open_item", "outbound_message", "read_inbox",
+           "resident_team", "sender_item"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,16 @@ class HouseholdView:
     outbound: list[OutboundView]
     consents: list[Any]
     partner_names: dict[str, str]
+    members: list[Member] = ()
+
+
+@dataclass(frozen=True)
+class Member:
+    """One resident at a household's address as one viewer may see them (issue 17, item 2):
+    by name only where a basis allows it, else as "Huisgenoot 2" (their place in the list)."""
+
+    label: str
+    named: bool
 
 
 # --- items ------------------------------------------------------------------------------
@@ -201,8 +214,8 @@ def household_view(*, session: Session, ctx: HubContext, viewer: Any, household_
     views = [view_item(session=session, ctx=ctx, item=i, opened=False) for i in items]
     outbound = _visible_outbound(session=session, viewer=viewer, household=household,
                                  visible_messages={i.message_id for i in items})
-    members = set(session.scalars(select(Resident.subject)
-                                  .where(Resident.household_id == household.id)))
+    residents = _residents(session, household.id)
+    members = {r.subject for r in residents}
     subjects = sorted({v.item.subject for v in views if v.item.subject in members})
     consents = [record for subject in subjects
                 for record in registry.list_grants(session=session, subject=subject)
@@ -211,8 +224,43 @@ def household_view(*, session: Session, ctx: HubContext, viewer: Any, household_
     record_inbox_access(session, ctx=ctx, principal=viewer, action="read.list", views=views)
     _record_outbound_reads(session, ctx=ctx, viewer=viewer, rows=outbound)
     shown = _outbound_views(session, outbound)
+    people = household_members(session=session, ctx=ctx, residents=residents,
+                               seen={v.item.subject for v in views}, now=now)
     return HouseholdView(id=household.id, wijk=household.wijk, regisseur=household.regisseur,
-                         items=views, outbound=shown, consents=consents, partner_names=names)
+                         items=views, outbound=shown, consents=consents, partner_names=names,
+                         members=people)
+
+
+# --- the residents of a household --------------------------------------------------------
+
+def _residents(session: Session, household_id: str) -> list[Resident]:
+    # By pseudonym: a stable order that says nothing about the people.
+    return list(session.scalars(select(Resident).where(Resident.household_id == household_id)
+                                .order_by(Resident.subject)))
+
+
+def nameable(*, session: Session, subjects: set[str], seen: set[str], now: datetime) -> set[str]:
+    """Which of ``subjects`` a viewer may know by name: those about whom the viewer sees
+    a visible item now (``seen``), and those with a consent in force for the wijkteam.
+    Anyone else at the address is a housemate about whom nothing was shared."""
+    named = subjects & seen
+    for subject in sorted(subjects - seen):
+        grants = registry.consents_for(session=session, subject=subject)
+        if any(g.recipient == DEFAULT_RECIPIENT and g.is_active_at(now) for g in grants):
+            named.add(subject)
+    return named
+
+
+def household_members(*, session: Session, ctx: HubContext, residents: list[Resident],
+                      seen: set[str], now: datetime) -> list[Member]:
+    """The registry's residents at the household's address as the viewer may see them:
+    the name where :func:`nameable` allows it, else "Huisgenoot N" (N: their place in
+    the list). Only the identities of nameable residents are opened."""
+    named = nameable(session=session, subjects={r.subject for r in residents}, seen=seen,
+                     now=now)
+    return [Member(label=resident_identity(ctx, r)["name"], named=True) if r.subject in named
+            else Member(label=f"Huisgenoot {number}", named=False)
+            for number, r in enumerate(residents, start=1)]
 
 
 @dataclass(frozen=True)

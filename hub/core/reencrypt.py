@@ -22,6 +22,9 @@ from hub.core.models import (
     InboxItem,
     Message,
     OutboundMessageRow,
+    PlanProgress,
+    PlanResponse,
+    PlanVersion,
     Resident,
 )
 from hub.core.outreach_models import OutreachCase
@@ -68,6 +71,12 @@ SEALED_COLUMNS: list[SealedColumn] = [
     # The resident's contact details on an outreach case (issue 16).
     SealedColumn(OutreachCase.__table__.c.id, OutreachCase.__table__.c.contact_sealed,
                  "outreach-contact"),
+    # The household plan (issue 17): its body, the resident's words, a partner's notes.
+    SealedColumn(PlanVersion.__table__.c.id, PlanVersion.__table__.c.body_sealed, "plan"),
+    SealedColumn(PlanResponse.__table__.c.id, PlanResponse.__table__.c.text_sealed,
+                 "plan-response"),
+    SealedColumn(PlanProgress.__table__.c.id, PlanProgress.__table__.c.note_sealed,
+                 "plan-progress"),
 ]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -24,20 +23,15 @@ from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext
 from hub.core.csvdialect import detect_separator, match_header
 from hub.core.models import Household, Resident
+from hub.core.search import index_resident, normalize_name
 
 RESIDENTS_HEADER = ("bsn", "name", "birthdate", "postcode", "huisnummer")
+# Taken when present (issue 17, item 1): the caseload shows and searches them.
+RESIDENTS_OPTIONAL = ("street", "place")
 # The Dutch column names a municipality's export may carry (issue 15, item 5).
-RESIDENTS_ALIASES = {"naam": "name", "geboortedatum": "birthdate", "huisnr": "huisnummer"}
-# Optional columns (issue 15, item 11): the regisseur reads the street and place, not
-# only "3317AB 12". Kept inside the sealed identity, like the rest.
-OPTIONAL_COLUMNS = ("straat", "woonplaats")
-
-
-def normalize_name(name: str) -> str:
-    """Case, accents and spacing do not make a different person."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(plain.casefold().replace(".", " ").split())
+RESIDENTS_ALIASES = {"naam": "name", "geboortedatum": "birthdate", "huisnr": "huisnummer",
+                     "straat": "street", "straatnaam": "street", "woonplaats": "place",
+                     "plaats": "place"}
 
 
 @dataclass(frozen=True)
@@ -72,7 +66,7 @@ def _household_for(session: Session, ctx: HubContext, postcode: str, huisnummer:
 
 def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> ImportResult:
     """Add or update residents from a ``bsn,name,birthdate,postcode,huisnummer`` CSV,
-    optionally followed by ``straat`` and/or ``woonplaats`` (kept when not empty).
+    with ``street`` (``straat``) and ``place`` (``woonplaats``) columns when present.
 
     The separator (``;``, ``,`` or tab) is taken from the header line; the header's
     case, spaces and a BOM do not matter, nor the columns' order, and Dutch names
@@ -80,7 +74,8 @@ def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> I
     saying which columns differ.
 
     Lines with errors are skipped and reported by line number and field; good
-    lines are kept. Residents at one address form one household.
+    lines are kept. Residents at one address form one household. Each resident's
+    search tokens are replaced (:mod:`hub.core.search`).
     """
     first = stream.readline()
     if not first.strip():
@@ -88,8 +83,7 @@ def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> I
     separator = detect_separator(first)
     header_reader = csv.reader([first], delimiter=separator)
     columns = match_header(next(header_reader), RESIDENTS_HEADER, ordered=False,
-                           aliases=RESIDENTS_ALIASES,
-                           optional=OPTIONAL_COLUMNS)
+                           aliases=RESIDENTS_ALIASES, optional=RESIDENTS_OPTIONAL)
     # The header is read; DictReader goes on with the same stream under the hub's names.
     reader = csv.DictReader(stream, fieldnames=columns, delimiter=separator)
     imported = updated = 0
@@ -99,7 +93,7 @@ def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> I
         if None in row or any(value is None for value in row.values()):
             more = "more" if None in row else "fewer"
             errors.append((line, "line", f"has {more} columns than the header's "
-                                         f"{len(RESIDENTS_HEADER)}"))
+                                         f"{len(columns)}"))
             continue
         try:
             bsn = validate_bsn(row["bsn"] or "")
@@ -135,10 +129,10 @@ def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> I
         subject = ctx.pseudonyms.subject(bsn)
         identity = {"name": name, "birthdate": birthdate or None,
                     "postcode": postcode, "huisnummer": huisnummer}
-        for column in OPTIONAL_COLUMNS:
-            value = (row.get(column) or "").strip()
+        for extra in RESIDENTS_OPTIONAL:
+            value = " ".join((row.get(extra) or "").split())
             if value:
-                identity[column] = value[:200]
+                identity[extra] = value[:200]
         resident = session.get(Resident, subject)
         if resident is None:
             resident = Resident(subject=subject, household_id=household.id,
@@ -150,6 +144,8 @@ def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> I
         resident.household_id = household.id
         resident.address_key = household.address_key
         resident.identity_sealed = ctx.cipher.seal(identity, context=f"resident:{subject}")
+        index_resident(session=session, ctx=ctx, subject=subject, household_id=household.id,
+                       identity=identity)
     return ImportResult(imported=imported, updated=updated, errors=errors)
 
 

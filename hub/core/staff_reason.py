@@ -45,4 +45,7 @@ def staff_reason(*, session: Session, ctx: HubContext, item: Any, source_name: s
     if item.basis == "safety":
         safety = ctx.policy.safety.get(item.basis_ref or "")
         return explain.staff_reason_safety(title=safety.title if safety else "meldrecht")
+    if item.basis == "own_request":
+        # The resident's own question (issue 17): the staff sentence is the stored one.
+        return explain.reason_own_request()
     return "Dit is met het wijkteam gedeeld."

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.api.security import security_headers
 from hub.web import auth, beheer, mijn, oidc_login, outreach, werkplek
+from hub.web import plan as plan_pages
 from hub.web.render import page, redirect
 from hub.web.session import LoginRequired, WebError
 
@@ -38,7 +39,7 @@ def is_page(request: Request) -> bool:
 def install(app: FastAPI) -> None:
     """Add the screens, their stylesheet and their error pages to the app."""
     ctx = app.state.hub
-    for module in (auth, oidc_login, mijn, werkplek, outreach, beheer):
+    for module in (auth, oidc_login, plan_pages, mijn, werkplek, outreach, beheer):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -87,7 +87,7 @@ def _represented(ctx, session: Session, who) -> list[Represented]:
     return people
 
 
-def _acting(ctx, session: Session, who, namens: str | None) -> Represented | None:
+def acting_person(ctx, session: Session, who, namens: str | None) -> Represented | None:
     """The person acted for (``?namens=``), or None for the resident's own page."""
     if namens is None:
         return None
@@ -102,7 +102,7 @@ def _topic(catalog, type_name: str) -> str:
     return mt.topic if mt is not None else "een melding"
 
 
-def _query(namens: str | None) -> str:
+def namens_query(namens: str | None) -> str:
     return "?" + urlencode({"namens": namens}) if namens else ""
 
 
@@ -116,7 +116,7 @@ def _checked(value: str) -> str:
 def overview(request: Request, ctx: ContextDep, session: SessionDep, who: ResidentPage,
              melding: str | None = None, namens: str | None = None) -> Response:
     """The resident's page: questions, consents, what is known, what was shared, who looked."""
-    acting = _acting(ctx, session, who, namens)
+    acting = acting_person(ctx, session, who, namens)
     on_behalf_of = acting.id if acting else None
     try:
         requests = [r for r in me_api.my_requests(ctx=ctx, session=session, resident=who,
@@ -146,21 +146,21 @@ def overview(request: Request, ctx: ContextDep, session: SessionDep, who: Reside
                 requests=requests, consents=consents, known=known, shared=shared_lines,
                 looked=looked, looked_lines=group_repeats(looked.items) if looked else [],
                 team=team, tried=tried, notice=NOTICES.get(melding or ""), acting=acting,
-                represented=_represented(ctx, session, who), q=_query(on_behalf_of))
+                represented=_represented(ctx, session, who), q=namens_query(on_behalf_of))
 
 
 @router.get("/toestemming/{consent_id}/intrekken")
 def confirm_revoke(consent_id: str, request: Request, ctx: ContextDep, session: SessionDep,
                    who: ResidentPage, namens: str | None = None) -> Response:
     """Ask once more before revoking: what stops, and what does not."""
-    acting = _acting(ctx, session, who, namens)
+    acting = acting_person(ctx, session, who, namens)
     try:
         consent = me_api.my_consent(consent_id=_checked(consent_id), ctx=ctx, session=session,
                                     resident=who, on_behalf_of=acting.id if acting else None)
     except HubProblem as exc:
         raise _from_problem(exc) from None
     return page(request, ctx, "mijn/intrekken.html", title="Toestemming intrekken",
-                consent=consent, acting=acting, q=_query(acting.id if acting else None))
+                consent=consent, acting=acting, q=namens_query(acting.id if acting else None))
 
 
 def _back(namens: str | None, melding: str, anchor: str = "") -> str:
@@ -172,7 +172,7 @@ def _back(namens: str | None, melding: str, anchor: str = "") -> str:
 def revoke(consent_id: str, request: Request, ctx: ContextDep, session: SessionDep,
            who: ResidentPage, namens: str | None = None) -> Response:
     """Revoke: effective before this answers."""
-    acting = _acting(ctx, session, who, namens)
+    acting = acting_person(ctx, session, who, namens)
     try:
         me_api.revoke_consent(consent_id=_checked(consent_id), ctx=ctx, session=session,
                               resident=who, on_behalf_of=acting.id if acting else None)
@@ -185,7 +185,7 @@ def revoke(consent_id: str, request: Request, ctx: ContextDep, session: SessionD
 def approve(request_id: str, request: Request, ctx: ContextDep, session: SessionDep,
             who: ResidentPage, namens: str | None = None) -> Response:
     """Say yes to a question: consent for exactly that partner and kind of data."""
-    acting = _acting(ctx, session, who, namens)
+    acting = acting_person(ctx, session, who, namens)
     try:
         me_api.approve(request_id=_checked(request_id), ctx=ctx, session=session, resident=who,
                        on_behalf_of=acting.id if acting else None)
@@ -198,7 +198,7 @@ def approve(request_id: str, request: Request, ctx: ContextDep, session: Session
 def deny(request_id: str, request: Request, ctx: ContextDep, session: SessionDep,
          who: ResidentPage, namens: str | None = None) -> Response:
     """Say no to a question: the held messages are not shared."""
-    acting = _acting(ctx, session, who, namens)
+    acting = acting_person(ctx, session, who, namens)
     try:
         me_api.deny(request_id=_checked(request_id), ctx=ctx, session=session, resident=who,
                     on_behalf_of=acting.id if acting else None)

@@ -25,7 +25,8 @@ PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action '
 _EXTRA_FIELD_WORDS = {"description": "omschrijving", "kind": "soort", "postcode": "postcode",
                       "huisnummer": "huisnummer", "summary": "samenvatting"}
 _BASIS_WORDS = {"consent": "toestemming van de bewoner", "statute": "de wet",
-                "safety": "veiligheid (meldrecht)"}
+                "safety": "veiligheid (meldrecht)",
+                "own_request": "de eigen vraag van de bewoner"}
 _STATUS_WORDS = {"new": "nieuw", "taken_up": "opgepakt", "closed": "afgesloten"}
 _CONSENT_STATUS_WORDS = {"active": "geldig", "revoked": "ingetrokken", "expired": "verlopen",
                          "refused": "geweigerd", "pending": "open", "approved": "toegestaan",

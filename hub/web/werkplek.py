@@ -1,4 +1,5 @@
-"""The regisseur's screens (``/werkplek``): the wijk's inbox, one item, one household's plan.
+"""The regisseur's screens (``/werkplek``): the caseload ("Mijn huishoudens"), the wijk's
+inbox (``/werkplek/inbox``), one item, one household's plan.
 
 Every read and action goes through the same functions as the API routes
 (:mod:`hub.api.inbox`, and so :mod:`hub.core.reads`, the one read path): the same
@@ -20,12 +21,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from consent import explain
+from hub.api import caseload as caseload_api
 from hub.api import inbox as inbox_api
 from hub.api.deps import ContextDep, SessionDep
 from hub.api.schemas import OpenConfidential
 from hub.core.errors import HubProblem
 from hub.core.reads import household_view
 from hub.web.deps import CsrfChecked, InboxPage, RegisseurAction, valid_id
+from hub.web.plan import date_words
 from hub.web.render import page, redirect
 from hub.web.session import WebError
 
@@ -35,7 +38,9 @@ BASES = (("consent", "toestemming"), ("statute", "wet"), ("safety", "veiligheid"
 STATUSES = (("new", "nieuw"), ("taken_up", "opgepakt"), ("closed", "afgesloten"))
 NOTICES = {"opgepakt": "U heeft deze melding opgepakt. De afzender ziet dat er hulp is "
                        "gestart.",
-           "afgesloten": "U heeft deze melding afgesloten."}
+           "afgesloten": "U heeft deze melding afgesloten.",
+           "gekoppeld": "De melding hoort nu bij de bewoner. U ziet wat de toestemmingen van "
+                        "die bewoner toelaten."}
 
 
 def _not_found() -> WebError:
@@ -63,6 +68,35 @@ def _types(ctx) -> list[tuple[str, str]]:
 
 
 @router.get("")
+def caseload(request: Request, ctx: ContextDep, session: SessionDep, who: InboxPage,
+             zoek: str | None = None, pagina: str | None = None) -> Response:
+    """"Mijn huishoudens" (a regisseur), or the wijk's households without a regisseur and
+    the items still to be attached (a team lead); searchable, paged. Same function as
+    ``GET /api/v1/caseload``."""
+    q = (zoek or "").strip()[:200] or None
+    number = int(pagina) if pagina and pagina.isdigit() and 0 < int(pagina) < 10_000 else 1
+    error = None
+    try:
+        listing = caseload_api.caseload(ctx=ctx, session=session, staff=who, q=q,
+                                        offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    except HubProblem as exc:
+        if exc.status != 422:
+            raise _from_problem(exc) from None
+        session.rollback()
+        error = ("Zoek op een woord van minstens 2 letters, een postcode of een "
+                 "huisnummer.")
+        listing = caseload_api.CaseloadPage(total=0, offset=0, limit=PAGE_SIZE, entries=[])
+    pages = max(1, -(-listing.total // PAGE_SIZE))
+    sections = {name: [e for e in listing.entries if e.section == name]
+                for name in ("mine", "unassigned", "triage")}
+    return page(request, ctx, "werkplek/caseload.html",
+                title="Mijn huishoudens" if who.role == "regisseur" else "Huishoudens",
+                listing=listing, sections=sections, zoek=q or "", error=error,
+                number=number, pages=pages, date_words=date_words,
+                status=422 if error else 200)
+
+
+@router.get("/inbox")
 def inbox(request: Request, ctx: ContextDep, session: SessionDep, who: InboxPage,
           type: str | None = None, grondslag: str | None = None, status: str | None = None,
           pagina: str | None = None) -> Response:
@@ -206,7 +240,8 @@ def _outbound_entries(ctx, house) -> list[Entry]:
 
 
 _OUT_WORDS = {"queued": "wordt verstuurd", "delivered": "aangekomen",
-              "failed": "niet aangekomen; de beheerder kijkt ernaar"}
+              "failed": "niet aangekomen; de beheerder kijkt ernaar",
+              "withheld": "niet verstuurd: de toestemming van de bewoner geldt niet meer"}
 
 
 @router.get("/huishouden/{household_id}")
@@ -229,7 +264,6 @@ def household(household_id: str, request: Request, ctx: ContextDep, session: Ses
     entries += _consent_entries(house)
     entries.sort(key=lambda e: e.at, reverse=True)
     session.commit()
-    names = sorted({str(v.data["name"]) for v in views if v.data.get("name")})
     return page(request, ctx, "werkplek/huishouden.html", title="Huishouden",
-                entries=entries, names=names, regisseur=house.regisseur,
+                entries=entries, members=house.members, regisseur=house.regisseur,
                 open_items=sum(1 for v in views if v.item.status != "closed"))

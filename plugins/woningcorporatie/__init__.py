@@ -46,3 +46,9 @@ def wijkhub_message_types() -> list[MessageType]:
 def wijkhub_csv_formats() -> list[CsvFormat]:
     """The monthly arrears export: one line per tenant in arrears."""
     return RENT.csv_formats()
+
+
+@hookimpl
+def wijkhub_plan_partner_kinds() -> list[str]:
+    """A corporation takes part in household plans (a payment plan for the arrears, issue 17)."""
+    return [KIND]

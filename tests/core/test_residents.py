@@ -114,7 +114,7 @@ def test_reimport_updates_instead_of_duplicating(ctx):
     ("bsn,name,name,postcode,huisnummer", "repeated column(s) name"),
     ("", "the file is empty"),
     ("bsn,name,birthdate,postcode,huisnummer,telefoon", "unknown column 6"),
-    ("bsn,name,birthdate,postcode,huisnummer,straat,straat", "repeated column(s) straat"),
+    ("bsn,name,birthdate,postcode,huisnummer,straat,straat", "repeated column(s) street"),
 ])
 def test_wrong_header_is_refused_saying_what_differs(ctx, header, why):
     with pytest.raises(ValueError) as refused:

@@ -82,6 +82,7 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/batches/{batch_id}": rule("key", partner=200, other_partner=404),
     "GET /api/v1/messages/{message_id}": rule("key", partner=200, other_partner=404),
     "GET /api/v1/inbox": rule("token", regisseur=200, other_regisseur=200, teamlead=200),
+    "GET /api/v1/caseload": rule("token", regisseur=200, other_regisseur=200, teamlead=200),
     "GET /api/v1/inbox/{item_id}": rule("token", regisseur=200, other_regisseur=404,
                                         teamlead=200),
     "POST /api/v1/inbox/{item_id}/take-up": rule("token", regisseur=200, other_regisseur=404),
@@ -92,6 +93,25 @@ RULES: dict[str, Rule] = {
                                                   teamlead=200),
     "POST /api/v1/households/{household_id}/regisseur": rule(
         "token", regisseur=200, other_regisseur=404, teamlead=200),
+    # The household plan (issue 17): the wijk's staff read it, only its regisseur writes,
+    # the operator never sees it.
+    "GET /api/v1/households/{household_id}/plan": rule(
+        "token", regisseur=200, other_regisseur=404, teamlead=200),
+    "PUT /api/v1/households/{household_id}/plan": rule(
+        "token", regisseur=200, other_regisseur=404),
+    "POST /api/v1/households/{household_id}/plan/agreements/{agreement_id}/state": rule(
+        "token", regisseur=200, other_regisseur=404),
+    # The world's item was matched, not triaged: its regisseur gets past the checks to 409.
+    "POST /api/v1/inbox/{item_id}/attach": rule("token", regisseur=409, other_regisseur=404),
+    "GET /api/v1/me/plan": rule("token", resident=200, other_resident=200),
+    # Bob's household has no plan to answer.
+    "POST /api/v1/me/plan/agree": rule("token", resident=201, other_resident=404),
+    "POST /api/v1/me/plan/comment": rule("token", resident=201, other_resident=404),
+    "POST /api/v1/me/plan/suggest": rule("token", resident=201, other_resident=404),
+    "POST /api/v1/me/questions": rule("token", resident=201, other_resident=201),
+    # No agreement was shared with either partner in this world: the same 404 as for an
+    # agreement of another partner (tests/api/test_plan_sharing.py has the 201).
+    "POST /api/v1/plan/progress": rule("key", partner=404, other_partner=404),
     "GET /api/v1/withholdings": rule("token", teamlead=200, operator=200),
     "GET /api/v1/outreach": rule("token", regisseur=200, other_regisseur=200, teamlead=200),
     "GET /api/v1/outreach/{case_id}": rule("token", regisseur=200, other_regisseur=404,
@@ -206,6 +226,19 @@ BODIES.update({
     "POST /fhir/r4/Task": lambda w: {"json": {"resourceType": "Task"}, "headers": {
         "content-type": "application/fhir+json"}},
     "POST /api/v1/referrals/poh": lambda w: {"json": _poh(w)},
+    "PUT /api/v1/households/{household_id}/plan": lambda w: {"json": w.plan_body},
+    "POST /api/v1/households/{household_id}/plan/agreements/{agreement_id}/state": lambda w: {
+        "json": {"state": "done"}},
+    "POST /api/v1/inbox/{item_id}/attach": lambda w: {"json": {"bsn": w.anna.bsn}},
+    # Anna's household has a plan before she answers it.
+    "POST /api/v1/me/plan/agree": lambda w: {"json": None} if w.agreement_id else {},
+    "POST /api/v1/me/plan/comment": lambda w: {"json": {"text": "Goed plan"}}
+    if w.agreement_id else {},
+    "POST /api/v1/me/plan/suggest": lambda w: {"json": {"text": "Liever op dinsdag"}}
+    if w.agreement_id else {},
+    "POST /api/v1/me/questions": lambda w: {"json": {"text": "Wanneer komt u langs?"}},
+    "POST /api/v1/plan/progress": lambda w: {"json": {"agreement_id": "no-such-agreement",
+                                                      "state": "done"}},
 })
 # Per path parameter: an id of an object of the first caller of each pair.
 IDS: dict[str, Callable[[Any], str]] = {
@@ -223,6 +256,7 @@ IDS: dict[str, Callable[[Any], str]] = {
     "withholding_id": lambda w: w.withholding_id,
     "report_id": lambda w: w.report_id,
     "case_id": lambda w: w.case_id,
+    "agreement_id": lambda w: w.agreement_id,
 }
 
 
@@ -325,6 +359,18 @@ class World:
 
         with self.ctx.sessions() as session:
             return session.get(Resident, self.ctx.pseudonyms.subject(self.anna.bsn)).household_id
+
+    @property
+    def plan_body(self) -> dict[str, Any]:
+        return {"goals": [{"domain": "wonen", "text": "Een rustig huis"}],
+                "agreements": [{"domain": "wonen", "text": "Ik ruim op", "who": "resident"}],
+                "evaluation_date": "2027-03-01"}
+
+    @cached_property
+    def agreement_id(self) -> str:
+        plan = self._ok(self.client.put(f"/api/v1/households/{self.household_id}/plan",
+                                        json=self.plan_body, headers=self.headers["regisseur"]))
+        return plan["agreements"][0]["id"]
 
     @cached_property
     def veilig_thuis(self) -> dict[str, str]:

@@ -293,3 +293,23 @@ def test_reencryption_is_safe_while_the_hub_writes(ctx):
     with ctx.sessions() as session:
         names = {resident_identity(ctx, r)["name"] for r in session.scalars(select(Resident))}
     assert names == {p.name for p in renamed}  # the latest write won, nothing reverted
+
+
+def test_the_plan_is_resealed_and_counted_like_every_sealed_column(ctx, client):
+    """Issue 17: a plan's body, the resident's answer and a partner's note rotate too."""
+    from tests.api.test_plan import household_of, plan_body
+    from tests.utils.builders import resident
+
+    anna = person(1)
+    register(ctx, anna)
+    hid = household_of(ctx, anna)
+    assert client.put(f"/api/v1/households/{hid}/plan", json=plan_body(),
+                      headers=regisseur(ctx)).status_code == 200
+    assert client.post("/api/v1/me/plan/comment", json={"text": "Goed zo"},
+                       headers=resident(ctx, anna)).status_code == 201
+    assert usage(ctx) == {"k1": 3}  # the resident, the plan version, the comment
+    rotate_data_key(ctx.keys.provider)
+    assert reencrypt_all(ctx=ctx).resealed == 3
+    assert usage(ctx) == {"k1": 0, "k2": 3}
+    plan = client.get(f"/api/v1/households/{hid}/plan", headers=regisseur(ctx)).json()
+    assert plan["responses"][0]["text"] == "Goed zo" and plan["goals"]

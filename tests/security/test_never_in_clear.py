@@ -35,7 +35,13 @@ STRANGER_BSN = "123456782"  # valid, but not in the registry: the message goes t
 REF_BSN = person(7003).bsn  # a partner that uses a BSN as its own reference (issue 13, item 10)
 VALUES = ["98765.43", "HC-ZEBRA-7731", "+31612345678", "fatima.amrani@example.nl",
           "Geluidsoverlast bij de buren in de nacht", "Woonconsulent Bakhuizen",
-          "Kees Onbekend-Tromp", "4321.09"]
+          "Kees Onbekend-Tromp", "4321.09",
+          # The household plan (issue 17): goal, agreements, a network person, the resident's
+          # comment and question, the partner's progress note.
+          "Schuldenvrij voor Koningsdag", "Budgetcoach Zwaluwstraat bellen",
+          "buurvrouw Henriette", "Liever op woensdag Quokka", "Wie betaalt de Zeppelinrekening",
+          "Regeling Flamingo afgesproken", "Betalingsregeling Kolibrie"]
+PLAN_ENDPOINT = "https://api.plan-partner.test/wijkhub"
 
 
 def message(who, ref, *, by_bsn=False, amount="98765.43"):
@@ -160,6 +166,7 @@ def test_a_full_story_leaves_nothing_in_clear(tmp_path, monkeypatch, logs):
             assert client.get("/api/v1/me/audit", headers=fatima).json()["total"] > 3
             consent = client.get("/api/v1/me/consents", headers=joost).json()[0]
             client.post(f"/api/v1/me/consents/{consent['id']}/revoke", headers=joost)
+            _plan_story(ctx, client, worker, staff, fatima, page)
 
             # Rotating from the environment is the operator's job; here the document moves on.
             new_doc = json.loads(json.dumps(keys_doc))
@@ -181,6 +188,45 @@ def test_a_full_story_leaves_nothing_in_clear(tmp_path, monkeypatch, logs):
     finally:
         ctx.dispose()
     _assert_nowhere(secrets, _files(data_dir), logs.lines)
+
+
+def _plan_story(ctx, client, worker, staff, fatima, page) -> None:
+    """Issue 17: a triage item attached, a plan written and shared, answered, a question."""
+    import httpx
+    import respx
+
+    triage = next(i for i in page["items"] if i["triage"])
+    assert client.post(f"/api/v1/inbox/{triage['id']}/attach", json={"bsn": FATIMA.bsn},
+                       headers=staff).status_code == 200
+    partner_id, partner_key = partner(ctx, "Woonbron Plan", endpoint=PLAN_ENDPOINT)
+    with ctx.sessions() as session:
+        from hub.core.models import Resident
+        household = session.get(Resident, ctx.pseudonyms.subject(FATIMA.bsn)).household_id
+    plan = client.put(f"/api/v1/households/{household}/plan", headers=staff, json={
+        "goals": [{"domain": "financien", "text": "Schuldenvrij voor Koningsdag"}],
+        "agreements": [
+            {"domain": "financien", "text": "Budgetcoach Zwaluwstraat bellen",
+             "who": "network", "network_person": "buurvrouw Henriette"},
+            {"domain": "wonen", "text": "Betalingsregeling Kolibrie", "who": "partner",
+             "partner_id": partner_id}],
+        "evaluation_date": "2027-03-01"})
+    assert plan.status_code == 200, plan.text
+    asked = [r for r in client.get("/api/v1/me/requests", headers=fatima).json()
+             if r["status"] == "pending"]
+    client.post(f"/api/v1/me/requests/{asked[0]['id']}/approve", headers=fatima)
+    with respx.mock(assert_all_called=True) as mock:
+        mock.post(PLAN_ENDPOINT).mock(return_value=httpx.Response(200, json={}))
+        worker.drain()
+    agreement = plan.json()["agreements"][1]["id"]
+    assert client.post("/api/v1/plan/progress", headers=partner_key, json={
+        "agreement_id": agreement, "state": "in_progress",
+        "note": "Regeling Flamingo afgesproken"}).status_code == 201
+    assert client.post("/api/v1/me/plan/comment", headers=fatima,
+                       json={"text": "Liever op woensdag Quokka"}).status_code == 201
+    assert client.post("/api/v1/me/questions", headers=fatima,
+                       json={"text": "Wie betaalt de Zeppelinrekening"}).status_code == 201
+    shown = client.get("/api/v1/me/plan", headers=fatima).text
+    assert "Schuldenvrij voor Koningsdag" in shown and "Regeling Flamingo" in shown
 
 
 class _MemoryProvider:

@@ -49,6 +49,7 @@ PAGES: dict[str, dict[str, int]] = {
     "POST /mijn/vraag/{request_id}/toestaan": rule(resident=303, other_resident=404),
     "POST /mijn/vraag/{request_id}/weigeren": rule(resident=303, other_resident=404),
     "GET /werkplek": rule(regisseur=200, other_regisseur=200, teamlead=200),
+    "GET /werkplek/inbox": rule(regisseur=200, other_regisseur=200, teamlead=200),
     "GET /werkplek/melding/{item_id}": rule(regisseur=200, other_regisseur=404, teamlead=200),
     "POST /werkplek/melding/{item_id}/openen": rule(regisseur=200, other_regisseur=404,
                                                     teamlead=200),
@@ -61,6 +62,19 @@ PAGES: dict[str, dict[str, int]] = {
                                                              other_regisseur=404),
     "POST /werkplek/vroegsignalering/{case_id}/afsluiten": rule(regisseur=303,
                                                                 other_regisseur=404),
+    # The household plan (issue 17). A save with a valid form redirects (303); the resident
+    # answers a plan only once there is one (Bob's household has none: 404).
+    "GET /werkplek/huishouden/{household_id}/plan": rule(regisseur=200, other_regisseur=404,
+                                                         teamlead=200),
+    "POST /werkplek/huishouden/{household_id}/plan": rule(regisseur=303, other_regisseur=404),
+    "GET /mijn/plan": rule(resident=200, other_resident=200),
+    # The world's item is matched, not in triage: its regisseur hears "al gekoppeld" (409).
+    "GET /werkplek/melding/{item_id}/koppelen": rule(regisseur=409, other_regisseur=404),
+    "POST /werkplek/melding/{item_id}/koppelen": rule(regisseur=409, other_regisseur=404),
+    "POST /mijn/plan/akkoord": rule(resident=303, other_resident=404),
+    "POST /mijn/plan/reactie": rule(resident=303, other_resident=404),
+    "POST /mijn/plan/vraag": rule(resident=303, other_resident=303),
+    "POST /mijn/plan/delen/{request_id}/{answer}": rule(resident=303, other_resident=404),
     "GET /beheer": rule(operator=200),
     "POST /beheer/dode-berichten/{dead_letter_id}/opnieuw": rule(operator=303),
 }
@@ -170,9 +184,30 @@ class World:
         with self.ctx.sessions() as session:
             return str(session.scalar(select(DeadLetter.id)))
 
+    answer = "ja"  # the resident's answer in /mijn/plan/delen/{request_id}/{answer}
+
+    @cached_property
+    def plan(self) -> dict:
+        """Anna's household plan, written by the regisseur through the API."""
+        from tests.utils.builders import regisseur
+
+        answer = self.api.put(f"/api/v1/households/{self.household_id}/plan",
+                              headers=regisseur(self.ctx), json={
+                                  "goals": [{"domain": "wonen", "text": "Een rustig huis"}],
+                                  "agreements": [], "evaluation_date": "2027-03-01"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
     def body(self, operation: str, role: str) -> dict[str, str]:
         """The form a POST sends: the caller's CSRF token, and what the page would send."""
         data = {"csrf": self.csrf(role)}
+        if operation.startswith("POST /mijn/plan/") and self.plan:
+            data.update({"tekst": "Kunt u mij bellen?", "soort": "opmerking"})
+        if operation.endswith("/koppelen"):
+            data.update({"bsn": self.anna.bsn})
+        if operation == "POST /werkplek/huishouden/{household_id}/plan":
+            data.update({"goals": "1", "goal-0-domain": "wonen", "goal-0-text": "Rust",
+                         "agreements": "0", "evaluation_date": "2027-03-01"})
         if operation == "POST /inloggen":
             data.update({"rol": "operator"})
         if operation.endswith("/openen"):
@@ -265,12 +300,13 @@ def _crawl(client, start: str) -> tuple[dict[str, int], list[tuple[str, str]]]:
 
 def test_every_page_renders_for_every_role_in_plain_dutch(world):
     # Signals, a consent to revoke, a dead letter: something on every page.
-    assert world.signals and world.consent_id and world.dead_letter_id
+    assert world.signals and world.consent_id and world.dead_letter_id and world.plan
     starts = {"resident": "/mijn", "regisseur": "/werkplek", "teamlead": "/werkplek",
               "operator": "/beheer", "anonymous": "/inloggen"}
     odd = ["/mijn/toestemming/%00/intrekken", "/mijn/toestemming/onbekend/intrekken",
            "/werkplek/melding/onbekend", "/werkplek/huishouden/%27%3B", "/mijn/bestaat-niet",
-           "/werkplek?type=x&grondslag=y&status=z&pagina=-4", "/beheer?melding=<b>",
+           "/werkplek/inbox?type=x&grondslag=y&status=z&pagina=-4",
+           "/werkplek?zoek=%00&pagina=-4", "/werkplek?zoek=" + "x" * 300, "/beheer?melding=<b>",
            "/inloggen?volgende=//evil.example"]
     for role, start in starts.items():
         client = world.clients[role]

@@ -76,7 +76,8 @@ def test_the_story_through_the_screens(browser, story):
 
     # 2. The regisseur of Krispijn sees it, with why, and takes it up.
     anna = login(browser, hub, as_staff("Inloggen als regisseur"))
-    assert anna.url.endswith("/werkplek")
+    assert anna.url.endswith("/werkplek")  # Mijn huishoudens: none of hers yet
+    anna.get_by_role("navigation", name="Werkplek").get_by_role("link", name="Inbox").click()
     items = anna.locator(".lijst .regel")
     assert items.count() == 2  # Fatima's arrears (statute) and nuisance (consent)
     check_accessibility(anna)
@@ -117,7 +118,7 @@ def test_the_story_through_the_screens(browser, story):
     screenshot(fatima, "mijn-overzicht")
 
     # 4. The regisseur no longer sees it: gone from the inbox and from its own address.
-    anna.goto("/werkplek")
+    anna.goto("/werkplek/inbox")
     assert anna.locator(".lijst .regel").count() == 1
     assert "Geluidsoverlast" not in anna.locator("main").inner_text()
     response = anna.goto(item_url)

@@ -42,7 +42,8 @@ from tests.web.visibility import (
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 # The staff routes and pages that can show an item, a household or an outbound message.
-SHOWS = re.compile(r"^/api/v1/(inbox|households|referrals|wmo|veiligthuis|withholdings|outreach)"
+SHOWS = re.compile(r"^/api/v1/(inbox|caseload|households|referrals|wmo|veiligthuis|withholdings"
+                   r"|outreach)"
                    r"(/|$)|^/werkplek(/|$)")
 REASON = "Huisbezoek voorbereiden"
 
@@ -93,7 +94,11 @@ MATRIX: dict[str, Probe] = {
     "GET /api/v1/veiligthuis/reports/{report_id}": Probe(
         "outbound", _get("/api/v1/veiligthuis/reports/{x}"),
         ("vt_report", "status_back", "poh")),
-    "GET /werkplek": Probe("list", _get("/werkplek")),
+    "GET /werkplek/inbox": Probe("list", _get("/werkplek/inbox")),
+    # The caseload lists a viewer's own households (anna's, here) or the unassigned ones
+    # (none here): who sees which item in it is tests/api/test_caseload.py; here, no leak.
+    "GET /werkplek": Probe("list", _get("/werkplek"), lists_items=False),
+    "GET /api/v1/caseload": Probe("list", _get("/api/v1/caseload"), lists_items=False),
     "GET /werkplek/melding/{item_id}": Probe("item", _get("/werkplek/melding/{x}"), ITEMS),
     "POST /werkplek/melding/{item_id}/openen": Probe(
         "item", _post_form("/werkplek/melding/{x}/openen", {"reden": REASON}), ITEMS),
@@ -120,12 +125,30 @@ MATRIX: dict[str, Probe] = {
         "exempt", why="the attempt form (calls the API's write above)"),
     "POST /werkplek/vroegsignalering/{case_id}/afsluiten": Probe(
         "exempt", why="the close form (calls the API's write above)"),
+    # The plan (issue 17) shows no item; it is the household's, so another wijk's is 404.
+    "GET /api/v1/households/{household_id}/plan": Probe(
+        "household", _get("/api/v1/households/{x}/plan"), lists_items=False),
+    "GET /werkplek/huishouden/{household_id}/plan": Probe(
+        "household", _get("/werkplek/huishouden/{x}/plan"), lists_items=False),
+    # Attaching a triage item: an item the viewer may not see stays untouched (404).
+    "POST /api/v1/inbox/{item_id}/attach": Probe(
+        "action", _post_json("/api/v1/inbox/{x}/attach", {"bsn": "111222333"}), ITEMS),
+    "GET /werkplek/melding/{item_id}/koppelen": Probe(
+        "action", _get("/werkplek/melding/{x}/koppelen"), ITEMS),
+    "POST /werkplek/melding/{item_id}/koppelen": Probe(
+        "action", _post_form("/werkplek/melding/{x}/koppelen", {"bsn": "111222333"}), ITEMS),
     "GET /api/v1/withholdings": Probe("list", _get("/api/v1/withholdings"),
                                       lists_items=False),
     # Writes: they show nothing of an item the caller could not see already.
     "POST /api/v1/households/{household_id}/regisseur": Probe(
         "exempt", why="designation (a write; rules in tests/plugins/veiligthuis)"),
     "POST /api/v1/referrals/poh": Probe("exempt", why="a new referral (a write)"),
+    "PUT /api/v1/households/{household_id}/plan": Probe(
+        "exempt", why="a new plan version (a write; answers with the plan, no item)"),
+    "POST /werkplek/huishouden/{household_id}/plan": Probe(
+        "exempt", why="a new plan version (a write; redirects to the plan)"),
+    "POST /api/v1/households/{household_id}/plan/agreements/{agreement_id}/state": Probe(
+        "exempt", why="an agreement's state (a write; answers with the plan, no item)"),
     "POST /api/v1/veiligthuis/reports": Probe("exempt", why="a new report (a write)"),
     "POST /api/v1/wmo/requests": Probe("exempt", why="a new Wmo request (a write)"),
     "POST /api/v1/withholdings/{withholding_id}/review": Probe(

@@ -51,7 +51,7 @@ def test_take_up_and_close_on_the_screen_tell_the_sender(ctx, web, worker, statu
                     json=arrears(who, ref="A-5")).status_code == 202
     worker.drain()
     _login(web, rol="regisseur", wijk="krispijn")
-    inbox = web.get("/werkplek").text
+    inbox = web.get("/werkplek/inbox").text
     assert "Karin Visser" in inbox
     item = inbox.split('href="/werkplek/melding/', 1)[1].split('"', 1)[0]
     page = web.get(f"/werkplek/melding/{item}").text
@@ -82,7 +82,7 @@ def test_a_team_lead_reads_along_but_has_no_buttons(ctx, web, worker, status_bac
     web.post("/api/v1/messages", headers=woonbron, json=arrears(who, ref="A-6"))
     worker.drain()
     _login(web, rol="teamlead", wijk="krispijn")
-    inbox = web.get("/werkplek").text
+    inbox = web.get("/werkplek/inbox").text
     assert "kijkt mee als teamleider" in inbox
     item = inbox.split('href="/werkplek/melding/', 1)[1].split('"', 1)[0]
     page = web.get(f"/werkplek/melding/{item}").text
@@ -99,7 +99,7 @@ def test_an_over_long_summary_is_refused_in_dutch(ctx, web, worker, status_back)
     web.post("/api/v1/messages", headers=woonbron, json=arrears(who, ref="A-7"))
     worker.drain()
     _login(web, rol="regisseur", wijk="krispijn")
-    inbox = web.get("/werkplek").text
+    inbox = web.get("/werkplek/inbox").text
     item = inbox.split('href="/werkplek/melding/', 1)[1].split('"', 1)[0]
     csrf = csrf_of(web.get(f"/werkplek/melding/{item}").text)
     answer = web.post(f"/werkplek/melding/{item}/afsluiten",
@@ -126,12 +126,16 @@ def test_the_household_plan_shows_no_housemates_consent_and_no_refusal(ctx, web,
         "source_kinds": ["woningcorporatie"], "categories": ["financieel"],
         "purpose": "Hulp bij schulden"}).status_code == 201
     _login(web, rol="regisseur", wijk="krispijn")
-    inbox = web.get("/werkplek").text
+    inbox = web.get("/werkplek/inbox").text
     household = inbox.split('href="/werkplek/huishouden/', 1)[1].split('"', 1)[0]
     plan = web.get(f"/werkplek/huishouden/{household}").text
     assert "Huurachterstand" in plan
-    assert "Toestemming" not in plan.split("<h2>Tijdlijn</h2>", 1)[1]
-    assert "Omar" not in plan and "overlast" not in plan
+    timeline = plan.split("<h2>Tijdlijn</h2>", 1)[1]
+    assert "Toestemming" not in timeline
+    assert "Omar" not in timeline and "overlast" not in plan
+    # Issue 17, item 2: his consent for the wijkteam is a basis to know his name as a
+    # member of the household (not what he consented to).
+    assert "Omar Bakri" in plan.split("<h2>Tijdlijn</h2>", 1)[0]
 
 
 def _safety_report(who) -> dict:
@@ -159,7 +163,7 @@ def test_a_confidential_report_opens_on_the_screen_only_with_a_reason(ctx, web, 
                     json=_safety_report(who)).status_code == 202
     worker.drain()
     _login(web, rol="regisseur", wijk="krispijn")
-    inbox = web.get("/werkplek").text
+    inbox = web.get("/werkplek/inbox").text
     item = inbox.split('href="/werkplek/melding/', 1)[1].split('"', 1)[0]
     asked = web.get(f"/werkplek/melding/{item}")
     assert asked.status_code == 200 and "Waarom opent u deze melding?" in asked.text

@@ -90,7 +90,7 @@ def test_the_closing_note_says_what_the_partner_sees(linda):
 @SQLITE
 def test_the_filter_list_uses_the_regisseurs_wording(ctx, web):
     _login(web, rol="regisseur", wijk="krispijn")
-    page = web.get("/werkplek").text
+    page = web.get("/werkplek/inbox").text
     select = page.split('id="f-type"', 1)[1].split("</select>", 1)[0]
     options = re.findall(r">([^<]+)</option>", select)
     assert "Besluit op een Wmo-aanvraag" in options, options
@@ -184,6 +184,6 @@ def test_the_item_shows_street_and_place_when_the_registry_has_them(ctx, web, wo
                     json=arrears(LINDA, ref="S-1")).status_code == 202
     worker.drain()
     _login(web, rol="regisseur", wijk="krispijn")
-    item = web.get("/werkplek").text.split('href="/werkplek/melding/', 1)[1].split('"', 1)[0]
+    item = web.get("/werkplek/inbox").text.split('href="/werkplek/melding/', 1)[1].split('"', 1)[0]
     shown = visible_text(web.get(f"/werkplek/melding/{item}").text)
     assert "Krispijnseweg 3, 3317AB Dordrecht" in shown, shown
