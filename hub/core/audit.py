@@ -115,6 +115,9 @@ _EVENTS = AuditEvent.__table__
 _LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID).with_for_update()
 _INSERT_EVENTS = insert(_EVENTS)
 _UPDATE_HEAD = update(_HEAD).where(_HEAD.c.id == _HEAD_ID)
+# Up to this many rows go in one INSERT ... UPDATE statement (12 parameters a row,
+# far below PostgreSQL's 65,535); more take an executemany INSERT and an UPDATE.
+_ONE_STATEMENT_ROWS = 1000
 # session.info key: the events each open (sub)transaction queued, in recording order.
 _PENDING = "wijkhub.audit.pending"
 
@@ -146,8 +149,9 @@ def _hash_of(row: dict[str, Any]) -> str:
 def append_rows(session: Session, *, ctx: HubContext, rows: list[dict[str, Any]]) -> list[int]:
     """Link ``rows`` onto the chain now, in the caller's transaction; their sequence numbers.
 
-    One head lock, one multi-row INSERT, one head UPDATE and one Ed25519
-    signature, however many rows: the head is held only from here to the commit.
+    One head lock, one multi-row INSERT, one head UPDATE (on PostgreSQL both in
+    one statement) and one Ed25519 signature, however many rows: the head is
+    held only from here to the commit.
     """
     if not rows:
         return []
@@ -158,10 +162,16 @@ def append_rows(session: Session, *, ctx: HubContext, rows: list[dict[str, Any]]
         row = {**row, "seq": seq, "prev_hash": prev}
         row["hash"] = prev = _hash_of(row)
         linked.append(row)
-    session.execute(_INSERT_EVENTS, linked)
-    session.execute(_UPDATE_HEAD, {"seq": seq, "hash": prev,
-                                   "signature": sign_head(ctx.keys, seq, prev),
-                                   "updated_at": ctx.clock()})
+    head = {"seq": seq, "hash": prev, "signature": sign_head(ctx.keys, seq, prev),
+            "updated_at": ctx.clock()}
+    if session.get_bind().dialect.name == "postgresql" and len(linked) <= _ONE_STATEMENT_ROWS:
+        # One round trip for rows and head (a data-modifying WITH runs exactly once):
+        # every round trip here is one that all other appenders wait for.
+        session.execute(_UPDATE_HEAD.values(head).add_cte(
+            insert(_EVENTS).values(linked).cte("appended")))
+    else:
+        session.execute(_INSERT_EVENTS, linked)
+        session.execute(_UPDATE_HEAD, head)
     return [row["seq"] for row in linked]
 
 

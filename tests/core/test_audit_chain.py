@@ -70,9 +70,12 @@ def test_a_transaction_of_many_events_costs_one_head_update_and_one_signature(
         for i in range(1, n + 1):  # as a batch of routed messages does: one call each
             _read(session, ctx, i)
     assert signatures == [1, n + 1]
-    assert seen.count("update audit_head") == 1
-    assert len([s for s in seen.sql if s.startswith("select") and "from audit_head" in s]) == 1
-    assert seen.count("insert into audit_events") == 1
+    audit = [s for s in seen.sql if "audit_" in s]
+    assert sum(s.startswith("select") for s in audit) == 1  # the head lock
+    assert sum("update audit_head" in s for s in audit) == 1
+    assert sum("insert into audit_events" in s for s in audit) == 1
+    # On PostgreSQL rows and head go in one statement: two round trips in all.
+    assert len(audit) == (2 if ctx.engine.dialect.name == "postgresql" else 3)
     verdict = _verify(ctx)
     assert verdict.intact, verdict.reason
     assert (verdict.count, verdict.head_seq) == (n + 1, n + 1)
