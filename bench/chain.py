@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -184,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  after/before = {turn['ratio']:.2f}", flush=True)
                 results["runs"].append(turn)
     for name in ("before", "after"):
-        rates = {r["workers"]: r[name]["per_second"] for r in results["runs"]}
+        # The median over the repetitions, per worker count.
+        rates = {w: statistics.median(r[name]["per_second"] for r in results["runs"]
+                                      if r["workers"] == w) for w in args.workers}
         if 1 in rates:
             print(f"{name}: scaling vs 1 worker: " + ", ".join(
                 f"{w}: {rate / rates[1]:.2f}x" for w, rate in sorted(rates.items())))
