@@ -23,6 +23,8 @@ BENCHMARKS = {
     "decisions": ("bench.decisions", ["--sizes", "200", "2000", "--decisions", "100"]),
     "wins": ("bench.wins", ["--messages", "200"]),
     "profile": ("bench.profile", ["--seconds", "2", "--modes", "embedded"]),
+    "chain": ("bench.chain", ["--messages", "60", "--workers", "1", "2",
+                              "--count-messages", "10"]),
 }
 
 

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     batch_sync_lines: int = Field(default=1000, ge=0)
     batch_stale_seconds: float = Field(default=600.0, gt=0)
     worker_enabled: bool = True
-    worker_poll_seconds: float = Field(default=0.5, gt=0)
+    # The safety net only: commits wake the worker and the relay at once (issue 14); the
+    # poll catches a lost notification and rows whose retry backoff ran out.
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=1.0, gt=0)
     # One attempt to deliver to a partner's endpoint: connect and answer, in seconds.
@@ -157,7 +159,10 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     db_pool_recycle_seconds: int = Field(default=1800, ge=-1)
-    db_pool_pre_ping: bool = True
+    # A SELECT 1 per checkout; off by default, db_pool_check_closed (no round trip) does
+    # its job for connections the server closed (issue 14).
+    db_pool_pre_ping: bool = False
+    db_pool_check_closed: bool = True
     db_connect_timeout_seconds: int = Field(default=10, ge=1)
 
     @field_validator("metrics_token")

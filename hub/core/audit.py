@@ -9,9 +9,15 @@ transaction, so an action and its event commit together or not at all.
 The log is a hash chain: each row's ``hash`` is SHA-256 over a canonical
 encoding of the row including the previous row's hash, and the newest link
 (``audit_head``) is signed with the hub's Ed25519 audit key. :func:`verify`
-finds a changed, removed, reordered or cut-off row. Appends lock the head row
-(``SELECT ... FOR UPDATE``; on SQLite every write transaction is already
-exclusive), so several workers never fork the chain.
+finds a changed, removed, reordered or cut-off row.
+
+Linking happens at commit (issue 14): :func:`record_event` only queues the
+event on the session; a ``before_commit`` hook links everything the
+transaction queued in memory, inserts it with one statement, and updates and
+signs the head once. The head row is locked (``SELECT ... FOR UPDATE``; on
+SQLite every write transaction is already exclusive) only for that last step,
+so several workers never fork the chain, yet they no longer wait on each
+other for the whole of a routing transaction. See docs/audit.md.
 """
 
 from __future__ import annotations
@@ -26,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from hub.core.keys import KeyError_, KeyRing
 from hub.core.models import AuditEvent, AuditHead
@@ -104,62 +110,142 @@ def head_signature_valid(ring: KeyRing, head: AuditHead) -> bool:
     return True
 
 
-def _lock_head(session: Session) -> AuditHead:
-    # populate_existing: the session may hold the head from an earlier transaction.
-    stmt = (select(AuditHead).where(AuditHead.id == _HEAD_ID).with_for_update()
-            .execution_options(populate_existing=True))
-    head = session.scalar(stmt)
+_HEAD = AuditHead.__table__
+_EVENTS = AuditEvent.__table__
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID).with_for_update()
+_INSERT_EVENTS = insert(_EVENTS)
+_UPDATE_HEAD = update(_HEAD).where(_HEAD.c.id == _HEAD_ID)
+# Up to this many rows go in one INSERT ... UPDATE statement (12 parameters a row,
+# far below PostgreSQL's 65,535); more take an executemany INSERT and an UPDATE.
+_ONE_STATEMENT_ROWS = 1000
+# session.info key: the events each open (sub)transaction queued, in recording order.
+_PENDING = "wijkhub.audit.pending"
+
+
+@dataclass
+class _Pending:
+    ctx: HubContext
+    rows: dict[SessionTransaction, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _lock_head(session: Session) -> tuple[int, str]:
+    """The head's (seq, hash), locked until the transaction ends; made on the first append."""
+    head = session.execute(_LOCK_HEAD).first()
     if head is None:
         # The first append ever; ON CONFLICT lets two first appends race safely.
-        insert_if_absent(session, AuditHead.__table__, {
+        insert_if_absent(session, _HEAD, {
             "id": _HEAD_ID, "seq": 0, "hash": GENESIS, "signature": "", "updated_at": _EPOCH})
-        head = session.scalar(stmt)
-    return head
+        head = session.execute(_LOCK_HEAD).first()
+    return head.seq, head.hash
 
 
-def record_events(session: Session, *, ctx: HubContext, events: Iterable[Event]) -> list[int]:
-    """Append events to the chain in the caller's transaction; returns their sequence numbers.
+def _hash_of(row: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(
+        seq=row["seq"], at=row["at"], actor=row["actor"], role=row["role"],
+        action=row["action"], subject=row["subject"], data=row["data"], basis=row["basis"],
+        system=row["system"], client=row["client"], prev_hash=row["prev_hash"])).hexdigest()
 
-    The head is locked first and signed once at the end, so a page of reads costs
-    one signature. Commit or roll back with the action the events record.
+
+def append_rows(session: Session, *, ctx: HubContext, rows: list[dict[str, Any]]) -> list[int]:
+    """Link ``rows`` onto the chain now, in the caller's transaction; their sequence numbers.
+
+    One head lock, one multi-row INSERT, one head UPDATE (on PostgreSQL both in
+    one statement) and one Ed25519 signature, however many rows: the head is
+    held only from here to the commit.
     """
-    events = list(events)
-    if not events:
+    if not rows:
         return []
-    head = _lock_head(session)
+    seq, prev = _lock_head(session)
+    linked = []
+    for row in rows:
+        seq += 1
+        row = {**row, "seq": seq, "prev_hash": prev}
+        row["hash"] = prev = _hash_of(row)
+        linked.append(row)
+    head = {"seq": seq, "hash": prev, "signature": sign_head(ctx.keys, seq, prev),
+            "updated_at": ctx.clock()}
+    if session.get_bind().dialect.name == "postgresql" and len(linked) <= _ONE_STATEMENT_ROWS:
+        # One round trip for rows and head (a data-modifying WITH runs exactly once):
+        # every round trip here is one that all other appenders wait for.
+        session.execute(_UPDATE_HEAD.values(head).add_cte(
+            insert(_EVENTS).values(linked).cte("appended")))
+    else:
+        session.execute(_INSERT_EVENTS, linked)
+        session.execute(_UPDATE_HEAD, head)
+    return [row["seq"] for row in linked]
+
+
+def _current_transaction(session: Session) -> SessionTransaction:
+    if not session.in_transaction():
+        session.begin()
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def record_events(session: Session, *, ctx: HubContext, events: Iterable[Event]) -> int:
+    """Queue events in the caller's transaction; they join the chain when it commits.
+
+    Returns how many were queued. The events commit with the action they
+    record, or vanish with its rollback (a savepoint's too); however many a
+    transaction queues, its commit costs one head update and one signature.
+    """
     now = ctx.clock()
-    seqs = []
-    for event in events:
-        seq = head.seq + 1
-        row = AuditEvent(
-            seq=seq, at=event.at or now, actor=event.actor, role=event.role,
-            action=event.action, subject=event.subject, data=event.data, basis=event.basis,
-            system=event.system or current_system.get(),
-            client=event.client if event.client is not None else current_client.get(),
-            prev_hash=head.hash)
-        row.hash = row_hash(row)
-        session.add(row)
-        head.seq, head.hash = seq, row.hash
-        seqs.append(seq)
-    head.signature = sign_head(ctx.keys, head.seq, head.hash)
-    head.updated_at = now
-    session.flush()
-    return seqs
+    rows = [{
+        "at": e.at or now, "actor": e.actor, "role": e.role, "action": e.action,
+        "subject": e.subject, "data": e.data, "basis": e.basis,
+        "system": e.system or current_system.get(),
+        "client": e.client if e.client is not None else current_client.get()}
+        for e in events]
+    if rows:
+        pending = session.info.get(_PENDING)
+        if pending is None:
+            pending = session.info[_PENDING] = _Pending(ctx)
+        pending.rows.setdefault(_current_transaction(session), []).extend(rows)
+    return len(rows)
+
+
+@event.listens_for(Session, "before_commit")
+def _append_on_commit(session: Session) -> None:
+    pending: _Pending | None = session.info.get(_PENDING)
+    if pending is None or not pending.rows:
+        return
+    nested = session.get_nested_transaction()
+    if nested is not None:
+        # A savepoint released: its events now belong to the transaction around it.
+        rows = pending.rows.pop(nested, None)
+        if rows:
+            pending.rows.setdefault(nested.parent, []).extend(rows)
+        return
+    rows = pending.rows.pop(session.get_transaction(), None)
+    if rows:
+        # Flush the action first, so the head is the last lock this transaction takes
+        # (no deadlock) and is held for the commit alone.
+        session.flush()
+        append_rows(session, ctx=pending.ctx, rows=rows)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    # Committed rows were taken by _append_on_commit; what is left here was rolled back.
+    pending: _Pending | None = session.info.get(_PENDING)
+    if pending is not None:
+        pending.rows.pop(transaction, None)
+        if transaction.parent is None:
+            session.info.pop(_PENDING, None)
 
 
 def record_event(session: Session, *, ctx: HubContext, action: str, actor: str, role: str,
                  subject: str | None = None, data: dict[str, Any] | None = None,
                  basis: str | None = None, system: str | None = None,
-                 client: str | None = None) -> int:
-    """Append one event in the caller's transaction; returns its sequence number.
+                 client: str | None = None) -> None:
+    """Record one event in the caller's transaction: it joins the chain at the commit.
 
     ``actor`` is a user id, a partner id or a component, never a BSN; ``subject``
     the resident's pseudonym; ``data`` ids and field names only. ``system`` and
     ``client`` default to what the current request set (see ``hub.api.audit``).
     """
-    return record_events(session, ctx=ctx, events=[Event(
+    record_events(session, ctx=ctx, events=[Event(
         action=action, actor=actor, role=role, subject=subject, data=data, basis=basis,
-        system=system, client=client)])[0]
+        system=system, client=client)])
 
 
 def as_actor(principal: Any) -> dict[str, str]:
@@ -198,7 +284,7 @@ class Verdict:
 
 def export_head(session: Session, ring: KeyRing) -> dict[str, Any]:
     """The signed head and the public key that checks it, to keep outside the database."""
-    head = session.get(AuditHead, _HEAD_ID)
+    head = session.get(AuditHead, _HEAD_ID, populate_existing=True)
     public = _signing_key(ring).public_key().public_bytes_raw().hex()
     if head is None:
         return {"seq": 0, "hash": GENESIS, "signature": "", "public_key": public}
@@ -233,7 +319,7 @@ def verify(session: Session, ring: KeyRing, *, batch: int = 1000,
     if saved_head is not None and saved_head[0] > last:
         return Verdict(count, 0, last + 1, f"rows {last + 1} to {saved_head[0]} are missing "
                                            "(the log ends before the saved head)")
-    head = session.get(AuditHead, _HEAD_ID)
+    head = session.get(AuditHead, _HEAD_ID, populate_existing=True)
     if head is None:
         if last == 0:
             return Verdict(0, 0)
@@ -256,9 +342,9 @@ def basis_of(basis: str, basis_ref: str | None) -> str:
     return f"{basis}:{basis_ref}" if basis_ref else basis
 
 
-def record_disclosure(session: Session, *, ctx: HubContext, item: Any, partner: Any) -> int:
+def record_disclosure(session: Session, *, ctx: HubContext, item: Any, partner: Any) -> None:
     """That an inbox item's data went from its partner to the wijkteam (the router calls this)."""
-    return record_event(
+    record_event(
         session, ctx=ctx, action="disclosure", actor=partner.id, role="partner",
         system="worker", subject=item.subject, basis=basis_of(item.basis, item.basis_ref),
         data={"item_id": item.id, "message_id": item.message_id, "type": item.type,
@@ -266,7 +352,7 @@ def record_disclosure(session: Session, *, ctx: HubContext, item: Any, partner: 
 
 
 def record_inbox_access(session: Session, *, ctx: HubContext, principal: Any, action: str,
-                        views: Iterable[Any]) -> list[int]:
+                        views: Iterable[Any]) -> int:
     """One event per inbox item shown to a regisseur, naming the fields they saw.
 
     ``action`` is ``read`` (one item), ``read.list`` (a page of the inbox),

@@ -20,6 +20,7 @@ from hub.core.files import private_dir
 from hub.core.keys import KeyRing, load_keyring
 from hub.core.metrics import HubMetrics
 from hub.core.plugins import Plugins, load_plugins
+from hub.core.wakeup import signal_for
 from hub.core.wijkmap import WijkMap, load_wijkmap
 from hub.settings import Settings
 
@@ -46,8 +47,10 @@ class HubContext:
     wijkmap: WijkMap = field(repr=False)
     keys: KeyRing = field(repr=False)
     clock: Clock = utcnow
-    # Wakes the in-process worker when ingest commits; only a hint, the outbox is the truth.
-    work_available: threading.Event = field(default_factory=threading.Event)
+    # "Work committed": set by every commit that queued outbox rows on this engine (and by
+    # NOTIFY from other processes, hub.core.wakeup); wakes the embedded worker and the
+    # relay. Only a hint, the outbox is the truth.
+    work_available: threading.Event = field(default=None)  # type: ignore[assignment]
     # This hub's own Prometheus registry: two hubs in one process (tests) never share counts.
     metrics: HubMetrics = field(default_factory=HubMetrics, repr=False)
     # Called with a subject's pseudonym when its consent changed, in this process or any
@@ -73,6 +76,8 @@ class HubContext:
         return self._http
 
     def __post_init__(self) -> None:
+        if self.work_available is None:
+            self.work_available = signal_for(self.engine)
         self.metrics.watch_outbox(self.sessions, lambda: self.clock())
         # A consent change anywhere (the fanout) drops the cached entry here at once. The
         # cache checks the subject's version anyway; this only frees what is stale early.

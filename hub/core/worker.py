@@ -64,9 +64,12 @@ class OutboxWorker:
         return total
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Loop until ``stop`` is set, waking early when ingest signals new work."""
+        """Loop until ``stop`` is set, woken at once by every commit that queues work."""
         log.info("outbox worker started")
         while not stop.is_set():
+            # Cleared before the round, not after the wait: a commit that lands while
+            # the round runs is still seen by the wait below (issue 14).
+            self.ctx.work_available.clear()
             try:
                 handled = self.run_once()
             except Exception as exc:
@@ -75,6 +78,6 @@ class OutboxWorker:
                 log.error("outbox worker round failed: %s", type(exc).__name__)
                 handled = 0
             if handled == 0:
+                # Woken by the commit that queues work; the timeout is the safety net.
                 self.ctx.work_available.wait(self.ctx.settings.worker_poll_seconds)
-                self.ctx.work_available.clear()
         log.info("outbox worker stopped")

@@ -108,3 +108,22 @@ def test_profile_names_paths_and_the_report_renders(tmp_path, wrk, py_spy):
     doc = (tmp_path / "performance.md").read_text()
     assert "## 7. Where the time goes" in doc
     assert "_No result: run `python -m bench ingest`._" in doc  # only the profile ran here
+
+
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+def test_chain_runs_both_codes_and_counts_per_message(tmp_path, postgres_server,
+                                                       rabbitmq_server):
+    result = bench(tmp_path, "chain", "--messages", "20", "--workers", "1",
+                   "--count-messages", "5")
+    figures = result["figures"]
+    assert [run["workers"] for run in figures["runs"]] == [1, 1]  # two repetitions
+    for run in figures["runs"]:
+        for code in ("before", "after"):
+            assert run[code]["per_second"] > 0 and len(run[code]["load"]) == 2
+    for code in ("before", "after"):
+        counts = figures["counts"][code]
+        assert counts["messages"] == 5
+        assert counts["worker"]["commits"] >= 1 and counts["worker"]["statements"] > 0
+        assert counts["worker"]["signatures"] >= 1  # every routed arrears is disclosed
+    assert figures["counts"]["after"]["worker"]["pings"] == 0

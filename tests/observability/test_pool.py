@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, exc, text
+from sqlalchemy import create_engine, event, exc, text
 
 from hub.core.context import HubContext, build_context
 from hub.core.db import PoolOptions, make_engine
@@ -38,7 +38,8 @@ def _terminate(postgres_server: str, pid: int) -> None:
     admin = create_engine(postgres_server)
     try:
         with admin.begin() as conn:
-            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"),
+            # wait for up to 60 s until it is gone (pg_terminate_backend's timeout).
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid, 60000)"),
                                 {"pid": pid}).scalar_one()
     finally:
         admin.dispose()
@@ -61,15 +62,32 @@ def test_the_settings_reach_the_engine(pg_ctx):
 def test_a_connection_killed_by_the_server_is_replaced(pg_ctx, postgres_server):
     before = _backend_pid(pg_ctx.engine)  # now idle in the pool
     _terminate(postgres_server, before)
-    with pg_ctx.sessions() as session:  # the pre-ping notices and reconnects
+    with pg_ctx.sessions() as session:  # the checkout sees the closed socket, reconnects
         after = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
     assert after != before
     assert pg_ctx.engine.pool.checkedin() == 1  # still one connection: the new one
 
 
-def test_without_pre_ping_the_killed_connection_fails_its_user(postgres_url, postgres_server):
-    # What the pre-ping saves us from: the first request after a restart would fail.
-    engine = make_engine(postgres_url, PoolOptions(size=1, max_overflow=0, pre_ping=False))
+def test_a_checkout_costs_no_round_trip(pg_ctx, monkeypatch):
+    """No pre-ping: the liveness check looks at the socket, it sends nothing (issue 14)."""
+    pings: list[object] = []
+    real = pg_ctx.engine.dialect.do_ping
+    monkeypatch.setattr(pg_ctx.engine.dialect, "do_ping",
+                        lambda dbapi_conn: pings.append(dbapi_conn) or real(dbapi_conn))
+    sent: list[str] = []
+    event.listen(pg_ctx.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_rest: sent.append(statement))
+    for _ in range(3):
+        with pg_ctx.sessions() as session:
+            session.execute(text("SELECT 2"))
+    assert pings == []
+    assert sent == ["SELECT 2"] * 3
+
+
+def test_without_the_check_the_killed_connection_fails_its_user(postgres_url, postgres_server):
+    # What the check saves us from: the first request after a restart would fail.
+    engine = make_engine(postgres_url, PoolOptions(size=1, max_overflow=0, pre_ping=False,
+                                                   check_closed=False))
     try:
         _terminate(postgres_server, _backend_pid(engine))
         with pytest.raises(exc.OperationalError), engine.connect() as conn:

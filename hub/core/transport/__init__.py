@@ -1,7 +1,8 @@
 """How work travels from the outbox to the workers (issue 3): one interface, two transports.
 
 * embedded (the default): the outbox table is the queue; a thread in ``hub serve``
-  polls it (:mod:`hub.core.worker`).
+  drains it, woken by each commit that queues work (:mod:`hub.core.worker`,
+  :mod:`hub.core.wakeup`).
 * RabbitMQ (``HUB_BROKER_URL=amqp://…``, through pika): ``hub serve`` runs the
   API and the outbox relay (:mod:`.relay`), ``hub worker`` the consumers
   (:mod:`.consumer`) on the topology of :mod:`.topology`.

@@ -6,6 +6,7 @@ import threading
 
 from hub.core.context import HubContext
 from hub.core.transport import call_consent_listeners
+from hub.core.wakeup import OutboxListener, WorkSignal, listen_if_postgres
 from hub.core.worker import OutboxWorker
 
 
@@ -19,14 +20,22 @@ class EmbeddedTransport:
         self.run_worker = run_worker
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.listener: OutboxListener | None = None
 
     def start(self) -> None:
-        """Start the worker thread when asked to."""
+        """Start the worker thread when asked to (and, on PostgreSQL, its listener).
+
+        Commits in this process wake the worker through ``ctx.work_available``; the
+        listener wakes it for rows other ``hub serve`` processes committed (issue 14).
+        """
         if self.run_worker:
             self._thread = threading.Thread(target=OutboxWorker(self.ctx).run_forever,
                                             args=(self._stop,), name="outbox-worker",
                                             daemon=True)
             self._thread.start()
+            if isinstance(self.ctx.work_available, WorkSignal):
+                self.listener = listen_if_postgres(self.ctx.engine, self.ctx.work_available,
+                                                   self._stop)
 
     def stop(self) -> None:
         """Stop the worker thread after the row it is on."""
@@ -34,6 +43,8 @@ class EmbeddedTransport:
         self.ctx.work_available.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self.listener is not None:
+            self.listener.join()
 
     def health(self) -> dict[str, str]:
         """Nothing beyond the database: the queue is in it."""

@@ -12,6 +12,12 @@ row, so the inbox sees each message once.
 On PostgreSQL the batch's rows stay locked (``FOR UPDATE SKIP LOCKED``) until
 they are marked, so several API processes' relays share the outbox without
 publishing the same row twice in the normal case.
+
+The relay does not wait for a poll to see new rows (issue 14): every commit
+that queued outbox rows wakes it (``ctx.work_available``, in this process; and
+``NOTIFY wijkhub_outbox`` from any process, :mod:`hub.core.wakeup`). A wake-up
+during a batch is remembered and runs the next batch at once. The timer
+(``worker_poll_seconds``) is only the safety net, and there is only ever one.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ class Relay:
         self._nacked = 0
         self._tag = 0
         self._batch_open = False
+        self._again = False  # woken while a batch was open: run another one at once
+        self._timer = None  # the one pending safety-net poll
         self.published = 0  # for tests and operators: messages confirmed so far
 
     # --- the outer loop -----------------------------------------------------
@@ -104,7 +112,7 @@ class Relay:
             self._conn.ioloop.start()
         finally:
             self._abort_batch()
-            self._conn = None
+            self._conn, self._timer = None, None
 
     # --- connection callbacks (all on the relay's own thread) -----------------
 
@@ -143,16 +151,27 @@ class Relay:
     # --- publishing ------------------------------------------------------------
 
     def _later(self, seconds: float) -> None:
-        if self._conn is not None:
-            self._conn.ioloop.call_later(seconds, self._tick)
+        if self._conn is None:
+            return
+        if self._timer is not None:
+            # One timer at most: wake-ups would otherwise leave a trail of extra polls.
+            self._conn.ioloop.remove_timeout(self._timer)
+        self._timer = self._conn.ioloop.call_later(seconds, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._tick()
 
     def _tick(self) -> None:
-        if self._batch_open or self._conn is None or not self.connected.is_set():
+        if self._batch_open:
+            self._again = True
+            return
+        if self._conn is None or not self.connected.is_set():
             return
         if self.stop.is_set():
             self._conn.close()
             return
-        self._batch_open = True
+        self._batch_open, self._again = True, False
         self._confirmed, self._nacked = [], 0
         self._publish_events()
         try:
@@ -229,7 +248,7 @@ class Relay:
         self._batch_open = False
         if self._nacked:
             log.warning("outbox relay: broker refused %s messages; retrying", self._nacked)
-        busy = bool(confirmed) and not self._nacked
+        busy = (bool(confirmed) or self._again) and not self._nacked
         self._later(0 if busy else self.ctx.settings.worker_poll_seconds)
 
     def _close_session(self, *, commit: bool) -> None:

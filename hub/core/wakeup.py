@@ -1,0 +1,169 @@
+"""Waking the outbox's readers the moment new work commits (issue 14).
+
+Who reads the outbox (the embedded worker, the RabbitMQ relay) used to poll it
+every ``worker_poll_seconds``; only the embedded worker heard of ingest, and
+only when a route remembered to call ``ctx.work_available.set()``. Now:
+
+* in this process, a session ``after_commit`` hook fires the engine's
+  :class:`WorkSignal` whenever the transaction added outbox rows (or put one
+  back to ``pending``, as a replay does), whichever code did it;
+* across processes, PostgreSQL delivers ``NOTIFY wijkhub_outbox`` at the
+  commit of every transaction that inserted outbox rows (a statement trigger,
+  migration 0018, so it costs no round trip), and :class:`OutboxListener`
+  ``LISTEN``\\s on a connection of its own and fires the same signal.
+
+Polling stays as the safety net (a lost notification, a retry whose backoff
+ran out): the signal is a hint, the outbox table is the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+from hub.core.models import OutboxEntry
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wijkhub_outbox"
+_ADDED = "wijkhub.outbox.added"  # session.info flag: this transaction queued work
+
+
+class WorkSignal(threading.Event):
+    """An event that also calls its subscribers when set: "work was committed".
+
+    ``ctx.work_available`` is one: the embedded worker waits on it, the relay
+    subscribes with its ``wake``. Subscribers run on the setting thread and must
+    be quick and thread-safe.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._subscribers: list[Callable[[], None]] = []
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` at every ``set()`` from now on."""
+        self._subscribers.append(callback)
+
+    def unsubscribe(self, callback: Callable[[], None]) -> None:
+        """Stop calling ``callback`` (no error when it was not subscribed)."""
+        if callback in self._subscribers:
+            self._subscribers.remove(callback)
+
+    def set(self) -> None:
+        """Wake whoever waits, then tell every subscriber; a failing one stops none else."""
+        super().set()
+        for callback in list(self._subscribers):
+            try:
+                callback()
+            except Exception as exc:
+                log.warning("work signal subscriber failed: %s", type(exc).__name__)
+
+
+_signals: weakref.WeakKeyDictionary[Engine, WorkSignal] = weakref.WeakKeyDictionary()
+_signals_lock = threading.Lock()
+
+
+def signal_for(engine: Engine) -> WorkSignal:
+    """The one signal of everything in this process that uses ``engine``."""
+    with _signals_lock:
+        signal = _signals.get(engine)
+        if signal is None:
+            signal = _signals[engine] = WorkSignal()
+        return signal
+
+
+def _queues_work(session: Session) -> bool:
+    if any(isinstance(obj, OutboxEntry) for obj in session.new):
+        return True
+    return any(isinstance(obj, OutboxEntry) and obj.status == "pending"
+               for obj in session.dirty)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_outbox_rows(session: Session, _flush_context) -> None:
+    # session.new and session.dirty still hold what this flush wrote.
+    if _ADDED not in session.info and _queues_work(session):
+        session.info[_ADDED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _signal_committed_work(session: Session) -> None:
+    if session.info.pop(_ADDED, False):
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        signal_for(engine).set()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_rolled_back(session: Session, transaction) -> None:
+    # Runs after after_commit: what is left was rolled back. A savepoint's end is not
+    # the transaction's (its outer transaction may still commit).
+    if transaction.parent is None:
+        session.info.pop(_ADDED, None)
+
+
+class OutboxListener:
+    """``LISTEN wijkhub_outbox`` on a psycopg connection of its own, in its own thread.
+
+    Each notification sets ``signal``; so does every (re)connect, for what was
+    committed while no one listened. A lost connection is retried with backoff.
+    """
+
+    def __init__(self, engine: Engine, signal: WorkSignal, stop: threading.Event) -> None:
+        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        self.signal = signal
+        self.stop = stop
+        self.listening = threading.Event()
+        self.heard = 0  # notifications received, for tests and operators
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start listening in a daemon thread."""
+        self._thread = threading.Thread(target=self.run, name="outbox-listen", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float = 5.0) -> None:
+        """Wait for the thread after ``stop`` was set (it notices within a second)."""
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+
+    def run(self) -> None:
+        """Thread target: listen until ``stop`` is set."""
+        import psycopg
+
+        delay = 0.2
+        while not self.stop.is_set():
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True,
+                                     connect_timeout=10) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    self.signal.set()
+                    delay = 0.2
+                    while not self.stop.is_set():
+                        # A short timeout: the loop notices stop without a notification.
+                        for _note in conn.notifies(timeout=1.0):
+                            self.heard += 1
+                            self.signal.set()
+            except Exception as exc:
+                log.warning("outbox listener: database unavailable (%s)", type(exc).__name__)
+            self.listening.clear()
+            self.stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def listen_if_postgres(engine: Engine, signal: WorkSignal,
+                       stop: threading.Event) -> OutboxListener | None:
+    """Start an :class:`OutboxListener` when ``engine`` is PostgreSQL; None on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    listener = OutboxListener(engine, signal, stop)
+    listener.start()
+    return listener
