@@ -1,7 +1,7 @@
 """outbox: NOTIFY wijkhub_outbox when rows are inserted (PostgreSQL)
 
-Revision ID: 0018
-Revises: 0011
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-06 05:00:00
 
 Issue 14: the relay and the embedded worker of every process hear of new
@@ -15,8 +15,8 @@ only writers are in one process, which the in-process signal covers.
 from alembic import op
 
 
-revision = '0018'
-down_revision = '0011'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
