@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     batch_stale_seconds: float = Field(default=600.0, gt=0)
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(default=0.5, gt=0)
+    # Messages a worker routes in one transaction (issue 14): each in a savepoint of its
+    # own, consents read once per resident, disclosures appended to the chain together.
+    route_batch: int = Field(default=100, ge=1, le=1000)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=1.0, gt=0)
     # One attempt to deliver to a partner's endpoint: connect and answer, in seconds.

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.core import correlation
@@ -18,7 +18,7 @@ from hub.core.envelope import MessageIn
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
 from hub.core.models import Message, OutboxEntry, Partner
 from hub.core.source_refs import ref_key, seal_ref
-from hub.core.store import insert_if_absent
+from hub.core.store import insert_if_absent, insert_ignoring_conflicts
 from hub.core.types import ReceivedMessage
 
 ROUTE_TASK = "route"
@@ -139,6 +139,70 @@ def store_message(*, session: Session, ctx: HubContext, partner: Partner, valid:
         log.info("message %s accepted: %s from partner %s", message_id, valid.incoming.type,
                  partner.id)
     return Accepted(id=message_id, created=True)
+
+
+def _message_row(ctx: HubContext, partner: Partner, valid: ValidMessage, now: datetime,
+                 batch_id: str | None, cid: str) -> dict[str, Any]:
+    message_id = str(uuid.uuid4())
+    given = valid.incoming.subject.model_dump(mode="json", exclude={"bsn"}, exclude_none=True)
+    return {
+        "id": message_id,
+        "type": valid.incoming.type,
+        "source_partner": partner.id,
+        "source_ref": ref_key(ctx, partner_id=partner.id, source_ref=valid.incoming.source_ref),
+        "source_ref_sealed": seal_ref(ctx, message_id=message_id,
+                                      source_ref=valid.incoming.source_ref),
+        "subject": valid.subject,
+        "category": valid.category,
+        "payload_sealed": ctx.cipher.seal({"subject": given, "data": valid.data},
+                                          context=f"message:{message_id}"),
+        "occurred_at": valid.incoming.occurred_at,
+        "received_at": now,
+        "schema_version": 1,
+        "status": "accepted",
+        "batch_id": batch_id,
+        "correlation_id": cid,
+    }
+
+
+def store_messages(*, session: Session, ctx: HubContext, partner: Partner,
+                   valids: list[ValidMessage], now: datetime,
+                   batch_id: str | None = None) -> list[Accepted]:
+    """Store many messages and their outbox rows in the caller's transaction, set-based.
+
+    The same promise as :func:`store_message`, for a list, in three statements
+    whatever its length: one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` for the
+    messages, one select for the first ids of the duplicates, one INSERT for the
+    outbox rows. A ``source_ref`` the list holds twice is stored once; the second
+    receipt carries the first id with ``created`` False. Receipts come in the
+    order of ``valids``.
+    """
+    if not valids:
+        return []
+    cid = correlation.current() or correlation.new_id()
+    rows = [_message_row(ctx, partner, valid, now, batch_id, cid) for valid in valids]
+    stmt = insert_ignoring_conflicts(session.get_bind().dialect.name, Message.__table__)
+    created = set(session.execute(stmt, rows).scalars())
+    first: dict[str, str] = {row["source_ref"]: row["id"] for row in rows
+                             if row["id"] in created}
+    missing = {row["source_ref"] for row in rows if row["source_ref"] not in first}
+    if missing:
+        first.update(session.execute(select(Message.source_ref, Message.id).where(
+            Message.source_partner == partner.id, Message.source_ref.in_(missing))).all())
+    if created:
+        session.execute(insert(OutboxEntry), [
+            {"message_id": row["id"], "task": ROUTE_TASK, "status": "pending", "attempts": 0,
+             "next_attempt_at": now, "created_at": now, "updated_at": now}
+            for row in rows if row["id"] in created])
+    receipts = []
+    for row in rows:
+        fresh = row["id"] in created
+        ctx.metrics.message_in(partner=partner.name, type=row["type"],
+                               outcome="accepted" if fresh else "duplicate", session=session)
+        receipts.append(Accepted(id=first[row["source_ref"]], created=fresh))
+    log.info("%s messages accepted, %s sent again, from partner %s", len(created),
+             len(rows) - len(created), partner.id)
+    return receipts
 
 
 def count_rejected(*, ctx: HubContext, partner: Partner, body: Any) -> None:
