@@ -141,7 +141,7 @@ def store_message(*, session: Session, ctx: HubContext, partner: Partner, valid:
     return Accepted(id=message_id, created=True)
 
 
-def _message_row(ctx: HubContext, partner: Partner, valid: ValidMessage, now: datetime,
+def _message_row(ctx: HubContext, partner: Any, valid: ValidMessage, now: datetime,
                  batch_id: str | None, cid: str) -> dict[str, Any]:
     message_id = str(uuid.uuid4())
     given = valid.incoming.subject.model_dump(mode="json", exclude={"bsn"}, exclude_none=True)
@@ -177,32 +177,60 @@ def store_messages(*, session: Session, ctx: HubContext, partner: Partner,
     receipt carries the first id with ``created`` False. Receipts come in the
     order of ``valids``.
     """
-    if not valids:
+    receipts = store_many(session=session, ctx=ctx, items=[(partner, v) for v in valids],
+                          now=now, batch_id=batch_id)
+    for valid, receipt in zip(valids, receipts, strict=True):
+        ctx.metrics.message_in(partner=partner.name, type=valid.incoming.type,
+                               outcome="accepted" if receipt.created else "duplicate",
+                               session=session)
+    log.info("%s messages accepted, %s sent again, from partner %s",
+             sum(r.created for r in receipts), sum(not r.created for r in receipts),
+             partner.id)
+    return receipts
+
+
+def store_many(*, session: Session, ctx: HubContext, items: list[tuple[Any, ValidMessage]],
+               now: datetime, batch_id: str | None = None,
+               correlation_ids: list[str] | None = None) -> list[Accepted]:
+    """:func:`store_messages` for messages of several partners (``(partner, valid)``
+    pairs; a partner needs ``id``), without counting them: the caller counts.
+    ``correlation_ids`` gives each message the id of the request that brought it."""
+    if not items:
         return []
     cid = correlation.current() or correlation.new_id()
-    rows = [_message_row(ctx, partner, valid, now, batch_id, cid) for valid in valids]
+    cids = correlation_ids or [cid] * len(items)
+    rows = [_message_row(ctx, partner, valid, now, batch_id, one)
+            for (partner, valid), one in zip(items, cids, strict=True)]
     stmt = insert_ignoring_conflicts(session.get_bind().dialect.name, Message.__table__)
     created = set(session.execute(stmt, rows).scalars())
-    first: dict[str, str] = {row["source_ref"]: row["id"] for row in rows
-                             if row["id"] in created}
-    missing = {row["source_ref"] for row in rows if row["source_ref"] not in first}
+    first: dict[tuple[str, str], str] = {
+        (row["source_partner"], row["source_ref"]): row["id"] for row in rows
+        if row["id"] in created}
+    missing = [row for row in rows if (row["source_partner"], row["source_ref"]) not in first]
     if missing:
-        first.update(session.execute(select(Message.source_ref, Message.id).where(
-            Message.source_partner == partner.id, Message.source_ref.in_(missing))).all())
+        found = session.execute(select(Message.source_partner, Message.source_ref, Message.id)
+                                .where(Message.source_partner.in_(
+                                           {row["source_partner"] for row in missing}),
+                                       Message.source_ref.in_(
+                                           {row["source_ref"] for row in missing})))
+        first.update({(p, ref): id_ for p, ref, id_ in found})
     if created:
         session.execute(insert(OutboxEntry), [
             {"message_id": row["id"], "task": ROUTE_TASK, "status": "pending", "attempts": 0,
              "next_attempt_at": now, "created_at": now, "updated_at": now}
             for row in rows if row["id"] in created])
-    receipts = []
-    for row in rows:
-        fresh = row["id"] in created
-        ctx.metrics.message_in(partner=partner.name, type=row["type"],
-                               outcome="accepted" if fresh else "duplicate", session=session)
-        receipts.append(Accepted(id=first[row["source_ref"]], created=fresh))
-    log.info("%s messages accepted, %s sent again, from partner %s", len(created),
-             len(rows) - len(created), partner.id)
-    return receipts
+    return [Accepted(id=first[(row["source_partner"], row["source_ref"])],
+                     created=row["id"] in created) for row in rows]
+
+
+def log_accepted(*, accepted: Accepted, type_: str, partner_id: str, cid: str) -> None:
+    """Log one message's receipt as :func:`store_message` does, under its correlation id."""
+    with correlation.bound(cid):
+        if accepted.created:
+            log.info("message %s accepted: %s from partner %s", accepted.id, type_, partner_id)
+        else:
+            log.info("message %s sent again by partner %s: nothing stored", accepted.id,
+                     partner_id)
 
 
 def count_rejected(*, ctx: HubContext, partner: Partner, body: Any) -> None:
