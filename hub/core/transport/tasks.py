@@ -24,7 +24,7 @@ from hub.core.audit import record_events
 from hub.core.context import HubContext
 from hub.core.ingest import ROUTE_TASK
 from hub.core.metrics import pending_count, truncate_pending
-from hub.core.models import Message, OutboxEntry
+from hub.core.models import Message, OutboxEntry, Partner
 from hub.core.outbound import DELIVER_TASK, deliver, mark_failed
 from hub.core.router import DEFERRED_EVENTS, RoutingError, route_loaded, route_message
 
@@ -169,6 +169,10 @@ def run_tasks(ctx: HubContext, entry_ids: list[int], *,
                 if entry.status in FINISHED:
                     outcomes[entry.id] = Outcome("done")
             messages = _load_messages(session, todo)
+            # Held here so the identity map keeps them (it holds objects weakly): each
+            # message then finds its partner without a query of its own.
+            partners = list(session.scalars(select(Partner).where(
+                Partner.id.in_({m.source_partner for m in messages.values()}))))
             # Serialise with grants and revocations of these residents, in one order.
             for subject in sorted({m.subject for m in messages.values() if m.subject}):
                 registry.lock_subject(session=session, subject=subject)
@@ -179,7 +183,9 @@ def run_tasks(ctx: HubContext, entry_ids: list[int], *,
                 for entry in todo:
                     marks = len(events), pending_count(session)
                     try:
-                        with session.begin_nested():
+                        # No autoflush inside: the savepoint flushes the message's changes
+                        # once at its end, instead of at each query routing makes.
+                        with session.begin_nested(), session.no_autoflush:
                             _run_one(session, ctx, entry, messages, now)
                     except Exception as exc:
                         if is_infrastructure_error(exc):
@@ -193,6 +199,7 @@ def run_tasks(ctx: HubContext, entry_ids: list[int], *,
             finally:
                 session.info.pop(DEFERRED_EVENTS, None)
             record_events(session, ctx=ctx, events=events)
+            del partners
             if done:
                 session.execute(
                     update(OutboxEntry).where(OutboxEntry.id.in_(done))
