@@ -194,6 +194,54 @@ def run(messages: int, postgres: bool) -> dict:
     return figures
 
 
+def batch_to_inbox(lines: int, postgres: bool) -> dict:
+    """A CSV of ``lines`` arrears lines imported, then routed by the embedded worker's
+    batches until nothing is due: seconds of each phase and lines/s (to the inbox)."""
+    from sqlalchemy import func, select
+
+    from bench.batch_adapter import import_csv
+    from bench.hubs import resident_seed
+    from hub.core.context import build_context
+    from hub.core.models import Message, Partner
+    from hub.core.worker import OutboxWorker
+    from hub.settings import Settings
+
+    with ExitStack() as stack:
+        tmp = stack.enter_context(scratch_dir())
+        url = (stack.enter_context(postgres_schema("bench_costs")) if postgres
+               else f"sqlite:///{tmp / 'hub.sqlite3'}")
+        seed(tmp / "data", url)
+        ctx = build_context(Settings(env="test", data_dir=tmp / "data", database_url=url,
+                                     worker_enabled=False))
+        stack.callback(ctx.dispose)
+        csv_path = tmp / "arrears.csv"
+        with csv_path.open("w", encoding="utf-8") as out:
+            out.write("source_ref,name,birthdate,postcode,huisnummer,bsn,amount_eur,months,"
+                      "since,tenancy_ref\n")
+            for n in range(lines):
+                s_ = resident_seed(n)
+                out.write(f"B-{n},Bewoner {s_},,3317AB,{s_ % 900 + 1},,{100 + n % 900}.00,3,"
+                          f"2026-08-01,T-{n}\n")
+        with ctx.sessions() as session:
+            name = session.scalar(select(Partner.name))
+        started = time.perf_counter()
+        counts = import_csv(ctx, partner_name=name, path=csv_path)
+        imported = time.perf_counter()
+        OutboxWorker(ctx).drain(max_rounds=10**9)
+        routed = time.perf_counter()
+        with ctx.sessions() as session:
+            done = session.scalar(select(func.count()).select_from(Message)
+                                  .where(Message.status.in_(("delivered", "linked", "held"))))
+    total = routed - started
+    figures = {"lines": lines, "accepted": counts["accepted"], "routed": done,
+               "import_seconds": round(imported - started, 1),
+               "route_seconds": round(routed - imported, 1), "seconds": round(total, 1),
+               "lines_per_second": round(lines / total, 1),
+               "extrapolated_1m_minutes": round(1_000_000 / (lines / total) / 60, 1)}
+    print(f"batch to inbox: {figures}", flush=True)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure and write bench/results/costs.json."""
     parser = argparse.ArgumentParser(prog="python -m bench costs",
@@ -201,9 +249,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="accepted; counts do not vary")
+    parser.add_argument("--batch-lines", type=int, default=0,
+                        help="also a CSV of this many lines to the inbox (import + route)")
     args = parser.parse_args(argv)
     print("\n[costs]", flush=True)
     figures = run(args.messages, args.postgres)
+    if args.batch_lines:
+        figures["batch_to_inbox"] = batch_to_inbox(args.batch_lines, args.postgres)
     write_result("costs", figures=figures,
                  notes=["per message; one_by_one is the former path (accept_message + commit, "
                         "run_task), batched the new (GroupCommitter, run_tasks)"])

@@ -104,7 +104,8 @@ def route_loaded(*, session: Session, ctx: HubContext, message: Message, now: da
                                             topic=mt.topic, now=now)
             message.request_id = request.id
         log.info("message %s held: no basis yet, the resident is asked", message.id)
-        announce_status(session, ctx=ctx, message=message, status="held", now=now)
+        announce_status(session, ctx=ctx, message=message, status="held", now=now,
+                        payload=payload)
         return message.status
 
     repeat_key = _repeat_key(ctx, partner, message.type, mt.repeat_key(data), match)
@@ -145,7 +146,8 @@ def route_loaded(*, session: Session, ctx: HubContext, message: Message, now: da
         _disclose(session, ctx, item, partner)
         withhold_on_delivery(session=session, ctx=ctx, item=item, message=message, now=now)
     _reached_inbox(ctx, session, message, partner, decision.basis.value, now)
-    announce_status(session, ctx=ctx, message=message, status="delivered", now=now)
+    announce_status(session, ctx=ctx, message=message, status="delivered", now=now,
+                    payload=payload)
     return message.status
 
 
