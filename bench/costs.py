@@ -1,6 +1,7 @@
 """What one message costs the database and the CPU, one at a time against batched (issue 14).
 
     python -m bench costs [--messages 200] [--postgres]
+    python -m bench.costs [--messages 200] [--postgres] [--batch-lines N]
 
 In one process, on a fresh store seeded like the other benchmarks (500 Krispijn
 residents, a housing corporation), the same arrears signals go in and are

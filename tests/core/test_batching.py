@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from hub import hookimpl
 from hub.core.audit import verify
@@ -174,6 +174,36 @@ def test_a_committed_batch_run_again_has_no_second_effect(ctx, client, worker):
     # A redelivery of the whole window (a worker killed between commit and ack).
     assert {o.status for o in run_tasks(ctx, ids).values()} == {"done"}
     assert snapshot() == before == (10, before[1], 10)
+
+
+def test_a_batch_whose_commit_fails_is_bisected_so_only_the_bad_row_fails(ctx, client):
+    _, woonbron = partner(ctx)
+    people = [person(7400 + n) for n in range(6)]
+    register(ctx, *people)
+    ids = [_post(client, woonbron, arrears(who, ref=f"C-{n}")) for n, who in enumerate(people)]
+    bad = ids[4]
+
+    def mark(conn, cursor, statement, parameters, *_) -> None:
+        if statement.startswith("INSERT INTO inbox_items") and bad in repr(parameters):
+            conn.info["bad"] = True
+
+    def refuse(conn) -> None:
+        # A failure no savepoint sees: the commit of any transaction holding that item.
+        if conn.info.pop("bad", False):
+            raise RuntimeError("deferred constraint")
+
+    entries = {e.message_id: e.id for e in _entries(ctx).values()}
+    event.listen(ctx.engine, "before_cursor_execute", mark)
+    event.listen(ctx.engine, "commit", refuse)
+    try:
+        outcomes = run_tasks(ctx, [entries[i] for i in ids])
+    finally:
+        event.remove(ctx.engine, "commit", refuse)
+        event.remove(ctx.engine, "before_cursor_execute", mark)
+    assert {entry: o.status for entry, o in outcomes.items()} == {
+        entries[i]: "failed" if i == bad else "done" for i in ids}
+    assert set(_statuses(ctx).values()) == {"delivered", "accepted"}
+    assert list(_statuses(ctx).values()).count("delivered") == 5
 
 
 def test_unknown_rows_in_a_batch_are_reported_missing(ctx):

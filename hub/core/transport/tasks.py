@@ -150,9 +150,10 @@ def run_tasks(ctx: HubContext, entry_ids: list[int], *,
     order. The consent rows of the batch's known residents are locked first, sorted,
     so two workers never wait on each other in opposite orders. Disclosures go to
     the audit chain with one :func:`hub.core.audit.record_events` call, and the rows
-    are marked done with one UPDATE. When the transaction itself fails (the database
-    went away, the commit failed), every row is returned ``failed`` with that error
-    and nothing of the batch is stored.
+    are marked done with one UPDATE. When the transaction itself fails outside every
+    savepoint (its commit, say), the batch is split in halves and each run again, so
+    one bad row never fails the others; when the database went away, every row is
+    returned ``failed`` with that error and nothing of the batch is stored.
     """
     now = ctx.clock()
     ids = list(dict.fromkeys(entry_ids))
@@ -209,6 +210,12 @@ def run_tasks(ctx: HubContext, entry_ids: list[int], *,
             outcomes[entry_id] = Outcome("done")
         return outcomes
     except Exception as exc:
+        if len(ids) > 1 and not is_infrastructure_error(exc):
+            # Something no savepoint caught failed the batch (its commit, a deferred
+            # constraint): bisect, so only the row at fault is counted as failed.
+            half = len(ids) // 2
+            return {**run_tasks(ctx, ids[:half], skip_locked=skip_locked),
+                    **run_tasks(ctx, ids[half:], skip_locked=skip_locked)}
         return {entry_id: Outcome("failed", exc) for entry_id in ids}
 
 
