@@ -16,7 +16,7 @@ the ack makes the broker deliver the window again, and the outbox rows, already
 * what the broker dead-letters (``<prefix>.dead``) is moved into the store;
 * a database outage is waited out in the callback (heartbeats keep flowing),
   without counting as an attempt;
-* ``stop`` (SIGTERM) ends the loop after the delivery in hand is acked;
+* ``stop`` (SIGTERM) ends the loop after the window in hand is committed and acked;
   unacked prefetched deliveries return to the queue when the connection closes;
 * a lost connection is re-opened with exponential backoff.
 """
