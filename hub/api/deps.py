@@ -63,14 +63,16 @@ async def get_partner(request: Request, ctx: ContextDep, session: SessionDep,
 
     def check_key() -> Partner:
         try:
+            # A read: on SQLite it begins DEFERRED, never taking the write lock.
+            session.connection(execution_options={"wijkhub_read_only": True})
             partner = gate.keys.partner_for(session=session, api_key=credentials.credentials,
                                             now=ctx.clock())
         except BaseException:
             session.rollback()  # a failed statement leaves nothing to commit
             raise
-        # End the lookup's transaction (on SQLite it holds the write lock) before the
-        # body streams in; nothing was written. Commit, not rollback: a rollback would
-        # expire the partner object the route is about to use.
+        # End the lookup's transaction before the body streams in; nothing was written
+        # (but for a rare rehash of the key to raised argon2 parameters). Commit, not
+        # rollback: a rollback would expire the partner object the route is about to use.
         session.commit()
         return partner
 

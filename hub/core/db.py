@@ -92,7 +92,12 @@ def _configure_sqlite(engine: Engine) -> None:
         # IMMEDIATE takes the write lock up front: a transaction that reads the
         # consent state and then writes a delivery can never interleave with a
         # revocation (SQLite's stand-in for PostgreSQL's SELECT ... FOR UPDATE).
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A unit marked read-only (the partner key lookup) begins DEFERRED instead: it only
+        # reads, and must not queue for the write lock behind ingest's commits (issue 14).
+        if conn.get_execution_options().get("wijkhub_read_only"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

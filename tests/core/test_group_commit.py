@@ -154,3 +154,15 @@ def test_a_failed_commit_fails_every_waiting_request_and_stores_nothing(
     r = client.post("/api/v1/messages", json=arrears(person(8311), ref="F-11"), headers=headers)
     assert r.status_code == 202, r.text
     assert _stored(ctx, r.json()["id"])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_key_lookup_of_a_post_never_takes_the_write_lock(ctx, client, woonbron):
+    _, headers = woonbron
+    with counting(ctx.engine) as counts:
+        r = client.post("/api/v1/messages", json=arrears(person(8400), ref="K-1"),
+                        headers=headers)
+    assert r.status_code == 202, r.text
+    # One write transaction (the group's); the key lookup began DEFERRED.
+    assert counts.statements["BEGIN IMMEDIATE"] == 1, counts.statements
+    assert counts.statements["BEGIN"] >= 1, counts.statements

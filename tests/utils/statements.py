@@ -40,6 +40,8 @@ def _key(statement: str) -> str:
     if not words:
         return ""
     head = words[0].upper()
+    if head == "BEGIN":
+        return " ".join(words).upper()  # BEGIN, or SQLite's BEGIN IMMEDIATE
     if head in ("INSERT", "DELETE") and len(words) > 2:
         return " ".join([head, words[1].upper(), words[2].strip('"')])
     if head == "UPDATE" and len(words) > 1:
