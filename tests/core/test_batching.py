@@ -7,6 +7,7 @@ savepoint; a CSV chunk is stored with bulk statements.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -230,3 +231,35 @@ def test_a_csv_chunk_is_stored_with_bulk_statements_not_row_by_row(ctx):
     with ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 300
         assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 300
+
+
+def test_a_revocation_committed_while_a_batch_waits_for_the_resident_is_honoured(
+        ctx, client, worker):
+    # The revocation holds the resident's consent lock (and, on SQLite, the write lock)
+    # when the batch starts: the batch waits for it, then decides on the revoked state.
+    from consent import grants
+
+    _, woonbron = partner(ctx)
+    who, other = person(7500), person(7501)
+    register(ctx, who, other)
+    grant = _consent(client, ctx, who, categories=("wonen",))
+    _consent(client, ctx, other, categories=("wonen",))
+    for n in range(3):
+        _post(client, woonbron, nuisance(who, ref=f"W-{n}"))
+        _post(client, woonbron, nuisance(other, ref=f"O-{n}"))
+    subject = ctx.pseudonyms.subject(who.bsn)
+    ids = [e.id for e in _entries(ctx).values()]
+    outcome: dict = {}
+    with ctx.sessions() as session, session.begin():
+        grants.revoke(session=session, subject=subject, consent_id=grant, now=ctx.clock())
+        batch = threading.Thread(target=lambda: outcome.update(run_tasks(ctx, ids)))
+        batch.start()
+        # Give the batch the chance to run into the lock; it must not finish while the
+        # revocation holds it (alive here whether or not it got that far: never flaky).
+        batch.join(timeout=0.5)
+        assert batch.is_alive()
+    batch.join()
+    assert {o.status for o in outcome.values()} == {"done"}
+    statuses = _statuses(ctx)
+    assert {statuses[f"W-{n}"] for n in range(3)} == {"held"}
+    assert {statuses[f"O-{n}"] for n in range(3)} == {"delivered"}
