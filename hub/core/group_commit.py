@@ -135,7 +135,8 @@ class GroupCommitter:
                 receipts = store_many(session=session, ctx=ctx,
                                       items=[(w.partner, w.valid) for w in group],
                                       now=max(w.now for w in group),
-                                      correlation_ids=[w.cid for w in group])
+                                      correlation_ids=[w.cid for w in group],
+                                      received=[w.now for w in group])
                 refused = self._check(session, group, receipts)
                 if refused:
                     # Refused by a plugin: the message and its outbox row go, nothing else.

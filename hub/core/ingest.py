@@ -191,16 +191,19 @@ def store_messages(*, session: Session, ctx: HubContext, partner: Partner,
 
 def store_many(*, session: Session, ctx: HubContext, items: list[tuple[Any, ValidMessage]],
                now: datetime, batch_id: str | None = None,
-               correlation_ids: list[str] | None = None) -> list[Accepted]:
+               correlation_ids: list[str] | None = None,
+               received: list[datetime] | None = None) -> list[Accepted]:
     """:func:`store_messages` for messages of several partners (``(partner, valid)``
     pairs; a partner needs ``id``), without counting them: the caller counts.
-    ``correlation_ids`` gives each message the id of the request that brought it."""
+    ``correlation_ids`` gives each message the id of the request that brought it,
+    ``received`` its own time of receipt (else ``now``)."""
     if not items:
         return []
     cid = correlation.current() or correlation.new_id()
     cids = correlation_ids or [cid] * len(items)
-    rows = [_message_row(ctx, partner, valid, now, batch_id, one)
-            for (partner, valid), one in zip(items, cids, strict=True)]
+    times = received or [now] * len(items)
+    rows = [_message_row(ctx, partner, valid, at, batch_id, one)
+            for (partner, valid), one, at in zip(items, cids, times, strict=True)]
     stmt = insert_ignoring_conflicts(session.get_bind().dialect.name, Message.__table__)
     created = set(session.execute(stmt, rows).scalars())
     first: dict[tuple[str, str], str] = {
@@ -217,7 +220,8 @@ def store_many(*, session: Session, ctx: HubContext, items: list[tuple[Any, Vali
     if created:
         session.execute(insert(OutboxEntry), [
             {"message_id": row["id"], "task": ROUTE_TASK, "status": "pending", "attempts": 0,
-             "next_attempt_at": now, "created_at": now, "updated_at": now}
+             "next_attempt_at": row["received_at"], "created_at": row["received_at"],
+             "updated_at": row["received_at"]}
             for row in rows if row["id"] in created])
     return [Accepted(id=first[(row["source_partner"], row["source_ref"])],
                      created=row["id"] in created) for row in rows]
