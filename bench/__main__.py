@@ -22,6 +22,7 @@ BENCHMARKS = {
     "batch": ("bench.batch", ["--lines", "300"]),
     "decisions": ("bench.decisions", ["--sizes", "200", "2000", "--decisions", "100"]),
     "wins": ("bench.wins", ["--messages", "200"]),
+    "costs": ("bench.costs", ["--messages", "50"]),
     "profile": ("bench.profile", ["--seconds", "2", "--modes", "embedded"]),
     "chain": ("bench.chain", ["--messages", "60", "--workers", "1", "2",
                               "--count-messages", "10"]),

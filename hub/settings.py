@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     # The safety net only: commits wake the worker and the relay at once (issue 14); the
     # poll catches a lost notification and rows whose retry backoff ran out.
     worker_poll_seconds: float = Field(default=2.0, gt=0)
+    # Messages a worker routes in one transaction (issue 14): each in a savepoint of its
+    # own, consents read once per resident, disclosures appended to the chain together.
+    route_batch: int = Field(default=100, ge=1, le=1000)
+    # Group commit on the way in: concurrent POSTs share one transaction. The first waits
+    # up to ingest_group_ms for others (0: only what queued during the last commit).
+    ingest_group_ms: float = Field(default=2.0, ge=0, le=100)
+    ingest_group_size: int = Field(default=100, ge=1, le=1000)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=1.0, gt=0)
     # One attempt to deliver to a partner's endpoint: connect and answer, in seconds.

@@ -24,8 +24,9 @@ from hub.api.schemas import (
 from hub.core import correlation
 from hub.core.batch import batch_progress, batch_state, fail_batch, open_batch, run_batch
 from hub.core.errors import HubProblem, invalid
+from hub.core.group_commit import Unavailable
 from hub.core.inbox import sender_status
-from hub.core.ingest import accept_message, count_rejected
+from hub.core.ingest import count_rejected, validate_message
 from hub.core.models import Batch, BatchError, Message
 from hub.core.source_refs import open_ref
 
@@ -62,15 +63,20 @@ async def post_message(request: Request, ctx: ContextDep, partner: PartnerDep,
         count_rejected(ctx=ctx, partner=partner, body=None)
         raise invalid("body", f"is not valid JSON ({type(exc).__name__})") from None
 
-    def store():
-        accepted = accept_message(session=session, ctx=ctx, partner=partner, body=body,
-                                  now=ctx.clock())
-        session.commit()
-        return accepted
-
-    # The database work is blocking: keep it off the event loop.
-    accepted = await run_in_threadpool(store)
-    ctx.work_available.set()
+    try:
+        valid = validate_message(ctx=ctx, partner=partner, body=body)
+    except HubProblem:
+        count_rejected(ctx=ctx, partner=partner, body=body)
+        raise
+    # Nothing of this request's session is kept: the key lookup's transaction is over.
+    try:
+        # Stored together with concurrent requests' messages, in one transaction (issue 14);
+        # the call returns after the commit. The waiting is blocking: off the event loop.
+        accepted = await run_in_threadpool(ctx.ingest.accept, partner=partner, valid=valid,
+                                           body=body, now=ctx.clock())
+    except Unavailable:
+        raise HubProblem(503, "Message not stored, please send it again", [],
+                         headers={"Retry-After": "1"}) from None
     return MessageReceipt(id=accepted.id, status="received")
 
 

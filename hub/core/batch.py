@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.core.context import HubContext
 from hub.core.csvdialect import csv_amount, detect_separator, match_header
 from hub.core.errors import HubProblem, invalid
-from hub.core.ingest import store_message, validate_message
+from hub.core.ingest import ValidMessage, store_messages, validate_message
 from hub.core.models import Batch, BatchError, Partner
 from hub.core.store import insert_if_absent
 from hub.core.types import CsvFormat
@@ -277,30 +277,44 @@ def _finish(*, ctx: HubContext, opened: OpenBatch) -> Batch:
 
 def _import_chunk(*, session: Session, ctx: HubContext, partner: Partner, batch: Batch,
                   lines: list[_Line], fmt: CsvFormat, now: datetime) -> None:
-    # Counts are kept here and written to the batch row once per chunk, and nothing is
-    # flushed per line: the outbox rows and errors go to the database together at commit
-    # (no query below needs them earlier: messages are written by a core INSERT).
-    counts = {"total": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
-    with session.no_autoflush:
-        for current in lines:
-            counts["total"] += 1
-            outcome = _import_line(session=session, ctx=ctx, partner=partner, batch=batch,
-                                   line=current, fmt=fmt, now=now)
-            counts[outcome] += 1
+    # Every line is checked first; then the chunk's good lines are stored with bulk
+    # statements (store_messages: one INSERT … ON CONFLICT DO NOTHING for the messages,
+    # one for their outbox rows) and its refused lines with one INSERT, never row by row.
+    # The counts go to the batch row once per chunk.
+    counts = {"total": len(lines), "accepted": 0, "duplicates": 0, "rejected": 0}
+    errors: list[dict[str, Any]] = []
+    valids: list[ValidMessage] = []
+    for current in lines:
+        valid = _check_line(ctx=ctx, partner=partner, batch=batch, line=current, fmt=fmt,
+                            now=now, errors=errors, session=session)
+        if valid is None:
+            counts["rejected"] += 1
+        else:
+            valids.append(valid)
+    for receipt in store_messages(session=session, ctx=ctx, partner=partner, valids=valids,
+                                  now=now, batch_id=batch.id):
+        counts["accepted" if receipt.created else "duplicates"] += 1
+    if errors:
+        session.execute(insert(BatchError), errors)
     for name, value in counts.items():
         setattr(batch, name, getattr(batch, name) + value)
 
 
-def _import_line(*, session: Session, ctx: HubContext, partner: Partner, batch: Batch,
-                 line: _Line, fmt: CsvFormat, now: datetime) -> str:
-    """Store or refuse one line; returns its outcome: accepted, duplicates or rejected."""
+def _check_line(*, session: Session, ctx: HubContext, partner: Partner, batch: Batch,
+                line: _Line, fmt: CsvFormat, now: datetime,
+                errors: list[dict[str, Any]]) -> ValidMessage | None:
+    """The line's message, checked; or None when refused (its reasons added to ``errors``)."""
     header, number, row = fmt.header, line.number, line.cells
+
+    def reject(field: str, reason: str) -> None:
+        ctx.metrics.message_in(partner=partner.name, type=batch.message_type,
+                               outcome="rejected", session=session)
+        errors.append({"batch_id": batch.id, "line": number, "field": field, "reason": reason})
+
     if line.error is not None:
-        return _reject(session, ctx, partner, batch, number, "line",
-                       f"is not valid CSV ({line.error})")
+        return reject("line", f"is not valid CSV ({line.error})")
     if len(row) != len(header):
-        return _reject(session, ctx, partner, batch, number, "line",
-                       f"has {len(row)} columns, expected {len(header)}")
+        return reject("line", f"has {len(row)} columns, expected {len(header)}")
     try:
         cells = dict(zip(header, (c.strip() for c in row), strict=True))
         # Amounts in euros (the core's *_eur columns) may carry a decimal comma: "98,10".
@@ -310,27 +324,14 @@ def _import_line(*, session: Session, ctx: HubContext, partner: Partner, batch: 
         # A plugin's mapping that fails on one line must not take the chunk down.
         log.warning("batch %s line %s: the format could not map it (%s)", batch.id, number,
                     type(exc).__name__)
-        return _reject(session, ctx, partner, batch, number, "line", "could not be read")
+        return reject("line", "could not be read")
     body["occurred_at"] = now.isoformat()
     try:
-        valid = validate_message(ctx=ctx, partner=partner, body=body)
+        return validate_message(ctx=ctx, partner=partner, body=body)
     except HubProblem as problem:
         ctx.metrics.message_in(partner=partner.name, type=batch.message_type,
                                outcome="rejected", session=session)
-        for p in problem.problems[:5]:
-            session.add(BatchError(batch_id=batch.id, line=number,
-                                   field=_column_of(p.field, header), reason=p.reason))
-        return "rejected"
-    # No savepoint per line: store_message cannot half-fail (a repeat is ON CONFLICT DO
-    # NOTHING), and a savepoint would flush the session at every line.
-    result = store_message(session=session, ctx=ctx, partner=partner, valid=valid, now=now,
-                           batch_id=batch.id)
-    return "accepted" if result.created else "duplicates"
-
-
-def _reject(session: Session, ctx: HubContext, partner: Partner, batch: Batch, line: int,
-            field: str, reason: str) -> str:
-    ctx.metrics.message_in(partner=partner.name, type=batch.message_type, outcome="rejected",
-                           session=session)
-    session.add(BatchError(batch_id=batch.id, line=line, field=field, reason=reason))
-    return "rejected"
+        errors.extend({"batch_id": batch.id, "line": number,
+                       "field": _column_of(p.field, header), "reason": p.reason}
+                      for p in problem.problems[:5])
+        return None

@@ -32,6 +32,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_INGEST_LOCK = threading.Lock()
+
+
 @dataclass
 class HubContext:
     """Everything the core needs; nothing in it holds messages (they live in the store)."""
@@ -64,6 +67,18 @@ class HubContext:
 
     # One HTTP client for every delivery to partners (connection reuse); made on first use.
     _http: Any = field(default=None, repr=False)
+    # The group committer of this context's process (issue 14); not copied by replace().
+    _ingest: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def ingest(self) -> Any:
+        """This context's :class:`hub.core.group_commit.GroupCommitter` (made on first use)."""
+        with _INGEST_LOCK:
+            if self._ingest is None:
+                from hub.core.group_commit import GroupCommitter  # it imports this module
+
+                self._ingest = GroupCommitter(self)
+            return self._ingest
 
     @property
     def http(self) -> Any:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.core import correlation
@@ -18,7 +18,7 @@ from hub.core.envelope import MessageIn
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
 from hub.core.models import Message, OutboxEntry, Partner
 from hub.core.source_refs import ref_key, seal_ref
-from hub.core.store import insert_if_absent
+from hub.core.store import insert_if_absent, insert_ignoring_conflicts
 from hub.core.types import ReceivedMessage
 
 ROUTE_TASK = "route"
@@ -139,6 +139,102 @@ def store_message(*, session: Session, ctx: HubContext, partner: Partner, valid:
         log.info("message %s accepted: %s from partner %s", message_id, valid.incoming.type,
                  partner.id)
     return Accepted(id=message_id, created=True)
+
+
+def _message_row(ctx: HubContext, partner: Any, valid: ValidMessage, now: datetime,
+                 batch_id: str | None, cid: str) -> dict[str, Any]:
+    message_id = str(uuid.uuid4())
+    given = valid.incoming.subject.model_dump(mode="json", exclude={"bsn"}, exclude_none=True)
+    return {
+        "id": message_id,
+        "type": valid.incoming.type,
+        "source_partner": partner.id,
+        "source_ref": ref_key(ctx, partner_id=partner.id, source_ref=valid.incoming.source_ref),
+        "source_ref_sealed": seal_ref(ctx, message_id=message_id,
+                                      source_ref=valid.incoming.source_ref),
+        "subject": valid.subject,
+        "category": valid.category,
+        "payload_sealed": ctx.cipher.seal({"subject": given, "data": valid.data},
+                                          context=f"message:{message_id}"),
+        "occurred_at": valid.incoming.occurred_at,
+        "received_at": now,
+        "schema_version": 1,
+        "status": "accepted",
+        "batch_id": batch_id,
+        "correlation_id": cid,
+    }
+
+
+def store_messages(*, session: Session, ctx: HubContext, partner: Partner,
+                   valids: list[ValidMessage], now: datetime,
+                   batch_id: str | None = None) -> list[Accepted]:
+    """Store many messages and their outbox rows in the caller's transaction, set-based.
+
+    The same promise as :func:`store_message`, for a list, in three statements
+    whatever its length: one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` for the
+    messages, one select for the first ids of the duplicates, one INSERT for the
+    outbox rows. A ``source_ref`` the list holds twice is stored once; the second
+    receipt carries the first id with ``created`` False. Receipts come in the
+    order of ``valids``.
+    """
+    receipts = store_many(session=session, ctx=ctx, items=[(partner, v) for v in valids],
+                          now=now, batch_id=batch_id)
+    for valid, receipt in zip(valids, receipts, strict=True):
+        ctx.metrics.message_in(partner=partner.name, type=valid.incoming.type,
+                               outcome="accepted" if receipt.created else "duplicate",
+                               session=session)
+    log.info("%s messages accepted, %s sent again, from partner %s",
+             sum(r.created for r in receipts), sum(not r.created for r in receipts),
+             partner.id)
+    return receipts
+
+
+def store_many(*, session: Session, ctx: HubContext, items: list[tuple[Any, ValidMessage]],
+               now: datetime, batch_id: str | None = None,
+               correlation_ids: list[str] | None = None,
+               received: list[datetime] | None = None) -> list[Accepted]:
+    """:func:`store_messages` for messages of several partners (``(partner, valid)``
+    pairs; a partner needs ``id``), without counting them: the caller counts.
+    ``correlation_ids`` gives each message the id of the request that brought it,
+    ``received`` its own time of receipt (else ``now``)."""
+    if not items:
+        return []
+    cid = correlation.current() or correlation.new_id()
+    cids = correlation_ids or [cid] * len(items)
+    times = received or [now] * len(items)
+    rows = [_message_row(ctx, partner, valid, at, batch_id, one)
+            for (partner, valid), one, at in zip(items, cids, times, strict=True)]
+    stmt = insert_ignoring_conflicts(session.get_bind().dialect.name, Message.__table__)
+    created = set(session.execute(stmt, rows).scalars())
+    first: dict[tuple[str, str], str] = {
+        (row["source_partner"], row["source_ref"]): row["id"] for row in rows
+        if row["id"] in created}
+    missing = [row for row in rows if (row["source_partner"], row["source_ref"]) not in first]
+    if missing:
+        found = session.execute(select(Message.source_partner, Message.source_ref, Message.id)
+                                .where(Message.source_partner.in_(
+                                           {row["source_partner"] for row in missing}),
+                                       Message.source_ref.in_(
+                                           {row["source_ref"] for row in missing})))
+        first.update({(p, ref): id_ for p, ref, id_ in found})
+    if created:
+        session.execute(insert(OutboxEntry), [
+            {"message_id": row["id"], "task": ROUTE_TASK, "status": "pending", "attempts": 0,
+             "next_attempt_at": row["received_at"], "created_at": row["received_at"],
+             "updated_at": row["received_at"]}
+            for row in rows if row["id"] in created])
+    return [Accepted(id=first[(row["source_partner"], row["source_ref"])],
+                     created=row["id"] in created) for row in rows]
+
+
+def log_accepted(*, accepted: Accepted, type_: str, partner_id: str, cid: str) -> None:
+    """Log one message's receipt as :func:`store_message` does, under its correlation id."""
+    with correlation.bound(cid):
+        if accepted.created:
+            log.info("message %s accepted: %s from partner %s", accepted.id, type_, partner_id)
+        else:
+            log.info("message %s sent again by partner %s: nothing stored", accepted.id,
+                     partner_id)
 
 
 def count_rejected(*, ctx: HubContext, partner: Partner, body: Any) -> None:

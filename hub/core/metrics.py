@@ -125,6 +125,16 @@ def _when_committed(session: Session | None, record: Callable[[], object]) -> No
         session.info.setdefault(_PENDING, []).append(record)
 
 
+def pending_count(session: Session) -> int:
+    """How many counts wait for this session's commit (a mark for :func:`truncate_pending`)."""
+    return len(session.info.get(_PENDING, ()))
+
+
+def truncate_pending(session: Session, mark: int) -> None:
+    """Forget the counts added after ``mark``: their savepoint was rolled back."""
+    del session.info.get(_PENDING, [])[mark:]
+
+
 @event.listens_for(Session, "after_commit")
 def _record_committed(session: Session) -> None:
     for record in session.info.pop(_PENDING, ()):

@@ -276,16 +276,18 @@ def status(session: Session, *, message_id: str) -> OutboundStatus | None:
 
 def announce_status(session: Session, *, ctx: HubContext, message: Message, status: str,
                     now: datetime, note: str | None = None, actor: str = "hub",
-                    role: str = "system") -> list[OutboundMessageRow]:
+                    role: str = "system", payload: dict | None = None) -> list[OutboundMessageRow]:
     """Tell the plugins what became of an inbound message, and send what they answer.
 
     Runs in the caller's transaction, so a status back is queued exactly when the
-    change it reports commits.
+    change it reports commits. ``payload`` is the message's opened payload when the
+    caller has it already (the router), saving an AES-GCM open.
     """
     partner = session.get(Partner, message.source_partner)
     if partner is None:
         return []
-    payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
+    if payload is None:
+        payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
     event = ItemStatusEvent(
         status=status, message_id=message.id, message_type=message.type,
         source_partner=partner_info(partner), source_ref=open_ref(ctx, message),

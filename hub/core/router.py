@@ -21,7 +21,7 @@ from consent import registry
 from consent.engine import decide
 from consent.model import MessageFacts, Outcome
 from hub.core import correlation
-from hub.core.audit import record_disclosure
+from hub.core.audit import disclosure_event, record_disclosure
 from hub.core.confidential import address_item
 from hub.core.context import HubContext
 from hub.core.models import Disclosure, InboxItem, Message, Partner
@@ -54,6 +54,15 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
     message = session.get(Message, message_id, with_for_update=True)
     if message is None:
         raise RoutingError("message not found")
+    return route_loaded(session=session, ctx=ctx, message=message, now=now)
+
+
+def route_loaded(*, session: Session, ctx: HubContext, message: Message, now: datetime) -> str:
+    """Route a message the caller loaded and locked (``FOR UPDATE``); returns its new status.
+
+    The batch path (:func:`hub.core.transport.tasks.run_tasks`) loads a whole batch
+    of messages with one select and calls this for each, inside a savepoint.
+    """
     # Log under the id of the request that brought the message, whichever process routes.
     correlation.adopt(message.correlation_id)
     if message.status in TERMINAL:
@@ -95,7 +104,8 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
                                             topic=mt.topic, now=now)
             message.request_id = request.id
         log.info("message %s held: no basis yet, the resident is asked", message.id)
-        announce_status(session, ctx=ctx, message=message, status="held", now=now)
+        announce_status(session, ctx=ctx, message=message, status="held", now=now,
+                        payload=payload)
         return message.status
 
     repeat_key = _repeat_key(ctx, partner, message.type, mt.repeat_key(data), match)
@@ -133,7 +143,7 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
             message_type=message.type, source_partner=partner.id,
             recipient=f"wijkteam:{match.wijk}", basis=decision.basis.value,
             basis_ref=decision.basis_ref, fields=item.fields, reason=decision.reason, at=now))
-        record_disclosure(session, ctx=ctx, item=item, partner=partner)
+        _disclose(session, ctx, item, partner)
         withhold_on_delivery(session=session, ctx=ctx, item=item, message=message, now=now)
     # One household, one outreach (issue 16): in this same transaction. Imported here
     # because hub.core.outreach reads through hub.core.inbox, which imports this module.
@@ -141,8 +151,22 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
     join_case(session=session, ctx=ctx, item=item, message=message, partner=partner,
               data=data, now=now)
     _reached_inbox(ctx, session, message, partner, decision.basis.value, now)
-    announce_status(session, ctx=ctx, message=message, status="delivered", now=now)
+    announce_status(session, ctx=ctx, message=message, status="delivered", now=now,
+                    payload=payload)
     return message.status
+
+
+DEFERRED_EVENTS = "wijkhub_deferred_audit_events"
+
+
+def _disclose(session: Session, ctx: HubContext, item: InboxItem, partner: Partner) -> None:
+    # In a batch the disclosures are collected and appended to the chain with one call
+    # (one head lock and one signature per batch); alone, the event is recorded now.
+    deferred = session.info.get(DEFERRED_EVENTS)
+    if deferred is None:
+        record_disclosure(session, ctx=ctx, item=item, partner=partner)
+    else:
+        deferred.append(disclosure_event(item=item, partner=partner))
 
 
 def _reached_inbox(ctx: HubContext, session: Session, message: Message, partner: Partner,

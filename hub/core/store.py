@@ -12,7 +12,13 @@ from sqlalchemy.sql.dml import Insert
 
 
 @cache
-def _insert_ignoring_conflicts(dialect: str, table: Table) -> Insert:
+def insert_ignoring_conflicts(dialect: str, table: Table) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING <key>`` for ``table`` on ``dialect``.
+
+    Executed with a list of rows it is one bulk statement (SQLAlchemy's
+    "insertmanyvalues" batches the rows into multi-row VALUES) and returns the
+    keys of the rows it wrote, in no particular order.
+    """
     # One statement object per table, its values bound at execution: SQLAlchemy then
     # finds the compiled form in its cache instead of building and compiling an INSERT
     # with fresh literal parameters for every message (docs/performance.md, "cheap wins").
@@ -28,5 +34,5 @@ def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> 
     Idempotency rests on the database's unique constraints, not on a lookup
     before the write, so two racing requests can never both insert.
     """
-    stmt = _insert_ignoring_conflicts(session.get_bind().dialect.name, table)
+    stmt = insert_ignoring_conflicts(session.get_bind().dialect.name, table)
     return session.execute(stmt, values).first() is not None

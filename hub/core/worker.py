@@ -15,8 +15,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from hub.core.context import HubContext
+from hub.core.ingest import ROUTE_TASK
 from hub.core.models import OutboxEntry
-from hub.core.transport.tasks import HANDLERS, record_failure, run_task
+from hub.core.transport.tasks import HANDLERS, record_failure, run_task, run_tasks
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +25,20 @@ __all__ = ["HANDLERS", "OutboxWorker"]
 
 
 class OutboxWorker:
-    """Claims due outbox rows and runs their handlers, one transaction each."""
+    """Claims due outbox rows and runs their handlers: routing in batches, the rest one by one."""
 
     def __init__(self, ctx: HubContext) -> None:
         self.ctx = ctx
 
-    def _due_ids(self, limit: int, now: datetime) -> list[int]:
+    def _due(self, limit: int, now: datetime) -> list[tuple[int, str]]:
         with self.ctx.sessions() as session:
-            return list(session.scalars(
-                select(OutboxEntry.id)
+            return [tuple(row) for row in session.execute(
+                select(OutboxEntry.id, OutboxEntry.task)
                 .where(OutboxEntry.status == "pending", OutboxEntry.next_attempt_at <= now)
-                .order_by(OutboxEntry.id).limit(limit)))
+                .order_by(OutboxEntry.id).limit(limit))]
+
+    def _due_ids(self, limit: int, now: datetime) -> list[int]:
+        return [entry_id for entry_id, _ in self._due(limit, now)]
 
     def process(self, entry_id: int) -> bool:
         """Handle one outbox row; True if it was done (now or by someone before)."""
@@ -46,11 +50,35 @@ class OutboxWorker:
             return False
         return True
 
-    def run_once(self, limit: int = 100) -> int:
-        """Handle every row that is due now (up to ``limit``); returns how many succeeded."""
+    def process_batch(self, entry_ids: list[int]) -> int:
+        """Route a batch of rows in one transaction; returns how many were done.
+
+        A row that failed is counted towards retry or dead letter on its own,
+        exactly as :meth:`process` does; the others are not held back by it.
+        """
         done = 0
-        for entry_id in self._due_ids(limit, self.ctx.clock()):
-            done += self.process(entry_id)
+        for entry_id, outcome in run_tasks(self.ctx, entry_ids, skip_locked=True).items():
+            if outcome.status == "failed":
+                record_failure(self.ctx, entry_id, outcome.error, source="embedded")
+            else:
+                done += 1
+        return done
+
+    def run_once(self, limit: int | None = None) -> int:
+        """Handle every row that is due now (up to ``limit``); returns how many succeeded.
+
+        Routing rows go in batches of ``HUB_ROUTE_BATCH``; other tasks (a delivery
+        to a partner waits on its HTTP answer) one per transaction.
+        """
+        size = self.ctx.settings.route_batch
+        due = self._due(limit or max(size, 100), self.ctx.clock())
+        done = 0
+        routes = [entry_id for entry_id, task in due if task == ROUTE_TASK]
+        for start in range(0, len(routes), size):
+            done += self.process_batch(routes[start:start + size])
+        for entry_id, task in due:
+            if task != ROUTE_TASK:
+                done += self.process(entry_id)
         return done
 
     def drain(self, max_rounds: int = 1000) -> int:

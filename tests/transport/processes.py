@@ -41,8 +41,9 @@ def hub_env(data_dir: Path, database_url: str, broker_url: str, **extra: str) ->
 class HubProcess:
     """One ``hub`` command running in the background, its output in a log file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.args, self.env, self.log = args, env, log
+    def __init__(self, args: list[str], env: dict[str, str], log: Path,
+                 module: str = "hub.cli") -> None:
+        self.args, self.env, self.log, self.module = args, env, log, module
         self.proc: subprocess.Popen | None = None
         self.port = free_port() if args[0] == "serve" else None
 
@@ -55,7 +56,7 @@ class HubProcess:
         offset = self.log.stat().st_size if self.log.exists() else 0
         args = [*self.args, "--port", str(self.port)] if self.port else self.args
         with self.log.open("a") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "hub.cli", *args],
+            self.proc = subprocess.Popen([sys.executable, "-m", self.module, *args],
                                          env=self.env, stdout=out, stderr=subprocess.STDOUT)
         def is_ready() -> bool:
             if self.port:

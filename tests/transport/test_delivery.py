@@ -14,6 +14,7 @@ from hub.core.models import DeadLetter, InboxItem, Message, OutboxEntry
 from hub.core.source_refs import open_ref
 from hub.core.types import MessageType
 from tests.utils.builders import arrears, operator, partner, person, register, resident
+from tests.utils.statements import counting
 
 
 class Note(BaseModel):
@@ -199,3 +200,38 @@ def test_the_dead_letter_api_is_for_operators_only(ctx, client, transport):
 def _by_ref(ctx, session, source_ref: str):
     # The reference is stored sealed (issue 13, item 10): open each to find it.
     return next(m for m in session.scalars(select(Message)) if open_ref(ctx, m) == source_ref)
+
+
+def test_a_batch_with_one_poisoned_message_delivers_the_other_49(ctx, client, transport,
+                                                                 buggy):
+    # Issue 14: routing goes in batches (the embedded worker's HUB_ROUTE_BATCH, the
+    # broker worker's prefetch window), each message in a savepoint of its own.
+    _, woonbron = partner(ctx)
+    who = person(3400)
+    _consent_for_wonen(ctx, client, who)
+    if transport.name == "rabbitmq":
+        transport._stop_worker()  # let the whole lot wait in the queue: full windows
+    for n in range(49):
+        if n == 24:
+            assert client.post("/api/v1/messages", json=_buggy_message(who, "P-1"),
+                               headers=woonbron).status_code == 202
+        assert client.post("/api/v1/messages", json=arrears(person(3500 + n), ref=f"B-{n}"),
+                           headers=woonbron).status_code == 202
+    if transport.name == "rabbitmq":
+        transport.wait_for(lambda: _count(ctx, OutboxEntry, OutboxEntry.status == "pending")
+                           == 0, "the relay did not publish everything")
+    with counting(transport.worker_ctx.engine) as counts:
+        if transport.name == "rabbitmq":
+            transport.restart()
+        transport.drain()
+    assert _count(ctx, InboxItem) == 49
+    assert _count(ctx, Message, Message.status == "delivered") == 49
+    with ctx.sessions() as session:
+        poison = _by_ref(ctx, session, "P-1")
+        assert session.get(Message, poison.id).status == "accepted"
+    page = client.get("/api/v1/ops/dead-letters", headers=operator(ctx)).json()
+    assert page["total"] == 1
+    assert (page["items"][0]["message_id"], page["items"][0]["attempts"],
+            page["items"][0]["replayable"]) == (poison.id, 3, True)
+    # Fifty messages, far fewer transactions than fifty (one per batch, one per failure).
+    assert counts.commits < 25, counts.commits

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
+from hub.core.audit import verify
 from hub.core.context import build_context
 from hub.core.migrate import upgrade
 from hub.core.models import InboxItem, Message, OutboxEntry
@@ -22,6 +23,7 @@ from hub.settings import Settings
 from tests.transport.conftest import rabbitmqctl
 from tests.transport.processes import HubProcess, hub_env
 from tests.utils.builders import arrears, nuisance, partner, person, register, resident
+from tests.utils.waiting import wait_until
 
 # serial: stop_app on the shared broker would disturb every other test running meanwhile.
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.serial]
@@ -137,6 +139,43 @@ def test_kill_9_a_worker_mid_stream_loses_and_doubles_nothing(hub):
     assert len(accepted) == sent
     assert (lost, doubled) == (0, 0)
     assert hub.unfinished() == 0
+
+
+def test_kill_a_worker_between_the_commit_and_the_ack_of_a_batch(hub):
+    # Issue 14: a worker routes a prefetch window in one transaction and acks it with one
+    # basic_ack(multiple=True) after the commit. Killed in between, the broker delivers
+    # the whole window again to the next worker: the rows are done, nothing happens twice.
+    _, headers = partner(hub.ctx)
+    hub.serve.start()
+    sent = 200
+    with httpx.Client(base_url=hub.serve.url, headers=headers, timeout=120) as client:
+        r = client.post("/api/v1/messages/batch", content=_csv(0, sent),
+                        headers={"Content-Type": "text/csv"})
+        assert r.status_code == 202, r.text
+    gate = hub.tmp_path / "ack-gate"
+    held = HubProcess(["worker"], {**hub.env, "WIJKHUB_ACK_GATE": str(gate)},
+                      hub.tmp_path / "held-worker.log", module="tests.transport.ack_gate")
+    hub.workers.append(held)
+    held.start(WORKER_READY)
+    wait_until(gate.exists, "the held worker never committed a batch")
+    with hub.ctx.sessions() as session:
+        committed = set(session.scalars(select(OutboxEntry.id)
+                                        .where(OutboxEntry.status == "done")))
+    held.kill()
+    assert committed, "the window was committed before the ack"
+    hub.worker()  # gets the unacked window again
+    with hub.ctx.sessions() as session:
+        accepted = set(session.scalars(select(Message.id)))
+    hub.wait_drained(len(accepted))
+    lost, doubled = hub.report("kill between commit and ack", sent, accepted,
+                               committed_unacked=len(committed))
+    assert len(accepted) == sent
+    assert (lost, doubled) == (0, 0)
+    with hub.ctx.sessions() as session:
+        # Each row ran once: the redelivered window was a no-op.
+        attempts = session.scalars(select(OutboxEntry.attempts)).all()
+        assert set(attempts) == {1}
+        assert verify(session, hub.ctx.keys).first_bad is None
 
 
 def _send(client, body: dict, headers: dict, statuses: list[int]) -> str:

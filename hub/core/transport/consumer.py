@@ -1,10 +1,12 @@
 """``hub worker``'s engine: competing consumers on the RabbitMQ topology.
 
 One pika ``BlockingConnection`` on one thread (pika connections are not
-thread-safe). Each delivery is handled inside its callback, briefly: one
-database transaction (:func:`hub.core.transport.tasks.run_task`), then the ack,
-*after* the commit. A crash before the ack makes the broker deliver it again,
-and the outbox row, already ``done``, makes the second time a no-op.
+thread-safe). Task deliveries are gathered into a window (what arrived, up to
+the prefetch count) and the window is handled in one database transaction
+(:func:`hub.core.transport.tasks.run_tasks`, a savepoint per message), then
+acked with one ``basic_ack(multiple=True)``, *after* the commit. A crash before
+the ack makes the broker deliver the window again, and the outbox rows, already
+``done``, make the second time a no-op.
 
 * a failed attempt goes to the retry queue for its delay (confirmed), then is
   acked; after ``HUB_MAX_ATTEMPTS`` it is dead-lettered into the store;
@@ -14,7 +16,7 @@ and the outbox row, already ``done``, makes the second time a no-op.
 * what the broker dead-letters (``<prefix>.dead``) is moved into the store;
 * a database outage is waited out in the callback (heartbeats keep flowing),
   without counting as an attempt;
-* ``stop`` (SIGTERM) ends the loop after the delivery in hand is acked;
+* ``stop`` (SIGTERM) ends the loop after the window in hand is committed and acked;
   unacked prefetched deliveries return to the queue when the connection closes;
 * a lost connection is re-opened with exponential backoff.
 """
@@ -41,7 +43,7 @@ from hub.core.transport.tasks import (
     is_infrastructure_error,
     mark_dead,
     record_failure,
-    run_task,
+    run_tasks,
 )
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,8 @@ class BrokerWorker:
         self.connected = threading.Event()
         self.handled = 0  # deliveries acked by this worker
         self._conn: pika.BlockingConnection | None = None
+        self._window: list[tuple[Any, Any, Any, bytes]] = []  # (method, props, ref, body)
+        self._left_unacked = False  # a delivery was left for redelivery: no multiple acks
 
     def check_connection(self) -> None:
         """Open and close one connection: raises pika's error when the broker is unreachable."""
@@ -101,11 +105,22 @@ class BrokerWorker:
             self.connected.set()
             log.info("worker consuming from %s (prefix %s)", self.broker.display,
                      self.broker.prefix)
+            prefetch = self.ctx.settings.broker_prefetch
             while not self.stop.is_set():
                 conn.process_data_events(time_limit=0.5)
+                # Take what else is already here, up to the prefetch window, then route
+                # the window in one transaction.
+                while self._window and len(self._window) < prefetch:
+                    before = len(self._window)
+                    conn.process_data_events(time_limit=0)
+                    if len(self._window) == before:
+                        break
+                self._flush_window(channel)
             for tag in tags:
                 channel.basic_cancel(tag)
         finally:
+            # Unacked deliveries go back to the queue when the connection closes.
+            self._window, self._left_unacked = [], False
             self._conn = None
             if conn.is_open:
                 conn.close()
@@ -124,18 +139,46 @@ class BrokerWorker:
             reason = f"delivered {count + 1} times without an ack (a worker stopped on it)"
             self._settle(channel, method, lambda: self._dead(ref.outbox_id, reason, props, body))
             return
-        self._settle(channel, method, lambda: self._attempt(channel, ref, props, body))
+        self._window.append((method, props, ref, body))
 
-    def _attempt(self, channel, ref, props, body: bytes) -> None:
-        outcome = run_task(self.ctx, ref.outbox_id)
-        if outcome.status == "missing":
-            self._store_unparseable(props, body, f"no outbox row {ref.outbox_id}")
+    def _flush_window(self, channel) -> None:
+        """Handle the window in one transaction, then ack it all at once, after the commit."""
+        window, self._window = self._window, []
+        if not window:
             return
-        if outcome.status != "failed":
-            return
-        if is_infrastructure_error(outcome.error):
-            raise outcome.error
-        failure = record_failure(self.ctx, ref.outbox_id, outcome.error, source=SOURCE)
+        try:
+            self._with_database(lambda: self._attempt(channel, window))
+        except Stopping:
+            return  # unacked: the broker gives the window to another worker
+        if self._left_unacked:
+            # A delivery this worker gave up on (stopping) must not be acked by a
+            # multiple ack: ack the window's own deliveries one by one.
+            for method, *_ in window:
+                channel.basic_ack(method.delivery_tag)
+        else:
+            # Every delivery up to this tag on the channel is in the window or settled.
+            channel.basic_ack(window[-1][0].delivery_tag, multiple=True)
+        self.handled += len(window)
+
+    def _attempt(self, channel, window: list[tuple[Any, Any, Any, bytes]]) -> None:
+        outcomes = run_tasks(self.ctx, [ref.outbox_id for _, _, ref, _ in window])
+        failed = [o.error for o in outcomes.values() if o.status == "failed"]
+        infrastructure = next((e for e in failed if is_infrastructure_error(e)), None)
+        if infrastructure is not None:
+            raise infrastructure  # waited out and the whole window tried again
+        seen: set[int] = set()
+        for _, props, ref, body in window:
+            if ref.outbox_id in seen:
+                continue  # the same row twice in one window (a redelivery): handled once
+            seen.add(ref.outbox_id)
+            outcome = outcomes[ref.outbox_id]
+            if outcome.status == "missing":
+                self._store_unparseable(props, body, f"no outbox row {ref.outbox_id}")
+            elif outcome.status == "failed":
+                self._retry_or_dead(channel, ref, props, body, outcome.error)
+
+    def _retry_or_dead(self, channel, ref, props, body: bytes, error: Exception) -> None:
+        failure = record_failure(self.ctx, ref.outbox_id, error, source=SOURCE)
         if failure is not None and failure.status == "retry":
             delay = topology.delay_ms(self.ctx.settings, failure.attempts)
             channel.basic_publish(self.broker.retry_exchange, f"{ref.task}.{delay}", body,
@@ -193,6 +236,7 @@ class BrokerWorker:
         try:
             self._with_database(work)
         except Stopping:
+            self._left_unacked = True
             return  # unacked: the broker gives it to another worker
         channel.basic_ack(method.delivery_tag)
         self.handled += 1

@@ -15,15 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from consent import registry
 from hub.core import correlation, deadletters
+from hub.core.audit import record_events
 from hub.core.context import HubContext
 from hub.core.ingest import ROUTE_TASK
-from hub.core.models import Message, OutboxEntry
+from hub.core.metrics import pending_count, truncate_pending
+from hub.core.models import Message, OutboxEntry, Partner
 from hub.core.outbound import DELIVER_TASK, deliver, mark_failed
-from hub.core.router import route_message
+from hub.core.router import DEFERRED_EVENTS, RoutingError, route_loaded, route_message
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,123 @@ def run_task(ctx: HubContext, entry_id: int, *, skip_locked: bool = False) -> Ou
         return Outcome("done")
     except Exception as exc:
         return Outcome("failed", exc)
+
+
+def _claim_many(session: Session, entry_ids: list[int], skip_locked: bool) -> list[OutboxEntry]:
+    # One select for the whole batch, locked in id order: two workers whose batches
+    # overlap take the row locks in the same order and cannot deadlock on them.
+    stmt = select(OutboxEntry).where(OutboxEntry.id.in_(entry_ids)).order_by(OutboxEntry.id)
+    if skip_locked:
+        stmt = stmt.where(OutboxEntry.status == "pending")
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=skip_locked)
+    return list(session.scalars(stmt))
+
+
+def _load_messages(session: Session, entries: list[OutboxEntry]) -> dict[str, Message]:
+    ids = sorted({e.message_id for e in entries if e.task == ROUTE_TASK})
+    if not ids:
+        return {}
+    stmt = select(Message).where(Message.id.in_(ids)).order_by(Message.id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return {m.id: m for m in session.scalars(stmt)}
+
+
+def _run_one(session: Session, ctx: HubContext, entry: OutboxEntry,
+             messages: dict[str, Message], now: datetime) -> None:
+    if entry.task == ROUTE_TASK:
+        message = messages.get(entry.message_id)
+        if message is None:
+            raise RoutingError("message not found")
+        correlation.adopt(message.correlation_id)
+        route_loaded(session=session, ctx=ctx, message=message, now=now)
+        return
+    handler = HANDLERS.get(entry.task)
+    if handler is None:
+        raise LookupError(f"no handler for task {entry.task!r}")
+    handler(session=session, ctx=ctx, message_id=entry.message_id, now=now)
+
+
+@correlation.scoped
+def run_tasks(ctx: HubContext, entry_ids: list[int], *,
+              skip_locked: bool = False) -> dict[int, Outcome]:
+    """Run a batch of outbox rows in one transaction; returns each row's :class:`Outcome`.
+
+    Every row runs in a savepoint of its own: a row whose handler raises is rolled
+    back alone and returned as ``failed`` (the caller records the failure as for
+    :func:`run_task`), while the others commit together. Rows run in id order, which
+    is the order they were queued in, so decisions about one resident keep their
+    order. The consent rows of the batch's known residents are locked first, sorted,
+    so two workers never wait on each other in opposite orders. Disclosures go to
+    the audit chain with one :func:`hub.core.audit.record_events` call, and the rows
+    are marked done with one UPDATE. When the transaction itself fails outside every
+    savepoint (its commit, say), the batch is split in halves and each run again, so
+    one bad row never fails the others; when the database went away, every row is
+    returned ``failed`` with that error and nothing of the batch is stored.
+    """
+    now = ctx.clock()
+    ids = list(dict.fromkeys(entry_ids))
+    outcomes: dict[int, Outcome] = {}
+    try:
+        with ctx.sessions() as session, session.begin():
+            entries = _claim_many(session, ids, skip_locked)
+            found = {e.id for e in entries}
+            for entry_id in ids:
+                if entry_id not in found:
+                    outcomes[entry_id] = Outcome("done" if skip_locked else "missing")
+            todo = [e for e in entries if e.status not in FINISHED]
+            for entry in entries:
+                if entry.status in FINISHED:
+                    outcomes[entry.id] = Outcome("done")
+            messages = _load_messages(session, todo)
+            # Held here so the identity map keeps them (it holds objects weakly): each
+            # message then finds its partner without a query of its own.
+            partners = list(session.scalars(select(Partner).where(
+                Partner.id.in_({m.source_partner for m in messages.values()}))))
+            # Serialise with grants and revocations of these residents, in one order.
+            for subject in sorted({m.subject for m in messages.values() if m.subject}):
+                registry.lock_subject(session=session, subject=subject)
+            events: list = []
+            session.info[DEFERRED_EVENTS] = events
+            done: list[int] = []
+            try:
+                for entry in todo:
+                    marks = len(events), pending_count(session)
+                    try:
+                        # No autoflush inside: the savepoint flushes the message's changes
+                        # once at its end, instead of at each query routing makes.
+                        with session.begin_nested(), session.no_autoflush:
+                            _run_one(session, ctx, entry, messages, now)
+                    except Exception as exc:
+                        if is_infrastructure_error(exc):
+                            raise  # the database, not this message: the batch fails whole
+                        # What the failed row left behind goes with its savepoint.
+                        del events[marks[0]:]
+                        truncate_pending(session, marks[1])
+                        outcomes[entry.id] = Outcome("failed", exc)
+                        continue
+                    done.append(entry.id)
+            finally:
+                session.info.pop(DEFERRED_EVENTS, None)
+            record_events(session, ctx=ctx, events=events)
+            del partners
+            if done:
+                session.execute(
+                    update(OutboxEntry).where(OutboxEntry.id.in_(done))
+                    .values(status="done", updated_at=now, attempts=OutboxEntry.attempts + 1)
+                    .execution_options(synchronize_session=False))
+        for entry_id in done:
+            outcomes[entry_id] = Outcome("done")
+        return outcomes
+    except Exception as exc:
+        if len(ids) > 1 and not is_infrastructure_error(exc):
+            # Something no savepoint caught failed the batch (its commit, a deferred
+            # constraint): bisect, so only the row at fault is counted as failed.
+            half = len(ids) // 2
+            return {**run_tasks(ctx, ids[:half], skip_locked=skip_locked),
+                    **run_tasks(ctx, ids[half:], skip_locked=skip_locked)}
+        return {entry_id: Outcome("failed", exc) for entry_id in ids}
 
 
 def _on_dead(session: Session, entry: OutboxEntry, now: datetime) -> None:

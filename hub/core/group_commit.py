@@ -1,0 +1,197 @@
+"""Group commit on the way in (issue 14): concurrent messages share one transaction.
+
+Each ``POST /api/v1/messages`` validates its message itself (a bad one is
+answered 4xx at once) and then hands it to the process's :class:`GroupCommitter`.
+There is no background thread: the first caller to find nobody committing
+becomes the *leader*. It waits up to ``HUB_INGEST_GROUP_MS`` for others (or
+until ``HUB_INGEST_GROUP_SIZE`` are waiting), stores the whole group with bulk
+statements (:func:`hub.core.ingest.store_many`) in one transaction, lets the
+plugins check each new message (``wijkhub_message_received``) in a savepoint of
+its own, commits once, and then wakes every member with its receipt. Whoever
+queued meanwhile forms the next group; the leader hands the lead to the first
+of them before it returns.
+
+What each caller is promised is what a transaction of its own promised:
+
+- its receipt comes only after the commit that made its message durable;
+- the same ``source_ref`` twice, in one group or across groups, is stored once
+  and both receipts carry the first id;
+- a plugin's refusal (a :class:`HubProblem`) removes that message only, and
+  that caller gets the problem;
+- when the group's transaction fails, every caller in it gets
+  :class:`Unavailable` (the API answers 503), and nothing of the group is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import delete
+
+from hub.core import correlation
+from hub.core.context import HubContext
+from hub.core.errors import HubProblem
+from hub.core.ingest import Accepted, ValidMessage, count_rejected, log_accepted, store_many
+from hub.core.models import Message, OutboxEntry
+from hub.core.types import ReceivedMessage
+
+log = logging.getLogger(__name__)
+
+
+class Unavailable(RuntimeError):
+    """The group's transaction failed: nothing of this message was stored; send it again."""
+
+
+@dataclass(eq=False)
+class _Waiting:
+    """One caller's message and, once its group committed, its receipt or error."""
+
+    partner: Any
+    valid: ValidMessage
+    body: Any
+    now: datetime
+    cid: str
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    result: Accepted | None = None
+    error: BaseException | None = None
+
+    def outcome(self) -> Accepted:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+class GroupCommitter:
+    """Collects the validated messages of concurrent requests and commits them together."""
+
+    def __init__(self, ctx: HubContext) -> None:
+        self.ctx = ctx
+        self._lock = threading.Lock()
+        self._queue: list[_Waiting] = []
+        self._leading = False
+        self._full = threading.Event()
+
+    @property
+    def window(self) -> float:
+        """Seconds a leader waits for others before it commits."""
+        return self.ctx.settings.ingest_group_ms / 1000
+
+    @property
+    def size(self) -> int:
+        """The most messages one transaction takes."""
+        return self.ctx.settings.ingest_group_size
+
+    def accept(self, *, partner: Any, valid: ValidMessage, body: Any,
+               now: datetime) -> Accepted:
+        """Store ``valid`` durably (with others); returns its receipt after the commit.
+
+        Blocks the calling thread until then. Raises the plugin's :class:`HubProblem`
+        when a plugin refused it, :class:`Unavailable` when the commit failed.
+        """
+        # A snapshot: the request's session may expire its partner object meanwhile.
+        who = SimpleNamespace(id=partner.id, name=partner.name, kind=partner.kind)
+        me = _Waiting(partner=who, valid=valid, body=body, now=now,
+                      cid=correlation.current() or correlation.new_id())
+        with self._lock:
+            self._queue.append(me)
+            if len(self._queue) >= self.size:
+                self._full.set()
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            me.done.wait()
+            if not me.lead:
+                return me.outcome()
+            me.done.clear()  # handed the lead: its own receipt comes with its group
+        if self.window > 0:
+            self._full.wait(self.window)
+        with self._lock:
+            group, self._queue = self._queue[:self.size], self._queue[self.size:]
+            if len(self._queue) < self.size:
+                self._full.clear()
+        try:
+            self._commit(group)
+        finally:
+            with self._lock:
+                if self._queue:
+                    nxt = self._queue[0]
+                    nxt.lead = True
+                    nxt.done.set()
+                else:
+                    self._leading = False
+        return me.outcome()
+
+    def _commit(self, group: list[_Waiting]) -> None:
+        ctx = self.ctx
+        try:
+            with ctx.sessions() as session, session.begin():
+                receipts = store_many(session=session, ctx=ctx,
+                                      items=[(w.partner, w.valid) for w in group],
+                                      now=max(w.now for w in group),
+                                      correlation_ids=[w.cid for w in group],
+                                      received=[w.now for w in group])
+                refused = self._check(session, group, receipts)
+                if refused:
+                    # Refused by a plugin: the message and its outbox row go, nothing else.
+                    session.execute(delete(OutboxEntry).where(
+                        OutboxEntry.message_id.in_(refused)))
+                    session.execute(delete(Message).where(Message.id.in_(refused)))
+                for waiting, receipt in zip(group, receipts, strict=True):
+                    if waiting.error is None and receipt.id in refused:
+                        # The same message twice in one group, its first refused.
+                        waiting.error = refused[receipt.id]
+                    if waiting.error is not None:
+                        continue
+                    waiting.result = receipt
+                    ctx.metrics.message_in(
+                        partner=waiting.partner.name, type=waiting.valid.incoming.type,
+                        outcome="accepted" if receipt.created else "duplicate",
+                        session=session)
+        except Exception as exc:
+            # The type only: the error's text may quote SQL parameters (message data).
+            log.error("ingest group of %s failed to commit: %s", len(group),
+                      type(exc).__name__)
+            for waiting in group:
+                waiting.result = None
+                waiting.error = Unavailable(type(exc).__name__)
+        else:
+            ctx.work_available.set()
+            for waiting in group:
+                if waiting.result is not None:
+                    log_accepted(accepted=waiting.result, type_=waiting.valid.incoming.type,
+                                 partner_id=waiting.partner.id, cid=waiting.cid)
+        finally:
+            for waiting in group:
+                waiting.done.set()
+
+    def _check(self, session, group: list[_Waiting],
+               receipts: list[Accepted]) -> dict[str, Exception]:
+        """Let the plugins check each new message in a savepoint; returns the refused."""
+        refused: dict[str, Exception] = {}
+        for waiting, receipt in zip(group, receipts, strict=True):
+            if not receipt.created:
+                continue
+            valid = waiting.valid
+            try:
+                with session.begin_nested(), correlation.bound(waiting.cid):
+                    self.ctx.plugins.message_received(
+                        session=session, ctx=self.ctx, message=ReceivedMessage(
+                            id=receipt.id, type=valid.incoming.type,
+                            source_ref=valid.incoming.source_ref,
+                            partner_id=waiting.partner.id, partner_kind=waiting.partner.kind,
+                            subject=valid.subject, data=valid.data, received_at=waiting.now))
+            except HubProblem as problem:
+                refused[receipt.id] = waiting.error = problem
+                count_rejected(ctx=self.ctx, partner=waiting.partner, body=waiting.body)
+            except Exception as exc:
+                # A plugin's bug fails its own message (as it did alone), not the group.
+                log.error("plugin failed on message %s: %s", receipt.id, type(exc).__name__)
+                refused[receipt.id] = waiting.error = exc
+        return refused

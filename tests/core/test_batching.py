@@ -1,0 +1,265 @@
+"""Batched routing and bulk storage (issue 14): many messages per transaction, set-based.
+
+On both stores (``ctx`` runs each test on SQLite and PostgreSQL). The embedded
+worker routes up to ``HUB_ROUTE_BATCH`` messages in one transaction, each in a
+savepoint; a CSV chunk is stored with bulk statements.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from pydantic import BaseModel
+from sqlalchemy import event, func, select
+
+from hub import hookimpl
+from hub.core.audit import verify
+from hub.core.batch import ingest_batch
+from hub.core.models import AuditEvent, InboxItem, Message, OutboxEntry, Partner
+from hub.core.source_refs import open_ref
+from hub.core.transport.tasks import run_tasks
+from hub.core.types import MessageType
+from tests.utils.builders import arrears, nuisance, partner, person, register, resident
+from tests.utils.statements import counting
+
+HEADER = "source_ref,name,birthdate,postcode,huisnummer,bsn,amount_eur,months,since,tenancy_ref"
+
+
+class Poison(BaseModel):
+    """Data of a type whose plugin fails on every message."""
+
+    note: str
+
+
+def _explode(_data):
+    raise RuntimeError("plugin bug")
+
+
+class PoisonPlugin:
+    """A partner plugin with a bug: routing its messages raises at the repeat check."""
+
+    @hookimpl
+    def wijkhub_message_types(self):
+        return [MessageType(name="signal.poison", partner_kinds=("woningcorporatie",),
+                            category="wonen", data_model=Poison, topic="een test",
+                            repeat_key=_explode)]
+
+
+@pytest.fixture
+def poison(ctx) -> Iterator[None]:
+    """The poison plugin, registered for one test."""
+    ctx.plugins.register(PoisonPlugin(), name="poison-batch")
+    try:
+        yield
+    finally:
+        ctx.plugins.unregister("poison-batch")
+
+
+def _consent(client, ctx, who, categories=("wonen", "financieel")) -> str:
+    r = client.post("/api/v1/me/consents", headers=resident(ctx, who), json={
+        "source_kinds": ["woningcorporatie"], "categories": list(categories),
+        "purpose": "hulp"})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _post(client, headers, body) -> str:
+    r = client.post("/api/v1/messages", json=body, headers=headers)
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+def _statuses(ctx) -> dict[str, str]:
+    with ctx.sessions() as session:
+        return {open_ref(ctx, m): m.status for m in session.scalars(select(Message))}
+
+
+def _entries(ctx) -> dict[str, OutboxEntry]:
+    with ctx.sessions() as session:
+        rows = session.execute(select(Message, OutboxEntry)
+                               .join(OutboxEntry, OutboxEntry.message_id == Message.id)).all()
+        return {open_ref(ctx, m): e for m, e in rows}
+
+
+def test_one_poisoned_message_in_a_batch_of_50_is_retried_alone_while_49_deliver(
+        ctx, client, worker, clock, poison):
+    _, woonbron = partner(ctx)
+    people = [person(7000 + n) for n in range(49)]
+    register(ctx, person(6999), *people)
+    _consent(client, ctx, person(6999))
+    for n, who in enumerate(people[:25]):
+        _post(client, woonbron, arrears(who, ref=f"A-{n}"))
+    _post(client, woonbron, {"type": "signal.poison", "source_ref": "P-1",
+                             "subject": {"bsn": person(6999).bsn},
+                             "occurred_at": "2026-11-20T08:00:00+00:00",
+                             "data": {"note": "x"}})
+    for n, who in enumerate(people[25:], start=25):
+        _post(client, woonbron, arrears(who, ref=f"A-{n}"))
+
+    with counting(ctx.engine) as counts:
+        assert worker.run_once() == 49
+    # All fifty were routed in one transaction (plus one for the poisoned row's failure),
+    # not fifty.
+    assert counts.commits <= 3, counts.commits
+    statuses = _statuses(ctx)
+    assert statuses.pop("P-1") == "accepted"
+    assert set(statuses.values()) == {"delivered"} and len(statuses) == 49
+    poisoned = _entries(ctx)["P-1"]
+    assert (poisoned.status, poisoned.attempts, poisoned.last_error) == (
+        "pending", 1, "RuntimeError")
+    with ctx.sessions() as session:
+        # Nothing of the poisoned message's savepoint stayed: no item, no disclosure event.
+        assert session.scalar(select(func.count()).select_from(InboxItem)) == 49
+        events = session.scalars(select(AuditEvent.data).where(
+            AuditEvent.action == "disclosure")).all()
+        assert len(events) == 49
+        assert verify(session, ctx.keys).first_bad is None
+
+    # Its retries and dead letter behave as for a message routed alone.
+    for _ in range(ctx.settings.max_attempts):
+        clock.advance(hours=1)
+        worker.run_once()
+    assert _entries(ctx)["P-1"].status == "dead"
+
+
+def test_messages_of_one_resident_in_one_batch_are_decided_in_the_order_they_came(
+        ctx, client, worker):
+    _, woonbron = partner(ctx)
+    who = person(7100)
+    register(ctx, who)
+    _consent(client, ctx, who)
+    # The same arrears twice: the first opens an item, the second (not grown) is a
+    # herhaalde melding linked to it. In the other order both would be new items.
+    _post(client, woonbron, arrears(who, ref="R-1", amount="1250.00", tenancy="HC-1"))
+    _post(client, woonbron, arrears(who, ref="R-2", amount="1000.00", tenancy="HC-1"))
+    _post(client, woonbron, arrears(who, ref="R-3", amount="1500.00", tenancy="HC-1"))
+    with counting(ctx.engine) as counts:
+        worker.run_once()
+    assert counts.commits == 1
+    assert _statuses(ctx) == {"R-1": "delivered", "R-2": "linked", "R-3": "delivered"}
+
+
+def test_a_revocation_committed_between_two_batches_is_honoured(ctx, client, worker):
+    _, woonbron = partner(ctx)
+    who = person(7200)
+    register(ctx, who)
+    grant = _consent(client, ctx, who, categories=("wonen",))
+    _post(client, woonbron, nuisance(who, ref="N-1"))
+    worker.run_once()
+    r = client.post(f"/api/v1/me/consents/{grant}/revoke", headers=resident(ctx, who))
+    assert r.status_code == 200, r.text
+    _post(client, woonbron, nuisance(who, ref="N-2"))
+    worker.run_once()
+    assert _statuses(ctx) == {"N-1": "delivered", "N-2": "held"}
+
+
+def test_a_committed_batch_run_again_has_no_second_effect(ctx, client, worker):
+    _, woonbron = partner(ctx)
+    people = [person(7300 + n) for n in range(10)]
+    register(ctx, *people)
+    for n, who in enumerate(people):
+        _consent(client, ctx, who)
+        _post(client, woonbron, nuisance(who, ref=f"N-{n}"))
+    ids = [e.id for e in _entries(ctx).values()]
+    assert {o.status for o in run_tasks(ctx, ids).values()} == {"done"}
+
+    def snapshot():
+        with ctx.sessions() as session:
+            return (session.scalar(select(func.count()).select_from(InboxItem)),
+                    session.scalar(select(func.count()).select_from(AuditEvent)),
+                    session.scalar(select(func.sum(OutboxEntry.attempts))))
+
+    before = snapshot()
+    # A redelivery of the whole window (a worker killed between commit and ack).
+    assert {o.status for o in run_tasks(ctx, ids).values()} == {"done"}
+    assert snapshot() == before == (10, before[1], 10)
+
+
+def test_a_batch_whose_commit_fails_is_bisected_so_only_the_bad_row_fails(ctx, client):
+    _, woonbron = partner(ctx)
+    people = [person(7400 + n) for n in range(6)]
+    register(ctx, *people)
+    ids = [_post(client, woonbron, arrears(who, ref=f"C-{n}")) for n, who in enumerate(people)]
+    bad = ids[4]
+
+    def mark(conn, cursor, statement, parameters, *_) -> None:
+        if statement.startswith("INSERT INTO inbox_items") and bad in repr(parameters):
+            conn.info["bad"] = True
+
+    def refuse(conn) -> None:
+        # A failure no savepoint sees: the commit of any transaction holding that item.
+        if conn.info.pop("bad", False):
+            raise RuntimeError("deferred constraint")
+
+    entries = {e.message_id: e.id for e in _entries(ctx).values()}
+    event.listen(ctx.engine, "before_cursor_execute", mark)
+    event.listen(ctx.engine, "commit", refuse)
+    try:
+        outcomes = run_tasks(ctx, [entries[i] for i in ids])
+    finally:
+        event.remove(ctx.engine, "commit", refuse)
+        event.remove(ctx.engine, "before_cursor_execute", mark)
+    assert {entry: o.status for entry, o in outcomes.items()} == {
+        entries[i]: "failed" if i == bad else "done" for i in ids}
+    assert set(_statuses(ctx).values()) == {"delivered", "accepted"}
+    assert list(_statuses(ctx).values()).count("delivered") == 5
+
+
+def test_unknown_rows_in_a_batch_are_reported_missing(ctx):
+    assert run_tasks(ctx, [987654])[987654].status == "missing"
+
+
+def test_a_csv_chunk_is_stored_with_bulk_statements_not_row_by_row(ctx):
+    partner_id, _ = partner(ctx)
+    with ctx.sessions() as session:
+        woonbron = session.get(Partner, partner_id)
+        session.expunge(woonbron)
+    lines = [f"R-{n},Bewoner {n},,3317AB,{n % 900 + 1},,{n % 500 + 10}.00,2,2026-08-01,HC-{n}"
+             for n in range(300)]
+    # Two repeats of a line (one within the chunk) and one bad line.
+    lines += ["R-7,Bewoner 7,,3317AB,8,,17.00,2,2026-08-01,HC-7", "R-x,,,,,,,,,"]
+    with counting(ctx.engine) as counts:
+        batch = ingest_batch(ctx=ctx, partner=woonbron, lines=[HEADER, *lines],
+                             now=ctx.clock())
+    assert (batch.total, batch.accepted, batch.duplicates, batch.rejected) == (302, 300, 1, 1)
+    # One chunk: one INSERT for the messages, one for their outbox rows, one for errors.
+    assert counts.statements["INSERT INTO messages"] == 1, counts.statements
+    assert counts.statements["INSERT INTO outbox"] == 1, counts.statements
+    assert counts.statements["INSERT INTO batch_errors"] == 1, counts.statements
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 300
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 300
+
+
+def test_a_revocation_committed_while_a_batch_waits_for_the_resident_is_honoured(
+        ctx, client, worker):
+    # The revocation holds the resident's consent lock (and, on SQLite, the write lock)
+    # when the batch starts: the batch waits for it, then decides on the revoked state.
+    from consent import grants
+
+    _, woonbron = partner(ctx)
+    who, other = person(7500), person(7501)
+    register(ctx, who, other)
+    grant = _consent(client, ctx, who, categories=("wonen",))
+    _consent(client, ctx, other, categories=("wonen",))
+    for n in range(3):
+        _post(client, woonbron, nuisance(who, ref=f"W-{n}"))
+        _post(client, woonbron, nuisance(other, ref=f"O-{n}"))
+    subject = ctx.pseudonyms.subject(who.bsn)
+    ids = [e.id for e in _entries(ctx).values()]
+    outcome: dict = {}
+    with ctx.sessions() as session, session.begin():
+        grants.revoke(session=session, subject=subject, consent_id=grant, now=ctx.clock())
+        batch = threading.Thread(target=lambda: outcome.update(run_tasks(ctx, ids)))
+        batch.start()
+        # Give the batch the chance to run into the lock; it must not finish while the
+        # revocation holds it (alive here whether or not it got that far: never flaky).
+        batch.join(timeout=0.5)
+        assert batch.is_alive()
+    batch.join()
+    assert {o.status for o in outcome.values()} == {"done"}
+    statuses = _statuses(ctx)
+    assert {statuses[f"W-{n}"] for n in range(3)} == {"held"}
+    assert {statuses[f"O-{n}"] for n in range(3)} == {"delivered"}

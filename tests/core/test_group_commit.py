@@ -1,0 +1,168 @@
+"""Group commit on the way in (issue 14): concurrent messages share one transaction.
+
+The committer is driven from threads, as concurrent requests' threadpool workers
+drive it; ``ctx`` runs each test on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import event, func, select
+
+from hub import hookimpl
+from hub.core.errors import HubProblem, invalid
+from hub.core.group_commit import Unavailable
+from hub.core.ingest import validate_message
+from hub.core.models import Message, OutboxEntry, Partner
+from tests.utils.builders import arrears, partner, person
+from tests.utils.statements import counting
+
+
+@pytest.fixture
+def woonbron(ctx) -> tuple[Partner, dict]:
+    """A housing corporation: its row and its API headers."""
+    partner_id, headers = partner(ctx)
+    with ctx.sessions() as session:
+        row = session.get(Partner, partner_id)
+        session.expunge(row)
+    return row, headers
+
+
+@pytest.fixture
+def grouping(ctx) -> Iterator[None]:
+    """Groups of up to 8, the leader waiting (at most 100 ms) until its group is full."""
+    before = ctx.settings
+    ctx.settings = before.model_copy(update={"ingest_group_ms": 100, "ingest_group_size": 8})
+    try:
+        yield
+    finally:
+        ctx.settings = before
+
+
+def _stored(ctx, message_id: str) -> bool:
+    with ctx.sessions() as session:
+        return session.get(Message, message_id) is not None
+
+
+def _send_concurrently(ctx, row, bodies) -> list:
+    """Hand every body to the committer from its own thread; returns receipts or errors."""
+    results: list = [None] * len(bodies)
+    start = threading.Barrier(len(bodies))
+
+    def send(n: int) -> None:
+        valid = validate_message(ctx=ctx, partner=row, body=bodies[n])
+        start.wait()
+        try:
+            accepted = ctx.ingest.accept(partner=row, valid=valid, body=bodies[n],
+                                         now=ctx.clock())
+            # Durable when the receipt comes: another session sees it at once.
+            results[n] = (accepted, _stored(ctx, accepted.id))
+        except Exception as exc:
+            results[n] = exc
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_concurrent_messages_share_transactions_and_each_is_durable_at_its_receipt(
+        ctx, woonbron, grouping):
+    row, _ = woonbron
+    bodies = [arrears(person(8000 + n), ref=f"G-{n}") for n in range(16)]
+    with counting(ctx.engine) as counts:
+        results = _send_concurrently(ctx, row, bodies)
+    assert all(durable for _, durable in results), results
+    assert len({accepted.id for accepted, _ in results}) == 16
+    # Sixteen messages, fewer transactions and fewer INSERTs than sixteen.
+    assert counts.commits < 16, counts.commits
+    assert counts.statements["INSERT INTO messages"] < 16, counts.statements
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 16
+
+
+def test_a_duplicate_in_the_same_group_gets_the_first_id(ctx, woonbron, grouping):
+    row, _ = woonbron
+    same = arrears(person(8100), ref="D-1")
+    results = _send_concurrently(ctx, row, [same, dict(same), arrears(person(8101), ref="D-2")])
+    (a, _), (b, _), (c, _) = results
+    assert a.id == b.id != c.id
+    assert sorted([a.created, b.created]) == [False, True]
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 2
+
+
+class Refuser:
+    """A plugin that refuses messages whose reference starts with ``BAD``."""
+
+    @hookimpl
+    def wijkhub_message_received(self, session, ctx, message):
+        if message.source_ref.startswith("BAD"):
+            raise invalid("source_ref", "is not one of our tenancies")
+
+
+def test_a_plugin_refusal_removes_only_that_message_from_the_group(ctx, woonbron, grouping):
+    row, _ = woonbron
+    ctx.plugins.register(Refuser(), name="refuser")
+    try:
+        results = _send_concurrently(ctx, row, [arrears(person(8200), ref="OK-1"),
+                                                arrears(person(8201), ref="BAD-1"),
+                                                arrears(person(8202), ref="OK-2")])
+    finally:
+        ctx.plugins.unregister("refuser")
+    assert isinstance(results[1], HubProblem) and results[1].status == 422
+    assert results[0][1] and results[2][1]
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 2
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 2
+
+
+def test_a_failed_commit_fails_every_waiting_request_and_stores_nothing(
+        ctx, client, woonbron, grouping):
+    row, headers = woonbron
+
+    def mark(conn, cursor, statement, *_) -> None:
+        if statement.startswith("INSERT INTO messages"):
+            conn.info["wrote_messages"] = True
+
+    def boom(conn) -> None:
+        # The commit of a transaction that stored messages fails (a full disk, say).
+        if conn.info.pop("wrote_messages", False):
+            raise RuntimeError("disk full")
+
+    event.listen(ctx.engine, "before_cursor_execute", mark)
+    event.listen(ctx.engine, "commit", boom)
+    try:
+        results = _send_concurrently(ctx, row, [arrears(person(8300 + n), ref=f"F-{n}")
+                                                for n in range(4)])
+        r = client.post("/api/v1/messages", json=arrears(person(8310), ref="F-10"),
+                        headers=headers)
+    finally:
+        event.remove(ctx.engine, "commit", boom)
+        event.remove(ctx.engine, "before_cursor_execute", mark)
+    assert all(isinstance(result, Unavailable) for result in results), results
+    assert r.status_code == 503, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
+    # The committer is not stuck: the next message is stored.
+    r = client.post("/api/v1/messages", json=arrears(person(8311), ref="F-11"), headers=headers)
+    assert r.status_code == 202, r.text
+    assert _stored(ctx, r.json()["id"])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_key_lookup_of_a_post_never_takes_the_write_lock(ctx, client, woonbron):
+    _, headers = woonbron
+    with counting(ctx.engine) as counts:
+        r = client.post("/api/v1/messages", json=arrears(person(8400), ref="K-1"),
+                        headers=headers)
+    assert r.status_code == 202, r.text
+    # One write transaction (the group's); the key lookup began DEFERRED.
+    assert counts.statements["BEGIN IMMEDIATE"] == 1, counts.statements
+    assert counts.statements["BEGIN"] >= 1, counts.statements
