@@ -31,7 +31,10 @@ def _caller(world: World, operation: str) -> dict[str, str]:
         return partner(world.ctx, "Huisartsenpraktijk", kind="huisarts")[1]
     the_rule = RULES[operation]
     allowed = [c for c in CALLERS if the_rule.status_for(c) < 300]
-    return world.headers[allowed[0]]
+    # A route no caller of the matrix passes with a 2xx (say, 409 for an item that is not
+    # in triage) still checks its ids after authorising: any authorised caller will do.
+    passing = allowed or [c for c in CALLERS if the_rule.status_for(c) not in (401, 403)]
+    return world.headers[passing[0]]
 
 
 def test_every_path_id_with_a_nul_byte_is_a_422_naming_it(ctx, client, worker):
