@@ -36,7 +36,8 @@ class Hub:
     def __init__(self, tmp_path: Path, database_url: str, broker_url: str) -> None:
         self.data = tmp_path / "data"
         self.database_url = database_url
-        self.ctx = build_context(Settings(data_dir=self.data, database_url=database_url))
+        self.ctx = build_context(Settings(env="test", data_dir=self.data,
+                                              database_url=database_url))
         upgrade(self.ctx.engine)
         self.env = hub_env(self.data, database_url, broker_url)
         self.serve = HubProcess(["serve"], self.env, tmp_path / "serve.log")
