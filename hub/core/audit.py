@@ -344,13 +344,9 @@ def basis_of(basis: str, basis_ref: str | None) -> str:
 
 def record_disclosure(session: Session, *, ctx: HubContext, item: Any, partner: Any) -> None:
     """That an inbox item's data went from its partner to the wijkteam (the router calls this)."""
-    record_events(session, ctx=ctx, events=[disclosure_event(item=item, partner=partner)])
-
-
-def disclosure_event(*, item: Any, partner: Any) -> Event:
-    """The event :func:`record_disclosure` appends, for a batch to append with others."""
-    return Event(action="disclosure", actor=partner.id, role="partner", system="worker",
-                 subject=item.subject, basis=basis_of(item.basis, item.basis_ref),
+    record_event(session, ctx=ctx, action="disclosure", actor=partner.id, role="partner",
+                 system="worker", subject=item.subject,
+                 basis=basis_of(item.basis, item.basis_ref),
                  data={"item_id": item.id, "message_id": item.message_id, "type": item.type,
                        "recipient": f"wijkteam:{item.wijk}", "fields": item.fields})
 

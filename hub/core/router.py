@@ -21,7 +21,7 @@ from consent import registry
 from consent.engine import decide
 from consent.model import MessageFacts, Outcome
 from hub.core import correlation
-from hub.core.audit import disclosure_event, record_disclosure
+from hub.core.audit import record_disclosure
 from hub.core.confidential import address_item
 from hub.core.context import HubContext
 from hub.core.models import Disclosure, InboxItem, Message, Partner
@@ -143,7 +143,7 @@ def route_loaded(*, session: Session, ctx: HubContext, message: Message, now: da
             message_type=message.type, source_partner=partner.id,
             recipient=f"wijkteam:{match.wijk}", basis=decision.basis.value,
             basis_ref=decision.basis_ref, fields=item.fields, reason=decision.reason, at=now))
-        _disclose(session, ctx, item, partner)
+        record_disclosure(session, ctx=ctx, item=item, partner=partner)
         withhold_on_delivery(session=session, ctx=ctx, item=item, message=message, now=now)
     # One household, one outreach (issue 16): in this same transaction. Imported here
     # because hub.core.outreach reads through hub.core.inbox, which imports this module.
@@ -154,19 +154,6 @@ def route_loaded(*, session: Session, ctx: HubContext, message: Message, now: da
     announce_status(session, ctx=ctx, message=message, status="delivered", now=now,
                     payload=payload)
     return message.status
-
-
-DEFERRED_EVENTS = "wijkhub_deferred_audit_events"
-
-
-def _disclose(session: Session, ctx: HubContext, item: InboxItem, partner: Partner) -> None:
-    # In a batch the disclosures are collected and appended to the chain with one call
-    # (one head lock and one signature per batch); alone, the event is recorded now.
-    deferred = session.info.get(DEFERRED_EVENTS)
-    if deferred is None:
-        record_disclosure(session, ctx=ctx, item=item, partner=partner)
-    else:
-        deferred.append(disclosure_event(item=item, partner=partner))
 
 
 def _reached_inbox(ctx: HubContext, session: Session, message: Message, partner: Partner,

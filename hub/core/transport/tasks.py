@@ -20,13 +20,12 @@ from sqlalchemy.orm import Session
 
 from consent import registry
 from hub.core import correlation, deadletters
-from hub.core.audit import record_events
 from hub.core.context import HubContext
 from hub.core.ingest import ROUTE_TASK
 from hub.core.metrics import pending_count, truncate_pending
 from hub.core.models import Message, OutboxEntry, Partner
 from hub.core.outbound import DELIVER_TASK, deliver, mark_failed
-from hub.core.router import DEFERRED_EVENTS, RoutingError, route_loaded, route_message
+from hub.core.router import RoutingError, route_loaded, route_message
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +147,10 @@ def run_tasks(ctx: HubContext, entry_ids: list[int], *,
     :func:`run_task`), while the others commit together. Rows run in id order, which
     is the order they were queued in, so decisions about one resident keep their
     order. The consent rows of the batch's known residents are locked first, sorted,
-    so two workers never wait on each other in opposite orders. Disclosures go to
-    the audit chain with one :func:`hub.core.audit.record_events` call, and the rows
-    are marked done with one UPDATE. When the transaction itself fails outside every
+    so two workers never wait on each other in opposite orders. The batch's audit
+    events join the chain at its one commit (one head update, one signature; a
+    failed row's events go with its savepoint), and the rows are marked done with
+    one UPDATE. When the transaction itself fails outside every
     savepoint (its commit, say), the batch is split in halves and each run again, so
     one bad row never fails the others; when the database went away, every row is
     returned ``failed`` with that error and nothing of the batch is stored.
@@ -177,29 +177,23 @@ def run_tasks(ctx: HubContext, entry_ids: list[int], *,
             # Serialise with grants and revocations of these residents, in one order.
             for subject in sorted({m.subject for m in messages.values() if m.subject}):
                 registry.lock_subject(session=session, subject=subject)
-            events: list = []
-            session.info[DEFERRED_EVENTS] = events
             done: list[int] = []
-            try:
-                for entry in todo:
-                    marks = len(events), pending_count(session)
-                    try:
-                        # No autoflush inside: the savepoint flushes the message's changes
-                        # once at its end, instead of at each query routing makes.
-                        with session.begin_nested(), session.no_autoflush:
-                            _run_one(session, ctx, entry, messages, now)
-                    except Exception as exc:
-                        if is_infrastructure_error(exc):
-                            raise  # the database, not this message: the batch fails whole
-                        # What the failed row left behind goes with its savepoint.
-                        del events[marks[0]:]
-                        truncate_pending(session, marks[1])
-                        outcomes[entry.id] = Outcome("failed", exc)
-                        continue
-                    done.append(entry.id)
-            finally:
-                session.info.pop(DEFERRED_EVENTS, None)
-            record_events(session, ctx=ctx, events=events)
+            for entry in todo:
+                mark = pending_count(session)
+                try:
+                    # No autoflush inside: the savepoint flushes the message's changes
+                    # once at its end, instead of at each query routing makes.
+                    with session.begin_nested(), session.no_autoflush:
+                        _run_one(session, ctx, entry, messages, now)
+                except Exception as exc:
+                    if is_infrastructure_error(exc):
+                        raise  # the database, not this message: the batch fails whole
+                    # Its audit events went with its savepoint (hub.core.audit); its
+                    # metrics, counted at commit, are dropped here.
+                    truncate_pending(session, mark)
+                    outcomes[entry.id] = Outcome("failed", exc)
+                    continue
+                done.append(entry.id)
             del partners
             if done:
                 session.execute(
