@@ -101,30 +101,12 @@ def store_message(*, session: Session, ctx: HubContext, partner: Partner, valid:
     The same ``source_ref`` from the same partner gives back the first id and
     stores nothing: the unique constraint decides, not an earlier lookup.
     """
-    message_id = str(uuid.uuid4())
     # Outside a request (an importer, a poller) the message gets an id of its own.
     cid = correlation.current() or correlation.new_id()
-    given = valid.incoming.subject.model_dump(mode="json", exclude={"bsn"}, exclude_none=True)
-    payload = {"subject": given, "data": valid.data}
     # The reference may be personal data: a keyed hash for uniqueness, sealed beside it.
-    key = ref_key(ctx, partner_id=partner.id, source_ref=valid.incoming.source_ref)
-    created = insert_if_absent(session, Message.__table__, {
-        "id": message_id,
-        "type": valid.incoming.type,
-        "source_partner": partner.id,
-        "source_ref": key,
-        "source_ref_sealed": seal_ref(ctx, message_id=message_id,
-                                      source_ref=valid.incoming.source_ref),
-        "subject": valid.subject,
-        "category": valid.category,
-        "payload_sealed": ctx.cipher.seal(payload, context=f"message:{message_id}"),
-        "occurred_at": valid.incoming.occurred_at,
-        "received_at": now,
-        "schema_version": 1,
-        "status": "accepted",
-        "batch_id": batch_id,
-        "correlation_id": cid,
-    })
+    row = _message_row(ctx, partner, valid, now, batch_id, cid)
+    message_id, key = row["id"], row["source_ref"]
+    created = insert_if_absent(session, Message.__table__, row)
     if not created:
         existing = session.scalar(select(Message.id).where(
             Message.source_partner == partner.id, Message.source_ref == key))
