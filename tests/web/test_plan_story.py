@@ -25,8 +25,9 @@ from tests.utils.builders import arrears, partner, person, register
 from tests.web.conftest import check_accessibility, screenshot
 from tests.web.test_story import VIEWPORT, as_resident, as_staff
 
-# In Wielwijk: the story of tests/web/test_story.py counts the items of Krispijn.
-SARA = person(41, name="Sara Bakker", postcode="3319AB", huisnummer="40")
+# In Wielwijk: the story of tests/web/test_story.py counts the items of Krispijn. The hub is
+# shared by the session (tests/web/conftest.py), so no other story there may use BSN 43.
+SARA = person(43, name="Sara Bakker", postcode="3319AB", huisnummer="40")
 ENDPOINT = "https://api.woonbron-dordrecht.test/wijkhub"
 PHONE = {"width": 360, "height": 740}
 ARRANGEMENT = "Betalingsregeling voor de huurachterstand"
