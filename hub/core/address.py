@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -17,12 +18,21 @@ _HUISNUMMER = re.compile(
 
 def normalize_postcode(value: str) -> str:
     """``"3311 ab"`` → ``"3311AB"``; raises ValueError for anything that is no Dutch postcode."""
+    normal = _postcode(value)
+    if normal is None:
+        raise ValueError("must be a Dutch postcode: four digits and two letters, like 3311 AB")
+    return normal
+
+
+# A CSV batch checks the same few postcodes again and again (python-stdnum takes some
+# 40 µs a call): the answers are remembered. Bounded, and a postcode is no secret.
+@lru_cache(maxsize=8192)
+def _postcode(value: str) -> str | None:
     # python-stdnum also knows the letter pairs PostNL never issues (SA, SD, SS).
     try:
         return stdnum_postcode.validate(value).replace(" ", "")
     except ValidationError:
-        raise ValueError(
-            "must be a Dutch postcode: four digits and two letters, like 3311 AB") from None
+        return None
 
 
 def normalize_huisnummer(value: str) -> str:

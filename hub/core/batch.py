@@ -284,9 +284,10 @@ def _import_chunk(*, session: Session, ctx: HubContext, partner: Partner, batch:
     counts = {"total": len(lines), "accepted": 0, "duplicates": 0, "rejected": 0}
     errors: list[dict[str, Any]] = []
     valids: list[ValidMessage] = []
+    occurred = now.isoformat()
     for current in lines:
         valid = _check_line(ctx=ctx, partner=partner, batch=batch, line=current, fmt=fmt,
-                            now=now, errors=errors, session=session)
+                            occurred=occurred, errors=errors, session=session)
         if valid is None:
             counts["rejected"] += 1
         else:
@@ -301,7 +302,7 @@ def _import_chunk(*, session: Session, ctx: HubContext, partner: Partner, batch:
 
 
 def _check_line(*, session: Session, ctx: HubContext, partner: Partner, batch: Batch,
-                line: _Line, fmt: CsvFormat, now: datetime,
+                line: _Line, fmt: CsvFormat, occurred: str,
                 errors: list[dict[str, Any]]) -> ValidMessage | None:
     """The line's message, checked; or None when refused (its reasons added to ``errors``)."""
     header, number, row = fmt.header, line.number, line.cells
@@ -325,7 +326,7 @@ def _check_line(*, session: Session, ctx: HubContext, partner: Partner, batch: B
         log.warning("batch %s line %s: the format could not map it (%s)", batch.id, number,
                     type(exc).__name__)
         return reject("line", "could not be read")
-    body["occurred_at"] = now.isoformat()
+    body["occurred_at"] = occurred
     try:
         return validate_message(ctx=ctx, partner=partner, body=body)
     except HubProblem as problem:

@@ -34,6 +34,15 @@ class Cipher:
         Binding to the context (as AES-GCM associated data) means a ciphertext
         copied into another row does not open there.
         """
+        return self.seal_many([(document, context)])[0]
+
+    def seal_many(self, documents: list[tuple[Any, str]]) -> list[str]:
+        """:meth:`seal` for many ``(document, context)`` pairs, in their order.
+
+        Each document gets its own nonce and is bound to its own context, exactly
+        as sealed one by one; the key ring is checked and the key set up once for
+        the list (a CSV batch's chunk), not once per document.
+        """
         try:
             # Another process may have rotated: seal under the newest active key.
             self._ring.refresh_if_changed()
@@ -42,10 +51,14 @@ class Cipher:
             # holds are still valid. The type only: the error may quote key material.
             log.warning("key ring not refreshed: %s", type(exc).__name__)
         kid = self._ring.active_data_key
-        nonce = secrets.token_bytes(12)
-        plain = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
-        sealed = AESGCM(self._ring.data_key(kid)).encrypt(nonce, plain, context.encode())
-        return f"{_VERSION}.{kid}.{base64.b64encode(nonce + sealed).decode('ascii')}"
+        aead = AESGCM(self._ring.data_key(kid))
+        sealed = []
+        for document, context in documents:
+            nonce = secrets.token_bytes(12)
+            plain = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+            body = base64.b64encode(nonce + aead.encrypt(nonce, plain, context.encode()))
+            sealed.append(f"{_VERSION}.{kid}.{body.decode('ascii')}")
+        return sealed
 
     def open(self, token: str, *, context: str) -> Any:
         """Decrypt what :meth:`seal` made for the same context.

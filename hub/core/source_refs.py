@@ -38,9 +38,14 @@ def outbound_ref_key(ctx: HubContext, *, partner_id: str, message_type: str, ref
                     f"{partner_id}|{message_type}|{ref}".encode(), hashlib.sha256).hexdigest()
 
 
+def ref_context(message_id: str) -> str:
+    """The context a message's reference is sealed under (see :func:`seal_ref`)."""
+    return f"{_PURPOSE}:{message_id}"
+
+
 def seal_ref(ctx: HubContext, *, message_id: str, source_ref: str) -> str:
     """The reference sealed for ``messages.source_ref_sealed``."""
-    return ctx.cipher.seal(source_ref, context=f"{_PURPOSE}:{message_id}")
+    return ctx.cipher.seal(source_ref, context=ref_context(message_id))
 
 
 def open_ref(ctx: HubContext, message: Message) -> str:

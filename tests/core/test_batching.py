@@ -225,8 +225,12 @@ def test_a_csv_chunk_is_stored_with_bulk_statements_not_row_by_row(ctx):
                              now=ctx.clock())
     assert (batch.total, batch.accepted, batch.duplicates, batch.rejected) == (302, 300, 1, 1)
     # One chunk: one INSERT for the messages, one for their outbox rows, one for errors.
-    assert counts.statements["INSERT INTO messages"] == 1, counts.statements
-    assert counts.statements["INSERT INTO outbox"] == 1, counts.statements
+    # On PostgreSQL the messages come by COPY (not a SQLAlchemy statement) into a staging
+    # table, and one statement (WITH …) moves them on with their outbox rows.
+    postgres = ctx.engine.dialect.name == "postgresql"
+    assert counts.statements["INSERT INTO messages"] == (0 if postgres else 1), counts.statements
+    assert counts.statements["INSERT INTO outbox"] == (0 if postgres else 1), counts.statements
+    assert counts.statements["WITH"] == (1 if postgres else 0), counts.statements
     assert counts.statements["INSERT INTO batch_errors"] == 1, counts.statements
     with ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 300
