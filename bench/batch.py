@@ -1,9 +1,10 @@
 """Batch: a 100,000-line arrears CSV through the hub, next to parsing it and bulk-inserting it.
 
-    python -m bench batch [--repeat 3] [--lines 100000]
+    python -m bench batch [--repeat 3] [--lines 100000] [--store sqlite|postgres] [--route]
 
-Each turn runs in a child process of its own on a fresh SQLite store (the
-embedded default), so its peak memory is its own:
+Each turn runs in a child process of its own on a fresh store (SQLite, the
+embedded default; or a fresh PostgreSQL schema with ``--store postgres``), so
+its peak memory is its own:
 
 * ``hub`` — bench/batch_adapter.py (today ``hub.core.batch.ingest_batch``, the
   path of ``POST /api/v1/messages/batch``): validate every line as a message,
@@ -12,8 +13,18 @@ embedded default), so its peak memory is its own:
   raw cells into a table of ten text columns, also committed per 500 lines.
 
 Reported: lines per second, the peak resident memory of the process (VmHWM), and its
-growth during the import (peak minus the resident size just before it). The
-worker is not running: routing is the end-to-end benchmark's.
+growth during the import (peak minus the resident size just before it).
+
+With ``--route`` the hub's turn goes on to the inbox (issue 14: "a batch of
+1,000,000 lines reaches the inbox in <= 3 minutes"): after the import the same
+process runs the hub's own worker path, :class:`hub.core.worker.OutboxWorker`
+(batched ``run_tasks``: routed, decided, audited, ``HUB_ROUTE_BATCH`` messages
+a transaction) until the outbox holds nothing pending, on either store. It
+reports stored lines/s, routed lines/s, their end-to-end figure, and the
+seconds a 1,000,000-line batch would take at these rates (an extrapolation
+unless ``--lines 1000000``). On PostgreSQL this is the embedded worker's path
+against PostgreSQL, not the relay + RabbitMQ consumer. ``--profile`` adds the
+top functions of each phase (cProfile, in the child's stderr; slows it down).
 """
 
 from __future__ import annotations
@@ -25,9 +36,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from bench.common import ROOT, scratch_dir, summary, write_result
+from bench.common import ROOT, postgres_schema, scratch_dir, summary, write_result
 from bench.hubs import RESIDENTS, resident_seed, seed
 
 HEADER = ("source_ref,name,birthdate,postcode,huisnummer,bsn,amount_eur,months,since,"
@@ -55,20 +68,42 @@ def _status_kib(field: str) -> int:
     return 0
 
 
-def child_hub(data_dir: Path, csv_path: Path) -> dict:
-    """In the child: import through the adapter; seconds and memory."""
-    from bench.batch_adapter import import_csv
+def _profiled(profile: bool, work):
+    """Run ``work()``; with ``profile``, print its top functions to stderr."""
+    if not profile:
+        return work()
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    result = profiler.runcall(work)
+    pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+    pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+    return result
+
+
+def child_hub(data_dir: Path, csv_path: Path, database_url: str | None = None,
+              route: bool = False, profile: bool = False) -> dict:
+    """In the child: import through the adapter (then route, with ``route``); seconds, memory."""
+    from bench.batch_adapter import import_csv, route_all
     from hub.core.context import build_context
     from hub.settings import Settings
 
-    ctx = build_context(Settings(data_dir=data_dir, worker_enabled=False))
+    options = {"database_url": database_url} if database_url else {}
+    ctx = build_context(Settings(data_dir=data_dir, worker_enabled=False, **options))
     before = _status_kib("VmRSS")
     started = time.perf_counter()
-    counts = import_csv(ctx, partner_name=PARTNER, path=csv_path)
+    counts = _profiled(profile, lambda: import_csv(ctx, partner_name=PARTNER, path=csv_path))
     seconds = time.perf_counter() - started
+    result = {"seconds": seconds, "counts": counts, "rss_before_kib": before,
+              "peak_kib": _status_kib("VmHWM")}
+    if route:
+        started = time.perf_counter()
+        result["routed"] = _profiled(profile, lambda: route_all(ctx))
+        result["route_seconds"] = time.perf_counter() - started
+        result["route_peak_kib"] = _status_kib("VmHWM")
     ctx.dispose()
-    return {"seconds": seconds, "counts": counts, "rss_before_kib": before,
-            "peak_kib": _status_kib("VmHWM")}
+    return result
 
 
 def child_baseline(data_dir: Path, csv_path: Path) -> dict:
@@ -102,13 +137,26 @@ def child_baseline(data_dir: Path, csv_path: Path) -> dict:
             "peak_kib": _status_kib("VmHWM")}
 
 
-def _turn(kind: str, data_dir: Path, csv_path: Path) -> dict:
+def _turn(kind: str, data_dir: Path, csv_path: Path, extra: list[str] | None = None,
+          profile: bool = False) -> dict:
     out = subprocess.run([sys.executable, "-m", "bench.batch", "--child", kind,
-                          str(data_dir), str(csv_path)], cwd=ROOT, capture_output=True,
-                         text=True, check=False, timeout=3600)
+                          str(data_dir), str(csv_path), *(extra or [])], cwd=ROOT,
+                         capture_output=True, text=True, check=False, timeout=4 * 3600)
     if out.returncode != 0:
         raise RuntimeError(f"batch child {kind} failed:\n{out.stderr[-3000:]}")
+    if profile:
+        sys.stderr.write(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def _store(store: str, data_dir: Path) -> Iterator[str]:
+    """The hub's database URL for a turn: a SQLite file, or a fresh PostgreSQL schema."""
+    if store == "postgres":
+        with postgres_schema("bench_batch") as url:
+            yield url
+    else:
+        yield f"sqlite:///{(data_dir / 'hub.sqlite3').resolve()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,18 +165,33 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the hub's store (the baseline is always csv + SQLite)")
+    parser.add_argument("--route", action="store_true",
+                        help="go on to the inbox: route every line with the hub's worker path")
+    parser.add_argument("--profile", action="store_true",
+                        help="print each phase's top functions (cProfile; slower)")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "DATA_DIR", "CSV"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         kind, data_dir, csv_path = args.child
-        run = child_hub if kind == "hub" else child_baseline
-        print(json.dumps(run(Path(data_dir), Path(csv_path))))
+        if kind == "hub":
+            got = child_hub(Path(data_dir), Path(csv_path), args.database_url, args.route,
+                            args.profile)
+        else:
+            got = child_baseline(Path(data_dir), Path(csv_path))
+        print(json.dumps(got))
         return 0
     runs: dict[str, dict[str, list[float]]] = {
         k: {"lines_per_second": [], "peak_mib": [], "growth_mib": []}
         for k in ("hub", "baseline")}
-    print(f"\n[batch] {args.lines:,} lines, {args.repeat} runs, SQLite", flush=True)
+    if args.route:
+        runs["hub"].update({"routed_per_second": [], "end_to_end_per_second": [],
+                            "million_seconds": []})
+    print(f"\n[batch] {args.lines:,} lines, {args.repeat} runs, hub on {args.store}"
+          f"{', routed to the inbox' if args.route else ''}", flush=True)
     with scratch_dir() as tmp:
         csv_path = tmp / "arrears.csv"
         write_csv(csv_path, args.lines)
@@ -136,27 +199,56 @@ def main(argv: list[str] | None = None) -> int:
             for kind in ("baseline", "hub"):
                 data_dir = tmp / f"{kind}{rep}"
                 data_dir.mkdir()
-                if kind == "hub":
-                    seed(data_dir, f"sqlite:///{(data_dir / 'hub.sqlite3').resolve()}",
-                         RESIDENTS)
-                got = _turn(kind, data_dir, csv_path)
-                if got["counts"].get("accepted", got["counts"]["total"]) != args.lines:
-                    raise RuntimeError(f"{kind}: not every line was stored: {got['counts']}")
-                figures = runs[kind]
-                figures["lines_per_second"].append(args.lines / got["seconds"])
-                figures["peak_mib"].append(got["peak_kib"] / 1024)
-                figures["growth_mib"].append((got["peak_kib"] - got["rss_before_kib"]) / 1024)
-                print(f"  rep {rep + 1} {kind:<8} {args.lines / got['seconds']:9.0f} lines/s  "
-                      f"peak {got['peak_kib'] / 1024:6.0f} MiB  growth "
-                      f"{(got['peak_kib'] - got['rss_before_kib']) / 1024:6.0f} MiB", flush=True)
+                with ExitStack() as stack:
+                    extra: list[str] = []
+                    if kind == "hub":
+                        url = stack.enter_context(_store(args.store, data_dir))
+                        seed(data_dir, url, RESIDENTS)
+                        extra = ["--database-url", url]
+                        extra += ["--route"] if args.route else []
+                        extra += ["--profile"] if args.profile else []
+                    got = _turn(kind, data_dir, csv_path, extra, args.profile)
+                _record(runs[kind], kind, rep, got, args.lines)
     figures = {k: {f: summary(v) for f, v in values.items()} for k, values in runs.items()}
     figures["ratio_hub_baseline"] = summary(
         [a / b for a, b in zip(runs["hub"]["lines_per_second"],
                                runs["baseline"]["lines_per_second"], strict=True)])
-    write_result("batch", figures=figures,
-                 extra={"runs": runs, "lines": args.lines, "store": "sqlite",
+    notes = []
+    if args.route:
+        notes.append(f"routed with hub.core.worker.OutboxWorker (batched run_tasks) on "
+                     f"{args.store}; million_seconds = 1,000,000 lines at the stored and "
+                     f"routed rates of this run"
+                     f"{'' if args.lines >= 1_000_000 else ' (extrapolated)'}")
+    write_result("batch", figures=figures, notes=notes,
+                 extra={"runs": runs, "lines": args.lines, "store": args.store,
+                        "routed": args.route,
                         "adapter": "bench/batch_adapter.py:import_csv"})
     return 0
+
+
+def _record(figures: dict[str, list[float]], kind: str, rep: int, got: dict,
+            lines: int) -> None:
+    """Check a turn stored (and routed) every line; add its figures and print them."""
+    if got["counts"].get("accepted", got["counts"]["total"]) != lines:
+        raise RuntimeError(f"{kind}: not every line was stored: {got['counts']}")
+    stored = lines / got["seconds"]
+    figures["lines_per_second"].append(stored)
+    figures["peak_mib"].append(got["peak_kib"] / 1024)
+    figures["growth_mib"].append((got["peak_kib"] - got["rss_before_kib"]) / 1024)
+    line = (f"  rep {rep + 1} {kind:<8} {stored:9.0f} lines/s stored  "
+            f"peak {got['peak_kib'] / 1024:6.0f} MiB  growth "
+            f"{(got['peak_kib'] - got['rss_before_kib']) / 1024:6.0f} MiB")
+    if "routed" in got:
+        if got["routed"]["pending"] or got["routed"]["routed"] < lines:
+            raise RuntimeError(f"not every line was routed: {got['routed']}")
+        routed = lines / got["route_seconds"]
+        million = 1_000_000 / stored + 1_000_000 / routed
+        figures["routed_per_second"].append(routed)
+        figures["end_to_end_per_second"].append(lines / (got["seconds"] + got["route_seconds"]))
+        figures["million_seconds"].append(million)
+        line += (f"  {routed:7.0f} routed/s  {lines / (got['seconds'] + got['route_seconds']):7.0f}"
+                 f" end to end/s  1M lines: {million / 60:5.1f} min  ({got['routed']})")
+    print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,7 @@ class Pseudonymizer:
 
     def __init__(self, ring: KeyRing) -> None:
         self._key = ring.pseudonym_key
+        self._derived: dict[str, bytes] = {}
 
     def _mac(self, domain: str, value: str) -> str:
         # The domain keeps a BSN pseudonym from ever equalling an address key.
@@ -106,7 +107,12 @@ class Pseudonymizer:
 
     def key_for(self, purpose: str) -> bytes:
         """A key derived for one purpose, so one use of the pseudonym key never equals another."""
-        return hmac.new(self._key, f"derive:{purpose}".encode(), hashlib.sha256).digest()
+        # Derived once per purpose (a CSV batch asks for it on every line).
+        key = self._derived.get(purpose)
+        if key is None:
+            key = hmac.new(self._key, f"derive:{purpose}".encode(), hashlib.sha256).digest()
+            self._derived[purpose] = key
+        return key
 
     def address(self, postcode: str, huisnummer: str) -> str:
         """A lookup key for an address, so addresses need not be stored in clear."""

@@ -77,6 +77,23 @@ def test_batch_compares_the_hub_with_parse_and_insert(tmp_path):
     assert result["adapter"] == "bench/batch_adapter.py:import_csv"
 
 
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres",
+                                                          marks=pytest.mark.postgres)])
+def test_batch_routes_every_line_to_the_inbox_and_reports_the_million(tmp_path, store,
+                                                                     request):
+    if store == "postgres":
+        request.getfixturevalue("postgres_server")
+    result = bench(tmp_path, "batch", "--lines", "40", "--route", "--store", store)
+    hub = result["figures"]["hub"]
+    for figure in ("lines_per_second", "routed_per_second", "end_to_end_per_second",
+                   "million_seconds"):
+        _spread(hub[figure])
+    # Every line was stored and routed (the benchmark refuses a run where one was not).
+    assert result["store"] == store and result["routed"] is True
+    assert hub["million_seconds"]["min"] > 0
+    assert "extrapolated" in result["notes"][0]
+
+
 def test_decisions_keep_every_round_and_the_ratio(tmp_path):
     result = bench(tmp_path, "decisions", "--sizes", "50", "150", "--decisions", "40")
     for mode in ("uncached", "cached"):
