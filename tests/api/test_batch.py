@@ -302,3 +302,29 @@ def test_refused_lines_come_a_page_at_a_time(ctx, client):
     assert [e["line"] for e in first["errors"] + rest["errors"]] == list(range(2, 14))
     r = client.get(url, params={"errors_limit": 10_001}, headers=woonbron)
     _assert_problem(r, 422, "errors_limit")
+
+
+def test_repeats_in_and_across_chunks_and_a_bad_line_midway_through_the_route(
+        ctx, client, worker, monkeypatch):
+    # Chunks of 3 lines (on PostgreSQL each goes in by COPY): R-1 comes back inside the
+    # first chunk and R-2 in the third; the bad amount on file line 6 is in the second.
+    monkeypatch.setattr(ctx.settings, "batch_chunk_lines", 3)
+    register(ctx, ANNA, BOB)
+    _, woonbron = partner(ctx)
+    line = GOOD_LINES[0].replace("R-1,", "{ref},")
+    lines = [line.format(ref=ref) for ref in ("R-1", "R-2", "R-1", "R-3", "R-4", "R-5",
+                                              "R-6", "R-2", "R-7")]
+    lines[4] = lines[4].replace("1250.00", "veel")
+    r = _send(client, _csv(*lines), woonbron)
+    assert r.status_code == 202, r.text
+    batch = client.get(f"/api/v1/batches/{r.json()['batch_id']}", headers=woonbron).json()
+    assert (batch["status"], batch["total"], batch["accepted"], batch["duplicates"],
+            batch["rejected"]) == ("done", 9, 6, 2, 1)
+    assert [(e["line"], e["field"]) for e in batch["errors"]] == [(6, "amount_eur")]
+    # Nothing half stored: every accepted line is one message with one outbox row.
+    assert _stored(ctx) == (6, 6, 1)
+    assert worker.drain() == 6
+    assert _count(ctx, "inbox_items") >= 1
+    with ctx.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from messages where status = 'accepted'")
+                            ).scalar_one() == 0
