@@ -1,7 +1,8 @@
 """Benchmark: memory of a CSV batch import at 10 thousand and at 100 thousand lines.
 
 Each size runs in a fresh Python process (so one size's high-water mark never
-hides in another's): a temporary hub on SQLite with the partner Evides, a CSV
+hides in another's): a temporary hub on SQLite (or, with ``--store postgres``,
+in a fresh PostgreSQL schema) with the partner Evides, a CSV
 of N water-arrears lines written on the fly into a temporary directory, and the
 import through the core path that ``hub batch import`` and
 ``POST /api/v1/messages/batch`` share (``hub.core.batch``: streamed, committed
@@ -19,6 +20,7 @@ the file. Results are also written as JSON to ``bench/results/`` (gitignored).
     python bench/batch_memory.py                         # 10,000 and 100,000 lines
     python bench/batch_memory.py --sizes 1000 5000       # quick
     python bench/batch_memory.py --no-tracemalloc        # speed without the tracer
+    python bench/batch_memory.py --store postgres        # the hub on PostgreSQL (COPY)
 
 This is not a test: it asserts nothing and is not run by pytest (a smoke test
 runs it with tiny sizes).
@@ -57,8 +59,18 @@ def _rss_now_kib() -> int:
     return pages * resource.getpagesize() // 1024
 
 
-def child(lines: int, use_tracemalloc: bool) -> dict:
+def child(lines: int, use_tracemalloc: bool, store: str = "sqlite") -> dict:
     """Import one file of ``lines`` lines in this process and measure it."""
+    if store == "postgres":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from bench.common import postgres_schema
+
+        with postgres_schema("bench_mem") as url:
+            return _child(lines, use_tracemalloc, url)
+    return _child(lines, use_tracemalloc, None)
+
+
+def _child(lines: int, use_tracemalloc: bool, database_url: str | None) -> dict:
     from hub.core.batch import ingest_batch
     from hub.core.context import build_context
     from hub.core.identity import add_partner
@@ -68,9 +80,10 @@ def child(lines: int, use_tracemalloc: bool) -> dict:
     from hub.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="wijkhub-bench-") as tmp:
+        store = {"database_url": database_url} if database_url else {}
         settings = Settings(env="test", data_dir=Path(tmp) / "data", worker_enabled=False,
                             partner_key_time_cost=1, partner_key_memory_kib=8,
-                            partner_key_parallelism=1)
+                            partner_key_parallelism=1, **store)
         ctx = build_context(settings, plugins=load_plugins())
         upgrade(ctx.engine)
         with ctx.sessions() as session, session.begin():
@@ -106,7 +119,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     """Measure every size in a fresh process, print the figures and the ratios, save JSON."""
     results = []
     for lines in args.sizes:
-        command = [sys.executable, __file__, "--child", str(lines)]
+        command = [sys.executable, __file__, "--child", str(lines), "--store", args.store]
         if not args.tracemalloc:
             command.append("--no-tracemalloc")
         # Our own script, with integer arguments only.
@@ -136,7 +149,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     print(f"  peak RSS          {ratios['rss_peak']:.2f}")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"batch_memory-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({"sizes": results, "ratios": ratios,
+    out.write_text(json.dumps({"sizes": results, "ratios": ratios, "store": args.store,
                                "tracemalloc": args.tracemalloc}, indent=2))
     print(f"\nwritten to {out}")
     return results
@@ -149,6 +162,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="lines per file; the ratio compares the last to the first")
     parser.add_argument("--no-tracemalloc", dest="tracemalloc", action="store_false",
                         help="measure RSS and speed only (tracemalloc slows Python down)")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the hub's store (PostgreSQL: a fresh schema per size)")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is None and (len(args.sizes) < 2 or min(args.sizes) < 1):
@@ -160,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or, with --child, one measurement); returns the exit status."""
     args = parse_args(argv)
     if args.child is not None:
-        print(json.dumps(child(args.child, args.tracemalloc)))
+        print(json.dumps(child(args.child, args.tracemalloc, args.store)))
         return 0
     run(args)
     return 0

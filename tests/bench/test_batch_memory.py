@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "batch_memory.py"
 
 
@@ -37,3 +39,18 @@ def test_the_benchmark_refuses_a_single_size():
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "two or more positive sizes" in result.stderr
+
+
+@pytest.mark.postgres
+def test_the_benchmark_runs_on_postgres(postgres_server):
+    result = subprocess.run([sys.executable, str(SCRIPT), "--sizes", "20", "40",
+                             "--store", "postgres", "--no-tracemalloc"],
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr
+    written = Path(re.search(r"written to (\S+)", result.stdout).group(1))
+    try:
+        saved = json.loads(written.read_text())
+        assert saved["store"] == "postgres"
+        assert [s["accepted"] for s in saved["sizes"]] == [20, 40]
+    finally:
+        written.unlink()
