@@ -240,13 +240,15 @@ def _insert_messages(session: Session, rows: list[dict[str, Any]]) -> set[str]:
 
 
 # The staging table of COPY: one per connection (TEMP), emptied by the statement that
-# reads it, gone with the connection. ``ord`` keeps the order of the lines.
+# reads it, gone with the connection. It has the copied columns of messages with their
+# types (not their constraints: messages checks those) and ``ord``, the line order.
 STAGING = "hub_copy_messages"
-_STAGING_DDL = f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (LIKE messages, ord integer)"
 _COPY_COLUMNS = ("id", "type", "source_partner", "source_ref", "source_ref_sealed", "subject",
                  "category", "payload_sealed", "occurred_at", "received_at", "schema_version",
                  "status", "batch_id", "correlation_id")
 _COLUMNS = ", ".join(_COPY_COLUMNS)
+_STAGING_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} AS "  # noqa: S608 - constants
+                f"SELECT {_COLUMNS}, 0 AS ord FROM messages WITH NO DATA")
 # The staged rows leave the staging table (DELETE … RETURNING) and go to messages; the
 # ones written there (not duplicates) get their outbox rows, in line order, in the same
 # statement. The outbox's NOTIFY trigger fires once for it, as for any INSERT.
