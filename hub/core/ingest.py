@@ -239,15 +239,18 @@ def _insert_messages(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     return created
 
 
-# The staging table of COPY: one per connection (TEMP), emptied by the statement that
-# reads it, gone with the connection. It has the copied columns of messages with their
-# types (not their constraints: messages checks those) and ``ord``, the line order.
+# The staging table of COPY: one per connection (TEMP), gone with the connection. It has
+# the copied columns of messages with their types (not their constraints: messages
+# checks those) and ``ord``, the line order. The statement that reads it deletes what it
+# read; ON COMMIT DELETE ROWS truncates it at every commit. Without that, the deleted rows
+# stay behind as dead tuples (nothing vacuums a temporary table) and every chunk scans
+# all earlier chunks' rows again: 3,700 lines/s at 10,000 lines fell to 2,500 at 40,000.
 STAGING = "hub_copy_messages"
 _COPY_COLUMNS = ("id", "type", "source_partner", "source_ref", "source_ref_sealed", "subject",
                  "category", "payload_sealed", "occurred_at", "received_at", "schema_version",
                  "status", "batch_id", "correlation_id")
 _COLUMNS = ", ".join(_COPY_COLUMNS)
-_STAGING_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} AS "  # noqa: S608 - constants
+_STAGING_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ON COMMIT DELETE ROWS AS "  # noqa: S608
                 f"SELECT {_COLUMNS}, 0 AS ord FROM messages WITH NO DATA")
 # The staged rows leave the staging table (DELETE … RETURNING) and go to messages; the
 # ones written there (not duplicates) get their outbox rows, in line order, in the same
