@@ -179,7 +179,7 @@ def store_messages(*, session: Session, ctx: HubContext, partner: Partner,
     outbox rows are queued in that order.
     """
     receipts = store_many(session=session, ctx=ctx, items=[(partner, v) for v in valids],
-                          now=now, batch_id=batch_id, copy=True)
+                          now=now, batch_id=batch_id, chunk=True)
     for valid, receipt in zip(valids, receipts, strict=True):
         ctx.metrics.message_in(partner=partner.name, type=valid.incoming.type,
                                outcome="accepted" if receipt.created else "duplicate",
@@ -193,12 +193,13 @@ def store_messages(*, session: Session, ctx: HubContext, partner: Partner,
 def store_many(*, session: Session, ctx: HubContext, items: list[tuple[Any, ValidMessage]],
                now: datetime, batch_id: str | None = None,
                correlation_ids: list[str] | None = None,
-               received: list[datetime] | None = None, copy: bool = False) -> list[Accepted]:
+               received: list[datetime] | None = None, chunk: bool = False) -> list[Accepted]:
     """:func:`store_messages` for messages of several partners (``(partner, valid)``
     pairs; a partner needs ``id``), without counting them: the caller counts.
     ``correlation_ids`` gives each message the id of the request that brought it,
-    ``received`` its own time of receipt (else ``now``). ``copy`` stores through
-    ``COPY`` on PostgreSQL (worth it from some hundred rows; ignored elsewhere)."""
+    ``received`` its own time of receipt (else ``now``). ``chunk`` (a CSV batch's
+    hundreds of lines) stores through ``COPY`` on PostgreSQL and makes the outbox rows
+    with one ``INSERT … SELECT`` on SQLite; the same rows and receipts either way."""
     if not items:
         return []
     cid = correlation.current() or correlation.new_id()
@@ -206,9 +207,9 @@ def store_many(*, session: Session, ctx: HubContext, items: list[tuple[Any, Vali
     times = received or [now] * len(items)
     rows = _message_rows(ctx, items, times, batch_id, cids)
     dialect = session.get_bind().dialect
-    if copy and dialect.name == "postgresql":
+    if chunk and dialect.name == "postgresql":
         created = _copy_messages(session, rows)
-    elif copy and dialect.name == "sqlite":
+    elif chunk and dialect.name == "sqlite":
         created = _insert_messages_sqlite(session, rows)
     else:
         created = _insert_messages(session, rows)
