@@ -46,6 +46,16 @@ def test_seal_then_open_round_trip():
     assert cipher.seal(DOC, context="message:1") != token
 
 
+def test_sealing_many_binds_each_document_to_its_own_context_and_nonce():
+    cipher = Cipher(ring())
+    tokens = cipher.seal_many([(DOC, "message:1"), (DOC, "message:2"), ("R-1", "source-ref:1")])
+    assert [cipher.open(t, context=c) for t, c in zip(
+        tokens, ("message:1", "message:2", "source-ref:1"), strict=True)] == [DOC, DOC, "R-1"]
+    assert len({base64.b64decode(t.split(".", 2)[2])[:12] for t in tokens}) == 3  # nonces
+    with pytest.raises(DecryptionError):  # a token of the list does not open as another's
+        cipher.open(tokens[0], context="message:2")
+
+
 def test_opening_in_another_context_fails():
     cipher = Cipher(ring())
     token = cipher.seal(DOC, context="message:1")
