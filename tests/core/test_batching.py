@@ -263,3 +263,24 @@ def test_a_revocation_committed_while_a_batch_waits_for_the_resident_is_honoured
     statuses = _statuses(ctx)
     assert {statuses[f"W-{n}"] for n in range(3)} == {"held"}
     assert {statuses[f"O-{n}"] for n in range(3)} == {"delivered"}
+
+
+def test_a_batch_costs_statements_per_table_not_per_message(ctx, client, worker):
+    _, woonbron = partner(ctx)
+    few, many = [person(7400 + n) for n in range(3)], [person(7500 + n) for n in range(30)]
+    register(ctx, *few, *many)
+    for n, who in enumerate(few):
+        _post(client, woonbron, arrears(who, ref=f"F-{n}"))
+    with counting(ctx.engine) as three:
+        assert worker.run_once() == 3
+    for n, who in enumerate(many):
+        _post(client, woonbron, arrears(who, ref=f"M-{n}"))
+    with counting(ctx.engine) as thirty:
+        assert worker.run_once() == 30
+    # Ten times the messages, the same round trips: each table is read with one IN list
+    # and written with one statement for the whole batch (the first batch also made
+    # the audit chain's head).
+    assert thirty.total <= three.total, (three.statements, thirty.statements)
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboxItem)) == 33
+        assert verify(session, ctx.keys).intact
