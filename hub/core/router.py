@@ -197,7 +197,9 @@ def _route(session: Session, ctx: HubContext, message: Message, now: datetime,
     match = match_subject(session=session, ctx=ctx, subject=message.subject, reads=reads,
                           **_match_query(ctx, reads, message))
     if match.wijk is None:
-        raise RoutingError("no wijk for this address")
+        # No resident the registry knows and no address in a wijk of this hub: no
+        # wijkteam (not even its triage) can receive it, and waiting changes nothing.
+        raise RoutingError("no wijk for this address", permanent=True)
     message.subject, message.household_id = match.subject, match.household_id
     message.wijk, message.match_method = match.wijk, match.method
 

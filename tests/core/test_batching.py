@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select
 from hub import hookimpl
 from hub.core.audit import verify
 from hub.core.batch import ingest_batch
-from hub.core.models import AuditEvent, InboxItem, Message, OutboxEntry, Partner
+from hub.core.models import AuditEvent, DeadLetter, InboxItem, Message, OutboxEntry, Partner
 from hub.core.source_refs import open_ref
 from hub.core.transport.tasks import run_tasks
 from hub.core.types import MessageType
@@ -45,6 +45,15 @@ class PoisonPlugin:
         return [MessageType(name="signal.poison", partner_kinds=("woningcorporatie",),
                             category="wonen", data_model=Poison, topic="een test",
                             repeat_key=_explode)]
+
+
+class NoAddressPlugin:
+    """A partner type whose data has no address: only a BSN can place it in a wijk."""
+
+    @hookimpl
+    def wijkhub_message_types(self):
+        return [MessageType(name="signal.noaddress", partner_kinds=("woningcorporatie",),
+                            category="wonen", data_model=Poison, topic="een test")]
 
 
 @pytest.fixture
@@ -263,6 +272,33 @@ def test_a_revocation_committed_while_a_batch_waits_for_the_resident_is_honoured
     statuses = _statuses(ctx)
     assert {statuses[f"W-{n}"] for n in range(3)} == {"held"}
     assert {statuses[f"O-{n}"] for n in range(3)} == {"delivered"}
+
+
+def test_a_signal_no_wijk_can_ever_receive_is_dead_lettered_at_once_not_retried(
+        ctx, client, worker, clock):
+    # A BSN the registry does not know and no address: no wijkteam, not even its
+    # triage, can receive it, and retrying changes nothing (an operator replays it
+    # once the resident is registered).
+    ctx.plugins.register(NoAddressPlugin(), name="noaddress-batch")
+    try:
+        _, woonbron = partner(ctx)
+        who = person(7300)
+        register(ctx, person(7301))
+        _post(client, woonbron, {"type": "signal.noaddress", "source_ref": "X-1",
+                                 "subject": {"bsn": who.bsn},
+                                 "occurred_at": "2026-11-20T08:00:00+00:00",
+                                 "data": {"note": "x"}})
+        _post(client, woonbron, arrears(person(7301), ref="A-1"))
+        assert worker.run_once() == 1
+    finally:
+        ctx.plugins.unregister("noaddress-batch")
+    entries = _entries(ctx)
+    assert (entries["X-1"].status, entries["X-1"].attempts, entries["X-1"].last_error) == (
+        "dead", 1, "RoutingError")
+    assert entries["A-1"].status == "done"
+    assert _statuses(ctx) == {"X-1": "accepted", "A-1": "delivered"}
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(DeadLetter)) == 1
 
 
 def test_a_batch_costs_statements_per_table_not_per_message(ctx, client, worker):
