@@ -320,3 +320,22 @@ def test_a_batch_costs_statements_per_table_not_per_message(ctx, client, worker)
     with ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(InboxItem)) == 33
         assert verify(session, ctx.keys).intact
+
+
+def test_two_signals_of_one_household_in_one_batch_open_one_outreach_case(ctx, client, worker):
+    from hub.core.outreach_models import OutreachCase, OutreachSignal
+
+    _, woonbron = partner(ctx)
+    # Two residents at one address: one household.
+    one, two = person(7600, huisnummer="12"), person(7601, huisnummer="12")
+    register(ctx, one, two)
+    _post(client, woonbron, arrears(one, ref="H-1", tenancy="HC-A"))
+    _post(client, woonbron, arrears(two, ref="H-2", tenancy="HC-B"))
+    with counting(ctx.engine) as counts:
+        assert worker.run_once() == 2
+    assert counts.commits == 1
+    with ctx.sessions() as session:
+        # The second signal found the case the first opened in the same, unflushed batch.
+        cases = session.scalars(select(OutreachCase)).all()
+        assert len(cases) == 1 and cases[0].first_for_household
+        assert session.scalar(select(func.count()).select_from(OutreachSignal)) == 2
