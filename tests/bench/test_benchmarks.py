@@ -40,7 +40,7 @@ def _spread(summary: dict) -> None:
 
 
 def test_ingest_embedded_measures_hub_and_bare_side_by_side(tmp_path, wrk):
-    result = bench(tmp_path, "ingest", "--seconds", "1", "--modes", "embedded")
+    result = bench(tmp_path, "ingest", "--seconds", "1", "--warmup", "1", "--modes", "embedded")
     figures = result["figures"]["embedded"]
     for name in ("bare", "hub"):
         _spread(figures[name]["rate"])
@@ -55,7 +55,8 @@ def test_ingest_embedded_measures_hub_and_bare_side_by_side(tmp_path, wrk):
 @pytest.mark.rabbitmq
 def test_ingest_on_postgres_and_rabbitmq_includes_the_peer(tmp_path, wrk, postgres_server,
                                                            rabbitmq_server):
-    result = bench(tmp_path, "ingest", "--seconds", "1", "--modes", "postgres+rabbitmq")
+    result = bench(tmp_path, "ingest", "--seconds", "1", "--warmup", "1",
+                   "--modes", "postgres+rabbitmq")
     figures = result["figures"]["postgres+rabbitmq"]
     for name in ("bare", "hub", "peer"):
         assert figures[name]["errors"]["max"] == 0
