@@ -112,14 +112,14 @@ def peer_target(stack: ExitStack) -> Target:
                                          "(SELECT count(*) FROM peer_inbox)"))
 
 
-def measure(targets: list[Target], *, repeat: int, seconds: float) -> dict:
+def measure(targets: list[Target], *, repeat: int, seconds: float, warmup: float = 2) -> dict:
     """Interleaved wrk turns; per target lists of rate, p50, p99, delivered rate."""
     runs: dict[str, dict[str, list[float]]] = {
         t.name: {"rate": [], "p50": [], "p99": [], "errors": [], "delivered_rate": []}
         for t in targets}
     for target in targets:  # warm up: the key's argon2 check, imports, connection pools
         load.warm(target.url, key=target.key, run=f"warm{uuid.uuid4().hex[:6]}")
-        load.wrk(target.url, run=f"warm{uuid.uuid4().hex[:6]}", key=target.key, seconds=2)
+        load.wrk(target.url, run=f"warm{uuid.uuid4().hex[:6]}", key=target.key, seconds=warmup)
         target.drained_after(time.monotonic())
     for rep in range(repeat):
         for target in targets:
@@ -147,14 +147,15 @@ def ratios(runs: dict, over: str, under: str) -> list[float]:
     return [a / b for a, b in zip(runs[over]["rate"], runs[under]["rate"], strict=True)]
 
 
-def run_mode(mode: str, *, repeat: int, seconds: float, with_peer: bool) -> dict:
+def run_mode(mode: str, *, repeat: int, seconds: float, with_peer: bool,
+             warmup: float = 2) -> dict:
     """Measure one deployment mode: bare, hub (and the peer) side by side."""
     print(f"\n[ingest] mode {mode}: {repeat} x {seconds:.0f} s per server", flush=True)
     with ExitStack() as stack:
         targets = [bare_target(stack), hub_target(stack.enter_context(hub(mode)), stack)]
         if with_peer:
             targets.append(peer_target(stack))
-        runs = measure(targets, repeat=repeat, seconds=seconds)
+        runs = measure(targets, repeat=repeat, seconds=seconds, warmup=warmup)
     figures = {name: {k: summary(v) for k, v in values.items() if v}
                for name, values in runs.items()}
     figures["ratio_hub_bare"] = summary(ratios(runs, "hub", "bare"))
@@ -175,9 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--no-peer", action="store_true",
                         help="leave out the hand-rolled peer (postgres+rabbitmq mode)")
+    parser.add_argument("--warmup", type=float, default=2,
+                        help="seconds of wrk load per server before the measured turns")
     args = parser.parse_args(argv)
     result = {mode: run_mode(mode, repeat=args.repeat, seconds=args.seconds,
-                             with_peer=mode != "embedded" and not args.no_peer)
+                             with_peer=mode != "embedded" and not args.no_peer,
+                             warmup=args.warmup)
               for mode in args.modes}
     write_result("ingest", figures={m: r["figures"] for m, r in result.items()},
                  extra={"runs": {m: r["runs"] for m, r in result.items()},

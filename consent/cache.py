@@ -29,6 +29,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from consent.grants import consents_for
 from consent.model import ConsentGrant
+from consent.registry import consents_for_many
 from consent.tables import consent_grants, consent_requests, consent_subjects
 
 __all__ = ["ConsentCache", "subject_version"]
@@ -95,6 +96,38 @@ class ConsentCache:
                 if current is None or current[0] <= version:
                     self._entries[subject] = (version, tuple(grants))
         return grants
+
+    def consents_many(self, *, session: Session,
+                      versions: dict[str, int]) -> dict[str, list[ConsentGrant]]:
+        """:meth:`consents` for many residents at once: ``versions`` maps each subject to
+        the version :func:`consent.registry.lock_subjects` returned.
+
+        The entries held for exactly that version are used; the others are read with
+        one query (:func:`consent.registry.consents_for_many`) and kept, as
+        :meth:`consents` keeps them.
+        """
+        found: dict[str, list[ConsentGrant]] = {}
+        missing: list[str] = []
+        with self._lock:
+            for subject, version in versions.items():
+                entry = self._entries.get(subject) if self._entries is not None else None
+                if entry is not None and entry[0] == version:
+                    self.hits += 1
+                    found[subject] = list(entry[1])
+                else:
+                    self.misses += 1
+                    missing.append(subject)
+        if not missing:
+            return found
+        read = consents_for_many(session=session, subjects=missing)
+        found.update(read)
+        if self._entries is not None and not session.info.get(_WRITTEN):
+            with self._lock:
+                for subject in missing:
+                    current = self._entries.get(subject)
+                    if current is None or current[0] <= versions[subject]:
+                        self._entries[subject] = (versions[subject], tuple(read[subject]))
+        return found
 
     def invalidate(self, subject: str) -> None:
         """Forget the subject's entry (safe to call for a subject not cached)."""

@@ -21,14 +21,16 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from fhir.resources.R4B.consent import Consent
 from pydantic import ValidationError
 
 from consent.model import CATEGORIES, DEFAULT_RECIPIENT
 from consent.records import GrantRecord, GrantStatus
+
+if TYPE_CHECKING:
+    from fhir.resources.R4B.consent import Consent
 
 FHIR_VERSION = "4.0.1"
 
@@ -258,6 +260,14 @@ EXPORTERS: tuple[Exporter, ...] = (
 )
 
 
+def _consent_model() -> type[Consent]:
+    # FHIR's models load on first use: the issues and errors of this module are used by
+    # every hub process (plugins), the Consent resource only by the consent routes.
+    from fhir.resources.R4B.consent import Consent
+
+    return Consent
+
+
 def to_fhir(record: GrantRecord, ctx: ExportContext) -> Consent:
     """Return the record as a validated R4 Consent (scope patient-privacy, a permit provision).
 
@@ -271,7 +281,7 @@ def to_fhir(record: GrantRecord, ctx: ExportContext) -> Consent:
                 resource.setdefault("extension", []).extend(value)
             else:
                 resource[key] = value
-    return Consent.model_validate(resource)
+    return _consent_model().model_validate(resource)
 
 
 def to_fhir_json(record: GrantRecord, ctx: ExportContext) -> str:
@@ -326,7 +336,7 @@ def parse_consent(data: Any) -> Consent:
     if data.get("resourceType") != "Consent":
         raise FhirRefused([Issue("Consent.resourceType", "must be 'Consent'", "invalid")])
     try:
-        return Consent.model_validate(dict(data))
+        return _consent_model().model_validate(dict(data))
     except ValidationError as exc:
         issues = []
         for err in exc.errors(include_url=False, include_input=False, include_context=False):

@@ -17,25 +17,30 @@ act for whom); decisions are stored here.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from consent.errors import ConsentError, ConsentNotFound, NotFound, RequestNotFound
 from consent.grants import (
     UNCHANGED,
     change,
+    check_subject,
     consents_for,
     expire_due,
     get_grant,
     grant,
+    grant_record,
     list_grants,
     list_versions,
     lock_subject,
     revoke,
     subjects_with_expired,
 )
-from consent.model import BasisKind, Decision, Outcome
+from consent.model import BasisKind, ConsentGrant, Decision, Outcome
 from consent.records import (
     Capacity,
     Change,
@@ -66,7 +71,7 @@ from consent.requests import (
     list_requests,
     open_request,
 )
-from consent.tables import consent_decisions
+from consent.tables import consent_decisions, consent_grants, consent_subjects
 
 __all__ = [
     "REQUEST_PURPOSE",
@@ -91,6 +96,8 @@ __all__ = [
     "capacity_allows",
     "change",
     "consents_for",
+    "consents_for_many",
+    "decision_row",
     "decisions_for",
     "deny_request",
     "end_representation",
@@ -105,32 +112,102 @@ __all__ = [
     "list_requests",
     "list_versions",
     "lock_subject",
+    "lock_subjects",
     "may_act_for",
     "open_request",
     "record_decision",
+    "record_decisions",
     "revoke",
     "subjects_with_expired",
 ]
+
+
+def decision_row(*, message_id: str, subject: str | None, decision: Decision) -> dict[str, Any]:
+    """The ``consent_decisions`` row that stores ``decision`` (for :func:`record_decisions`)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "message_id": message_id,
+        "subject": subject,
+        "outcome": Outcome(decision.outcome).value,
+        "basis": BasisKind(decision.basis).value,
+        "basis_ref": decision.basis_ref,
+        "fields": None if decision.fields is None else list(decision.fields),
+        "reason": decision.reason,
+        "retention_days": decision.retention_days,
+        "decided_at": decision.decided_at,
+    }
 
 
 def record_decision(
     *, session: Session, message_id: str, subject: str | None, decision: Decision
 ) -> None:
     """Store a decision with its basis, fields and reason, in the caller's transaction."""
-    session.execute(
-        insert(consent_decisions).values(
-            id=str(uuid.uuid4()),
-            message_id=message_id,
-            subject=subject,
-            outcome=Outcome(decision.outcome).value,
-            basis=BasisKind(decision.basis).value,
-            basis_ref=decision.basis_ref,
-            fields=None if decision.fields is None else list(decision.fields),
-            reason=decision.reason,
-            retention_days=decision.retention_days,
-            decided_at=decision.decided_at,
+    record_decisions(session=session, rows=[
+        decision_row(message_id=message_id, subject=subject, decision=decision)])
+
+
+def record_decisions(*, session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store many :func:`decision_row` rows with one statement, in the caller's transaction."""
+    if rows:
+        session.execute(insert(consent_decisions), rows)
+
+
+def lock_subjects(*, session: Session, subjects: Iterable[str]) -> dict[str, int]:
+    """:func:`lock_subject` for many residents at once; their versions by subject.
+
+    The rows are locked in sorted order by one ``SELECT ... ORDER BY subject FOR
+    UPDATE`` (two callers with overlapping sets cannot deadlock on them); the
+    missing ones are created (version 0) with one ``INSERT ... ON CONFLICT DO
+    NOTHING`` and then locked the same way. Held until the transaction ends.
+    """
+    wanted = sorted(set(subjects))
+    for subject in wanted:
+        check_subject(subject)
+    if not wanted:
+        return {}
+    versions = _locked_versions(session, wanted)
+    missing = [s for s in wanted if s not in versions]
+    if missing:
+        dialect = session.get_bind(clause=consent_subjects.select()).dialect.name
+        if dialect not in ("postgresql", "sqlite"):
+            for subject in missing:
+                versions[subject] = lock_subject(session=session, subject=subject)
+            return versions
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert_(consent_subjects).on_conflict_do_nothing(
+            index_elements=["subject"]), [{"subject": s, "version": 0} for s in missing])
+        versions.update(_locked_versions(session, missing))
+    return versions
+
+
+def _locked_versions(session: Session, subjects: list[str]) -> dict[str, int]:
+    rows = session.execute(
+        select(consent_subjects.c.subject, consent_subjects.c.version)
+        .where(consent_subjects.c.subject.in_(subjects))
+        .order_by(consent_subjects.c.subject)
+        .with_for_update()
+    ).all()
+    return {row.subject: row.version for row in rows}
+
+
+def consents_for_many(*, session: Session, subjects: Iterable[str]
+                      ) -> dict[str, list[ConsentGrant]]:
+    """:func:`consents_for` for many residents with one query; every subject asked is a key."""
+    wanted = sorted(set(subjects))
+    found: dict[str, list[ConsentGrant]] = {s: [] for s in wanted}
+    if not wanted:
+        return found
+    rows = session.execute(
+        select(consent_grants)
+        .where(
+            consent_grants.c.subject.in_(wanted),
+            consent_grants.c.status == GrantStatus.ACTIVE.value,
         )
-    )
+        .order_by(consent_grants.c.granted_at, consent_grants.c.id)
+    ).all()
+    for row in rows:
+        found[row.subject].append(grant_record(row).to_grant())
+    return found
 
 
 def decisions_for(*, session: Session, message_id: str) -> list[Decision]:

@@ -66,70 +66,171 @@ What is here
 
 from __future__ import annotations
 
-from consent.explain import format_date
-from consent.fhir import FhirRefused, Issue, operation_outcome, parse_json
-from consent.model import DEFAULT_RECIPIENT, ConsentGrant
-from consent.tables import UTCDateTime
+import importlib
+from typing import TYPE_CHECKING
+
 from hub import hookimpl
-from hub.api.deps import (
-    ContextDep,
-    IdField,
-    IdPath,
-    InboxReaderDep,
-    PartnerDep,
-    RegisseurDep,
-    SessionDep,
-)
-from hub.cli.common import add_command, add_group, hub_context
-from hub.core import outbound, outreach
-from hub.core.address import Address
-from hub.core.arrears import (
-    ArrearsData,
-    ArrearsFeedback,
-    ArrearsKind,
-    ArrearsSignal,
-    CreditorContact,
-    Email,
-    KindFileError,
-    Phone,
-    is_mobile,
-    load_kind_file,
-    load_kind_files,
-)
-from hub.core.audit import Event, as_actor, record_event, record_events
-from hub.core.bsn import validate_bsn
-from hub.core.context import HubContext
-from hub.core.dutch import count
-from hub.core.envelope import subject_from_row
-from hub.core.errors import FieldProblem, HubProblem, invalid
-from hub.core.households import household_of_subject
-from hub.core.identity import Principal
-from hub.core.ingest import accept_message, count_rejected
-from hub.core.models import (
-    AuditEvent,
-    Base,
-    Message,
-    Partner,
-    Resident,
-)
-from hub.core.money import AmountEur, euro
-from hub.core.outbound import PermanentDeliveryError
-from hub.core.reads import get_item, outbound_message, sender_item
-from hub.core.reencrypt import register_sealed
-from hub.core.residents import resident_identity
-from hub.core.source_refs import open_ref
-from hub.core.store import insert_if_absent
-from hub.core.types import (
-    CsvFormat,
-    ItemStatusEvent,
-    MessageType,
-    OutboundEnvelope,
-    OutboundMessage,
-    OutboundRequest,
-    PartnerInfo,
-    ReceivedMessage,
-)
-from hub.core.withholding import withhold
+
+# Each name loads its module on first use (PEP 562), so that a plugin imports only what it
+# uses: a ``hub`` command that serves no HTTP does not pay for FastAPI's or the API's
+# imports because a plugin names ``MessageType`` (issue 18). The imports for type checkers
+# and import-linter are the same as an eager surface's (below).
+if TYPE_CHECKING:
+    from consent.explain import format_date
+    from consent.fhir import FhirRefused, Issue, operation_outcome, parse_json
+    from consent.model import DEFAULT_RECIPIENT, ConsentGrant
+    from consent.tables import UTCDateTime
+    from hub.api.deps import (
+        ContextDep,
+        IdPath,
+        InboxReaderDep,
+        PartnerDep,
+        RegisseurDep,
+        SessionDep,
+    )
+    from hub.cli.common import add_command, add_group, hub_context
+    from hub.core import outbound, outreach
+    from hub.core.address import Address
+    from hub.core.arrears import (
+        ArrearsData,
+        ArrearsFeedback,
+        ArrearsKind,
+        ArrearsSignal,
+        CreditorContact,
+        Email,
+        KindFileError,
+        Phone,
+        is_mobile,
+        load_kind_file,
+        load_kind_files,
+    )
+    from hub.core.audit import Event, as_actor, record_event, record_events
+    from hub.core.bsn import validate_bsn
+    from hub.core.context import HubContext
+    from hub.core.dutch import count
+    from hub.core.envelope import subject_from_row
+    from hub.core.errors import FieldProblem, HubProblem, invalid
+    from hub.core.households import household_of_subject
+    from hub.core.identity import Principal
+    from hub.core.ids import IdField
+    from hub.core.ingest import accept_message, count_rejected
+    from hub.core.models import (
+        AuditEvent,
+        Base,
+        Message,
+        Partner,
+        Resident,
+    )
+    from hub.core.money import AmountEur, euro
+    from hub.core.outbound import PermanentDeliveryError
+    from hub.core.reads import get_item, outbound_message, sender_item
+    from hub.core.reencrypt import register_sealed
+    from hub.core.residents import resident_identity
+    from hub.core.source_refs import open_ref
+    from hub.core.store import insert_if_absent
+    from hub.core.types import (
+        CsvFormat,
+        ItemStatusEvent,
+        MessageType,
+        OutboundEnvelope,
+        OutboundMessage,
+        OutboundRequest,
+        PartnerInfo,
+        ReceivedMessage,
+    )
+    from hub.core.withholding import withhold
+
+#: Name -> the module it comes from ("module:" for a module itself).
+_SOURCES = {
+    "Address": "hub.core.address",
+    "AmountEur": "hub.core.money",
+    "ArrearsData": "hub.core.arrears",
+    "ArrearsFeedback": "hub.core.arrears",
+    "ArrearsKind": "hub.core.arrears",
+    "ArrearsSignal": "hub.core.arrears",
+    "AuditEvent": "hub.core.models",
+    "Base": "hub.core.models",
+    "ConsentGrant": "consent.model",
+    "ContextDep": "hub.api.deps",
+    "CreditorContact": "hub.core.arrears",
+    "CsvFormat": "hub.core.types",
+    "DEFAULT_RECIPIENT": "consent.model",
+    "Email": "hub.core.arrears",
+    "Event": "hub.core.audit",
+    "FhirRefused": "consent.fhir",
+    "FieldProblem": "hub.core.errors",
+    "HubContext": "hub.core.context",
+    "HubProblem": "hub.core.errors",
+    "IdField": "hub.core.ids",
+    "IdPath": "hub.api.deps",
+    "InboxReaderDep": "hub.api.deps",
+    "Issue": "consent.fhir",
+    "ItemStatusEvent": "hub.core.types",
+    "KindFileError": "hub.core.arrears",
+    "Message": "hub.core.models",
+    "MessageType": "hub.core.types",
+    "OutboundEnvelope": "hub.core.types",
+    "OutboundMessage": "hub.core.types",
+    "OutboundRequest": "hub.core.types",
+    "Partner": "hub.core.models",
+    "PartnerDep": "hub.api.deps",
+    "PartnerInfo": "hub.core.types",
+    "PermanentDeliveryError": "hub.core.outbound",
+    "Phone": "hub.core.arrears",
+    "Principal": "hub.core.identity",
+    "ReceivedMessage": "hub.core.types",
+    "RegisseurDep": "hub.api.deps",
+    "Resident": "hub.core.models",
+    "SessionDep": "hub.api.deps",
+    "UTCDateTime": "consent.tables",
+    "accept_message": "hub.core.ingest",
+    "add_command": "hub.cli.common",
+    "add_group": "hub.cli.common",
+    "as_actor": "hub.core.audit",
+    "count": "hub.core.dutch",
+    "count_rejected": "hub.core.ingest",
+    "euro": "hub.core.money",
+    "format_date": "consent.explain",
+    "get_item": "hub.core.reads",
+    "household_of_subject": "hub.core.households",
+    "hub_context": "hub.cli.common",
+    "insert_if_absent": "hub.core.store",
+    "invalid": "hub.core.errors",
+    "is_mobile": "hub.core.arrears",
+    "load_kind_file": "hub.core.arrears",
+    "load_kind_files": "hub.core.arrears",
+    "open_ref": "hub.core.source_refs",
+    "operation_outcome": "consent.fhir",
+    "outbound": "hub.core.outbound:",
+    "outbound_message": "hub.core.reads",
+    "outreach": "hub.core.outreach:",
+    "parse_json": "consent.fhir",
+    "record_event": "hub.core.audit",
+    "record_events": "hub.core.audit",
+    "register_sealed": "hub.core.reencrypt",
+    "resident_identity": "hub.core.residents",
+    "sender_item": "hub.core.reads",
+    "subject_from_row": "hub.core.envelope",
+    "validate_bsn": "hub.core.bsn",
+    "withhold": "hub.core.withholding",
+}
+
+
+def __getattr__(name: str) -> object:
+    """The surface's ``name``, imported from its module on first use."""
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module_name, colon, _ = source.partition(":")
+    module = importlib.import_module(module_name)
+    value = module if colon else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     # consent, audit

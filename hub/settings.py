@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     # The safety net only: commits wake the worker and the relay at once (issue 14); the
     # poll catches a lost notification and rows whose retry backoff ran out.
     worker_poll_seconds: float = Field(default=2.0, gt=0)
-    # Messages a worker routes in one transaction (issue 14): each in a savepoint of its
-    # own, consents read once per resident, disclosures appended to the chain together.
+    # Messages a worker routes in one transaction (issue 14): read with one statement per
+    # table, flushed once, disclosures appended to the chain together.
     route_batch: int = Field(default=100, ge=1, le=1000)
     # Group commit on the way in: concurrent POSTs share one transaction. The first waits
     # up to ingest_group_ms for others (0: only what queued during the last commit).

@@ -218,11 +218,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests on the session's real hub and Chromium stay on one xdist worker.
+    """Tests on the session's real hub and Chromium stay on one xdist worker; slow ones go first.
 
     With ``--dist loadgroup`` they share one browser and one served hub instead of one
     per worker (each Chromium costs hundreds of MB and seconds to start).
+
+    xdist hands out tests in this order (its largest group first), so the tests that
+    start real servers (``slow``: the benchmarks, the README walk, the crash tests) are
+    moved to the front, in pytest-randomly's order among themselves: started first, they
+    spread over the workers while the short tests fill the gaps, instead of one of them
+    starting last and keeping the run going alone (issue 18).
     """
     for item in items:
         if {"browser", "web_hub"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("web"))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable

@@ -9,7 +9,6 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import StringConstraints
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +16,7 @@ from hub.api.tls import presented_fingerprint
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem
 from hub.core.identity import IdentityError, IssuerDown, Principal, verify_token
+from hub.core.ids import ID_PATTERN
 from hub.core.models import Partner
 from hub.core.partner_keys import KeyRefused, KeyThrottled
 from hub.core.ratelimit import retry_after
@@ -24,12 +24,8 @@ from hub.core.signatures import SignatureRefused, verify_request
 
 _bearer = HTTPBearer(auto_error=False)
 
-# Every id the hub hands out (UUIDs, Task ids, key ids) fits this; anything else cannot
-# name a row, and a NUL byte in it once made PostgreSQL answer 500 (issue 13, item 7).
-ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+# The id rule (hub.core.ids, issue 13, item 7) for an id in a path.
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
-# The same rule for an id sent in a JSON body.
-IdField = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 # Counts and offsets fit the database's integer columns (PostgreSQL's 4-byte integer):
 # a larger one is a 422, never an overflow in the driver (issue 13, item 8).
 MAX_INT = 2**31 - 1

@@ -33,15 +33,28 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line grammar of ``hub``."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line grammar of ``hub``.
+
+    With ``argv`` naming a core command (``hub residents import …``), the plugins'
+    command groups are left out: loading the plugins costs most of a second, and
+    the command builds the hub (plugins included) itself if it needs one. For
+    ``hub --help``, a plugin's command or a mistake, every group is there.
+    """
     parser = argparse.ArgumentParser(
         prog="hub", description="Wijkhub: the road between partners and the Sociaal wijkteam.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
-    _plugin_commands(sub)
+    if _first_word(argv) not in sub.choices:
+        _plugin_commands(sub)
     return parser
+
+
+def _first_word(argv: Sequence[str] | None) -> str | None:
+    # The top-level parser has no option taking a value, so the first word is the command.
+    words = sys.argv[1:] if argv is None else argv
+    return next((word for word in words if not word.startswith("-")), None)
 
 
 def _plugin_commands(sub) -> None:
@@ -71,7 +84,7 @@ def _configure_logging() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hub`` console script."""
     _configure_logging()
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     from consent.policy import PolicyError
     from hub.core.coherence import ConfigurationError
     from hub.core.keys import KeyError_

@@ -25,6 +25,7 @@ from hub.core.audit import as_actor, basis_of, record_event
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem
 from hub.core.models import ConfidentialRead, Household, InboxItem
+from hub.core.routing_reads import RoutingReads
 
 MAX_REASON = 1000
 # The sealed reasons are re-sealed on key rotation: see SEALED_COLUMNS in hub.core.reencrypt.
@@ -41,16 +42,22 @@ def neutral_summary(source_name: str) -> str:
     return f"Vertrouwelijk bericht van {source_name}"
 
 
-def address_item(*, session: Session, ctx: HubContext, item: InboxItem) -> None:
+def address_item(*, session: Session, ctx: HubContext, item: InboxItem,
+                 reads: RoutingReads | None = None) -> None:
     """Mark a new item confidential when its type is, addressed to the designated regisseur.
 
     No household (an unmatched subject) or no designated regisseur: ``addressed_to``
-    stays None and the wijk's team leads see it, to designate one.
+    stays None and the wijk's team leads see it, to designate one. With ``reads``
+    (the router's batch) the household read when matching is used.
     """
     if not is_confidential_type(ctx, item.type):
         item.confidential, item.addressed_to = False, None
         return
-    household = session.get(Household, item.household_id) if item.household_id else None
+    household = None
+    if item.household_id:
+        household = reads.households.get(item.household_id) if reads is not None else None
+        if household is None:
+            household = session.get(Household, item.household_id)
     item.confidential = True
     item.addressed_to = household.regisseur if household is not None else None
 

@@ -24,10 +24,10 @@ from consent.tables import consent_grants
 from hub.core.confidential import neutral_summary
 from hub.core.context import HubContext
 from hub.core.errors import HubProblem
+from hub.core.facts import facts_for
 from hub.core.models import InboxItem, Message, Partner, Resident
 from hub.core.outbound import announce_item
 from hub.core.residents import resident_identity
-from hub.core.router import facts_for
 from hub.core.staff_reason import staff_reason
 
 

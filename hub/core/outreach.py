@@ -19,7 +19,7 @@ closing are audited; the partners hear only what the inbox tells them today
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -34,6 +34,7 @@ from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem, invalid
 from hub.core.models import Household, InboxItem, Message, Partner
 from hub.core.outreach_models import OutreachAttempt, OutreachCase, OutreachSignal
+from hub.core.routing_reads import RoutingReads
 
 #: How an attempt was made; the Dutch words are what the regisseur and resident read.
 KINDS: Mapping[str, str] = {
@@ -114,33 +115,67 @@ def is_outreach_type(ctx: HubContext, type_name: str) -> bool:
     return type_policy.category == "financieel" or mt.outreach_priority > 0
 
 
+def prefetch_cases(*, session: Session, ctx: HubContext, reads: RoutingReads,
+                   household_ids: Iterable[str], now: datetime) -> None:
+    """Lock these households (sorted, one statement) and read into ``reads`` their open
+    outreach cases and how many cases each had: three selects for the whole batch, for
+    :func:`join_case`."""
+    ids = sorted(set(household_ids) - reads.locked_households)
+    if not ids:
+        return
+    # Serialises two workers routing signals of one household: one case, not two.
+    for household in session.scalars(select(Household).where(Household.id.in_(ids))
+                                     .order_by(Household.id).with_for_update()):
+        reads.households[household.id] = household
+    reads.locked_households.update(ids)
+    for household_id in ids:
+        reads.open_cases[household_id] = None
+        reads.case_counts[household_id] = 0
+    for case in session.scalars(select(OutreachCase).where(
+            OutreachCase.household_id.in_(ids), OutreachCase.status == "open",
+            OutreachCase.window_ends_at >= now).order_by(OutreachCase.opened_at.desc())):
+        # The newest open case per household, as join_case's own query takes it.
+        if reads.open_cases[case.household_id] is None:
+            reads.open_cases[case.household_id] = case
+    for household_id, count in session.execute(
+            select(OutreachCase.household_id, func.count()).where(
+                OutreachCase.household_id.in_(ids)).group_by(OutreachCase.household_id)):
+        reads.case_counts[household_id] = count
+
+
 def join_case(*, session: Session, ctx: HubContext, item: InboxItem, message: Message,
-              partner: Partner, data: Mapping[str, Any], now: datetime) -> OutreachCase | None:
+              partner: Partner, data: Mapping[str, Any], now: datetime,
+              reads: RoutingReads | None = None) -> OutreachCase | None:
     """Open or join the household's outreach case for a newly delivered item, in the
     caller's (the router's) transaction; None when the item is no early signal.
 
     Joins the household's open case while its window runs, else opens a new case due
     ``first_contact_days`` later. Signals not yet matched to a household (triage)
-    and confidential items join nothing.
+    and confidential items join nothing. With ``reads`` (the router's batch) the
+    household is locked and its cases read by :func:`prefetch_cases`, and a case
+    opened for an earlier message of the batch is found there.
     """
     if item.household_id is None or item.confidential or not is_outreach_type(ctx, item.type):
         return None
     rules = ctx.policy.outreach
-    # Serialises two workers routing signals of one household: one case, not two.
-    session.get(Household, item.household_id, with_for_update=True)
-    case = session.scalar(select(OutreachCase).where(
-        OutreachCase.household_id == item.household_id, OutreachCase.status == "open",
-        OutreachCase.window_ends_at >= now).order_by(OutreachCase.opened_at.desc()).limit(1))
+    if reads is None:
+        reads = RoutingReads()
+        flush = True
+    else:
+        flush = False
+    prefetch_cases(session=session, ctx=ctx, reads=reads, household_ids=[item.household_id],
+                   now=now)
+    case = reads.open_cases[item.household_id]
     if case is None:
-        earlier = session.scalar(select(func.count()).select_from(OutreachCase).where(
-            OutreachCase.household_id == item.household_id))
         case = OutreachCase(
             id=str(uuid.uuid4()), wijk=item.wijk, household_id=item.household_id,
             subject=item.subject, status="open", opened_at=now,
             window_ends_at=now + timedelta(days=rules.window_days),
             due_at=now + timedelta(days=rules.first_contact_days), urgency=0,
-            first_for_household=not earlier, updated_at=now)
+            first_for_household=not reads.case_counts[item.household_id], updated_at=now)
         session.add(case)
+        reads.open_cases[item.household_id] = case
+        reads.case_counts[item.household_id] += 1
     mt = ctx.plugins.catalog.type(item.type)
     case.urgency = max(case.urgency or 0, mt.outreach_priority if mt else 0)
     case.subject = case.subject or item.subject
@@ -153,10 +188,15 @@ def join_case(*, session: Session, ctx: HubContext, item: InboxItem, message: Me
                  if case.contact_sealed else {})
         case.contact_sealed = ctx.cipher.seal({**known, **contact},
                                               context=f"outreach-contact:{case.id}")
-    session.add(OutreachSignal(case_id=case.id, item_id=item.id, message_id=message.id,
-                               type=item.type, partner_kind=partner.kind,
-                               received_at=message.received_at or now))
-    session.flush()
+    signal = {"case_id": case.id, "item_id": item.id, "message_id": message.id,
+              "type": item.type, "partner_kind": partner.kind,
+              "received_at": message.received_at or now}
+    if flush:
+        session.add(OutreachSignal(**signal))
+        session.flush()
+    else:
+        # Inserted after the batch's flush, which inserts the case (the router's).
+        reads.insert_later(OutreachSignal.__table__, signal)
     return case
 
 

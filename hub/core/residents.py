@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import IO
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub.core.address import normalize_huisnummer, normalize_postcode
@@ -23,6 +24,7 @@ from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext
 from hub.core.csvdialect import detect_separator, match_header
 from hub.core.models import Household, Resident
+from hub.core.routing_reads import RoutingReads
 from hub.core.search import index_resident, normalize_name
 
 RESIDENTS_HEADER = ("bsn", "name", "birthdate", "postcode", "huisnummer")
@@ -159,22 +161,93 @@ def resident_identity(ctx: HubContext, resident: Resident) -> dict:
     return ctx.cipher.open(resident.identity_sealed, context=f"resident:{resident.subject}")
 
 
+def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Iterable[str],
+                       address_keys: Iterable[str]) -> None:
+    """Read into ``reads`` the residents with these subjects or at these addresses, and
+    their households: two selects, whatever the number (for :func:`match_subject`)."""
+    subjects = sorted(set(subjects) - reads.residents.keys())
+    address_keys = sorted(set(address_keys) - reads.at_address.keys())
+    if not subjects and not address_keys:
+        return
+    found = list(session.scalars(select(Resident).where(or_(
+        Resident.subject.in_(subjects), Resident.address_key.in_(address_keys)))))
+    for subject in subjects:
+        reads.residents[subject] = None
+    for key in address_keys:
+        reads.at_address[key] = []
+    for resident in found:
+        reads.residents[resident.subject] = resident
+        if resident.address_key in reads.at_address and resident not in \
+                reads.at_address[resident.address_key]:
+            reads.at_address[resident.address_key].append(resident)
+    wanted = sorted({r.household_id for r in found} - reads.households.keys())
+    if wanted:
+        for household in session.scalars(select(Household).where(Household.id.in_(wanted))):
+            reads.households[household.id] = household
+
+
+def _resident(session: Session, reads: RoutingReads | None, subject: str) -> Resident | None:
+    if reads is None:
+        return session.get(Resident, subject)
+    if subject not in reads.residents:
+        prefetch_residents(session=session, reads=reads, subjects=[subject], address_keys=[])
+    return reads.residents[subject]
+
+
+def _household(session: Session, reads: RoutingReads | None, household_id: str) -> Household:
+    if reads is None:
+        return session.get(Household, household_id)
+    household = reads.households.get(household_id)
+    if household is None:
+        household = reads.households[household_id] = session.get(Household, household_id)
+    return household
+
+
+def _at_address(session: Session, reads: RoutingReads | None, key: str) -> list[Resident]:
+    if reads is None:
+        return list(session.scalars(select(Resident).where(Resident.address_key == key)))
+    if key not in reads.at_address:
+        prefetch_residents(session=session, reads=reads, subjects=[], address_keys=[key])
+    return reads.at_address[key]
+
+
+def _identity(ctx: HubContext, reads: RoutingReads | None, resident: Resident) -> dict:
+    if reads is None:
+        return resident_identity(ctx, resident)
+    identity = reads.identities.get(resident.subject)
+    if identity is None:
+        identity = reads.identities[resident.subject] = resident_identity(ctx, resident)
+    return identity
+
+
+def address_key_of(ctx: HubContext, *, name: str | None, postcode: str | None,
+                   huisnummer: str | None) -> str | None:
+    """The address key :func:`match_subject` looks residents up by, or None (no such lookup)."""
+    if name and postcode and huisnummer:
+        return ctx.pseudonyms.address(postcode, huisnummer)
+    return None
+
+
 def match_subject(*, session: Session, ctx: HubContext, subject: str | None, name: str | None,
                   birthdate: str | None, postcode: str | None,
-                  huisnummer: str | None) -> Match:
-    """Resolve a partner's subject to a resident and household, or to a wijk for triage."""
+                  huisnummer: str | None, reads: RoutingReads | None = None) -> Match:
+    """Resolve a partner's subject to a resident and household, or to a wijk for triage.
+
+    With ``reads`` (the router's batch), residents and households are taken from it
+    (:func:`prefetch_residents`) and what is missing there is read into it.
+    """
     area_wijk = ctx.wijkmap.wijk_for(postcode) if postcode else None
     if subject is not None:
-        resident = session.get(Resident, subject)
+        resident = _resident(session, reads, subject)
         if resident is not None:
-            household = session.get(Household, resident.household_id)
+            household = _household(session, reads, resident.household_id)
             return Match(subject, household.id, household.wijk, "bsn")
-    if name and postcode and huisnummer:
-        key = ctx.pseudonyms.address(postcode, huisnummer)
+    key = address_key_of(ctx, name=name, postcode=postcode, huisnummer=huisnummer)
+    if key is not None:
         candidates = []
         wanted = normalize_name(name)
-        for resident in session.scalars(select(Resident).where(Resident.address_key == key)):
-            identity = resident_identity(ctx, resident)
+        for resident in _at_address(session, reads, key):
+            identity = _identity(ctx, reads, resident)
             if normalize_name(identity["name"]) != wanted:
                 continue
             if birthdate and identity.get("birthdate") and identity["birthdate"] != birthdate:
@@ -182,7 +255,7 @@ def match_subject(*, session: Session, ctx: HubContext, subject: str | None, nam
             candidates.append(resident)
         if len(candidates) == 1:
             resident = candidates[0]
-            household = session.get(Household, resident.household_id)
+            household = _household(session, reads, resident.household_id)
             method = "name+address+birthdate" if birthdate else "name+address"
             return Match(resident.subject, household.id, household.wijk, method)
         if len(candidates) > 1:

@@ -15,6 +15,10 @@ refused (closed), or one held for a question that expired unanswered (or that
 could not be asked, because the resident was not identified, after the same
 30 days a question lasts), is reduced to the same stub. The sender then sees
 ``not_taken_up``.
+
+The same run also deletes the server-side rows of screen sessions that expired or
+were logged out (``web_sessions``): they hold no personal data, only a hash and two
+times, but nothing needs them once they can open no page.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from consent import registry
@@ -31,7 +35,7 @@ from consent.model import BasisKind
 from consent.records import RequestStatus
 from consent.tables import consent_requests
 from hub.core.context import HubContext
-from hub.core.models import InboxItem, Message
+from hub.core.models import InboxItem, Message, WebLogin
 from hub.core.outreach import forget_lapsed_contacts
 
 PURGED_REASON = "Verwijderd: de bewaartermijn is voorbij en er is geen hulp gestart."
@@ -51,6 +55,8 @@ class RetentionReport:
     consents_expired: int = 0
     # Outreach cases whose sealed contact details went with their signals (issue 16).
     outreach_contacts: int = 0
+    # Screen sessions that could open no page any more (expired or logged out).
+    web_sessions: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The report as printed by ``hub retention run``."""
@@ -58,7 +64,8 @@ class RetentionReport:
                 "removed": {t: dict(c) for t, c in sorted(self.removed.items())},
                 "unshared": dict(sorted(self.unshared.items())),
                 "consents_expired": self.consents_expired,
-                "outreach_contacts": self.outreach_contacts}
+                "outreach_contacts": self.outreach_contacts,
+                "web_sessions": self.web_sessions}
 
 
 def run_retention(*, session: Session, ctx: HubContext, now: datetime,
@@ -108,6 +115,8 @@ def run_retention(*, session: Session, ctx: HubContext, now: datetime,
             message.purged_at = now
             message.status = "closed"
 
+    report.web_sessions = _prune_web_sessions(session, now, dry_run=dry_run)
+
     subjects = registry.subjects_with_expired(session=session, now=now)
     if dry_run:
         report.consents_expired = sum(
@@ -120,6 +129,14 @@ def run_retention(*, session: Session, ctx: HubContext, now: datetime,
             report.consents_expired += registry.expire_due(session=session, subject=subject,
                                                            now=now)
     return report
+
+
+def _prune_web_sessions(session: Session, now: datetime, *, dry_run: bool) -> int:
+    # A row opens a page only while it has not ended and not expired (hub.web.session).
+    gone = or_(WebLogin.expires_at <= now, WebLogin.ended_at.is_not(None))
+    if dry_run:
+        return session.scalar(select(func.count()).select_from(WebLogin).where(gone)) or 0
+    return session.execute(delete(WebLogin).where(gone)).rowcount or 0
 
 
 def _never_shared(session: Session, now: datetime) -> list[Message]:

@@ -1,8 +1,14 @@
-"""Routing one message: resolve the subject, decide on a basis, deliver, hold, or link.
+"""Routing messages: resolve the subject, decide on a basis, deliver, hold, or link.
 
-This runs in the worker, in one transaction per message: the decision, the
-inbox item and the outbox row's completion commit together or not at all, so a
-crash at any point leaves the message to be routed again, never twice.
+This runs in the worker, in one transaction per batch of messages (issue 14): the
+decisions, the inbox items and the outbox rows' completion commit together or not
+at all, so a crash at any point leaves the messages to be routed again, never
+twice. A batch is routed set-based: what routing reads is fetched once for the
+whole batch with ``IN`` lists (:func:`prefetch`, into a
+:class:`~hub.core.routing_reads.RoutingReads`), each message's outcome is then
+computed in Python with autoflush off, and the writes are flushed once at the
+end (the ORM batches the INSERTs of one table; the decisions go in one
+statement). One message is routed as a batch of one: there is one code path.
 """
 
 from __future__ import annotations
@@ -14,34 +20,52 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from consent import registry
 from consent.engine import decide
-from consent.model import MessageFacts, Outcome
+from consent.model import ConsentGrant, Outcome
 from hub.core import correlation
 from hub.core.audit import record_disclosure
 from hub.core.confidential import address_item
 from hub.core.context import HubContext
+from hub.core.facts import RECIPIENT, facts_for
 from hub.core.models import Disclosure, InboxItem, Message, Partner
 from hub.core.outbound import announce_status
-from hub.core.residents import Match, match_subject
-from hub.core.withholding import withhold_on_delivery
+from hub.core.outreach import is_outreach_type, join_case, prefetch_cases
+from hub.core.residents import Match, address_key_of, match_subject, prefetch_residents
+from hub.core.routing_reads import RoutingReads
+from hub.core.withholding import prefetch_withholdings, withhold_on_delivery
+
+__all__ = ["RECIPIENT", "TERMINAL", "MessageFailed", "RoutingError", "facts_for", "prefetch",
+           "route_message", "route_messages"]
 
 TERMINAL = frozenset({"delivered", "linked", "closed"})
-RECIPIENT = "wijkteam"
 log = logging.getLogger(__name__)
 
 
 class RoutingError(RuntimeError):
-    """A message cannot be routed now; the worker retries it and, in the end, dead-letters it."""
+    """A message cannot be routed now; the worker retries it and, in the end, dead-letters it.
+
+    ``permanent``: retrying cannot help (nothing about the message or the hub's
+    wijken will change by waiting), so the worker dead-letters it at once, for an
+    operator to replay once the cause is fixed.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
 
 
-def facts_for(message: Message, partner: Partner) -> MessageFacts:
-    """What the consent engine may know of a message: no personal data."""
-    return MessageFacts(type=message.type, category=message.category, source_partner=partner.id,
-                        source_kind=partner.kind, source_name=partner.name, recipient=RECIPIENT)
+class MessageFailed(Exception):
+    """Routing the message ``message_id`` of a batch raised ``error``; the batch's
+    transaction is no longer usable and must be rolled back (see ``run_tasks``)."""
+
+    def __init__(self, message_id: str, error: Exception) -> None:
+        super().__init__(message_id, type(error).__name__)
+        self.message_id = message_id
+        self.error = error
 
 
 @correlation.scoped
@@ -49,20 +73,117 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
     """Route one message in the caller's transaction; returns its new status.
 
     Routing a message that was already delivered, linked or closed does nothing,
-    which is what makes a redelivery by the queue harmless.
+    which is what makes a redelivery by the queue harmless. Exactly a batch of
+    one (:func:`route_messages`); raises what routing it raised.
     """
     message = session.get(Message, message_id, with_for_update=True)
     if message is None:
         raise RoutingError("message not found")
-    return route_loaded(session=session, ctx=ctx, message=message, now=now)
+    try:
+        return route_messages(session=session, ctx=ctx, messages=[message], now=now)[message.id]
+    except MessageFailed as failed:
+        raise failed.error from None
 
 
-def route_loaded(*, session: Session, ctx: HubContext, message: Message, now: datetime) -> str:
-    """Route a message the caller loaded and locked (``FOR UPDATE``); returns its new status.
+def route_messages(*, session: Session, ctx: HubContext, messages: list[Message],
+                   now: datetime) -> dict[str, str]:
+    """Route messages the caller loaded and locked (``FOR UPDATE``), in its transaction,
+    in the order given; returns each message's new status by id.
 
-    The batch path (:func:`hub.core.transport.tasks.run_tasks`) loads a whole batch
-    of messages with one select and calls this for each, inside a savepoint.
+    Reads once for the batch (:func:`prefetch`), decides and builds each message's
+    writes in Python, then flushes once. A message whose routing raises ends the
+    call with :class:`MessageFailed` naming it: the transaction then holds part of
+    that message's writes, so the caller rolls it back and routes the others again
+    without it. Decisions about one resident keep the order of ``messages``; a
+    later message sees an earlier one's item (a herhaalde melding) and case.
     """
+    statuses: dict[str, str] = {}
+    with session.no_autoflush:
+        reads = prefetch(session=session, ctx=ctx, messages=messages, now=now)
+        for message in messages:
+            try:
+                statuses[message.id] = _route(session, ctx, message, now, reads)
+            except Exception as exc:
+                raise MessageFailed(message.id, exc) from exc
+    registry.record_decisions(session=session, rows=reads.decisions)
+    reads.decisions.clear()
+    session.flush()
+    # After the flush: these rows name the items and cases it inserted.
+    for table, rows in reads.later.items():
+        session.execute(insert(table), rows)
+    reads.later.clear()
+    return statuses
+
+
+def prefetch(*, session: Session, ctx: HubContext, messages: list[Message],
+             now: datetime) -> RoutingReads:
+    """Everything routing ``messages`` reads, with one statement per table for them all.
+
+    Partners, residents and households (matching), the consent rows of every
+    matched resident, locked in sorted order, and their consents (through the
+    consent cache), the open inbox items by repeat key, the outreach cases of the
+    households (locked in sorted order), and existing withholdings. Best effort per
+    message: what fails here for one message (a plugin's bug, a payload that does
+    not open) is left out, and raises again when that message is routed.
+    """
+    reads = RoutingReads()
+    todo = [m for m in messages if m.status not in TERMINAL]
+    if not todo:
+        return reads
+    for partner in session.scalars(select(Partner).where(
+            Partner.id.in_(sorted({m.source_partner for m in todo})))):
+        reads.partners[partner.id] = partner
+    subjects: set[str] = set()
+    keys: set[str] = set()
+    asked: dict[str, dict] = {}
+    for message in todo:
+        try:
+            asked[message.id] = query = _match_query(ctx, reads, message)
+        except Exception:  # noqa: S112 - it raises again on the message's own turn
+            continue
+        if message.subject:
+            subjects.add(message.subject)
+        key = address_key_of(ctx, name=query["name"], postcode=query["postcode"],
+                             huisnummer=query["huisnummer"])
+        if key is not None:
+            keys.add(key)
+    prefetch_residents(session=session, reads=reads, subjects=subjects, address_keys=keys)
+    matches: dict[str, Match] = {}
+    for message in todo:
+        if message.id in asked:
+            try:
+                matches[message.id] = match_subject(session=session, ctx=ctx,
+                                                    subject=message.subject, reads=reads,
+                                                    **asked[message.id])
+            except Exception:  # noqa: S112 - as above
+                continue
+    # Serialises these decisions with any grant or revocation of the same residents.
+    reads.versions.update(registry.lock_subjects(
+        session=session, subjects={m.subject for m in matches.values() if m.subject}))
+    reads.consents.update(ctx.consent_cache.consents_many(session=session,
+                                                          versions=reads.versions))
+    repeat_keys: set[str] = set()
+    households: set[str] = set()
+    for message in todo:
+        match = matches.get(message.id)
+        if match is None:
+            continue
+        try:
+            key, measure = _repeat_of(ctx, reads, message, match)
+        except Exception:
+            key = measure = None
+        if key is not None and measure is not None:
+            repeat_keys.add(key)
+        if match.household_id is not None and is_outreach_type(ctx, message.type):
+            households.add(match.household_id)
+    _prefetch_open_items(session, reads, repeat_keys)
+    prefetch_cases(session=session, ctx=ctx, reads=reads, household_ids=households, now=now)
+    prefetch_withholdings(session=session, ctx=ctx, reads=reads, messages=todo)
+    return reads
+
+
+def _route(session: Session, ctx: HubContext, message: Message, now: datetime,
+           reads: RoutingReads) -> str:
     # Log under the id of the request that brought the message, whichever process routes.
     correlation.adopt(message.correlation_id)
     if message.status in TERMINAL:
@@ -70,30 +191,25 @@ def route_loaded(*, session: Session, ctx: HubContext, message: Message, now: da
     mt = ctx.plugins.catalog.type(message.type)
     if mt is None:
         raise RoutingError(f"no plugin serves {message.type!r}")
-    partner = session.get(Partner, message.source_partner)
-    payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
-    given, data = payload["subject"], payload["data"]
-    address = data.get("address") or {}
-    match = match_subject(
-        session=session, ctx=ctx, subject=message.subject, name=given.get("name"),
-        birthdate=given.get("birthdate"),
-        postcode=given.get("postcode") or address.get("postcode"),
-        huisnummer=given.get("huisnummer") or address.get("huisnummer"))
+    partner = _partner(session, reads, message.source_partner)
+    payload = _payload(ctx, reads, message)
+    data = payload["data"]
+    match = match_subject(session=session, ctx=ctx, subject=message.subject, reads=reads,
+                          **_match_query(ctx, reads, message))
     if match.wijk is None:
-        raise RoutingError("no wijk for this address")
+        # No resident the registry knows and no address in a wijk of this hub: no
+        # wijkteam (not even its triage) can receive it, and waiting changes nothing.
+        raise RoutingError("no wijk for this address", permanent=True)
     message.subject, message.household_id = match.subject, match.household_id
     message.wijk, message.match_method = match.wijk, match.method
 
     facts = facts_for(message, partner)
-    consents = []
+    consents: list[ConsentGrant] = []
     if match.subject is not None:
-        # Serialises this decision with any grant or revocation of the same resident.
-        version = registry.lock_subject(session=session, subject=match.subject)
-        consents = ctx.consent_cache.consents(session=session, subject=match.subject,
-                                              version=version)
+        consents = _consents(session, ctx, reads, match.subject)
     decision = decide(facts=facts, consents=consents, policy=ctx.policy, now=now)
-    registry.record_decision(session=session, message_id=message.id, subject=match.subject,
-                             decision=decision)
+    reads.decisions.append(registry.decision_row(message_id=message.id, subject=match.subject,
+                                                 decision=decision))
     ctx.metrics.decided(type=message.type, basis=decision.basis.value,
                         outcome=decision.outcome.value, session=session)
 
@@ -108,13 +224,9 @@ def route_loaded(*, session: Session, ctx: HubContext, message: Message, now: da
                         payload=payload)
         return message.status
 
-    repeat_key = _repeat_key(ctx, partner, message.type, mt.repeat_key(data), match)
-    measure = mt.repeat_measure(data)
+    repeat_key, measure = _repeat_of(ctx, reads, message, match)
     if repeat_key is not None and measure is not None:
-        open_item = session.scalar(
-            select(InboxItem).where(InboxItem.repeat_key == repeat_key,
-                                    InboxItem.status != "closed", InboxItem.hidden.is_(False))
-            .order_by(InboxItem.delivered_at.desc()).limit(1))
+        open_item = _open_item(session, reads, repeat_key)
         if open_item is not None and open_item.measure is not None \
                 and measure <= _open_measure(ctx, open_item):
             # A herhaalde melding: the same arrears, not grown. Linked, not a new item.
@@ -134,26 +246,93 @@ def route_loaded(*, session: Session, ctx: HubContext, message: Message, now: da
         repeat_key=repeat_key, measure=_seal_measure(ctx, message.id, measure),
         repeats=0, delivered_at=now, updated_at=now)
     # A confidential type goes to the household's designated regisseur only (issue 7).
-    address_item(session=session, ctx=ctx, item=item)
+    address_item(session=session, ctx=ctx, item=item, reads=reads)
     session.add(item)
+    if repeat_key is not None:
+        # The newest open item of its key now: a later message of the batch links to it.
+        reads.open_items[repeat_key] = item
     message.status, message.item_id = "delivered", item.id
     if match.subject is not None:
-        session.add(Disclosure(
-            subject=match.subject, message_id=message.id, item_id=item.id,
-            message_type=message.type, source_partner=partner.id,
-            recipient=f"wijkteam:{match.wijk}", basis=decision.basis.value,
-            basis_ref=decision.basis_ref, fields=item.fields, reason=decision.reason, at=now))
+        reads.insert_later(Disclosure.__table__, {
+            "subject": match.subject, "message_id": message.id, "item_id": item.id,
+            "message_type": message.type, "source_partner": partner.id,
+            "recipient": f"wijkteam:{match.wijk}", "basis": decision.basis.value,
+            "basis_ref": decision.basis_ref, "fields": item.fields, "reason": decision.reason,
+            "at": now})
         record_disclosure(session, ctx=ctx, item=item, partner=partner)
-        withhold_on_delivery(session=session, ctx=ctx, item=item, message=message, now=now)
-    # One household, one outreach (issue 16): in this same transaction. Imported here
-    # because hub.core.outreach reads through hub.core.inbox, which imports this module.
-    from hub.core.outreach import join_case
+        withhold_on_delivery(session=session, ctx=ctx, item=item, message=message, now=now,
+                             reads=reads)
+    # One household, one outreach (issue 16): in this same transaction.
     join_case(session=session, ctx=ctx, item=item, message=message, partner=partner,
-              data=data, now=now)
+              data=data, now=now, reads=reads)
     _reached_inbox(ctx, session, message, partner, decision.basis.value, now)
     announce_status(session, ctx=ctx, message=message, status="delivered", now=now,
                     payload=payload)
     return message.status
+
+
+def _partner(session: Session, reads: RoutingReads, partner_id: str) -> Partner:
+    partner = reads.partners.get(partner_id)
+    if partner is None:
+        partner = reads.partners[partner_id] = session.get(Partner, partner_id)
+    return partner
+
+
+def _payload(ctx: HubContext, reads: RoutingReads, message: Message) -> dict:
+    payload = reads.payloads.get(message.id)
+    if payload is None:
+        payload = reads.payloads[message.id] = ctx.cipher.open(
+            message.payload_sealed, context=f"message:{message.id}")
+    return payload
+
+
+def _match_query(ctx: HubContext, reads: RoutingReads, message: Message) -> dict:
+    # What match_subject is asked besides the subject: from the sealed payload.
+    payload = _payload(ctx, reads, message)
+    given, data = payload["subject"], payload["data"]
+    address = data.get("address") or {}
+    return {"name": given.get("name"), "birthdate": given.get("birthdate"),
+            "postcode": given.get("postcode") or address.get("postcode"),
+            "huisnummer": given.get("huisnummer") or address.get("huisnummer")}
+
+
+def _consents(session: Session, ctx: HubContext, reads: RoutingReads,
+              subject: str) -> list[ConsentGrant]:
+    if subject not in reads.versions:
+        # Not locked by prefetch (it failed for this message): lock and read it now.
+        reads.versions[subject] = registry.lock_subject(session=session, subject=subject)
+        reads.consents[subject] = ctx.consent_cache.consents(
+            session=session, subject=subject, version=reads.versions[subject])
+    return reads.consents[subject]
+
+
+def _repeat_of(ctx: HubContext, reads: RoutingReads, message: Message,
+               match: Match) -> tuple[str | None, Decimal | None]:
+    mt = ctx.plugins.catalog.type(message.type)
+    data = _payload(ctx, reads, message)["data"]
+    partner = reads.partners[message.source_partner]
+    return (_repeat_key(ctx, partner, message.type, mt.repeat_key(data), match),
+            mt.repeat_measure(data))
+
+
+def _prefetch_open_items(session: Session, reads: RoutingReads, keys: set[str]) -> None:
+    wanted = sorted(keys - reads.open_items.keys())
+    if not wanted:
+        return
+    for key in wanted:
+        reads.open_items[key] = None
+    for item in session.scalars(select(InboxItem).where(
+            InboxItem.repeat_key.in_(wanted), InboxItem.status != "closed",
+            InboxItem.hidden.is_(False)).order_by(InboxItem.delivered_at.desc())):
+        # The newest open item per key, as the one-key query takes it.
+        if reads.open_items[item.repeat_key] is None:
+            reads.open_items[item.repeat_key] = item
+
+
+def _open_item(session: Session, reads: RoutingReads, repeat_key: str) -> InboxItem | None:
+    if repeat_key not in reads.open_items:
+        _prefetch_open_items(session, reads, {repeat_key})
+    return reads.open_items[repeat_key]
 
 
 def _reached_inbox(ctx: HubContext, session: Session, message: Message, partner: Partner,

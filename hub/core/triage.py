@@ -23,10 +23,10 @@ from hub.core.audit import as_actor, record_disclosure, record_event
 from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext
 from hub.core.errors import HubProblem, invalid
+from hub.core.facts import facts_for
 from hub.core.inbox import ItemView, view_item
 from hub.core.models import Disclosure, Household, InboxItem, Message, Partner, Resident
 from hub.core.reads import get_item
-from hub.core.router import facts_for
 
 
 def attach_for(*, session: Session, ctx: HubContext, viewer: Any, item_id: str, bsn: object,

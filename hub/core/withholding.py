@@ -24,6 +24,7 @@ from hub.core.audit import record_event
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem
 from hub.core.models import InboxItem, Message, Withholding
+from hub.core.routing_reads import RoutingReads
 
 # Not yet decided: a message of a withheld type in these states is not shown either.
 _UNROUTED = ("accepted",)
@@ -39,20 +40,25 @@ def _withholding_basis(ctx: HubContext, message_type: str):
 
 def withhold(*, session: Session, ctx: HubContext, message_id: str, message_type: str,
              subject: str | None, wijk: str | None, household_id: str | None,
-             item_id: str | None, now: datetime, system: str | None = None
-             ) -> Withholding | None:
+             item_id: str | None, now: datetime, system: str | None = None,
+             reads: RoutingReads | None = None) -> Withholding | None:
     """Start a withholding for a message about ``subject`` when the policy says so.
 
     ``message_id`` names an inbound message (with its inbox ``item_id``) or an
     outbound one (a report the regisseur sent about the resident). Recorded by the
     policy (``withheld_by = "policy:<basis>"``), reviewed within the basis'
     ``review_days``, audited as ``withholding.start`` (which the resident does not
-    see while it lasts). Idempotent: a message is withheld once.
+    see while it lasts). Idempotent: a message is withheld once. With ``reads`` (the
+    router's batch, :func:`prefetch_withholdings`) the existing one is looked up there.
     """
     basis = _withholding_basis(ctx, message_type)
     if basis is None or subject is None:
         return None
-    existing = session.scalar(select(Withholding).where(Withholding.message_id == message_id))
+    if reads is not None and message_id in reads.withholdings:
+        existing = reads.withholdings[message_id]
+    else:
+        existing = session.scalar(select(Withholding).where(
+            Withholding.message_id == message_id))
     if existing is not None:
         return existing
     row = Withholding(
@@ -61,6 +67,8 @@ def withhold(*, session: Session, ctx: HubContext, message_id: str, message_type
         withheld_by=f"policy:{basis.key}", withheld_at=now,
         review_at=now + timedelta(days=basis.review_days))
     session.add(row)
+    if reads is not None:
+        reads.withholdings[message_id] = row
     record_event(session, ctx=ctx, action="withholding.start", actor=f"policy:{basis.key}",
                  role="system", subject=subject, system=system,
                  data={"withholding_id": row.id, "item_id": item_id, "message_id": message_id,
@@ -70,11 +78,26 @@ def withhold(*, session: Session, ctx: HubContext, message_id: str, message_type
 
 
 def withhold_on_delivery(*, session: Session, ctx: HubContext, item: InboxItem,
-                         message: Message, now: datetime) -> Withholding | None:
+                         message: Message, now: datetime,
+                         reads: RoutingReads | None = None) -> Withholding | None:
     """:func:`withhold` for an inbound message the router just delivered to ``item``."""
     return withhold(session=session, ctx=ctx, message_id=message.id, message_type=message.type,
                     subject=item.subject, wijk=item.wijk, household_id=item.household_id,
-                    item_id=item.id, now=now, system="worker")
+                    item_id=item.id, now=now, system="worker", reads=reads)
+
+
+def prefetch_withholdings(*, session: Session, ctx: HubContext, reads: RoutingReads,
+                          messages: list[Message]) -> None:
+    """Read into ``reads`` the withholdings of those ``messages`` whose type the policy
+    withholds: one select (none when no type in the batch is withheld)."""
+    ids = sorted({m.id for m in messages if _withholding_basis(ctx, m.type) is not None}
+                 - reads.withholdings.keys())
+    if not ids:
+        return
+    for message_id in ids:
+        reads.withholdings[message_id] = None
+    for row in session.scalars(select(Withholding).where(Withholding.message_id.in_(ids))):
+        reads.withholdings[row.message_id] = row
 
 
 def _active(now: datetime):

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
-
-from fastapi import APIRouter
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from hub.plugin import (
     HubContext,
@@ -31,13 +28,15 @@ from hub.plugin import (
     hookimpl,
 )
 from plugins.huisarts import (
-    api,
     models,  # noqa: F401  (the plugin's table, on the hub's metadata)
-    poh,
     status,
     tasks,
 )
 from plugins.huisarts.schemas import GpReferral, PohReferral, ReferralStatus
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +115,10 @@ def wijkhub_message_types() -> list[MessageType]:
 @hookimpl
 def wijkhub_routers() -> list[APIRouter]:
     """The FHIR R4 endpoint for GP systems and the regisseur's referral to the POH."""
+    # Imported here: the routes load FastAPI and FHIR's models, which a command that
+    # serves no HTTP skips (issue 18).
+    from plugins.huisarts import api, poh
+
     return [api.router, poh.router]
 
 
@@ -152,6 +155,8 @@ def wijkhub_outbound_request(envelope: OutboundEnvelope,
     if envelope.type == "referral.status":
         return status.status_request(envelope)
     if envelope.type == "referral.poh":
+        from plugins.huisarts import poh
+
         return poh.poh_request(envelope, partner)
     return None
 

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.plugin import FhirRefused, Issue, validate_bsn
-from plugins.huisarts.fhirio import validate_resource
 
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
 BIG_SYSTEM = "http://fhir.nl/fhir/NamingSystem/big"
@@ -168,6 +167,10 @@ def _entries(bundle: Any) -> list[_Entry]:
         if full_url is not None and (not isinstance(full_url, str) or len(full_url) > 200):
             issues.append(Issue(f"{path}.fullUrl", "must be a URI of at most 200 characters"))
             full_url = None
+        # Imported here: FHIR's models load in a second's part that the constants of this
+        # module (used by the status hooks of every hub process) do not need (issue 18).
+        from plugins.huisarts.fhirio import validate_resource
+
         try:
             resource = validate_resource(raw.get("resource"), f"{path}.resource",
                                          expected=REQUIRED_ONCE + OPTIONAL)

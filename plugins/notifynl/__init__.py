@@ -18,8 +18,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from notifications_python_client.authentication import create_jwt_token
-from notifications_python_client.base import BaseAPIClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -72,6 +70,10 @@ def authorization(settings: NotifySettings) -> str:
     if settings.api_key is None:
         raise PermanentDeliveryError("HUB_NOTIFYNL_API_KEY is not set")
     # The client parses the key into service id and secret; it makes no request here.
+    # Imported here: it loads ``requests``, which only a delivery to NotifyNL needs.
+    from notifications_python_client.authentication import create_jwt_token
+    from notifications_python_client.base import BaseAPIClient
+
     client = BaseAPIClient(settings.api_key.get_secret_value(), base_url=settings.base_url)
     return f"Bearer {create_jwt_token(client.api_key, client.service_id)}"
 

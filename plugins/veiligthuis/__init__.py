@@ -16,15 +16,14 @@ outbox delivers it with retries, and Veilig Thuis' reference is the receipt.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from fastapi import APIRouter
+from typing import TYPE_CHECKING, Any
 
 from hub.plugin import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo, hookimpl
-from plugins.veiligthuis import outbound
-from plugins.veiligthuis.schemas import OutgoingReport, SafetyReport
+from plugins.veiligthuis.schemas import KIND, OUTBOUND_TYPE, OutgoingReport, SafetyReport
 
-KIND = "veiligthuis"
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
 _KIND_NL = {"handover": "Overdracht", "request": "Verzoek"}
 _CONCERN_NL = {"domestic_violence": "huiselijk geweld", "child_abuse": "kindermishandeling",
                "elder_abuse": "ouderenmishandeling"}
@@ -65,7 +64,7 @@ def wijkhub_message_types() -> list[MessageType]:
             summary=_summary,
         ),
         MessageType(
-            name=outbound.OUTBOUND_TYPE,
+            name=OUTBOUND_TYPE,
             partner_kinds=(KIND,),
             category="veiligheid",
             data_model=OutgoingReport, labels=LABELS,
@@ -79,6 +78,9 @@ def wijkhub_message_types() -> list[MessageType]:
 @hookimpl
 def wijkhub_routers() -> list[APIRouter]:
     """``POST /api/v1/veiligthuis/reports`` and ``GET …/reports/{id}`` for the regisseur."""
+    # Imported here: the routes load FastAPI, which a command that serves no HTTP skips.
+    from plugins.veiligthuis import outbound
+
     return [outbound.router]
 
 
@@ -87,4 +89,8 @@ def wijkhub_outbound_request(envelope: OutboundEnvelope,
                              partner: PartnerInfo) -> OutboundRequest | None:
     """A report to Veilig Thuis: POST to ``<endpoint>/meldingen``; the receipt is Veilig
     Thuis' ``reference``. None for every other type or partner kind."""
+    if envelope.type != OUTBOUND_TYPE or partner.kind != KIND:
+        return None
+    from plugins.veiligthuis import outbound
+
     return outbound.request_for(envelope, partner)

@@ -37,10 +37,8 @@ from hub.plugin import (
     validate_bsn,
     withhold,
 )
-from plugins.veiligthuis.schemas import ReportCreate, ReportStatus
+from plugins.veiligthuis.schemas import KIND, OUTBOUND_TYPE, ReportCreate, ReportStatus
 
-KIND = "veiligthuis"
-OUTBOUND_TYPE = "safety.report.wijkteam"
 # Where Veilig Thuis takes reports, below the endpoint given with `hub partner add`.
 REPORTS_PATH = "/meldingen"
 

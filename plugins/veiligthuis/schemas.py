@@ -12,6 +12,10 @@ from hub.plugin import (
     IdField,
 )
 
+KIND = "veiligthuis"
+# The regisseur's report to Veilig Thuis (plugins.veiligthuis.outbound sends it).
+OUTBOUND_TYPE = "safety.report.wijkteam"
+
 
 class Contact(BaseModel):
     """Who at Veilig Thuis handles the case."""

@@ -153,3 +153,28 @@ def test_without_a_version_the_committed_one_is_read(session):
     assert cache.consents(session=session, subject="p-1") == [g]
     assert cache.hits == 1
     assert cache.consents(session=session, subject="nobody") == []
+
+
+def test_a_batch_locks_its_residents_and_reads_the_missing_consents_with_one_query(session):
+    g1 = _grant(session, subject="p-1")
+    _grant(session, subject="p-2")
+    session.commit()
+    cache = ConsentCache()
+    _decide(cache, session, subject="p-1")  # p-1 is warm, p-2 and p-3 are not
+    session.commit()
+    queries = _count_queries(session)
+    versions = registry.lock_subjects(session=session, subjects=["p-3", "p-2", "p-1"])
+    assert set(versions) == {"p-1", "p-2", "p-3"} and versions["p-3"] == 0
+    found = cache.consents_many(session=session, versions=versions)
+    assert [c.id for c in found["p-1"]] == [g1.id] and found["p-3"] == []
+    assert len(found["p-2"]) == 1
+    assert (cache.hits, cache.misses) == (1, 3)
+    # One read of the grants for the two cold residents, none per resident.
+    assert sum("consent_grants" in q for q in queries) == 1
+    session.commit()
+
+    # A change bumps the version: the batch's next look-up reads it again, never stale.
+    registry.revoke(session=session, subject="p-1", consent_id=g1.id, now=T0)
+    session.commit()
+    versions = registry.lock_subjects(session=session, subjects=["p-1"])
+    assert cache.consents_many(session=session, versions=versions) == {"p-1": []}

@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select
 from hub import hookimpl
 from hub.core.audit import verify
 from hub.core.batch import ingest_batch
-from hub.core.models import AuditEvent, InboxItem, Message, OutboxEntry, Partner
+from hub.core.models import AuditEvent, DeadLetter, InboxItem, Message, OutboxEntry, Partner
 from hub.core.source_refs import open_ref
 from hub.core.transport.tasks import run_tasks
 from hub.core.types import MessageType
@@ -45,6 +45,15 @@ class PoisonPlugin:
         return [MessageType(name="signal.poison", partner_kinds=("woningcorporatie",),
                             category="wonen", data_model=Poison, topic="een test",
                             repeat_key=_explode)]
+
+
+class NoAddressPlugin:
+    """A partner type whose data has no address: only a BSN can place it in a wijk."""
+
+    @hookimpl
+    def wijkhub_message_types(self):
+        return [MessageType(name="signal.noaddress", partner_kinds=("woningcorporatie",),
+                            category="wonen", data_model=Poison, topic="een test")]
 
 
 @pytest.fixture
@@ -267,3 +276,70 @@ def test_a_revocation_committed_while_a_batch_waits_for_the_resident_is_honoured
     statuses = _statuses(ctx)
     assert {statuses[f"W-{n}"] for n in range(3)} == {"held"}
     assert {statuses[f"O-{n}"] for n in range(3)} == {"delivered"}
+
+
+def test_a_signal_no_wijk_can_ever_receive_is_dead_lettered_at_once_not_retried(
+        ctx, client, worker, clock):
+    # A BSN the registry does not know and no address: no wijkteam, not even its
+    # triage, can receive it, and retrying changes nothing (an operator replays it
+    # once the resident is registered).
+    ctx.plugins.register(NoAddressPlugin(), name="noaddress-batch")
+    try:
+        _, woonbron = partner(ctx)
+        who = person(7300)
+        register(ctx, person(7301))
+        _post(client, woonbron, {"type": "signal.noaddress", "source_ref": "X-1",
+                                 "subject": {"bsn": who.bsn},
+                                 "occurred_at": "2026-11-20T08:00:00+00:00",
+                                 "data": {"note": "x"}})
+        _post(client, woonbron, arrears(person(7301), ref="A-1"))
+        assert worker.run_once() == 1
+    finally:
+        ctx.plugins.unregister("noaddress-batch")
+    entries = _entries(ctx)
+    assert (entries["X-1"].status, entries["X-1"].attempts, entries["X-1"].last_error) == (
+        "dead", 1, "RoutingError")
+    assert entries["A-1"].status == "done"
+    assert _statuses(ctx) == {"X-1": "accepted", "A-1": "delivered"}
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(DeadLetter)) == 1
+
+
+def test_a_batch_costs_statements_per_table_not_per_message(ctx, client, worker):
+    _, woonbron = partner(ctx)
+    few, many = [person(7400 + n) for n in range(3)], [person(7500 + n) for n in range(30)]
+    register(ctx, *few, *many)
+    for n, who in enumerate(few):
+        _post(client, woonbron, arrears(who, ref=f"F-{n}"))
+    with counting(ctx.engine) as three:
+        assert worker.run_once() == 3
+    for n, who in enumerate(many):
+        _post(client, woonbron, arrears(who, ref=f"M-{n}"))
+    with counting(ctx.engine) as thirty:
+        assert worker.run_once() == 30
+    # Ten times the messages, the same round trips: each table is read with one IN list
+    # and written with one statement for the whole batch (the first batch also made
+    # the audit chain's head).
+    assert thirty.total <= three.total, (three.statements, thirty.statements)
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboxItem)) == 33
+        assert verify(session, ctx.keys).intact
+
+
+def test_two_signals_of_one_household_in_one_batch_open_one_outreach_case(ctx, client, worker):
+    from hub.core.outreach_models import OutreachCase, OutreachSignal
+
+    _, woonbron = partner(ctx)
+    # Two residents at one address: one household.
+    one, two = person(7600, huisnummer="12"), person(7601, huisnummer="12")
+    register(ctx, one, two)
+    _post(client, woonbron, arrears(one, ref="H-1", tenancy="HC-A"))
+    _post(client, woonbron, arrears(two, ref="H-2", tenancy="HC-B"))
+    with counting(ctx.engine) as counts:
+        assert worker.run_once() == 2
+    assert counts.commits == 1
+    with ctx.sessions() as session:
+        # The second signal found the case the first opened in the same, unflushed batch.
+        cases = session.scalars(select(OutreachCase)).all()
+        assert len(cases) == 1 and cases[0].first_for_household
+        assert session.scalar(select(func.count()).select_from(OutreachSignal)) == 2

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from hub.cli import main
-from hub.core.models import InboxItem, Message
+from hub.core.models import InboxItem, Message, WebLogin
 from hub.core.retention import run_retention
 from tests.utils.builders import arrears, nuisance, partner, person, regisseur, register, resident
 
@@ -141,3 +141,20 @@ def test_messages_never_shared_are_not_kept(ctx, client, worker, clock):
     assert known["status"] == "purged"
     assert known["explanation"].endswith(
         "Die is niet gedeeld. De gegevens zijn verwijderd op 23 november 2026.")
+
+
+def test_retention_deletes_screen_sessions_that_can_open_nothing(ctx, clock):
+    now = clock.now
+    with ctx.sessions() as session, session.begin():
+        session.add_all([
+            WebLogin(id="live", started_at=now, expires_at=now + timedelta(hours=8)),
+            WebLogin(id="expired", started_at=now - timedelta(hours=9),
+                     expires_at=now - timedelta(hours=1)),
+            WebLogin(id="logged-out", started_at=now, expires_at=now + timedelta(hours=8),
+                     ended_at=now)])
+    assert _run(ctx, dry_run=True)["web_sessions"] == 2
+    with ctx.sessions() as session:
+        assert len(session.scalars(select(WebLogin.id)).all()) == 3  # a dry run deletes nothing
+    assert _run(ctx)["web_sessions"] == 2
+    with ctx.sessions() as session:
+        assert session.scalars(select(WebLogin.id)).all() == ["live"]

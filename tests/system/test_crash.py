@@ -27,8 +27,8 @@ from tests.utils.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
-MESSAGES = 400
-KILL_AFTER = (120, 260)  # kill when this many receipts have come back
+MESSAGES = 240
+KILL_AFTER = (80, 160)  # kill when this many receipts have come back (a third, two thirds)
 
 
 def _free_port() -> int:

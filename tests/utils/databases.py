@@ -20,10 +20,18 @@ edits a migration gets a fresh template by itself.
 The names of per-test databases and schemas carry this host and the creating
 process id, so a session can drop the leftovers of crashed runs without
 touching a run that is still going (a colleague's, or another xdist worker's).
+
+Templates of other migration sets (an older tree's, another branch's) would pile
+up, one per hash. Every session notes on its template when it last used it (a
+comment on the database); a template of another hash that no session has used for
+``STALE_AFTER`` is dropped by the next session, under the build lock, so a run
+that starts on it at that moment either sees it gone and builds it again or has
+marked it used first. A template made before these notes counts from its creation.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -34,6 +42,7 @@ from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from hub.core.db import make_engine
@@ -43,6 +52,9 @@ PREFIX = "wijkhub_t_"
 TEMPLATE_PREFIX = "wijkhub_tpl_"
 # One key for every template build on the server: building is rare, waiting is cheap.
 _BUILD_LOCK = 0x57696A6B  # "Wijk"
+# A template of another migration set that no session used for this long is dropped.
+STALE_AFTER = dt.timedelta(hours=24)
+_USED = "wijkhub test template, last used "
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 _NAME = re.compile(rf"^{PREFIX}{_HOST}_(\d+)_[0-9a-f]+$")
 
@@ -125,11 +137,50 @@ def postgres_template(server: str) -> str:
                                       {"n": name}).first()
                 if not exists:
                     _build_template(conn, server, name)
+                _mark_used(conn, name)
+                drop_stale_templates(conn, keep=name)
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _BUILD_LOCK})
     finally:
         admin.dispose()
     return name
+
+
+def _mark_used(conn, name: str) -> None:
+    # Server time, so that every machine and run compares the same clock.
+    now = conn.execute(text("SELECT now()")).scalar_one()
+    conn.execute(text(f"COMMENT ON DATABASE \"{name}\" IS '{_USED}{now.isoformat()}'"))
+
+
+def drop_stale_templates(conn, *, keep: str) -> list[str]:
+    """Drop the templates (and half-built ones) of other migration sets unused for a day.
+
+    Call it holding the build lock (``postgres_template`` does): a session marks its
+    template used under the same lock. Returns the names dropped.
+    """
+    pattern = {"p": TEMPLATE_PREFIX.replace("_", "\\_") + "%"}
+    try:
+        # An untagged template (made before these notes) counts from its creation.
+        rows = conn.execute(text(
+            "SELECT datname, shobj_description(oid, 'pg_database'), now(), "
+            "(pg_stat_file('base/' || oid || '/PG_VERSION', true)).modification "
+            "FROM pg_database WHERE datname LIKE :p"), pattern).all()
+    except DBAPIError:  # pg_stat_file is for superusers: then untagged ones stay
+        rows = conn.execute(text(
+            "SELECT datname, shobj_description(oid, 'pg_database'), now(), NULL "
+            "FROM pg_database WHERE datname LIKE :p"), pattern).all()
+    dropped = []
+    for datname, comment, now, created in rows:
+        if datname in (keep, f"{keep}_build"):
+            continue
+        used = (dt.datetime.fromisoformat(comment.removeprefix(_USED))
+                if comment and comment.startswith(_USED) else created)
+        if used is None or now - used < STALE_AFTER:
+            continue  # in use lately, or its age is unknown: not ours to judge
+        conn.execute(text(f'ALTER DATABASE "{datname}" WITH IS_TEMPLATE false'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{datname}" WITH (FORCE)'))
+        dropped.append(datname)
+    return dropped
 
 
 def _build_template(conn, server: str, name: str) -> None:

@@ -1,6 +1,7 @@
 """The screens under test: a real hub served on 127.0.0.1, and Debian's Chromium.
 
-One hub and one browser per test session (they run in CI on 2 cores). The hub
+One browser per test session and one hub shared by the browser tests (they run in CI
+on 2 cores), except a story that counts a wijk's inbox, which gets its own. A hub
 runs in a thread of this process without its background worker: the tests
 drain the queue themselves (``web_hub.drain()``), so nothing waits on a timer.
 Chromium is the Debian package at ``/usr/bin/chromium`` (``apt-get install
@@ -15,6 +16,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from hub.core.plugins import load_plugins
 from hub.core.worker import OutboxWorker
 from hub.settings import Settings
 from tests.conftest import CHEAP_KEY_HASHING, IN_CI
+from tests.utils import databases
 
 CHROMIUM = Path(os.environ.get("WIJKHUB_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -71,11 +74,12 @@ def serve(ctx: HubContext) -> tuple[uvicorn.Server, threading.Thread, socket.soc
     return server, thread, sock, url
 
 
-@pytest.fixture(scope="session")
-def web_hub(tmp_path_factory) -> Iterator[WebHub]:
-    """One real hub for the browser tests (SQLite, development issuer, no background worker)."""
-    data = tmp_path_factory.mktemp("web-hub")
-    settings = Settings(env="test", data_dir=data, database_url=f"sqlite:///{data / 'hub.db'}",
+@contextmanager
+def running_hub(data: Path, template: Path) -> Iterator[WebHub]:
+    """A real hub served on 127.0.0.1 (SQLite copied from the migrated template, development
+    issuer, no background worker: a test drains the queue when its story needs it)."""
+    settings = Settings(env="test", data_dir=data,
+                        database_url=databases.sqlite_copy(template, data / "hub.db"),
                         worker_enabled=False, partner_rate_burst=1_000_000, **CHEAP_KEY_HASHING)
     ctx = build_context(settings, plugins=load_plugins())
     upgrade(ctx.engine)
@@ -87,6 +91,21 @@ def web_hub(tmp_path_factory) -> Iterator[WebHub]:
         thread.join(timeout=30)
         sock.close()
         ctx.dispose()
+
+
+@pytest.fixture(scope="session")
+def web_hub(tmp_path_factory, sqlite_template) -> Iterator[WebHub]:
+    """One hub shared by the browser tests of a session: each uses residents (BSNs) of its own."""
+    with running_hub(tmp_path_factory.mktemp("web-hub"), sqlite_template) as hub:
+        yield hub
+
+
+@pytest.fixture(scope="module")
+def own_web_hub(tmp_path_factory, sqlite_template) -> Iterator[WebHub]:
+    """A hub for one module alone: for a story that counts what a wijk's inbox holds, which
+    another module's residents in the shared hub would change (in random order, too)."""
+    with running_hub(tmp_path_factory.mktemp("own-web-hub"), sqlite_template) as hub:
+        yield hub
 
 
 @pytest.fixture(scope="session")

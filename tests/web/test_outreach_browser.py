@@ -6,20 +6,12 @@ counts what it always counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from hub.core.context import build_context
-from hub.core.migrate import upgrade
-from hub.core.plugins import load_plugins
-from hub.core.worker import OutboxWorker
-from hub.settings import Settings
-from tests.conftest import CHEAP_KEY_HASHING
 from tests.plugins.evides.test_evides import water
 from tests.utils.builders import arrears, partner, person, register
-from tests.web.conftest import WebHub, check_accessibility, screenshot, serve
+from tests.web.conftest import WebHub, check_accessibility, screenshot
 from tests.web.test_story import as_resident, as_staff
 
 LOES = person(91, name="Loes Bakker", postcode="3318AB", huisnummer="7")
@@ -27,31 +19,19 @@ PHONE = {"width": 360, "height": 740}
 
 
 @pytest.fixture(scope="module")
-def outreach_hub(tmp_path_factory) -> Iterator[WebHub]:
+def outreach_hub(own_web_hub) -> WebHub:
     """A hub where Woonbron and Evides both signalled arrears for Loes' household."""
-    data = tmp_path_factory.mktemp("outreach-hub")
-    settings = Settings(env="test", data_dir=data, database_url=f"sqlite:///{data / 'hub.db'}",
-                        worker_enabled=False, partner_rate_burst=1_000_000, **CHEAP_KEY_HASHING)
-    ctx = build_context(settings, plugins=load_plugins())
-    upgrade(ctx.engine)
-    server, thread, sock, url = serve(ctx)
-    try:
-        hub = WebHub(ctx=ctx, url=url, worker=OutboxWorker(ctx))
-        register(ctx, LOES)
-        _, woonbron = partner(ctx, "Woonbron")
-        _, evides = partner(ctx, "Evides", kind="evides")
-        with httpx.Client(base_url=url) as http:
-            assert http.post("/api/v1/messages", headers=woonbron,
-                             json=arrears(LOES, ref="WB-1")).status_code == 202
-            assert http.post("/api/v1/messages", headers=evides,
-                             json=water(LOES, ref="EV-1")).status_code == 202
-        hub.drain()
-        yield hub
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-        ctx.dispose()
+    hub, ctx = own_web_hub, own_web_hub.ctx
+    register(ctx, LOES)
+    _, woonbron = partner(ctx, "Woonbron")
+    _, evides = partner(ctx, "Evides", kind="evides")
+    with httpx.Client(base_url=hub.url) as http:
+        assert http.post("/api/v1/messages", headers=woonbron,
+                         json=arrears(LOES, ref="WB-1")).status_code == 202
+        assert http.post("/api/v1/messages", headers=evides,
+                         json=water(LOES, ref="EV-1")).status_code == 202
+    hub.drain()
+    return hub
 
 
 def _login(browser, hub, choose, viewport):

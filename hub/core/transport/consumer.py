@@ -3,7 +3,7 @@
 One pika ``BlockingConnection`` on one thread (pika connections are not
 thread-safe). Task deliveries are gathered into a window (what arrived, up to
 the prefetch count) and the window is handled in one database transaction
-(:func:`hub.core.transport.tasks.run_tasks`, a savepoint per message), then
+(:func:`hub.core.transport.tasks.run_tasks`, set-based), then
 acked with one ``basic_ack(multiple=True)``, *after* the commit. A crash before
 the ack makes the broker deliver the window again, and the outbox rows, already
 ``done``, make the second time a no-op.

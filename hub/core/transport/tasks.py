@@ -18,14 +18,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from consent import registry
 from hub.core import correlation, deadletters
 from hub.core.context import HubContext
 from hub.core.ingest import ROUTE_TASK
 from hub.core.metrics import pending_count, truncate_pending
-from hub.core.models import Message, OutboxEntry, Partner
+from hub.core.models import Message, OutboxEntry
 from hub.core.outbound import DELIVER_TASK, deliver, mark_failed
-from hub.core.router import RoutingError, route_loaded, route_message
+from hub.core.router import MessageFailed, RoutingError, route_message, route_messages
 
 log = logging.getLogger(__name__)
 
@@ -122,19 +121,73 @@ def _load_messages(session: Session, entries: list[OutboxEntry]) -> dict[str, Me
     return {m.id: m for m in session.scalars(stmt)}
 
 
-def _run_one(session: Session, ctx: HubContext, entry: OutboxEntry,
-             messages: dict[str, Message], now: datetime) -> None:
-    if entry.task == ROUTE_TASK:
-        message = messages.get(entry.message_id)
-        if message is None:
-            raise RoutingError("message not found")
-        correlation.adopt(message.correlation_id)
-        route_loaded(session=session, ctx=ctx, message=message, now=now)
-        return
-    handler = HANDLERS.get(entry.task)
-    if handler is None:
-        raise LookupError(f"no handler for task {entry.task!r}")
-    handler(session=session, ctx=ctx, message_id=entry.message_id, now=now)
+class _EntryFailed(Exception):
+    """One row of a batch failed in Python: the batch is rolled back and run without it."""
+
+    def __init__(self, entry_id: int, error: Exception) -> None:
+        super().__init__(entry_id)
+        self.entry_id = entry_id
+        self.error = error
+
+
+def _run_batch(ctx: HubContext, ids: list[int], skip_locked: bool,
+               now: datetime) -> dict[int, Outcome]:
+    outcomes: dict[int, Outcome] = {}
+    if not ids:
+        return outcomes
+    with ctx.sessions() as session, session.begin():
+        entries = _claim_many(session, ids, skip_locked)
+        found = {e.id for e in entries}
+        for entry_id in ids:
+            if entry_id not in found:
+                outcomes[entry_id] = Outcome("done" if skip_locked else "missing")
+        for entry in entries:
+            if entry.status in FINISHED:
+                outcomes[entry.id] = Outcome("done")
+        todo = [e for e in entries if e.status not in FINISHED]
+        routes = [e for e in todo if e.task == ROUTE_TASK]
+        messages = _load_messages(session, routes)
+        entry_of: dict[str, int] = {}
+        for entry in routes:
+            if entry.message_id not in messages:
+                raise _EntryFailed(entry.id, RoutingError("message not found"))
+            entry_of.setdefault(entry.message_id, entry.id)
+        try:
+            # Set-based: reads once for the batch, one flush at the end (hub.core.router).
+            route_messages(session=session, ctx=ctx, now=now,
+                           messages=[messages[e.message_id] for e in routes])
+        except MessageFailed as failed:
+            if is_infrastructure_error(failed.error):
+                raise failed.error from None  # the database, not this message
+            raise _EntryFailed(entry_of[failed.message_id], failed.error) from None
+        done = [e.id for e in routes]
+        # Other tasks (none on the embedded worker's batches) each in a savepoint, after
+        # the routing: a routing failure re-runs the batch before any of them ran.
+        for entry in todo:
+            if entry.task == ROUTE_TASK:
+                continue
+            mark = pending_count(session)
+            try:
+                with session.begin_nested():
+                    handler = HANDLERS.get(entry.task)
+                    if handler is None:
+                        raise LookupError(f"no handler for task {entry.task!r}")
+                    handler(session=session, ctx=ctx, message_id=entry.message_id, now=now)
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    raise
+                truncate_pending(session, mark)
+                outcomes[entry.id] = Outcome("failed", exc)
+                continue
+            done.append(entry.id)
+        if done:
+            session.execute(
+                update(OutboxEntry).where(OutboxEntry.id.in_(done))
+                .values(status="done", updated_at=now, attempts=OutboxEntry.attempts + 1)
+                .execution_options(synchronize_session=False))
+    for entry_id in done:
+        outcomes[entry_id] = Outcome("done")
+    return outcomes
 
 
 @correlation.scoped
@@ -142,75 +195,41 @@ def run_tasks(ctx: HubContext, entry_ids: list[int], *,
               skip_locked: bool = False) -> dict[int, Outcome]:
     """Run a batch of outbox rows in one transaction; returns each row's :class:`Outcome`.
 
-    Every row runs in a savepoint of its own: a row whose handler raises is rolled
-    back alone and returned as ``failed`` (the caller records the failure as for
-    :func:`run_task`), while the others commit together. Rows run in id order, which
-    is the order they were queued in, so decisions about one resident keep their
-    order. The consent rows of the batch's known residents are locked first, sorted,
-    so two workers never wait on each other in opposite orders. The batch's audit
-    events join the chain at its one commit (one head update, one signature; a
-    failed row's events go with its savepoint), and the rows are marked done with
-    one UPDATE. When the transaction itself fails outside every
-    savepoint (its commit, say), the batch is split in halves and each run again, so
-    one bad row never fails the others; when the database went away, every row is
-    returned ``failed`` with that error and nothing of the batch is stored.
+    The routing rows are routed set-based (:func:`hub.core.router.route_messages`):
+    what they read is fetched once for the batch, the consent rows of their
+    residents are locked in sorted order (two workers never wait on each other in
+    opposite orders), every outcome is computed in Python and the writes are
+    flushed once; the rows are marked done with one UPDATE, and the batch's audit
+    events join the chain at its one commit (one head update, one signature). Rows
+    run in id order, which is the order they were queued in, so decisions about one
+    resident keep their order.
+
+    A row whose handler raises is returned as ``failed`` (the caller records the
+    failure as for :func:`run_task`) and the batch is rolled back and run again
+    without it, so nothing of that row is stored and the others commit together.
+    When the transaction itself fails (its flush or commit, say), the batch is split
+    in halves and each run again, so one bad row never fails the others; when the
+    database went away, every row is returned ``failed`` with that error and
+    nothing of the batch is stored.
     """
     now = ctx.clock()
     ids = list(dict.fromkeys(entry_ids))
-    outcomes: dict[int, Outcome] = {}
-    try:
-        with ctx.sessions() as session, session.begin():
-            entries = _claim_many(session, ids, skip_locked)
-            found = {e.id for e in entries}
-            for entry_id in ids:
-                if entry_id not in found:
-                    outcomes[entry_id] = Outcome("done" if skip_locked else "missing")
-            todo = [e for e in entries if e.status not in FINISHED]
-            for entry in entries:
-                if entry.status in FINISHED:
-                    outcomes[entry.id] = Outcome("done")
-            messages = _load_messages(session, todo)
-            # Held here so the identity map keeps them (it holds objects weakly): each
-            # message then finds its partner without a query of its own.
-            partners = list(session.scalars(select(Partner).where(
-                Partner.id.in_({m.source_partner for m in messages.values()}))))
-            # Serialise with grants and revocations of these residents, in one order.
-            for subject in sorted({m.subject for m in messages.values() if m.subject}):
-                registry.lock_subject(session=session, subject=subject)
-            done: list[int] = []
-            for entry in todo:
-                mark = pending_count(session)
-                try:
-                    # No autoflush inside: the savepoint flushes the message's changes
-                    # once at its end, instead of at each query routing makes.
-                    with session.begin_nested(), session.no_autoflush:
-                        _run_one(session, ctx, entry, messages, now)
-                except Exception as exc:
-                    if is_infrastructure_error(exc):
-                        raise  # the database, not this message: the batch fails whole
-                    # Its audit events went with its savepoint (hub.core.audit); its
-                    # metrics, counted at commit, are dropped here.
-                    truncate_pending(session, mark)
-                    outcomes[entry.id] = Outcome("failed", exc)
-                    continue
-                done.append(entry.id)
-            del partners
-            if done:
-                session.execute(
-                    update(OutboxEntry).where(OutboxEntry.id.in_(done))
-                    .values(status="done", updated_at=now, attempts=OutboxEntry.attempts + 1)
-                    .execution_options(synchronize_session=False))
-        for entry_id in done:
-            outcomes[entry_id] = Outcome("done")
-        return outcomes
-    except Exception as exc:
-        if len(ids) > 1 and not is_infrastructure_error(exc):
-            # Something no savepoint caught failed the batch (its commit, a deferred
-            # constraint): bisect, so only the row at fault is counted as failed.
-            half = len(ids) // 2
-            return {**run_tasks(ctx, ids[:half], skip_locked=skip_locked),
-                    **run_tasks(ctx, ids[half:], skip_locked=skip_locked)}
-        return {entry_id: Outcome("failed", exc) for entry_id in ids}
+    failed: dict[int, Outcome] = {}
+    while True:
+        left = [entry_id for entry_id in ids if entry_id not in failed]
+        try:
+            return {**failed, **_run_batch(ctx, left, skip_locked, now)}
+        except _EntryFailed as exc:
+            # Rolled back whole; its metrics and audit events went with the transaction.
+            failed[exc.entry_id] = Outcome("failed", exc.error)
+        except Exception as exc:
+            if len(left) > 1 and not is_infrastructure_error(exc):
+                # Something no single row raised failed the batch (its flush or commit,
+                # a deferred constraint): bisect, so only the row at fault fails.
+                half = len(left) // 2
+                return {**failed, **run_tasks(ctx, left[:half], skip_locked=skip_locked),
+                        **run_tasks(ctx, left[half:], skip_locked=skip_locked)}
+            return {**failed, **{entry_id: Outcome("failed", exc) for entry_id in left}}
 
 
 def _on_dead(session: Session, entry: OutboxEntry, now: datetime) -> None:
