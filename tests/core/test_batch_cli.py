@@ -118,7 +118,9 @@ def test_an_unknown_partner_is_refused(hub_dir, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_killed_halfway_and_started_again_every_line_is_stored_once(hub_dir, tmp_path):
-    lines = 3_000
+    # Large enough that the kill lands mid-file: the import runs at several thousand
+    # lines a second (3,000 lines were sometimes done before the kill arrived).
+    lines = 12_000
     path = _write(tmp_path / "evides.csv", lines)
     env = {**os.environ, "HUB_DATA_DIR": str(hub_dir), "HUB_BATCH_CHUNK_LINES": "50",
            **CHEAP_KEYS}
