@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from hub.core.keys import KeyError_, KeyRing
@@ -115,9 +115,24 @@ _EVENTS = AuditEvent.__table__
 _LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID).with_for_update()
 _INSERT_EVENTS = insert(_EVENTS)
 _UPDATE_HEAD = update(_HEAD).where(_HEAD.c.id == _HEAD_ID)
-# Up to this many rows go in one INSERT ... UPDATE statement (12 parameters a row,
-# far below PostgreSQL's 65,535); more take an executemany INSERT and an UPDATE.
-_ONE_STATEMENT_ROWS = 1000
+_COLUMNS = ("seq", "at", "actor", "role", "action", "subject", "data", "basis", "system",
+            "client", "prev_hash", "hash")
+# On PostgreSQL a batch's rows travel as one array per column through unnest, and the
+# head moves in the same statement (a data-modifying WITH runs exactly once): one
+# round trip, and one fixed statement that is compiled once. A multi-row VALUES list
+# is a new statement for every batch size, and compiling it cost 18 % of routing.
+_APPEND_PG = text("""
+WITH appended AS (
+    INSERT INTO audit_events (seq, at, actor, role, action, subject, data, basis, system,
+                              client, prev_hash, hash)
+    SELECT * FROM unnest(CAST(:seq AS integer[]), CAST(:at AS timestamptz[]),
+                         CAST(:actor AS text[]), CAST(:role AS text[]), CAST(:action AS text[]),
+                         CAST(:subject AS text[]), CAST(:data AS json[]), CAST(:basis AS text[]),
+                         CAST(:system AS text[]), CAST(:client AS text[]),
+                         CAST(:prev_hash AS text[]), CAST(:hash AS text[])))
+UPDATE audit_head SET seq = :head_seq, hash = :head_hash, signature = :head_signature,
+                      updated_at = :head_updated_at
+WHERE id = :head_id""")
 # session.info key: the events each open (sub)transaction queued, in recording order.
 _PENDING = "wijkhub.audit.pending"
 
@@ -164,11 +179,13 @@ def append_rows(session: Session, *, ctx: HubContext, rows: list[dict[str, Any]]
         linked.append(row)
     head = {"seq": seq, "hash": prev, "signature": sign_head(ctx.keys, seq, prev),
             "updated_at": ctx.clock()}
-    if session.get_bind().dialect.name == "postgresql" and len(linked) <= _ONE_STATEMENT_ROWS:
-        # One round trip for rows and head (a data-modifying WITH runs exactly once):
-        # every round trip here is one that all other appenders wait for.
-        session.execute(_UPDATE_HEAD.values(head).add_cte(
-            insert(_EVENTS).values(linked).cte("appended")))
+    if session.get_bind().dialect.name == "postgresql":
+        # Every round trip here is one that all other appenders wait for.
+        columns: dict[str, Any] = {c: [row[c] for row in linked] for c in _COLUMNS}
+        # As the JSON column would store it: SQL NULL for None (none_as_null), else its text.
+        columns["data"] = [None if d is None else json.dumps(d) for d in columns["data"]]
+        session.execute(_APPEND_PG, {**columns, "head_id": _HEAD_ID,
+                                     **{f"head_{k}": v for k, v in head.items()}})
     else:
         session.execute(_INSERT_EVENTS, linked)
         session.execute(_UPDATE_HEAD, head)

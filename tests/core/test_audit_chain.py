@@ -82,6 +82,23 @@ def test_a_transaction_of_many_events_costs_one_head_update_and_one_signature(
     assert _actors(ctx) == [f"user-{i}" for i in range(n + 1)]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_batches_of_any_size_append_with_one_fixed_statement(ctx):
+    # A statement whose text changes with the batch size is compiled anew for every
+    # batch (it was 18 % of routing); one fixed text is compiled once and cached.
+    appends = []
+    for size in (1, 3, 7):
+        with Statements(ctx.engine) as seen, ctx.sessions() as session, session.begin():
+            for i in range(size):
+                _read(session, ctx, i, client="portaal" if i % 2 else None)
+        appends += [s for s in seen.sql if "insert into audit_events" in s]
+    assert len(appends) == 3 and len(set(appends)) == 1
+    verdict = _verify(ctx)
+    assert verdict.intact, verdict.reason
+    assert verdict.count == 11
+
+
 def test_nothing_is_written_before_the_commit(ctx):
     with ctx.sessions() as session, session.begin():
         with Statements(ctx.engine) as seen:
