@@ -5,8 +5,8 @@ Two modes, the two ways the hub is deployed:
 * ``embedded`` — SQLite (WAL) in a temporary data directory, the outbox worker
   in the ``hub serve`` process;
 * ``postgres+rabbitmq`` — a fresh PostgreSQL schema, a private RabbitMQ virtual
-  host; ``hub serve`` runs the API and the outbox relay, one ``hub worker``
-  process consumes and routes.
+  host; ``hub serve`` runs the API and the outbox relay, ``hub worker`` processes
+  (one unless asked for more) consume and route.
 
 The hub is seeded before it starts: the wijk map's Krispijn residents the load
 messages are about, and one housing corporation whose API key (hashed with the
@@ -41,7 +41,12 @@ class Hub:
     database_url: str
     data_dir: Path
     serve: Server
-    worker: Server | None
+    workers: list[Server]
+
+    @property
+    def worker(self) -> Server | None:
+        """The first ``hub worker`` process (None in embedded mode)."""
+        return self.workers[0] if self.workers else None
 
     @property
     def auth(self) -> dict[str, str]:
@@ -94,10 +99,16 @@ def database(mode: str, data_dir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def hub(mode: str, **settings: str) -> Iterator[Hub]:
-    """A seeded hub in ``mode``, running until the block ends; then everything is removed."""
+def hub(mode: str, *, workers: int = 1, **settings: str) -> Iterator[Hub]:
+    """A seeded hub in ``mode``, running until the block ends; then everything is removed.
+
+    ``workers``: how many ``hub worker`` processes route (postgres+rabbitmq only; the
+    embedded worker runs inside ``hub serve``).
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
     with ExitStack() as stack:
         tmp = stack.enter_context(scratch_dir())
         data_dir = tmp / "data"
@@ -113,14 +124,15 @@ def hub(mode: str, **settings: str) -> Iterator[Hub]:
                        port=port, ready_path="/readyz")
         serve.start()
         stack.callback(serve.stop)
-        worker = None
-        if broker_url:
+        started: list[Server] = []
+        for n in range(workers if broker_url else 0):
             worker = Server(["-m", "hub.cli", "worker"], env,
-                            tmp / "worker.log", ready_text=WORKER_READY)
+                            tmp / f"worker-{n}.log", ready_text=WORKER_READY)
             worker.start()
             stack.callback(worker.stop)
+            started.append(worker)
         yield Hub(mode=mode, url=serve.url, api_key=key, database_url=database_url,
-                  data_dir=data_dir, serve=serve, worker=worker)
+                  data_dir=data_dir, serve=serve, workers=started)
 
 
 def arrears_body(run: str, n: int) -> dict:
