@@ -349,15 +349,18 @@ def render() -> str:
              "chain")
     results = {name: read_result(name) for name in names}
     run = read_result("run")
-    command = run["command"] if run else COMMAND
-    took = f" (the run took {run['figures']['seconds'] / 60:.0f} minutes)" if run else ""
+    if run:
+        source = (f"The figures below come from one run of `{run['command']}` (the run took "
+                  f"{run['figures']['seconds'] / 60:.0f} minutes); a section produced by "
+                  "another command names it.")
+    else:
+        source = ("The figures below come from separate runs, not from one `bench all`: each "
+                  "section names the command that produced it.")
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = [
         "# Performance", "",
         "Measured by `bench/` (see bench/README.md) and written by `python -m bench report` "
-        f"from bench/results/*.json on {now}. The figures below come from one run of "
-        f"`{command}`{took}; a section produced by another command names it. "
-        "Regenerate everything with:", "",
+        f"from bench/results/*.json on {now}. {source} Regenerate everything with:", "",
         "```sh", "apt-get install -y wrk && .venv/bin/pip install -e '.[bench]'",
         COMMAND, "```", "",
         "**These machines are shared and noisy** (two cores; the load average when each "
