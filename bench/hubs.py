@@ -17,12 +17,22 @@ that the benchmark measures the hub and not its limiter.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import Server, clean_env, free_port, postgres_schema, rabbit_vhost, scratch_dir
+from bench.common import (
+    ROOT,
+    Server,
+    clean_env,
+    free_port,
+    postgres_schema,
+    rabbit_vhost,
+    scratch_dir,
+)
 
 MODES = ("embedded", "postgres+rabbitmq")
 RESIDENTS = 500
@@ -71,6 +81,18 @@ def resident_seed(n: int) -> int:
     return n % RESIDENTS + 1
 
 
+def seed_under(code: Path, data_dir: Path, database_url: str) -> str:
+    """:func:`seed` run by the code in ``code`` (a baseline's tree: its own migrations)."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from bench.hubs import "
+         "seed; print(seed(Path(sys.argv[1]), sys.argv[2]))", str(data_dir), database_url],
+        cwd=code, env=clean_env(PYTHONPATH=str(code)), capture_output=True, text=True,
+        timeout=600, check=False)
+    if out.returncode:
+        raise RuntimeError(f"seeding under {code} failed:\n{out.stderr[-3000:]}")
+    return out.stdout.strip().splitlines()[-1]
+
+
 def seed(data_dir: Path, database_url: str, residents: int = RESIDENTS) -> str:
     """Migrate, register ``residents`` Krispijn residents and a housing corporation; its key."""
     from hub.core.context import build_context
@@ -99,11 +121,13 @@ def database(mode: str, data_dir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def hub(mode: str, *, workers: int = 1, **settings: str) -> Iterator[Hub]:
+def hub(mode: str, *, workers: int = 1, code: Path | None = None,
+        **settings: str) -> Iterator[Hub]:
     """A seeded hub in ``mode``, running until the block ends; then everything is removed.
 
     ``workers``: how many ``hub worker`` processes route (postgres+rabbitmq only; the
-    embedded worker runs inside ``hub serve``).
+    embedded worker runs inside ``hub serve``). ``code``: another tree of the hub to run
+    (a baseline unpacked by ``bench.chain.baseline``), seeded and served by its own code.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
@@ -114,20 +138,24 @@ def hub(mode: str, *, workers: int = 1, **settings: str) -> Iterator[Hub]:
         data_dir = tmp / "data"
         database_url = stack.enter_context(database(mode, data_dir))
         broker_url = stack.enter_context(rabbit_vhost()) if mode != "embedded" else ""
-        key = seed(data_dir, database_url)
+        key = seed(data_dir, database_url) if code is None else \
+            seed_under(code, data_dir, database_url)
         # HUB_ENV=test: the benchmark signs development tokens (refused in production).
         env = clean_env(HUB_ENV="test", HUB_DATA_DIR=str(data_dir), HUB_DATABASE_URL=database_url,
                         HUB_BROKER_URL=broker_url,
                         **LIFTED_RATE_LIMIT, **settings)
+        if code is not None:
+            env["PYTHONPATH"] = str(code)
+        cwd = code or ROOT
         port = free_port()
         serve = Server(["-m", "hub.cli", "serve", "--port", str(port)], env, tmp / "serve.log",
-                       port=port, ready_path="/readyz")
+                       port=port, ready_path="/readyz", cwd=cwd)
         serve.start()
         stack.callback(serve.stop)
         started: list[Server] = []
         for n in range(workers if broker_url else 0):
             worker = Server(["-m", "hub.cli", "worker"], env,
-                            tmp / f"worker-{n}.log", ready_text=WORKER_READY)
+                            tmp / f"worker-{n}.log", ready_text=WORKER_READY, cwd=cwd)
             worker.start()
             stack.callback(worker.stop)
             started.append(worker)

@@ -2,6 +2,7 @@
 
     python -m bench ingest [--repeat 3] [--seconds 5] [--connections 16]
                            [--modes embedded postgres+rabbitmq] [--workers 1] [--no-peer]
+                           [--before REF]
 
 Per mode, the servers run side by side as real processes on 127.0.0.1 and wrk
 (same script, same connections, same duration) loads each in turn, the turns
@@ -10,6 +11,9 @@ interleaved per repetition so a change in the machine's load falls on all alike:
 * ``bare`` — bench/bare.py, FastAPI that only parses the body;
 * ``hub`` — ``hub serve`` (and in postgres+rabbitmq mode ``--workers`` ``hub worker``
   processes), real partner-key auth, valid arrears signals about registered residents;
+* ``before`` (with ``--before REF``) — the hub of another git ref (unpacked with
+  ``git archive``, seeded and served by its own code), to give before/after ratios
+  from the same machine in the same repetition;
 * ``peer`` — bench/peer_service.py, the hand-rolled FastAPI + pika service (one API
   process, one consumer) on the same PostgreSQL server and broker. It runs in both
   modes: the peer is always PostgreSQL + RabbitMQ, and each mode's hub is compared
@@ -30,10 +34,12 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 from bench import load
+from bench.chain import baseline
 from bench.common import (
     Server,
     clean_env,
@@ -169,19 +175,30 @@ def ratios(runs: dict, over: str, under: str) -> list[float]:
 
 
 def run_mode(mode: str, *, repeat: int, seconds: float, with_peer: bool,
-             connections: int = load.CONNECTIONS, workers: int = 1) -> dict:
+             connections: int = load.CONNECTIONS, workers: int = 1,
+             before: Path | None = None) -> dict:
     """Measure one deployment mode: bare, hub (and the peer) side by side."""
     print(f"\n[ingest] mode {mode}: {repeat} x {seconds:.0f} s per server, "
           f"{connections} connections", flush=True)
     with ExitStack() as stack:
         running = stack.enter_context(hub(mode, workers=workers))
         targets = [bare_target(stack), hub_target(running, stack)]
+        if before is not None:
+            baseline = hub_target(stack.enter_context(hub(mode, workers=workers, code=before)),
+                                  stack)
+            baseline.name = "before"
+            targets.append(baseline)
         if with_peer:
             targets.append(peer_target(stack))
         runs = measure(targets, repeat=repeat, seconds=seconds, connections=connections)
     figures = {name: {k: summary(v) for k, v in values.items() if v}
                for name, values in runs.items()}
     figures["ratio_hub_bare"] = summary(ratios(runs, "hub", "bare"))
+    if before is not None:
+        figures["ratio_hub_before"] = summary(ratios(runs, "hub", "before"))
+        figures["ratio_hub_before_delivered"] = summary(
+            [a / b for a, b in zip(runs["hub"]["delivered_rate"], runs["before"]["delivered_rate"],
+                                   strict=True)])
     if with_peer:
         figures["ratio_hub_peer"] = summary(ratios(runs, "hub", "peer"))
         hub_d, peer_d = runs["hub"]["delivered_rate"], runs["peer"]["delivered_rate"]
@@ -203,13 +220,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="hub worker processes in postgres+rabbitmq mode")
     parser.add_argument("--no-peer", action="store_true",
                         help="leave out the hand-rolled peer (needs PostgreSQL and RabbitMQ)")
+    parser.add_argument("--before", metavar="REF", default=None,
+                        help="also measure the hub of this git ref (before/after ratios)")
     args = parser.parse_args(argv)
-    result = {mode: run_mode(mode, repeat=args.repeat, seconds=args.seconds,
-                             with_peer=not args.no_peer, connections=args.connections,
-                             workers=args.workers)
-              for mode in args.modes}
+    with ExitStack() as stack:
+        code = stack.enter_context(baseline(args.before)) if args.before else None
+        result = {mode: run_mode(mode, repeat=args.repeat, seconds=args.seconds,
+                                 with_peer=not args.no_peer, connections=args.connections,
+                                 workers=args.workers, before=code)
+                  for mode in args.modes}
     write_result("ingest", figures={m: r["figures"] for m, r in result.items()},
                  extra={"runs": {m: r["runs"] for m, r in result.items()},
                         "seconds": args.seconds, "connections": args.connections,
-                        "workers": args.workers})
+                        "workers": args.workers, "before": args.before})
     return 0

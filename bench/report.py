@@ -67,12 +67,16 @@ def ingest_section(r: dict | None) -> list[str]:
         out += [f"### {mode}", "",
                 "| server | requests/s | p50 ms | p99 ms | delivered/s (to the inbox) |",
                 "| --- | --- | --- | --- | --- |"]
-        for name in ("bare", "hub", "peer"):
+        for name in ("bare", "hub", "before", "peer"):
             if name in figs:
                 f = figs[name]
                 out.append(f"| {name} | {spread(f['rate'])} | {spread(f['p50'], 1000)} | "
                            f"{spread(f['p99'], 1000)} | {spread(f.get('delivered_rate'))} |")
         out += ["", f"Ratio hub / bare (requests/s): {spread(figs['ratio_hub_bare'], 1, 3)}"]
+        if "ratio_hub_before" in figs:
+            out += ["", f"Ratio hub / before (`{r['before']}`, the same turns): requests/s "
+                        f"{spread(figs['ratio_hub_before'], 1, 2)}, delivered/s "
+                        f"{spread(figs['ratio_hub_before_delivered'], 1, 2)}."]
         if "ratio_hub_peer" in figs:
             out += ["", f"Ratio hub / peer: requests/s {spread(figs['ratio_hub_peer'], 1, 2)}, "
                         f"delivered/s {spread(figs['ratio_hub_peer_delivered'], 1, 2)}."]
