@@ -640,8 +640,10 @@ def batch_memory_section() -> list[str]:
         return [*out, "_No result: run `.venv/bin/python bench/batch_memory.py` "
                 "(not part of `bench all`; see bench/README.md)._", ""]
     out += [f"bench/results/{r['file']} (bench/batch_memory.py"
-            f"{'' if r.get('tracemalloc') else ' --no-tracemalloc'}): each size imported in a "
-            "fresh process on a temporary SQLite hub.", "",
+            f"{'' if r.get('tracemalloc') else ' --no-tracemalloc'}"
+            f"{' --store ' + r['store'] if r.get('store', 'sqlite') != 'sqlite' else ''}): each "
+            f"size imported in a fresh process on a temporary {r.get('store', 'sqlite')} hub.",
+            "",
             "| lines | peak RSS MiB | growth during the import MiB | lines/s |",
             "| --- | --- | --- | --- |"]
     for size in r["sizes"]:
