@@ -98,7 +98,10 @@ def e2e_section(r: dict | None) -> list[str]:
         peer = figures["peer"]
         out += [f"Every level is a share of the **peer's** maximum, {peer['maximum']:.1f} "
                 f"delivered/s ({peer['maximum_source']}), offered alike to "
-                + ", ".join(names) + ", interleaved per level.", ""]
+                + ", ".join(names) + ", interleaved per level. The paced sender is Python "
+                "(asyncio + httpx) on the same two cores: at hundreds of messages per second "
+                "it takes CPU from the server it measures, the same for every subject, so the "
+                "upper levels' latencies carry that contention too.", ""]
     else:
         out += ["This run paced each hub at levels of its own maximum (no peer): the table "
                 "does not judge the issue's target.", ""]
