@@ -24,6 +24,7 @@ BENCHMARKS = {
     "wins": ("bench.wins", ["--messages", "200"]),
     "costs": ("bench.costs", ["--messages", "50"]),
     "profile": ("bench.profile", ["--seconds", "2", "--modes", "embedded"]),
+    "workers": ("bench.workers", ["--seconds", "1", "--workers", "1", "2"]),
     "chain": ("bench.chain", ["--messages", "60", "--workers", "1", "2",
                               "--count-messages", "10"]),
 }

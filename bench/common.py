@@ -149,6 +149,7 @@ class Server:
     port: int | None = None
     ready_path: str = "/healthz"
     ready_text: str | None = None
+    cwd: Path = ROOT  # the code it runs: this tree, or a baseline's (bench/chain.py)
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -158,7 +159,7 @@ class Server:
     def start(self, timeout: float = 120) -> Server:
         """Start and wait until it answers ``ready_path`` (or logs ``ready_text``)."""
         with self.log.open("a") as out:
-            self.proc = subprocess.Popen([sys.executable, *self.args], env=self.env, cwd=ROOT,
+            self.proc = subprocess.Popen([sys.executable, *self.args], env=self.env, cwd=self.cwd,
                                          stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

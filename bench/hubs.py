@@ -5,8 +5,8 @@ Two modes, the two ways the hub is deployed:
 * ``embedded`` — SQLite (WAL) in a temporary data directory, the outbox worker
   in the ``hub serve`` process;
 * ``postgres+rabbitmq`` — a fresh PostgreSQL schema, a private RabbitMQ virtual
-  host; ``hub serve`` runs the API and the outbox relay, one ``hub worker``
-  process consumes and routes.
+  host; ``hub serve`` runs the API and the outbox relay, ``hub worker`` processes
+  (one unless asked for more) consume and route.
 
 The hub is seeded before it starts: the wijk map's Krispijn residents the load
 messages are about, and one housing corporation whose API key (hashed with the
@@ -17,12 +17,22 @@ that the benchmark measures the hub and not its limiter.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import Server, clean_env, free_port, postgres_schema, rabbit_vhost, scratch_dir
+from bench.common import (
+    ROOT,
+    Server,
+    clean_env,
+    free_port,
+    postgres_schema,
+    rabbit_vhost,
+    scratch_dir,
+)
 
 MODES = ("embedded", "postgres+rabbitmq")
 RESIDENTS = 500
@@ -41,7 +51,12 @@ class Hub:
     database_url: str
     data_dir: Path
     serve: Server
-    worker: Server | None
+    workers: list[Server]
+
+    @property
+    def worker(self) -> Server | None:
+        """The first ``hub worker`` process (None in embedded mode)."""
+        return self.workers[0] if self.workers else None
 
     @property
     def auth(self) -> dict[str, str]:
@@ -64,6 +79,18 @@ class Hub:
 def resident_seed(n: int) -> int:
     """The builder seed of the n-th resident the load talks about (1-based, distinct houses)."""
     return n % RESIDENTS + 1
+
+
+def seed_under(code: Path, data_dir: Path, database_url: str) -> str:
+    """:func:`seed` run by the code in ``code`` (a baseline's tree: its own migrations)."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from bench.hubs import "
+         "seed; print(seed(Path(sys.argv[1]), sys.argv[2]))", str(data_dir), database_url],
+        cwd=code, env=clean_env(PYTHONPATH=str(code)), capture_output=True, text=True,
+        timeout=600, check=False)
+    if out.returncode:
+        raise RuntimeError(f"seeding under {code} failed:\n{out.stderr[-3000:]}")
+    return out.stdout.strip().splitlines()[-1]
 
 
 def seed(data_dir: Path, database_url: str, residents: int = RESIDENTS) -> str:
@@ -94,33 +121,46 @@ def database(mode: str, data_dir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def hub(mode: str, **settings: str) -> Iterator[Hub]:
-    """A seeded hub in ``mode``, running until the block ends; then everything is removed."""
+def hub(mode: str, *, workers: int = 1, code: Path | None = None,
+        **settings: str) -> Iterator[Hub]:
+    """A seeded hub in ``mode``, running until the block ends; then everything is removed.
+
+    ``workers``: how many ``hub worker`` processes route (postgres+rabbitmq only; the
+    embedded worker runs inside ``hub serve``). ``code``: another tree of the hub to run
+    (a baseline unpacked by ``bench.chain.baseline``), seeded and served by its own code.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
     with ExitStack() as stack:
         tmp = stack.enter_context(scratch_dir())
         data_dir = tmp / "data"
         database_url = stack.enter_context(database(mode, data_dir))
         broker_url = stack.enter_context(rabbit_vhost()) if mode != "embedded" else ""
-        key = seed(data_dir, database_url)
+        key = seed(data_dir, database_url) if code is None else \
+            seed_under(code, data_dir, database_url)
         # HUB_ENV=test: the benchmark signs development tokens (refused in production).
         env = clean_env(HUB_ENV="test", HUB_DATA_DIR=str(data_dir), HUB_DATABASE_URL=database_url,
                         HUB_BROKER_URL=broker_url,
                         **LIFTED_RATE_LIMIT, **settings)
+        if code is not None:
+            env["PYTHONPATH"] = str(code)
+        cwd = code or ROOT
         port = free_port()
         serve = Server(["-m", "hub.cli", "serve", "--port", str(port)], env, tmp / "serve.log",
-                       port=port, ready_path="/readyz")
+                       port=port, ready_path="/readyz", cwd=cwd)
         serve.start()
         stack.callback(serve.stop)
-        worker = None
-        if broker_url:
+        started: list[Server] = []
+        for n in range(workers if broker_url else 0):
             worker = Server(["-m", "hub.cli", "worker"], env,
-                            tmp / "worker.log", ready_text=WORKER_READY)
+                            tmp / f"worker-{n}.log", ready_text=WORKER_READY, cwd=cwd)
             worker.start()
             stack.callback(worker.stop)
+            started.append(worker)
         yield Hub(mode=mode, url=serve.url, api_key=key, database_url=database_url,
-                  data_dir=data_dir, serve=serve, worker=worker)
+                  data_dir=data_dir, serve=serve, workers=started)
 
 
 def arrears_body(run: str, n: int) -> dict:

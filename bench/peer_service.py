@@ -12,6 +12,13 @@ inserts an inbox row and acks. That is all: no consent, no matching, no
 sealing, no pseudonyms, no audit, no outbox (a crash between the commit and
 the publish loses the message for the consumer), no retries or dead letters.
 Those differences are what the comparison in docs/performance.md is about.
+
+What makes the comparison fair: one API process and one consumer process, as
+the hub runs one ``hub serve`` and one ``hub worker``; the same uvicorn settings
+and thread pool; a database pool as large as the hub's (``HUB_DB_POOL_SIZE`` 10
+plus ``HUB_DB_MAX_OVERFLOW`` 10, so a request never waits for a connection the
+hub would have had); the consumer's prefetch is the hub's ``broker_prefetch``
+(20); and the benchmarks load both with the same wrk script and connections.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ from psycopg_pool import ConnectionPool
 from pydantic import AwareDatetime, BaseModel, Field
 
 QUEUE = "peer.messages"
+# The hub's defaults (hub/settings.py): db_pool_size + db_max_overflow, broker_prefetch.
+POOL_MAX = 20
+PREFETCH = 20
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS peer_messages (
     id uuid PRIMARY KEY, source_ref text UNIQUE NOT NULL, type text NOT NULL,
@@ -89,7 +99,7 @@ def pool() -> ConnectionPool:
     """The database pool, opened on first use (in the serving process)."""
     global _pool
     if _pool is None:
-        _pool = ConnectionPool(_conninfo(), min_size=4, max_size=10, open=True)
+        _pool = ConnectionPool(_conninfo(), min_size=4, max_size=POOL_MAX, open=True)
     return _pool
 
 
@@ -137,7 +147,7 @@ def consume() -> None:
     amqp = pika.BlockingConnection(_amqp())
     ch = amqp.channel()
     ch.queue_declare(QUEUE, durable=True)
-    ch.basic_qos(prefetch_count=20)
+    ch.basic_qos(prefetch_count=PREFETCH)
 
     def on_message(ch, method, _props, body) -> None:
         message_id = json.loads(body)["id"]

@@ -40,7 +40,8 @@ def _spread(summary: dict) -> None:
 
 
 def test_ingest_embedded_measures_hub_and_bare_side_by_side(tmp_path, wrk):
-    result = bench(tmp_path, "ingest", "--seconds", "1", "--warmup", "1", "--modes", "embedded")
+    result = bench(tmp_path, "ingest", "--seconds", "1", "--warmup", "1", "--modes", "embedded",
+                   "--no-peer")
     figures = result["figures"]["embedded"]
     for name in ("bare", "hub"):
         _spread(figures[name]["rate"])
@@ -65,7 +66,7 @@ def test_ingest_on_postgres_and_rabbitmq_includes_the_peer(tmp_path, wrk, postgr
 
 
 def test_end_to_end_gives_percentiles_at_three_levels(tmp_path, wrk):
-    result = bench(tmp_path, "e2e", "--messages", "6", "--modes", "embedded")
+    result = bench(tmp_path, "e2e", "--messages", "6", "--modes", "embedded", "--no-peer")
     figures = result["figures"]["embedded"]
     assert figures["maximum"] > 0
     assert set(figures["levels"]) == {"25%", "50%", "90%"}

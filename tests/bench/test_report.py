@@ -1,0 +1,101 @@
+"""docs/performance.md's issue 14 targets: verdicts from the JSON only, never an invented figure.
+
+Fast: no benchmark runs; each test writes the JSON a benchmark would and renders the report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import common, report
+
+
+def s(*values: float) -> dict:
+    """A summary as bench.common.summary writes it."""
+    return common.summary(list(values))
+
+
+def write(directory: Path, name: str, figures: dict, **extra) -> None:
+    machine = {"cpus": 2, "system": "Linux", "python": "3.11",
+               "load_average_at_start": [1.0, 1.0, 1.0]}
+    (directory / f"{name}.json").write_text(json.dumps(
+        {"benchmark": name, "command": f"python -m bench {name}", "machine": machine,
+         "figures": figures, "notes": [], **extra}))
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    return tmp_path
+
+
+def targets(doc: str) -> dict[str, str]:
+    """Target row text (first cell) -> its verdict cell."""
+    section = doc.split("## Targets (issue 14)", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| ")]
+    return {row[0].removeprefix("| "): row[-1].removesuffix(" |") for row in rows[2:]}
+
+
+def test_without_results_every_target_is_not_measured(results):
+    verdicts = targets(report.render())
+    assert len(verdicts) >= 8
+    assert set(verdicts.values()) == {"not measured"}
+
+
+def ingest_mode(hub: float, peer: float) -> dict:
+    def server(rate: float, delivered: bool = True) -> dict:
+        figures = {"rate": s(rate, rate, rate), "p50": s(0.01, 0.01, 0.01),
+                   "p99": s(0.1, 0.1, 0.1)}
+        return figures | ({"delivered_rate": s(rate, rate, rate)} if delivered else {})
+    ratio = hub / peer
+    return {"bare": server(1000, delivered=False), "hub": server(hub), "peer": server(peer),
+            "ratio_hub_bare": s(0.1, 0.1, 0.1), "ratio_hub_peer": s(ratio, ratio, ratio),
+            "ratio_hub_peer_delivered": s(ratio, ratio, ratio)}
+
+
+def test_delivered_target_is_judged_per_mode_from_the_ratio(results):
+    write(results, "ingest", {"embedded": ingest_mode(840, 200),
+                              "postgres+rabbitmq": ingest_mode(300, 200)},
+          runs={}, seconds=5, connections=16)
+    verdicts = targets(report.render())
+    assert verdicts["Delivered to the inbox ≥ 4× the peer, embedded"] == "**met**"
+    assert verdicts["Delivered to the inbox ≥ 4× the peer, postgres+rabbitmq"] == "**not met**"
+
+
+def test_worker_curve_must_rise_at_each_of_1_2_4(results):
+    def curve(*rates: float) -> dict:
+        return {"steps": [1, 2, 4], "delivered_rate": {str(w): s(r, r, r) for w, r in
+                                                       zip((1, 2, 4), rates, strict=True)},
+                "rate": {str(w): s(1, 1, 1) for w in (1, 2, 4)},
+                "ratio_to_first": {"2": s(1, 1, 1), "4": s(1, 1, 1)}}
+    write(results, "workers", curve(30, 50, 70), seconds=5, connections=16)
+    row = next(v for k, v in targets(report.render()).items() if "(under ingest" in k)
+    assert row == "**met**"
+    write(results, "workers", curve(30, 50, 40), seconds=5, connections=16)
+    row = next(v for k, v in targets(report.render()).items() if "(under ingest" in k)
+    assert row == "**not met**"
+
+
+def test_the_million_line_batch_is_read_from_batch_json_not_estimated(results):
+    hub = {"lines_per_second": s(2000, 2000, 2000), "peak_mib": s(90, 90, 90),
+           "growth_mib": s(5, 5, 5)}
+    figures = {"hub": hub, "baseline": hub, "ratio_hub_baseline": s(1, 1, 1)}
+    write(results, "batch", figures, lines=20_000, store="sqlite",
+          adapter="bench/batch_adapter.py:import_csv")
+    doc = report.render()
+    row = next(v for k, v in targets(doc).items() if k.startswith("1,000,000 arrears"))
+    assert row == "not measured"
+    assert "**Not measured:**" in doc
+    hub.update({"routed_per_second": s(8000, 8000, 8000),
+                "end_to_end_per_second": s(1600, 1600, 1600),
+                "million_seconds": s(170, 170, 170)})
+    write(results, "batch", figures, lines=20_000, store="sqlite", routed=True,
+          adapter="bench/batch_adapter.py:import_csv")
+    doc = report.render()
+    row = next(k + v for k, v in targets(doc).items() if k.startswith("1,000,000 arrears"))
+    assert row.endswith("**met**")
+    assert "extrapolation from 20,000 lines" in doc
