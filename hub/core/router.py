@@ -7,8 +7,10 @@ twice. A batch is routed set-based: what routing reads is fetched once for the
 whole batch with ``IN`` lists (:func:`prefetch`, into a
 :class:`~hub.core.routing_reads.RoutingReads`), each message's outcome is then
 computed in Python with autoflush off, and the writes are flushed once at the
-end (the ORM batches the INSERTs of one table; the decisions go in one
-statement). One message is routed as a batch of one: there is one code path.
+end (the ORM batches the INSERTs of one table; the new inbox items and the
+decisions go in one Core statement each, without an ORM object per message).
+Prefetch's match and repeat key of each message are kept in the reads, not
+computed twice. One message is routed as a batch of one: there is one code path.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from hub.core.models import Disclosure, InboxItem, Message, Partner
 from hub.core.outbound import announce_status
 from hub.core.outreach import is_outreach_type, join_case, prefetch_cases
 from hub.core.residents import Match, address_key_of, match_subject, prefetch_residents
-from hub.core.routing_reads import RoutingReads
+from hub.core.routing_reads import NewItem, RoutingReads
 from hub.core.withholding import prefetch_withholdings, withhold_on_delivery
 
 __all__ = ["RECIPIENT", "TERMINAL", "MessageFailed", "RoutingError", "facts_for", "prefetch",
@@ -105,6 +107,10 @@ def route_messages(*, session: Session, ctx: HubContext, messages: list[Message]
                 statuses[message.id] = _route(session, ctx, message, now, reads)
             except Exception as exc:
                 raise MessageFailed(message.id, exc) from exc
+    if reads.new_items:
+        # Core, not ORM: one INSERT for the batch's items (see NewItem).
+        session.execute(insert(InboxItem.__table__), [item.row() for item in reads.new_items])
+        reads.new_items.clear()
     registry.record_decisions(session=session, rows=reads.decisions)
     reads.decisions.clear()
     session.flush()
@@ -148,7 +154,7 @@ def prefetch(*, session: Session, ctx: HubContext, messages: list[Message],
         if key is not None:
             keys.add(key)
     prefetch_residents(session=session, reads=reads, subjects=subjects, address_keys=keys)
-    matches: dict[str, Match] = {}
+    matches = reads.matches
     for message in todo:
         if message.id in asked:
             try:
@@ -169,7 +175,7 @@ def prefetch(*, session: Session, ctx: HubContext, messages: list[Message],
         if match is None:
             continue
         try:
-            key, measure = _repeat_of(ctx, reads, message, match)
+            key, measure = reads.repeats[message.id] = _repeat_of(ctx, reads, message, match)
         except Exception:
             key = measure = None
         if key is not None and measure is not None:
@@ -194,8 +200,10 @@ def _route(session: Session, ctx: HubContext, message: Message, now: datetime,
     partner = _partner(session, reads, message.source_partner)
     payload = _payload(ctx, reads, message)
     data = payload["data"]
-    match = match_subject(session=session, ctx=ctx, subject=message.subject, reads=reads,
-                          **_match_query(ctx, reads, message))
+    match = reads.matches.get(message.id)
+    if match is None:
+        match = match_subject(session=session, ctx=ctx, subject=message.subject, reads=reads,
+                              **_match_query(ctx, reads, message))
     if match.wijk is None:
         # No resident the registry knows and no address in a wijk of this hub: no
         # wijkteam (not even its triage) can receive it, and waiting changes nothing.
@@ -224,7 +232,8 @@ def _route(session: Session, ctx: HubContext, message: Message, now: datetime,
                         payload=payload)
         return message.status
 
-    repeat_key, measure = _repeat_of(ctx, reads, message, match)
+    repeat = reads.repeats.get(message.id)
+    repeat_key, measure = repeat if repeat is not None else _repeat_of(ctx, reads, message, match)
     if repeat_key is not None and measure is not None:
         open_item = _open_item(session, reads, repeat_key)
         if open_item is not None and open_item.measure is not None \
@@ -236,7 +245,7 @@ def _route(session: Session, ctx: HubContext, message: Message, now: datetime,
             _reached_inbox(ctx, session, message, partner, decision.basis.value, now)
             return message.status
 
-    item = InboxItem(
+    item = NewItem(
         id=str(uuid.uuid4()), message_id=message.id, wijk=match.wijk,
         household_id=match.household_id, subject=match.subject,
         triage=match.household_id is None, type=message.type, category=message.category,
@@ -247,7 +256,7 @@ def _route(session: Session, ctx: HubContext, message: Message, now: datetime,
         repeats=0, delivered_at=now, updated_at=now)
     # A confidential type goes to the household's designated regisseur only (issue 7).
     address_item(session=session, ctx=ctx, item=item, reads=reads)
-    session.add(item)
+    reads.new_items.append(item)
     if repeat_key is not None:
         # The newest open item of its key now: a later message of the batch links to it.
         reads.open_items[repeat_key] = item
@@ -329,7 +338,8 @@ def _prefetch_open_items(session: Session, reads: RoutingReads, keys: set[str]) 
             reads.open_items[item.repeat_key] = item
 
 
-def _open_item(session: Session, reads: RoutingReads, repeat_key: str) -> InboxItem | None:
+def _open_item(session: Session, reads: RoutingReads,
+               repeat_key: str) -> InboxItem | NewItem | None:
     if repeat_key not in reads.open_items:
         _prefetch_open_items(session, reads, {repeat_key})
     return reads.open_items[repeat_key]
@@ -376,7 +386,7 @@ def _seal_measure(ctx: HubContext, message_id: str, measure: Decimal | None) -> 
     return ctx.cipher.seal(str(measure), context=f"measure:{message_id}")
 
 
-def _open_measure(ctx: HubContext, item: InboxItem) -> Decimal:
+def _open_measure(ctx: HubContext, item: InboxItem | NewItem) -> Decimal:
     if ctx.cipher.key_id(item.measure) is None:
         return Decimal(item.measure)  # stored in clear before it was sealed (until reencrypt)
     return Decimal(ctx.cipher.open(item.measure, context=f"measure:{item.message_id}"))

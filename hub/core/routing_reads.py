@@ -16,7 +16,8 @@ object lives for one transaction; nothing in it may be kept beyond its end.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 
@@ -28,6 +29,11 @@ class RoutingReads:
     partners: dict[str, Any] = field(default_factory=dict)
     #: message id -> its opened payload
     payloads: dict[str, dict] = field(default_factory=dict)
+    #: message id -> its Match, as prefetch resolved it (the residents do not change
+    #: within the batch's transaction: routing takes it from here, not again)
+    matches: dict[str, Any] = field(default_factory=dict)
+    #: message id -> (repeat key, measure), as prefetch computed it
+    repeats: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     #: resident subject -> Resident, or None when the registry has no such resident
     residents: dict[str, Any] = field(default_factory=dict)
     #: address key -> the residents registered there
@@ -50,6 +56,8 @@ class RoutingReads:
     case_counts: dict[str, int] = field(default_factory=dict)
     #: message id -> its Withholding, or None
     withholdings: dict[str, Any] = field(default_factory=dict)
+    #: inbox items this batch delivered, inserted with one statement at the batch's end
+    new_items: list[NewItem] = field(default_factory=list)
     #: consent_decisions rows to insert with one statement at the batch's end
     decisions: list[dict[str, Any]] = field(default_factory=list)
     #: table -> rows nobody reads back in the batch (no id needed): inserted with one
@@ -59,3 +67,47 @@ class RoutingReads:
     def insert_later(self, table: Any, row: dict[str, Any]) -> None:
         """Queue ``row`` for ``table``, to be inserted after the batch's one flush."""
         self.later.setdefault(table, []).append(row)
+
+
+@dataclass(slots=True)
+class NewItem:
+    """An inbox item the batch delivers: a plain row, not an ORM object (issue 14).
+
+    Building and flushing an ``InboxItem`` entity per message was the largest
+    single cost of routing; nothing in the batch needs the ORM for a new item (it
+    is read back only through :class:`RoutingReads`), so it is kept as this row and
+    inserted with the batch's other rows in one statement (:meth:`row`). Its
+    attributes are ``inbox_items``' columns, so code that reads an item (the audit
+    record, the withholding, the outreach case) takes either.
+    """
+
+    id: str
+    message_id: str
+    wijk: str
+    household_id: str | None
+    subject: str | None
+    triage: bool
+    type: str
+    category: str
+    source_partner: str
+    basis: str
+    basis_ref: str | None
+    fields: list[str] | None
+    reason: str
+    status: str
+    taken_up: bool
+    hidden: bool
+    repeat_key: str | None
+    measure: str | None
+    repeats: int
+    delivered_at: datetime
+    updated_at: datetime
+    confidential: bool = False
+    addressed_to: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The ``inbox_items`` row, column by column."""
+        return {name: getattr(self, name) for name in _ITEM_COLUMNS}
+
+
+_ITEM_COLUMNS = tuple(f.name for f in fields(NewItem))
