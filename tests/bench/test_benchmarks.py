@@ -154,3 +154,17 @@ def test_chain_runs_both_codes_and_counts_per_message(tmp_path, postgres_server,
         assert counts["worker"]["commits"] >= 1 and counts["worker"]["statements"] > 0
         assert counts["worker"]["signatures"] >= 1  # every routed arrears is disclosed
     assert figures["counts"]["after"]["worker"]["pings"] == 0
+
+
+def test_costs_count_every_seal_and_the_batched_route_stays_set_based(tmp_path):
+    result = bench(tmp_path, "costs", "--messages", "20", repeat=1)
+    figures = result["figures"]
+    seals = {path: figures[path]["ingest"]["aes_gcm_seals"] for path in ("one_by_one", "batched")}
+    # Every accepted message is sealed (its data, its reference) on either path, whichever
+    # door of the cipher (seal, or seal_many for a group) it took.
+    assert seals["one_by_one"] >= 1 and seals["batched"] == seals["one_by_one"], seals
+    for path in ("one_by_one", "batched"):
+        assert figures[path]["route"]["aes_gcm_opens"] >= 1.0, path
+    # Issue 14: a routed message costs a fraction of a statement in a batch, not ~18.
+    assert figures["batched"]["route"]["statements"] < 2
+    assert figures["batched"]["route"]["statements"] < figures["one_by_one"]["route"]["statements"]
