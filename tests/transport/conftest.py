@@ -1,5 +1,9 @@
 """Fixtures for the transport: a private RabbitMQ virtual host, and one driver per transport.
 
+A test that stops a broker or a database server gets one of its own
+(:class:`PrivateRabbit`, :class:`PrivatePostgres`), so no other test is disturbed
+and the fault tests need no serial step.
+
 The ``transport`` fixture runs a test twice, on the embedded queue and on
 RabbitMQ, so both are held to the same delivery tests (issue 3). In the
 RabbitMQ run the test's app runs the outbox relay (as ``hub serve`` does) and
@@ -10,10 +14,14 @@ does in another process).
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,10 +53,15 @@ def _rabbitmq_available() -> bool:
         return False
 
 
-def rabbitmqctl(*args: str) -> subprocess.CompletedProcess:
-    """Run ``rabbitmqctl``; raises when it fails."""
-    return subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True,
-                          text=True, timeout=120)
+def rabbitmqctl(*args: str, node: str | None) -> subprocess.CompletedProcess:
+    """Run ``rabbitmqctl`` on ``node`` (``None``: the shared broker's); raises when it fails.
+
+    ``node`` has no default, so every call says which node it acts on: the fault
+    tests stop only a :class:`PrivateRabbit` node of their own.
+    """
+    target = [] if node is None else ["-n", node]
+    return subprocess.run(["rabbitmqctl", *target, "-q", *args], check=True,
+                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="session")
@@ -69,12 +82,12 @@ def rabbit_vhost(rabbitmq_server: str) -> Iterator[str]:
             pytest.fail("rabbitmqctl is required in CI to make a private virtual host")
         pytest.skip("rabbitmqctl is not installed")
     vhost = f"wijkhub-test-{uuid.uuid4().hex[:10]}"
-    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("add_vhost", vhost, node=None)
     try:
-        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*", node=None)
         yield vhost
     finally:
-        rabbitmqctl("delete_vhost", vhost)
+        rabbitmqctl("delete_vhost", vhost, node=None)
 
 
 @pytest.fixture
@@ -262,6 +275,126 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         shutil.rmtree(root, ignore_errors=True)
         pytest.fail(f"cannot start a private PostgreSQL: {exc.stderr!r}")
     try:
+        yield server
+    finally:
+        try:
+            server.stop()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+class PrivateRabbit:
+    """A RabbitMQ node of one test, beside the shared one: stopping its app harms nobody.
+
+    Own node name, AMQP and distribution ports, data, logs, config and no plugins
+    (so the management plugin does not claim port 15672). Every ``rabbitmqctl``
+    call names this node with ``-n``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.node = f"faults-{uuid.uuid4().hex[:8]}@localhost"
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
+        self.process: subprocess.Popen | None = None
+        self.start_seconds: float | None = None
+
+    def _env(self) -> dict[str, str]:
+        config = self.root / "rabbitmq"  # RabbitMQ adds ".conf"
+        config.with_suffix(".conf").write_text(
+            f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        (self.root / "enabled_plugins").write_text("[].\n")
+        env_file = self.root / "rabbitmq-env.conf"  # not /etc's: that one names the shared node
+        env_file.write_text("ERL_EPMD_ADDRESS=127.0.0.1\n")
+        return {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CONF_ENV_FILE": str(env_file),
+            "RABBITMQ_CONFIG_FILE": str(config),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.root / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.root / "log"),
+            "RABBITMQ_PID_FILE": str(self.root / "rabbit.pid"),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS":
+                "-kernel inet_dist_use_interface {127,0,0,1}",
+        }
+
+    def _answers(self) -> bool:
+        ping = subprocess.run(["rabbitmq-diagnostics", "-n", self.node, "-q", "ping"],
+                              capture_output=True, timeout=120, check=False)
+        return ping.returncode == 0
+
+    def _exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def start(self) -> None:
+        """Start the node and wait until it answers a ping (a loaded machine may take long)."""
+        began = time.monotonic()
+        with open(self.root / "server.out", "wb") as out:
+            self.process = subprocess.Popen(["rabbitmq-server"], env=self._env(), stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(self._answers, f"the private RabbitMQ node {self.node} never answered",
+                   stop=self._exited)
+        wait_until(self._accepts_amqp, f"{self.node} never accepted an AMQP connection",
+                   stop=self._exited)
+        self.start_seconds = time.monotonic() - began
+
+    def _accepts_amqp(self) -> bool:
+        # A plain TCP probe: the listener opens once the app has booted (pika would log
+        # an ERROR for every refused try).
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+            return True
+        except OSError:
+            return False
+
+    def ctl(self, *args: str) -> subprocess.CompletedProcess:
+        """``rabbitmqctl -n <this node> ...``."""
+        return rabbitmqctl(*args, node=self.node)
+
+    def stop(self) -> None:
+        """Stop the node; if it does not stop cleanly, kill the processes this fixture started."""
+        if self.process is None:
+            return
+        try:
+            if self.process.poll() is None:
+                self.ctl("stop")
+                self.process.wait(timeout=PATIENCE_SECONDS)
+        except (subprocess.SubprocessError, OSError):
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)  # our own session only
+                self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def private_rabbit() -> Iterator[PrivateRabbit]:
+    """A throw-away RabbitMQ node, stopped afterwards (also on failure); fails loudly in CI."""
+    problem = None
+    if shutil.which("rabbitmq-server") is None:
+        problem = "rabbitmq-server is not installed"
+    elif os.geteuid() != 0:
+        problem = "a private RabbitMQ node needs root (the server runs as the rabbitmq user)"
+    if problem:
+        if IN_CI:
+            pytest.fail(f"cannot start a private RabbitMQ node: {problem}")
+        pytest.skip(problem)
+    # Not under tmp_path: the server runs as the rabbitmq user, who cannot enter pytest's
+    # root-only temporary directories.
+    root = Path(tempfile.mkdtemp(prefix="wijkhub-rabbit-"))
+    rabbit = pwd.getpwnam("rabbitmq")
+    os.chown(root, rabbit.pw_uid, rabbit.pw_gid)
+    server = PrivateRabbit(root)
+    try:
+        try:
+            server.start()
+        except AssertionError as exc:
+            log = (root / "server.out").read_text(errors="replace")[-2000:]
+            pytest.fail(f"cannot start a private RabbitMQ node: {exc}\n{log}")
         yield server
     finally:
         try:

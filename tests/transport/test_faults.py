@@ -3,15 +3,22 @@
 Each starts real ``hub serve`` and ``hub worker`` processes, breaks something in
 the middle of a stream of messages, and counts: sent, accepted, delivered,
 lost, doubled, seconds (printed, run with ``-s`` to read them).
+
+None of them disturbs another test: the broker test stops a RabbitMQ node of its own
+(``private_rabbit``), the database test restarts a PostgreSQL cluster of its own
+(``private_postgres``), and the others kill only processes they started. So they run
+in the parallel step with everything else; no ``serial`` marker.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import pika
 import pytest
 from sqlalchemy import func, select, text
 
@@ -20,14 +27,39 @@ from hub.core.context import build_context
 from hub.core.migrate import upgrade
 from hub.core.models import InboxItem, Message, OutboxEntry
 from hub.settings import Settings
-from tests.transport.conftest import rabbitmqctl
+from tests.transport.conftest import RABBIT_HOST
 from tests.transport.processes import HubProcess, hub_env
 from tests.utils.builders import arrears, nuisance, partner, person, register, resident
-from tests.utils.waiting import wait_until
+from tests.utils.waiting import PATIENCE_SECONDS, wait_until
 
-# serial: stop_app on the shared broker would disturb every other test running meanwhile.
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.serial]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
 WORKER_READY = "worker consuming from"
+# Waits end when nothing moved for this long, never at a fixed deadline: on a loaded
+# machine progress is slow, and a fixed deadline would count slow as lost.
+STALLED_AFTER = 120.0
+
+
+def wait_while_moving(probe, done, what: str, stalled_after: float = STALLED_AFTER):
+    """Poll ``probe()`` until ``done(answer)``; give up only when the answer stopped changing.
+
+    Returns the last answer. Raises AssertionError naming ``what`` when the answer stayed
+    the same for ``stalled_after`` seconds without being done.
+    """
+    last = None
+    deadline = time.monotonic() + stalled_after
+
+    def moved_or_done():
+        nonlocal last, deadline
+        answer = probe()
+        if done(answer):
+            return (answer,)
+        if answer != last:
+            last, deadline = answer, time.monotonic() + stalled_after
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: stuck at {answer!r} for {stalled_after:.0f} s")
+        return None
+
+    return wait_until(moved_or_done, what, timeout=float("inf"))[0]
 
 
 class Hub:
@@ -65,14 +97,9 @@ class Hub:
         Gives up only when nothing moved for ``stalled_after`` seconds: on a loaded
         machine draining is slow, and a fixed deadline would count slow as lost.
         """
-        last, deadline = None, time.monotonic() + stalled_after
-        while time.monotonic() < deadline:
-            progress = (len(set(self.delivered())), self.unfinished())
-            if progress[1] == 0 and progress[0] >= expected:
-                return
-            if progress != last:
-                last, deadline = progress, time.monotonic() + stalled_after
-            time.sleep(0.25)
+        wait_while_moving(lambda: (len(set(self.delivered())), self.unfinished()),
+                          lambda progress: progress[1] == 0 and progress[0] >= expected,
+                          f"{expected} messages were not all delivered", stalled_after)
 
     def report(self, name: str, sent: int, accepted: set[str], **extra) -> tuple[int, int]:
         rows = self.delivered()
@@ -126,9 +153,8 @@ def test_kill_9_a_worker_mid_stream_loses_and_doubles_nothing(hub):
             assert r.status_code == 202, r.text
             if start == 750:
                 # Mid-stream: the worker has delivered some and holds unacked deliveries.
-                deadline = time.monotonic() + 120
-                while len(hub.delivered()) < 300 and time.monotonic() < deadline:
-                    time.sleep(0.05)
+                wait_while_moving(lambda: len(hub.delivered()), lambda n: n >= 300,
+                                  "the first worker delivered fewer than 300")
                 first.kill()
                 killed = True
         hub.worker()  # a new one takes over what the dead one held
@@ -179,43 +205,73 @@ def test_kill_a_worker_between_the_commit_and_the_ack_of_a_batch(hub):
         assert verify(session, hub.ctx.keys).first_bad is None
 
 
+def _answers(base_url: str) -> bool:
+    """Whether the broker at ``base_url`` accepts an AMQP connection."""
+    try:
+        pika.BlockingConnection(pika.URLParameters(f"{base_url}/%2F")).close()
+        return True
+    except Exception:
+        return False
+
+
 def _send(client, body: dict, headers: dict, statuses: list[int]) -> str:
-    """Send until the hub gives a receipt, as a partner does; every answer is recorded."""
-    for _ in range(600):
+    """Send until the hub gives a receipt, as a partner does; every answer is recorded.
+
+    A real partner waits Retry-After between tries; the test retries sooner (wait_until's
+    short, growing pauses) and keeps trying while the outage lasts, however long that is
+    on a loaded machine (up to PATIENCE_SECONDS).
+    """
+    def accepted() -> str | None:
         r = client.post("/api/v1/messages", json=body, headers=headers)
         statuses.append(r.status_code)
         if r.status_code == 202:
             return r.json()["id"]
         assert r.status_code == 503, r.text
         assert r.headers["retry-after"]
-        time.sleep(0.05)  # a real partner waits Retry-After; a test need not
-    raise AssertionError("never accepted")
+        return None
+
+    return wait_until(accepted, "the hub never accepted the message")
 
 
-def test_broker_stop_and_start_mid_stream(hub):
+@pytest.fixture
+def hub_on_private_rabbit(tmp_path, postgres_url, private_rabbit):
+    """A hub whose broker is a RabbitMQ node of this test only: it may be stopped."""
+    h = Hub(tmp_path, postgres_url, f"{private_rabbit.url}?prefix=t-{uuid.uuid4().hex[:10]}")
+    h.rabbit = private_rabbit
+    print(f"\nprivate RabbitMQ node {private_rabbit.node} started in "
+          f"{private_rabbit.start_seconds:.1f} s")
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def test_broker_stop_and_start_mid_stream(hub_on_private_rabbit):
+    hub = hub_on_private_rabbit
     _, headers = partner(hub.ctx)
     hub.serve.start()
     hub.worker()
     sent = 300
     accepted: set[str] = set()
     statuses: list[int] = []
-    readiness_while_down = None
+    readiness_while_down = shared_up_while_down = None
     stopped = False
     try:
         with httpx.Client(base_url=hub.serve.url, timeout=30) as client:
             for n in range(sent):
                 if n == 100:
-                    rabbitmqctl("stop_app")
+                    hub.rabbit.ctl("stop_app")
                     stopped = True
                 if n == 200:
                     readiness_while_down = client.get("/readyz")
-                    rabbitmqctl("start_app")
+                    shared_up_while_down = _answers(RABBIT_HOST)
+                    hub.rabbit.ctl("start_app")
                     stopped = False
                 body = arrears(person(20_000 + n), ref=f"B-{n}", tenancy=f"T-{n}")
                 accepted.add(_send(client, body, headers, statuses))
     finally:
         if stopped:
-            rabbitmqctl("start_app")
+            hub.rabbit.ctl("start_app")
     hub.wait_drained(len(accepted))
     errors = sum(s >= 500 for s in statuses)
     lost, doubled = hub.report("broker stop_app/start_app", sent, accepted,
@@ -224,6 +280,7 @@ def test_broker_stop_and_start_mid_stream(hub):
     assert readiness_while_down.status_code == 200  # partners keep coming: the outbox buffers
     assert readiness_while_down.json()["status"] == "degraded"
     assert readiness_while_down.json()["broker"].startswith("unavailable")
+    assert shared_up_while_down  # only the test's own node was stopped
     assert len(accepted) == sent
     assert (lost, doubled) == (0, 0)
 
@@ -244,7 +301,8 @@ def test_postgres_restart_mid_stream(tmp_path, private_postgres, broker_url):
                     restarter.start()  # while the partner keeps sending
                 body = arrears(person(30_000 + n), ref=f"P-{n}", tenancy=f"T-{n}")
                 accepted.add(_send(client, body, headers, statuses))
-        restarter.join(timeout=120)
+        restarter.join(timeout=PATIENCE_SECONDS)
+        assert not restarter.is_alive(), "the PostgreSQL restart never finished"
         hub.ctx.engine.dispose()  # the setup context's connections died in the restart
         hub.wait_drained(len(accepted))
         unavailable = statuses.count(503)
@@ -278,17 +336,13 @@ def test_a_revocation_through_the_api_is_enforced_by_another_process_at_once(hub
         assert r.status_code == 200, r.text
         second = client.post("/api/v1/messages", json=nuisance(who, ref="N-2"),
                              headers=woonbron).json()["id"]
-        deadline = time.monotonic() + 60
-        while hub.unfinished() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_while_moving(hub.unfinished, lambda n: n == 0, "the second message stayed queued")
     with hub.ctx.sessions() as session:
         assert session.get(Message, second).status == "held"
     assert hub.delivered() == [first]
     # And the fanout reached the worker process (it logs that, without the subject).
-    deadline = time.monotonic() + 30
-    while "consent change received" not in worker.log.read_text() \
-            and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: worker.log.read_text().count("consent change received") >= 2,
+               "the worker process did not log both consent changes")
     log = worker.log.read_text()
     assert log.count("consent change received") == 2  # the grant and the revocation
     assert who.bsn not in log and hub.ctx.pseudonyms.subject(who.bsn) not in log
