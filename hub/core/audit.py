@@ -184,6 +184,9 @@ def append_rows(session: Session, *, ctx: HubContext, rows: list[dict[str, Any]]
         columns: dict[str, Any] = {c: [row[c] for row in linked] for c in _COLUMNS}
         # As the JSON column would store it: SQL NULL for None (none_as_null), else its text.
         columns["data"] = [None if d is None else json.dumps(d) for d in columns["data"]]
+        # As the column type would bind it: a naive timestamp is refused, not guessed.
+        at_type = _EVENTS.c.at.type
+        columns["at"] = [at_type.process_bind_param(at, None) for at in columns["at"]]
         session.execute(_APPEND_PG, {**columns, "head_id": _HEAD_ID,
                                      **{f"head_{k}": v for k, v in head.items()}})
     else:

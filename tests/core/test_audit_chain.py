@@ -7,6 +7,7 @@ with a counting wrapper around ``sign_head``, never by time.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 import pytest
 from sqlalchemy import event, select, text
@@ -203,3 +204,14 @@ def test_an_open_transaction_with_events_does_not_hold_the_head(ctx):
         slow.commit()
     assert _actors(ctx) == ["user-2", "user-1"]
     assert _verify(ctx).intact
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_naive_timestamp_is_refused_on_the_one_statement_path_too(ctx):
+    # The unnest statement binds arrays itself; it must refuse what the column type refuses.
+    with pytest.raises(ValueError, match="timezone-aware"), ctx.sessions() as session, \
+            session.begin():
+        record_events(session, ctx=ctx, events=[Event(
+            action="read", actor="a", role="regisseur", at=datetime(2026, 1, 1))])
+    assert _verify(ctx).count == 0
