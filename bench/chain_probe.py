@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import event, select
 
-RESIDENTS = 500  # as bench.hubs: arrears_body talks about these
+RESIDENTS = int(os.environ.get("WIJKHUB_BENCH_RESIDENTS", "500"))  # as bench.hubs
 
 
 def _hub(url: str, data_dir: Path):

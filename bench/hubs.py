@@ -17,6 +17,7 @@ that the benchmark measures the hub and not its limiter.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,10 +33,14 @@ from bench.common import (
     postgres_schema,
     rabbit_vhost,
     scratch_dir,
+    unique_name,
 )
 
 MODES = ("embedded", "postgres+rabbitmq")
-RESIDENTS = 500
+# The residents a hub is seeded with, whom the load's messages talk about in turn. The
+# benchmarks' smoke tests seed fewer (WIJKHUB_BENCH_RESIDENTS): seeding 500 costs seconds
+# per hub, and the smoke tests check that a benchmark runs, not its figures.
+RESIDENTS = int(os.environ.get("WIJKHUB_BENCH_RESIDENTS", "500"))
 LIFTED_RATE_LIMIT = {"HUB_PARTNER_RATE_PER_SECOND": "1000000",
                      "HUB_PARTNER_RATE_BURST": "1000000"}
 WORKER_READY = "worker consuming from"
@@ -137,7 +142,8 @@ def hub(mode: str, *, workers: int = 1, code: Path | None = None,
         tmp = stack.enter_context(scratch_dir())
         data_dir = tmp / "data"
         database_url = stack.enter_context(database(mode, data_dir))
-        broker_url = stack.enter_context(rabbit_vhost()) if mode != "embedded" else ""
+        broker_url = (f"{stack.enter_context(rabbit_vhost())}?prefix={unique_name('bench')}"
+                      if mode != "embedded" else "")
         key = seed(data_dir, database_url) if code is None else \
             seed_under(code, data_dir, database_url)
         # HUB_ENV=test: the benchmark signs development tokens (refused in production).

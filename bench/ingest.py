@@ -48,6 +48,7 @@ from bench.common import (
     rabbit_vhost,
     scratch_dir,
     summary,
+    unique_name,
     write_result,
 )
 from bench.hubs import MODES, hub
@@ -113,7 +114,8 @@ def start_peer(stack: ExitStack) -> Peer:
     database = stack.enter_context(postgres_schema("bench_peer"))
     amqp = stack.enter_context(rabbit_vhost())
     key = uuid.uuid4().hex
-    env = clean_env(PEER_DATABASE=database, PEER_AMQP_URL=amqp, PEER_API_KEY=key)
+    env = clean_env(PEER_DATABASE=database, PEER_AMQP_URL=amqp, PEER_API_KEY=key,
+                    PEER_QUEUE=unique_name("peer"))
     port = free_port()
     api = Server(["-m", "bench.peer_service", "serve", "--port", str(port)], env,
                  tmp / "peer.log", port=port)

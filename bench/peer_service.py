@@ -4,7 +4,8 @@
     python -m bench.peer_service consume              # the consumer
 
 Environment: ``PEER_DATABASE`` (a PostgreSQL URL), ``PEER_AMQP_URL``,
-``PEER_API_KEY``. Per request: check the bearer key, validate the body with a
+``PEER_API_KEY``, ``PEER_QUEUE`` (its queue; default ``peer.messages``).
+Per request: check the bearer key, validate the body with a
 pydantic model, insert the message (``ON CONFLICT DO NOTHING`` on its
 reference), commit, publish its id to a durable queue as a persistent message
 and wait for the broker's confirm, answer 202. The consumer takes each id,
@@ -41,7 +42,7 @@ from fastapi import FastAPI, Header, HTTPException
 from psycopg_pool import ConnectionPool
 from pydantic import AwareDatetime, BaseModel, Field
 
-QUEUE = "peer.messages"
+QUEUE = os.environ.get("PEER_QUEUE", "peer.messages")
 # The hub's defaults (hub/settings.py): db_pool_size + db_max_overflow, broker_prefetch.
 POOL_MAX = 20
 PREFETCH = 20

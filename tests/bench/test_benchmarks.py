@@ -25,8 +25,10 @@ def bench(tmp_path: Path, *args: str, repeat: int = 2) -> dict:
     Two repetitions by default: the summaries (min, median, max over repetitions)
     are part of what a benchmark writes.
     """
+    # 25 residents, not 500: the seeding would cost more than the tiny run itself.
     env = {**os.environ, "WIJKHUB_BENCH_RESULTS": str(tmp_path),
-           "WIJKHUB_BENCH_DOC": str(tmp_path / "performance.md")}
+           "WIJKHUB_BENCH_DOC": str(tmp_path / "performance.md"),
+           "WIJKHUB_BENCH_RESIDENTS": "25"}
     out = subprocess.run([sys.executable, "-m", "bench", *args, "--repeat", str(repeat)],
                          cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=900, check=False)
