@@ -9,6 +9,7 @@ ignored line in a legal policy would mean data flows nobody decided on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import tomllib
 from collections.abc import Mapping
@@ -166,9 +167,15 @@ def load_policy(path: Path | None = None) -> Policy:
     Raises PolicyError if the file is incoherent; OSError if it cannot be read.
     """
     if path is None:
-        text = resources.files("consent").joinpath("default_policy.toml").read_text("utf-8")
-        return parse_policy(text, source=DEFAULT_POLICY_SOURCE)
+        return _default_policy()
     return parse_policy(Path(path).read_text(encoding="utf-8"), source=str(path))
+
+
+@functools.cache
+def _default_policy() -> Policy:
+    # Parsed once per process: the packaged file cannot change, and a Policy is read-only.
+    text = resources.files("consent").joinpath("default_policy.toml").read_text("utf-8")
+    return parse_policy(text, source=DEFAULT_POLICY_SOURCE)
 
 
 def parse_policy(text: str, *, source: str) -> Policy:
