@@ -305,21 +305,29 @@ class PostgresCopies:
         engine = create_engine(_with_database(self.server, name), poolclass=NullPool)
         try:
             with engine.begin() as conn:
-                # Replica mode skips the append-only triggers, which also refuse TRUNCATE.
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-                conn.execute(text("SET LOCAL lock_timeout = '30s'"))
-                # DELETE, not TRUNCATE: a few rows each, and TRUNCATE makes new files for
-                # every table and index (0.6-1.3 s against 0.05-0.07 s, measured).
-                for table in self._tables:
-                    conn.execute(text(f"DELETE FROM {table}"))
-                for sequence, start in self._sequences:
-                    conn.execute(text("SELECT setval(:s, :v, false)"), {"s": sequence, "v": start})
+                # One round trip for the whole reset (about 45 statements; one by one they
+                # cost 60 ms a test): without parameters psycopg sends them as one script.
+                conn.exec_driver_sql(self._reset_script())
             with engine.connect() as conn:
                 return conn.execute(_FINGERPRINT).scalar_one() == self._fingerprint
         except Exception:
             return False
         finally:
             engine.dispose()
+
+    def _reset_script(self) -> str:
+        assert self._tables is not None
+        statements = [
+            # Replica mode skips the append-only triggers, which also refuse TRUNCATE.
+            "SET LOCAL session_replication_role = replica",
+            "SET LOCAL lock_timeout = '30s'",
+            # DELETE, not TRUNCATE: a few rows each, and TRUNCATE makes new files for
+            # every table and index (0.6-1.3 s against 0.05-0.07 s, measured).
+            *(f"DELETE FROM {table}" for table in self._tables),
+            *("SELECT setval('{}', {}, false)".format(sequence.replace("'", "''"), int(start))
+              for sequence, start in self._sequences),
+        ]
+        return ";\n".join(statements)
 
     def close(self) -> None:
         """Drop every copy this process made."""
