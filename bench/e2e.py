@@ -104,11 +104,11 @@ def inbox_check(running_hub) -> Callable[[int], None]:
     return check
 
 
-def sustained(subject: Subject, connections: int) -> float:
-    """The subject's maximum delivered rate, measured now with wrk (5 s) and the drain."""
+def sustained(subject: Subject, connections: int, seconds: float = 5) -> float:
+    """The subject's maximum delivered rate, measured now with wrk (``seconds``) and the drain."""
     started = time.monotonic()
     result = load.wrk(subject.target.url, run=f"max{uuid.uuid4().hex[:6]}",
-                      key=subject.target.key, seconds=5, connections=connections)
+                      key=subject.target.key, seconds=seconds, connections=connections)
     return (result.requests - result.errors) / subject.target.drained_after(started)
 
 
@@ -153,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--connections", type=int, default=load.CONNECTIONS,
                         help="wrk connections when a maximum is measured here")
+    parser.add_argument("--max-seconds", type=float, default=5,
+                        help="seconds of wrk when a maximum is measured here")
     parser.add_argument("--no-peer", action="store_true",
                         help="leave out the peer: each hub paced at its own maximum")
     args = parser.parse_args(argv)
@@ -180,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                 known = from_ingest(subject.name)
                 subject.maximum, subject.maximum_source = (
                     (known, "ingest.json") if known else
-                    (sustained(subject, args.connections), "measured here"))
+                    (sustained(subject, args.connections, args.max_seconds),
+                     "measured here"))
         if basis == "peer":
             peer_subject = subjects[-1]
             for subject in subjects[:-1]:

@@ -68,7 +68,8 @@ def test_ingest_on_postgres_and_rabbitmq_includes_the_peer(tmp_path, wrk, postgr
 
 
 def test_end_to_end_gives_percentiles_at_three_levels(tmp_path, wrk):
-    result = bench(tmp_path, "e2e", "--messages", "6", "--modes", "embedded", "--no-peer")
+    result = bench(tmp_path, "e2e", "--messages", "6", "--modes", "embedded", "--no-peer",
+                   "--max-seconds", "1")
     figures = result["figures"]["embedded"]
     assert figures["maximum"] > 0
     assert set(figures["levels"]) == {"25%", "50%", "90%"}
