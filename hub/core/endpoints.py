@@ -11,8 +11,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-import httpx
-
 # RFC 1123 host names: labels of letters, digits and hyphens, not starting or ending with one.
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
@@ -23,6 +21,8 @@ def check_endpoint(value: str) -> str:
     Accepts ``http://`` and ``https://`` URLs with a host (a name, IPv4 or IPv6
     address), an optional port and path; no query, fragment or credentials.
     """
+    import httpx  # here, not at the top: the CLI checks endpoints, and httpx loads click
+
     text = value.strip()
     if not text or any(c.isspace() for c in text):
         raise ValueError("must be a URL like https://partner.example.nl/api, without spaces")

@@ -14,7 +14,6 @@ import threading
 from datetime import datetime
 from typing import Any
 
-import httpx
 import jwt
 
 ALGORITHMS = ("RS256", "ES256")
@@ -57,6 +56,8 @@ class OidcVerifier:
             return self._client
 
     def _discover(self) -> str:
+        import httpx  # only a hub with an issuer discovers; every command imports this module
+
         url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
             response = httpx.get(url, timeout=_FETCH_TIMEOUT)

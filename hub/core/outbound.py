@@ -18,9 +18,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
@@ -37,11 +36,13 @@ from hub.core.models import InboxItem, Message, OutboundMessageRow, OutboxEntry,
 from hub.core.source_refs import open_ref, outbound_ref_key
 from hub.core.types import ItemStatusEvent, OutboundEnvelope, OutboundRequest, PartnerInfo
 
+if TYPE_CHECKING:
+    import httpx
+
 DELIVER_TASK = "deliver"
 # withheld: decided again before delivery and no longer allowed (a revoked plan share).
 FINISHED = frozenset({"delivered", "failed", "withheld"})
 # Errors that say the partner's endpoint cannot be used at all; InvalidURL is no HTTPError.
-UNUSABLE_ENDPOINT = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 # The public reasons of a delivery that needs the operator to change the partner.
 ENDPOINT_UNUSABLE = "partner endpoint unusable"
 NO_ENDPOINT = "partner has no endpoint"
@@ -208,10 +209,13 @@ def deliver(*, session: Session, ctx: HubContext, message_id: str, now: datetime
     url = partner.endpoint.rstrip("/") + request.path if request.path else partner.endpoint
     headers = {"Idempotency-Key": row.id, "X-Correlation-ID": row.correlation_id or row.id,
                **request.headers}
+    import httpx  # loaded by ctx.http already; not at the top, where every command pays it
+
+    unusable_endpoint = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
     try:
         response = ctx.http.request(request.method, url, json=request.json,
                                     content=request.content, headers=headers)
-    except UNUSABLE_ENDPOINT as exc:
+    except unusable_endpoint as exc:
         # The address itself is wrong (no scheme, a malformed host): every retry would fail
         # the same way, so it is dead at once, for the operator to fix and replay (issue 15).
         raise PermanentDeliveryError(f"{ENDPOINT_UNUSABLE} ({type(exc).__name__})") from None

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
@@ -43,6 +42,9 @@ from hub.plugin import (
 )
 from plugins.huisarts import tasks
 from plugins.huisarts.referral import BSN_SYSTEM, WIJKHUB
+
+if TYPE_CHECKING:
+    import httpx
 
 KIND = "huisarts"
 TASK_SYSTEM = f"{WIJKHUB}/NamingSystem/poh-task"
@@ -140,6 +142,8 @@ def follow_poh_referral(referral_id: IdPath, ctx: ContextDep, session: SessionDe
 
 def _poll(ctx: Any, session: Session, task: tasks.ReferralTask) -> None:
     """Read the practice's Task once; on any failure keep the status last seen."""
+    import httpx  # here, not at the top: a command that never polls need not load it
+
     partner = session.get(Partner, task.partner_id)
     if not partner or not partner.endpoint:
         return

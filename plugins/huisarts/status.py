@@ -9,14 +9,15 @@ HTTP request the worker sends for it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from hub.plugin import ItemStatusEvent, OutboundEnvelope, OutboundMessage, OutboundRequest
 from plugins.huisarts import feedback, tasks
 from plugins.huisarts.models import ReferralTask
 from plugins.huisarts.referral import OWNER_REFERENCE
+
+if TYPE_CHECKING:
+    import httpx
 
 # core event -> the Task states it passes, in order (the last is where it lands)
 STEPS: dict[str, tuple[tuple[str, str | None], ...]] = {

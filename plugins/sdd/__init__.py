@@ -11,9 +11,7 @@ See docs/wmo.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from hub.plugin import MessageType, OutboundEnvelope, OutboundRequest, PartnerInfo, hookimpl
 from plugins.sdd import models  # noqa: F401  (declares the plugin's table)
@@ -26,6 +24,9 @@ from plugins.sdd.schemas import (
     category_noun,
 )
 from plugins.sdd.service import DECISION_TYPE, KIND, REQUEST_TYPE, STATUS_TYPE, record_answer
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def decision_summary(data: Mapping[str, Any]) -> str:

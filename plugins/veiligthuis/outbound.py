@@ -8,9 +8,8 @@ Veilig Thuis' reference from its answer as the receipt.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from fastapi import APIRouter
 from sqlalchemy import select
 
@@ -38,6 +37,9 @@ from hub.plugin import (
     withhold,
 )
 from plugins.veiligthuis.schemas import KIND, OUTBOUND_TYPE, ReportCreate, ReportStatus
+
+if TYPE_CHECKING:
+    import httpx
 
 # Where Veilig Thuis takes reports, below the endpoint given with `hub partner add`.
 REPORTS_PATH = "/meldingen"
