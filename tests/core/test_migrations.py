@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, select, text
 
 from hub.core.db import all_metadata, make_engine
-from hub.core.migrate import alembic_config, upgrade
+from hub.core.migrate import HEAD, alembic_config, stored_revisions, upgrade
 from hub.core.models import Household
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,6 +78,39 @@ def test_upgrading_twice_is_a_no_op(engine):
     with engine.connect() as conn:
         assert conn.execute(select(Household.id)).scalars().all() == ["h-1"]
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+    assert schema_differences(engine) == []
+
+
+def test_the_head_upgrade_trusts_is_alembics_head(engine):
+    # Moving HEAD on is part of adding a migration: otherwise upgrade() would take the
+    # slow path for ever on a database at the new head (and this test says why).
+    assert head(engine) == HEAD, "a migration was added: set hub.core.migrate.HEAD to it"
+
+
+def test_a_database_at_head_is_recognised_without_loading_alembic(engine):
+    assert stored_revisions(engine) == set()  # never migrated: no alembic_version table
+    upgrade(engine)
+    assert stored_revisions(engine) == {HEAD}
+    url = engine.url.render_as_string(hide_password=False)
+    check = ("import sys; from hub.core.db import make_engine; "
+             "from hub.core.migrate import upgrade; "
+             f"upgrade(make_engine({url!r})); print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                         cwd=REPO, timeout=120, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_database_behind_head_is_still_upgraded(engine):
+    from alembic import command
+
+    upgrade(engine)
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "-1")
+    assert stored_revisions(engine) not in (set(), {HEAD})
+    upgrade(engine)  # the newest migration again, through Alembic
+    assert stored_revisions(engine) == {HEAD}
     assert schema_differences(engine) == []
 
 
