@@ -6,10 +6,18 @@ There is no background thread: the first caller to find nobody committing
 becomes the *leader*. It waits up to ``HUB_INGEST_GROUP_MS`` for others (or
 until ``HUB_INGEST_GROUP_SIZE`` are waiting), stores the whole group with bulk
 statements (:func:`hub.core.ingest.store_many`) in one transaction, lets the
-plugins check each new message (``wijkhub_message_received``) in a savepoint of
-its own, commits once, and then wakes every member with its receipt. Whoever
-queued meanwhile forms the next group; the leader hands the lead to the first
-of them before it returns.
+plugins check each new message (``wijkhub_message_received``), commits once,
+and then wakes every member with its receipt. Whoever queued meanwhile forms
+the next group; the leader hands the lead to the first of them before it
+returns.
+
+The plugins' check is optimistic: refusals are rare, so the whole group is
+checked without savepoints (no ``SAVEPOINT``/``RELEASE`` round trips, no nested
+transaction per message). Only when some plugin raises is the group's
+transaction rolled back and the group stored again, each message's check then
+in a savepoint of its own, so that a refusal removes that message only. In that
+second pass a plugin sees the other messages of the group a second time; what
+it wrote in the first pass was rolled back with it.
 
 What each caller is promised is what a transaction of its own promised:
 
@@ -131,29 +139,12 @@ class GroupCommitter:
     def _commit(self, group: list[_Waiting]) -> None:
         ctx = self.ctx
         try:
-            with ctx.sessions() as session, session.begin():
-                receipts = store_many(session=session, ctx=ctx,
-                                      items=[(w.partner, w.valid) for w in group],
-                                      now=max(w.now for w in group),
-                                      correlation_ids=[w.cid for w in group],
-                                      received=[w.now for w in group])
-                refused = self._check(session, group, receipts)
-                if refused:
-                    # Refused by a plugin: the message and its outbox row go, nothing else.
-                    session.execute(delete(OutboxEntry).where(
-                        OutboxEntry.message_id.in_(refused)))
-                    session.execute(delete(Message).where(Message.id.in_(refused)))
-                for waiting, receipt in zip(group, receipts, strict=True):
-                    if waiting.error is None and receipt.id in refused:
-                        # The same message twice in one group, its first refused.
-                        waiting.error = refused[receipt.id]
-                    if waiting.error is not None:
-                        continue
-                    waiting.result = receipt
-                    ctx.metrics.message_in(
-                        partner=waiting.partner.name, type=waiting.valid.incoming.type,
-                        outcome="accepted" if receipt.created else "duplicate",
-                        session=session)
+            try:
+                self._store(group, careful=False)
+            except _Redo:
+                # A plugin raised in the optimistic pass; that transaction is rolled
+                # back. Again, each message's check in a savepoint of its own.
+                self._store(group, careful=True)
         except Exception as exc:
             # The type only: the error's text may quote SQL parameters (message data).
             log.error("ingest group of %s failed to commit: %s", len(group),
@@ -171,22 +162,81 @@ class GroupCommitter:
             for waiting in group:
                 waiting.done.set()
 
-    def _check(self, session, group: list[_Waiting],
-               receipts: list[Accepted]) -> dict[str, Exception]:
+    def _store(self, group: list[_Waiting], *, careful: bool) -> None:
+        """Store the group in one transaction and let the plugins check it.
+
+        Not ``careful``: one pass without savepoints; raises :class:`_Redo` (the
+        transaction rolled back, nothing stored) when any plugin raised. ``careful``:
+        each check in a savepoint; the refused messages are removed.
+        """
+        ctx = self.ctx
+        with ctx.sessions() as session, session.begin():
+            receipts = store_many(session=session, ctx=ctx,
+                                  items=[(w.partner, w.valid) for w in group],
+                                  now=max(w.now for w in group),
+                                  correlation_ids=[w.cid for w in group],
+                                  received=[w.now for w in group])
+            if not careful:
+                self._check_all(session, group, receipts)
+                refused: dict[str, Exception] = {}
+            else:
+                refused = self._check_each(session, group, receipts)
+            if refused:
+                # Refused by a plugin: the message and its outbox row go, nothing else.
+                session.execute(delete(OutboxEntry).where(
+                    OutboxEntry.message_id.in_(refused)))
+                session.execute(delete(Message).where(Message.id.in_(refused)))
+            for waiting, receipt in zip(group, receipts, strict=True):
+                if waiting.error is None and receipt.id in refused:
+                    # The same message twice in one group, its first refused.
+                    waiting.error = refused[receipt.id]
+                if waiting.error is not None:
+                    continue
+                waiting.result = receipt
+                ctx.metrics.message_in(
+                    partner=waiting.partner.name, type=waiting.valid.incoming.type,
+                    outcome="accepted" if receipt.created else "duplicate",
+                    session=session)
+
+    def _received(self, waiting: _Waiting, receipt: Accepted) -> ReceivedMessage:
+        valid = waiting.valid
+        return ReceivedMessage(
+            id=receipt.id, type=valid.incoming.type, source_ref=valid.incoming.source_ref,
+            partner_id=waiting.partner.id, partner_kind=waiting.partner.kind,
+            subject=valid.subject, data=valid.data, received_at=waiting.now)
+
+    def _check_all(self, session, group: list[_Waiting], receipts: list[Accepted]) -> None:
+        """Let the plugins check every new message, no savepoints; :class:`_Redo` if any
+        raised (leaving the session's transaction to the caller's rollback)."""
+        hook = self.ctx.plugins.message_received
+        for waiting, receipt in zip(group, receipts, strict=True):
+            if not receipt.created:
+                continue
+            try:
+                with correlation.bound(waiting.cid):
+                    hook(session=session, ctx=self.ctx, message=self._received(waiting, receipt))
+            except Exception:
+                # Neither counted nor logged here: the careful pass meets it again and
+                # answers it (a plugin's check sees the same message and state).
+                raise _Redo from None
+        try:
+            # What the plugins added is written now, as each savepoint's release would:
+            # a write that fails is a plugin's failure, answered by the careful pass.
+            session.flush()
+        except Exception:
+            raise _Redo from None
+
+    def _check_each(self, session, group: list[_Waiting],
+                    receipts: list[Accepted]) -> dict[str, Exception]:
         """Let the plugins check each new message in a savepoint; returns the refused."""
         refused: dict[str, Exception] = {}
         for waiting, receipt in zip(group, receipts, strict=True):
             if not receipt.created:
                 continue
-            valid = waiting.valid
             try:
                 with session.begin_nested(), correlation.bound(waiting.cid):
                     self.ctx.plugins.message_received(
-                        session=session, ctx=self.ctx, message=ReceivedMessage(
-                            id=receipt.id, type=valid.incoming.type,
-                            source_ref=valid.incoming.source_ref,
-                            partner_id=waiting.partner.id, partner_kind=waiting.partner.kind,
-                            subject=valid.subject, data=valid.data, received_at=waiting.now))
+                        session=session, ctx=self.ctx, message=self._received(waiting, receipt))
             except HubProblem as problem:
                 refused[receipt.id] = waiting.error = problem
                 count_rejected(ctx=self.ctx, partner=waiting.partner, body=waiting.body)
@@ -195,3 +245,7 @@ class GroupCommitter:
                 log.error("plugin failed on message %s: %s", receipt.id, type(exc).__name__)
                 refused[receipt.id] = waiting.error = exc
         return refused
+
+
+class _Redo(Exception):
+    """A plugin raised in the optimistic pass: store the group again, carefully."""

@@ -16,7 +16,7 @@ from hub import hookimpl
 from hub.core.errors import HubProblem, invalid
 from hub.core.group_commit import Unavailable
 from hub.core.ingest import validate_message
-from hub.core.models import Message, OutboxEntry, Partner
+from hub.core.models import Household, Message, OutboxEntry, Partner
 from tests.utils.builders import arrears, partner, person
 from tests.utils.statements import counting
 
@@ -120,6 +120,66 @@ def test_a_plugin_refusal_removes_only_that_message_from_the_group(ctx, woonbron
     with ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 2
         assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 2
+
+
+class Writer:
+    """A plugin that records every message in a table (households stand in for its own),
+    then refuses ``BAD…`` references and fails (a bug) on ``BUG…`` ones."""
+
+    @hookimpl
+    def wijkhub_message_received(self, session, ctx, message):
+        session.add(Household(id=message.id, address_key=f"plugin:{message.source_ref}",
+                              wijk="test"))
+        session.flush()
+        if message.source_ref.startswith("BAD"):
+            raise invalid("source_ref", "is not one of our tenancies")
+        if message.source_ref.startswith("BUG"):
+            raise RuntimeError("a bug in the plugin")
+
+
+def _recorded(ctx) -> list[str]:
+    with ctx.sessions() as session:
+        return sorted(session.scalars(select(Household.address_key)
+                                      .where(Household.address_key.like("plugin:%"))))
+
+
+def test_a_refusal_in_a_group_leaves_nothing_of_that_message_and_keeps_the_others(
+        ctx, woonbron, grouping):
+    row, _ = woonbron
+    ctx.plugins.register(Writer(), name="writer")
+    try:
+        results = _send_concurrently(ctx, row, [arrears(person(8250), ref="OK-1"),
+                                                arrears(person(8251), ref="BAD-1"),
+                                                arrears(person(8252), ref="BUG-1"),
+                                                arrears(person(8253), ref="OK-2")])
+    finally:
+        ctx.plugins.unregister("writer")
+    assert isinstance(results[1], HubProblem) and results[1].status == 422
+    assert isinstance(results[2], RuntimeError)
+    assert results[0][1] and results[3][1]
+    # What the plugin wrote for the refused messages is gone; for the others it is
+    # there once (the group's first, optimistic pass was rolled back whole).
+    assert _recorded(ctx) == ["plugin:OK-1", "plugin:OK-2"]
+    with ctx.sessions() as session:
+        stored = set(session.scalars(select(Message.id)))
+        assert stored == {results[0][0].id, results[3][0].id}
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 2
+
+
+def test_a_group_nobody_refuses_costs_no_savepoints(ctx, woonbron, grouping):
+    row, _ = woonbron
+    ctx.plugins.register(Writer(), name="writer")
+    try:
+        with counting(ctx.engine) as counts:
+            results = _send_concurrently(ctx, row, [arrears(person(8260 + n), ref=f"W-{n}")
+                                                    for n in range(4)])
+    finally:
+        ctx.plugins.unregister("writer")
+    assert all(durable for _, durable in results), results
+    assert _recorded(ctx) == [f"plugin:W-{n}" for n in range(4)]
+    # The plugin wrote for every message, yet no message needed a savepoint.
+    assert counts.starting("SAVEPOINT") == 0, counts.statements
+    assert counts.starting("RELEASE") == 0, counts.statements
 
 
 def test_a_failed_commit_fails_every_waiting_request_and_stores_nothing(
