@@ -19,6 +19,14 @@ in a savepoint of its own, so that a refusal removes that message only. In that
 second pass a plugin sees the other messages of the group a second time; what
 it wrote in the first pass was rolled back with it.
 
+A caller may hand over the snapshot of the partner key it was let in with
+(:class:`~hub.core.partner_keys.VerifiedKey`, ``POST /api/v1/messages`` does):
+the group's transaction then first re-checks every key of the group with one
+statement (:func:`~hub.core.partner_keys.stale_keys`), and a message whose key is
+revoked, expired, of an inactive partner, or whose partner's pins changed is not
+stored; its caller gets :class:`~hub.core.partner_keys.KeyRefused`. The key is
+thus checked in the very transaction that stores the message.
+
 What each caller is promised is what a transaction of its own promised:
 
 - its receipt comes only after the commit that made its message durable;
@@ -46,6 +54,7 @@ from hub.core.context import HubContext
 from hub.core.errors import HubProblem
 from hub.core.ingest import Accepted, ValidMessage, count_rejected, log_accepted, store_many
 from hub.core.models import Message, OutboxEntry
+from hub.core.partner_keys import KeyRefused, VerifiedKey, stale_keys
 from hub.core.types import ReceivedMessage
 
 log = logging.getLogger(__name__)
@@ -64,6 +73,7 @@ class _Waiting:
     body: Any
     now: datetime
     cid: str
+    key: VerifiedKey | None = None
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     result: Accepted | None = None
@@ -97,15 +107,17 @@ class GroupCommitter:
         return self.ctx.settings.ingest_group_size
 
     def accept(self, *, partner: Any, valid: ValidMessage, body: Any,
-               now: datetime) -> Accepted:
+               now: datetime, key: VerifiedKey | None = None) -> Accepted:
         """Store ``valid`` durably (with others); returns its receipt after the commit.
 
         Blocks the calling thread until then. Raises the plugin's :class:`HubProblem`
-        when a plugin refused it, :class:`Unavailable` when the commit failed.
+        when a plugin refused it, :class:`KeyRefused` when ``key`` (the snapshot the
+        caller was let in with) no longer holds in the group's transaction,
+        :class:`Unavailable` when the commit failed.
         """
         # A snapshot: the request's session may expire its partner object meanwhile.
         who = SimpleNamespace(id=partner.id, name=partner.name, kind=partner.kind)
-        me = _Waiting(partner=who, valid=valid, body=body, now=now,
+        me = _Waiting(partner=who, valid=valid, body=body, now=now, key=key,
                       cid=correlation.current() or correlation.new_id())
         with self._lock:
             self._queue.append(me)
@@ -171,6 +183,15 @@ class GroupCommitter:
         """
         ctx = self.ctx
         with ctx.sessions() as session, session.begin():
+            stale = stale_keys(session=session, now=ctx.clock(),
+                               keys=[w.key for w in group if w.key is not None])
+            for waiting in group:
+                # Set afresh in each pass: the careful pass reads the keys again.
+                waiting.error = (KeyRefused("Unknown or revoked partner API key")
+                                 if waiting.key in stale else None)
+            group = [w for w in group if w.error is None]
+            if not group:
+                return
             receipts = store_many(session=session, ctx=ctx,
                                   items=[(w.partner, w.valid) for w in group],
                                   now=max(w.now for w in group),
