@@ -71,10 +71,10 @@ async def post_message(request: Request, ctx: ContextDep, sender: SenderDep) -> 
         raise
     try:
         # Stored together with concurrent requests' messages, in one transaction (issue 14),
-        # which re-checks the sender's key; the call returns after the commit. The waiting
-        # is blocking: off the event loop.
-        accepted = await run_in_threadpool(ctx.ingest.accept, partner=partner, valid=valid,
-                                           body=body, now=ctx.clock(), key=sender)
+        # which re-checks the sender's key; answered after the commit. Awaited: the
+        # request holds no thread while its group forms and commits.
+        accepted = await ctx.ingest.accept_async(partner=partner, valid=valid, body=body,
+                                                 now=ctx.clock(), key=sender)
     except KeyRefused as exc:
         # Revoked, expired or re-pinned since this process remembered the key.
         request.app.state.partner_gate.keys.forget(sender.key_id)

@@ -19,6 +19,14 @@ in a savepoint of its own, so that a refusal removes that message only. In that
 second pass a plugin sees the other messages of the group a second time; what
 it wrote in the first pass was rolled back with it.
 
+The API awaits :meth:`GroupCommitter.accept_async` on its event loop: a request
+whose message joins a group waits on a future, not in a thread of the pool, and
+the members of a group on one loop are woken with one call. A request that
+finds nobody committing starts a leader on a thread of the loop's executor, which commits groups
+for as long as messages wait, and answers each request as its group commits.
+(:meth:`GroupCommitter.accept` is the same for threads: a thread that leads
+commits its own group, then hands the lead to the next waiting caller.)
+
 A caller may hand over the snapshot of the partner key it was let in with
 (:class:`~hub.core.partner_keys.VerifiedKey`, ``POST /api/v1/messages`` does):
 the group's transaction then first re-checks every key of the group with one
@@ -40,6 +48,8 @@ What each caller is promised is what a transaction of its own promised:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -74,6 +84,9 @@ class _Waiting:
     now: datetime
     cid: str
     key: VerifiedKey | None = None
+    # An awaiting caller's loop and future; a thread's caller waits on ``done``.
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future | None = None
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     result: Accepted | None = None
@@ -95,6 +108,8 @@ class GroupCommitter:
         self._queue: list[_Waiting] = []
         self._leading = False
         self._full = threading.Event()
+        # Leaders started by awaiting callers, kept so they are not collected early.
+        self._leaders: set[asyncio.Future] = set()
 
     @property
     def window(self) -> float:
@@ -115,38 +130,91 @@ class GroupCommitter:
         caller was let in with) no longer holds in the group's transaction,
         :class:`Unavailable` when the commit failed.
         """
+        me = self._waiting(partner, valid, body, now, key)
+        if not self._enqueue(me):
+            me.done.wait()
+            if not me.lead:
+                return me.outcome()
+            me.done.clear()  # handed the lead: its own receipt comes with its group
+        self._lead(me)
+        return me.outcome()
+
+    async def accept_async(self, *, partner: Any, valid: ValidMessage, body: Any,
+                           now: datetime, key: VerifiedKey | None = None) -> Accepted:
+        """:meth:`accept` for a caller on an event loop: the same promises, awaited.
+
+        The caller holds no thread while it waits. When nobody is committing, a leader
+        starts on the loop's default executor and commits groups while messages wait.
+        """
+        loop = asyncio.get_running_loop()
+        me = self._waiting(partner, valid, body, now, key)
+        me.loop, me.future = loop, loop.create_future()
+        if self._enqueue(me):
+            self._start_leader(loop)
+        await me.future
+        return me.outcome()
+
+    def _waiting(self, partner: Any, valid: ValidMessage, body: Any, now: datetime,
+                 key: VerifiedKey | None) -> _Waiting:
         # A snapshot: the request's session may expire its partner object meanwhile.
         who = SimpleNamespace(id=partner.id, name=partner.name, kind=partner.kind)
-        me = _Waiting(partner=who, valid=valid, body=body, now=now, key=key,
-                      cid=correlation.current() or correlation.new_id())
+        return _Waiting(partner=who, valid=valid, body=body, now=now, key=key,
+                        cid=correlation.current() or correlation.new_id())
+
+    def _enqueue(self, me: _Waiting) -> bool:
+        """Queue ``me``; True when its caller must lead (nobody was committing)."""
         with self._lock:
             self._queue.append(me)
             if len(self._queue) >= self.size:
                 self._full.set()
             lead = not self._leading
             self._leading = True
-        if not lead:
-            me.done.wait()
-            if not me.lead:
-                return me.outcome()
-            me.done.clear()  # handed the lead: its own receipt comes with its group
-        if self.window > 0:
-            self._full.wait(self.window)
-        with self._lock:
-            group, self._queue = self._queue[:self.size], self._queue[self.size:]
-            if len(self._queue) < self.size:
-                self._full.clear()
-        try:
-            self._commit(group)
-        finally:
+        return lead
+
+    def _start_leader(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On ``loop``: a leader on the loop's default executor, until nobody waits."""
+        # The default executor, not the request threadpool: the leader never takes a
+        # place that a request's own blocking work (argon2 on a key miss) waits for.
+        leader = loop.run_in_executor(None, self._lead, None)
+        self._leaders.add(leader)
+        leader.add_done_callback(self._leaders.discard)
+
+    def _lead(self, me: _Waiting | None) -> None:
+        """Commit groups. A thread's caller (``me``) leads its own group, then hands the
+        lead on; a leader of its own (``me`` None) goes on until nobody waits."""
+        while True:
+            if self.window > 0:
+                self._full.wait(self.window)
             with self._lock:
-                if self._queue:
-                    nxt = self._queue[0]
-                    nxt.lead = True
-                    nxt.done.set()
-                else:
-                    self._leading = False
-        return me.outcome()
+                group, self._queue = self._queue[:self.size], self._queue[self.size:]
+                if len(self._queue) < self.size:
+                    self._full.clear()
+            try:
+                self._commit(group)
+            finally:
+                stop = self._next_lead(me)
+            if stop:
+                return
+
+    def _next_lead(self, me: _Waiting | None) -> bool:
+        """After a group: True when this leader stops (the lead handed on, or nobody waits)."""
+        with self._lock:
+            if not self._queue:
+                self._leading = False
+                return True
+            if me is None:
+                return False
+            nxt = self._queue[0]
+            if nxt.loop is None:
+                nxt.lead = True
+                nxt.done.set()
+                return True
+        try:
+            nxt.loop.call_soon_threadsafe(self._start_leader, nxt.loop)
+        except RuntimeError:
+            # That caller's loop is closed: lead on here rather than leave the queue stuck.
+            return False
+        return True
 
     def _commit(self, group: list[_Waiting]) -> None:
         ctx = self.ctx
@@ -171,8 +239,7 @@ class GroupCommitter:
                     log_accepted(accepted=waiting.result, type_=waiting.valid.incoming.type,
                                  partner_id=waiting.partner.id, cid=waiting.cid)
         finally:
-            for waiting in group:
-                waiting.done.set()
+            _wake(group)
 
     def _store(self, group: list[_Waiting], *, careful: bool) -> None:
         """Store the group in one transaction and let the plugins check it.
@@ -270,3 +337,23 @@ class GroupCommitter:
 
 class _Redo(Exception):
     """A plugin raised in the optimistic pass: store the group again, carefully."""
+
+
+def _wake(group: list[_Waiting]) -> None:
+    """Wake every member of a committed (or failed) group: one call per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future]] = {}
+    for waiting in group:
+        if waiting.loop is None:
+            waiting.done.set()
+        else:
+            by_loop.setdefault(waiting.loop, []).append(waiting.future)
+    for loop, futures in by_loop.items():
+        # A closed loop: nobody awaits these any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, futures)
+
+
+def _resolve(futures: list[asyncio.Future]) -> None:
+    for future in futures:
+        if not future.done():  # a caller that went away cancelled its own
+            future.set_result(None)

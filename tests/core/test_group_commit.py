@@ -86,6 +86,66 @@ def test_concurrent_messages_share_transactions_and_each_is_durable_at_its_recei
         assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 16
 
 
+def _await_concurrently(ctx, row, bodies, *, threads_seen: list[int] | None = None) -> list:
+    """Await every body's acceptance on one event loop; returns receipts or errors."""
+    import asyncio
+
+    async def send(body):
+        valid = validate_message(ctx=ctx, partner=row, body=body)
+        accepted = await ctx.ingest.accept_async(partner=row, valid=valid, body=body,
+                                                 now=ctx.clock())
+        return accepted, _stored(ctx, accepted.id)
+
+    async def watch(tasks) -> None:
+        while not all(t.done() for t in tasks):
+            threads_seen.append(threading.active_count())
+            await asyncio.sleep(0.005)
+
+    async def main():
+        tasks = [asyncio.ensure_future(send(b)) for b in bodies]
+        if threads_seen is not None:
+            await watch(tasks)
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    return asyncio.run(main())
+
+
+def test_awaiting_callers_share_transactions_without_a_thread_each(ctx, woonbron, grouping):
+    row, _ = woonbron
+    bodies = [arrears(person(8500 + n), ref=f"A-{n}") for n in range(16)]
+    before = threading.active_count()
+    seen: list[int] = []
+    with counting(ctx.engine) as counts:
+        results = _await_concurrently(ctx, row, bodies, threads_seen=seen)
+    assert all(durable for _, durable in results), results
+    assert len({accepted.id for accepted, _ in results}) == 16
+    assert counts.commits < 16, counts.commits
+    # Sixteen waiting callers, at most one leader thread besides the caller's.
+    assert max(seen) <= before + 1, (before, seen)
+
+
+def test_threads_and_awaiting_callers_mix_and_a_refusal_stays_its_own(
+        ctx, woonbron, grouping):
+    row, _ = woonbron
+    ctx.plugins.register(Refuser(), name="refuser")
+    awaited: list = []
+    try:
+        waiter = threading.Thread(target=lambda: awaited.extend(_await_concurrently(
+            ctx, row, [arrears(person(8600 + n), ref=("BAD-A" if n == 2 else f"M-A{n}"))
+                       for n in range(6)])))
+        waiter.start()
+        threaded = _send_concurrently(ctx, row, [arrears(person(8610 + n), ref=f"M-T{n}")
+                                                 for n in range(6)])
+        waiter.join()
+    finally:
+        ctx.plugins.unregister("refuser")
+    assert isinstance(awaited[2], HubProblem) and awaited[2].status == 422
+    assert all(r[1] for n, r in enumerate(awaited) if n != 2), awaited
+    assert all(durable for _, durable in threaded), threaded
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 11
+
+
 def test_a_duplicate_in_the_same_group_gets_the_first_id(ctx, woonbron, grouping):
     row, _ = woonbron
     same = arrears(person(8100), ref="D-1")
