@@ -32,12 +32,14 @@ MAX_INT = 2**31 - 1
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def refuse_control_characters(request: Request) -> None:
+async def refuse_control_characters(request: Request) -> None:
     """Refuse (422, naming the parameter) a path or query value with a control character.
 
     Installed on every route of the app, so a route added later, also a plugin's, is
     covered: no id or search value can carry a NUL byte to the database.
     """
+    # async although it never waits: FastAPI runs a plain function dependency on the
+    # threadpool, a thread hand-off per request for a few regex searches (issue 14).
     values = [*request.path_params.items(), *request.query_params.multi_items()]
     for name, value in values:
         if isinstance(value, str) and _CONTROL.search(value):
@@ -47,8 +49,9 @@ def refuse_control_characters(request: Request) -> None:
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def get_context(request: Request) -> HubContext:
+async def get_context(request: Request) -> HubContext:
     """The hub this app serves."""
+    # async for the same reason as refuse_control_characters: no threadpool hop.
     return request.app.state.hub
 
 
