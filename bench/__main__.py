@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 
-from bench.common import write_result
+from bench.common import mark_start, write_result
 
 # name -> (module, extra arguments for --quick: tiny sizes that only show it runs)
 BENCHMARKS = {
@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         module, quick = BENCHMARKS[name]
         started = time.monotonic()
         print(f"\n=== {name} ===", flush=True)
+        print("load average at start: " + " ".join(f"{x:.2f}" for x in mark_start()),
+              flush=True)
         always = ALWAYS.get(name, []) if args.what == "all" else []
         extra = [*always, *(quick if args.quick else []), *rest]
         if name == "batch" and args.batch_lines is not None:

@@ -54,12 +54,24 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": cuts[49], "p99": cuts[98]}
 
 
+# Read when a benchmark starts (mark_start; else when this module is imported): read in
+# write_result, at the end, it measured the benchmark's own load instead.
+_LOAD_AT_START = os.getloadavg()
+
+
+def mark_start() -> tuple[float, float, float]:
+    """Note (and return) the load average as a benchmark starts, for its result file."""
+    global _LOAD_AT_START
+    _LOAD_AT_START = os.getloadavg()
+    return _LOAD_AT_START
+
+
 def machine() -> dict:
-    """What the figures were measured on, and how busy it was at the start."""
-    load = os.getloadavg()
+    """What the figures were measured on, and how busy it was at the start and the end."""
     return {"cpus": os.cpu_count(), "python": platform.python_version(),
             "system": f"{platform.system()} {platform.release()} {platform.machine()}",
-            "load_average_at_start": [round(x, 2) for x in load]}
+            "load_average_at_start": [round(x, 2) for x in _LOAD_AT_START],
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
 
 
 def invocation() -> str:

@@ -18,7 +18,7 @@ from hub.core.errors import FieldProblem, HubProblem
 from hub.core.identity import IdentityError, IssuerDown, Principal, verify_token
 from hub.core.ids import ID_PATTERN
 from hub.core.models import Partner
-from hub.core.partner_keys import KeyRefused, KeyThrottled
+from hub.core.partner_keys import KeyRefused, KeyThrottled, VerifiedKey
 from hub.core.ratelimit import retry_after
 from hub.core.signatures import SignatureRefused, verify_request
 
@@ -32,12 +32,14 @@ MAX_INT = 2**31 - 1
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def refuse_control_characters(request: Request) -> None:
+async def refuse_control_characters(request: Request) -> None:
     """Refuse (422, naming the parameter) a path or query value with a control character.
 
     Installed on every route of the app, so a route added later, also a plugin's, is
     covered: no id or search value can carry a NUL byte to the database.
     """
+    # async although it never waits: FastAPI runs a plain function dependency on the
+    # threadpool, a thread hand-off per request for a few regex searches (issue 14).
     values = [*request.path_params.items(), *request.query_params.multi_items()]
     for name, value in values:
         if isinstance(value, str) and _CONTROL.search(value):
@@ -47,8 +49,9 @@ def refuse_control_characters(request: Request) -> None:
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def get_context(request: Request) -> HubContext:
+async def get_context(request: Request) -> HubContext:
     """The hub this app serves."""
+    # async for the same reason as refuse_control_characters: no threadpool hop.
     return request.app.state.hub
 
 
@@ -69,7 +72,8 @@ SessionDep = Annotated[Session, Depends(get_session)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _unauthorized(reason: str, field: str = "authorization") -> HubProblem:
+def unauthorized(reason: str, field: str = "authorization") -> HubProblem:
+    """The 401 problem (with its Bearer challenge) naming the field at fault."""
     # Name the field like every other client error: the Authorization header (or the
     # signature header or client certificate that is at fault).
     return HubProblem(401, "Not authenticated", [FieldProblem(field, reason)],
@@ -81,7 +85,7 @@ async def get_partner(request: Request, ctx: ContextDep, session: SessionDep,
     """The partner whose API key is the bearer credential, with every proof it pinned
     (client certificate, request signature), within its rate limit."""
     if credentials is None:
-        raise _unauthorized("Missing partner API key")
+        raise unauthorized("Missing partner API key")
     gate = request.app.state.partner_gate
     client = request.client.host if request.client else None
 
@@ -105,16 +109,60 @@ async def get_partner(request: Request, ctx: ContextDep, session: SessionDep,
         # argon2 takes tens of milliseconds on a cache miss: keep it off the event loop.
         partner = await run_in_threadpool(check_key)
     except KeyRefused as exc:
-        raise _unauthorized(str(exc)) from None
+        raise unauthorized(str(exc)) from None
     except KeyThrottled as exc:
         raise _too_many(str(exc), exc.retry_after) from None
+    await _proofs_and_rate(request, ctx, partner)
+    return partner
+
+
+async def get_sender(request: Request, ctx: ContextDep,
+                     credentials: Credentials) -> VerifiedKey:
+    """For ``POST /api/v1/messages`` only: the partner's key as :func:`get_partner` checks
+    it (every pinned proof, the rate limit), answered as a snapshot whose key state the
+    group commit re-checks in the transaction that stores the message (issue 14).
+
+    A key this process verified within ``HUB_PARTNER_KEY_CACHE_SECONDS`` costs no
+    database round trip and no thread here; any other key is looked up (argon2 on a
+    miss) in a transaction of its own, as :func:`get_partner` does. The route must
+    hand the snapshot to the group commit, never act on it alone.
+    """
+    if credentials is None:
+        raise unauthorized("Missing partner API key")
+    gate = request.app.state.partner_gate
+    client = request.client.host if request.client else None
+    sender = gate.keys.cached(credentials.credentials, client=client)
+    if sender is None:
+        def check_key() -> VerifiedKey:
+            with ctx.sessions() as session:
+                # A read: on SQLite it must not take the write lock (issue 13, item 5).
+                session.connection(execution_options={"read_only": True})
+                sender = gate.keys.verify(session=session, api_key=credentials.credentials,
+                                          now=ctx.clock(), client=client)
+                session.commit()  # nothing was written, save a re-hash
+                return sender
+
+        try:
+            sender = await run_in_threadpool(check_key)
+        except KeyRefused as exc:
+            raise unauthorized(str(exc)) from None
+        except KeyThrottled as exc:
+            raise _too_many(str(exc), exc.retry_after) from None
+    await _proofs_and_rate(request, ctx, sender.partner)
+    return sender
+
+
+async def _proofs_and_rate(request: Request, ctx: HubContext, partner) -> None:
+    """Every proof the partner pinned (client certificate, request signature), then its
+    rate limit; raises the 401 or 429 problem."""
+    gate = request.app.state.partner_gate
     if partner.cert_sha256:
         presented = presented_fingerprint(request, ctx.settings)
         if presented is None:
-            raise _unauthorized("this partner must present its client certificate",
+            raise unauthorized("this partner must present its client certificate",
                                 "client_certificate")
         if not hmac.compare_digest(presented, partner.cert_sha256):
-            raise _unauthorized("is not the certificate registered for this partner",
+            raise unauthorized("is not the certificate registered for this partner",
                                 "client_certificate")
     if partner.signing_key:
         scope = request.scope
@@ -127,12 +175,11 @@ async def get_partner(request: Request, ctx: ContextDep, session: SessionDep,
                            target=target, headers=dict(request.headers), body=body,
                            now=ctx.clock(), window_seconds=ctx.settings.signature_window_seconds)
         except SignatureRefused as exc:
-            raise _unauthorized(exc.reason, exc.field) from None
+            raise unauthorized(exc.reason, exc.field) from None
     wait = gate.limiter.take(partner.id)
     if wait:
         raise _too_many("this partner's rate limit is reached; retry after the Retry-After "
                         "seconds", wait)
-    return partner
 
 
 def _too_many(reason: str, wait: float) -> HubProblem:
@@ -142,14 +189,14 @@ def _too_many(reason: str, wait: float) -> HubProblem:
 
 def _principal(ctx: HubContext, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None:
-        raise _unauthorized("Missing bearer token")
+        raise unauthorized("Missing bearer token")
     try:
         return verify_token(ctx, credentials.credentials)
     except IssuerDown:
         raise HubProblem(503, "Sign-in service unavailable, try again shortly",
                          headers={"Retry-After": "5"}) from None
     except IdentityError as exc:
-        raise _unauthorized(str(exc)) from None
+        raise unauthorized(str(exc)) from None
 
 
 def get_regisseur(ctx: ContextDep, credentials: Credentials) -> Principal:
@@ -205,6 +252,7 @@ def get_oversight(ctx: ContextDep, credentials: Credentials) -> Principal:
 
 
 PartnerDep = Annotated[Partner, Depends(get_partner)]
+SenderDep = Annotated[VerifiedKey, Depends(get_sender)]
 TeamleadDep = Annotated[Principal, Depends(get_teamlead)]
 OversightDep = Annotated[Principal, Depends(get_oversight)]
 RegisseurDep = Annotated[Principal, Depends(get_regisseur)]

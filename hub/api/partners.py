@@ -13,7 +13,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from hub.api.deps import ContextDep, IdPath, PartnerDep, SessionDep
+from hub.api.deps import ContextDep, IdPath, PartnerDep, SenderDep, SessionDep, unauthorized
 from hub.api.schemas import (
     BatchLineError,
     BatchPublic,
@@ -28,6 +28,7 @@ from hub.core.group_commit import Unavailable
 from hub.core.inbox import sender_status
 from hub.core.ingest import count_rejected, validate_message
 from hub.core.models import Batch, BatchError, Message
+from hub.core.partner_keys import KeyRefused
 from hub.core.source_refs import open_ref
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,9 @@ def _refuse_constant(name: str) -> None:
 
 @router.post("/messages", status_code=202, response_model=MessageReceipt,
              openapi_extra=_MESSAGE_BODY)
-async def post_message(request: Request, ctx: ContextDep, partner: PartnerDep,
-                       session: SessionDep) -> MessageReceipt:
+async def post_message(request: Request, ctx: ContextDep, sender: SenderDep) -> MessageReceipt:
     """Accept one message. Sending the same ``source_ref`` again returns the same id."""
+    partner = sender.partner
     raw = await request.body()
     try:
         body = json.loads(raw, parse_constant=_refuse_constant)
@@ -68,12 +69,16 @@ async def post_message(request: Request, ctx: ContextDep, partner: PartnerDep,
     except HubProblem:
         count_rejected(ctx=ctx, partner=partner, body=body)
         raise
-    # Nothing of this request's session is kept: the key lookup's transaction is over.
     try:
-        # Stored together with concurrent requests' messages, in one transaction (issue 14);
-        # the call returns after the commit. The waiting is blocking: off the event loop.
-        accepted = await run_in_threadpool(ctx.ingest.accept, partner=partner, valid=valid,
-                                           body=body, now=ctx.clock())
+        # Stored together with concurrent requests' messages, in one transaction (issue 14),
+        # which re-checks the sender's key; answered after the commit. Awaited: the
+        # request holds no thread while its group forms and commits.
+        accepted = await ctx.ingest.accept_async(partner=partner, valid=valid, body=body,
+                                                 now=ctx.clock(), key=sender)
+    except KeyRefused as exc:
+        # Revoked, expired or re-pinned since this process remembered the key.
+        request.app.state.partner_gate.keys.forget(sender.key_id)
+        raise unauthorized(str(exc)) from None
     except Unavailable:
         raise HubProblem(503, "Message not stored, please send it again", [],
                          headers={"Retry-After": "1"}) from None

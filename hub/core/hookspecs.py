@@ -101,6 +101,12 @@ def wijkhub_message_received(session: Session, ctx: HubContext,
     records) and updates its own tables in ``session``. Raise
     :class:`hub.core.errors.HubProblem` to refuse the message: the transaction is
     then rolled back and nothing of it is stored. Answer only for your own types.
+
+    Messages arriving together share one transaction (the group commit). When a
+    plugin refuses one of them, that transaction is rolled back and the others are
+    stored again in a new one: the hook is then called again for them, and only
+    what the committed call wrote is kept. Keep the hook to ``session``: no effect
+    outside the transaction.
     """
 
 

@@ -10,6 +10,16 @@ core. :class:`KeyVerifier` therefore remembers a key it verified, for
 ``HUB_PARTNER_KEY_CACHE_SECONDS``, under a keyed digest of the presented key
 (never the key itself). Revocation and expiry are still read from the database
 at every request, so a revoked key stops at once, in every process.
+
+``POST /api/v1/messages`` (issue 14) reads them in the transaction that stores
+the message instead: a key remembered fresh answers from its snapshot
+(:meth:`KeyVerifier.cached`, no database round trip), and the group commit
+re-checks every key of its group with one statement (:func:`stale_keys`): not
+revoked, not expired, the partner active, and the partner's pinned proofs and
+the key's hash still those of the snapshot. A message whose key fails is not
+stored and is answered 401. This is stronger than a check of its own before the
+insert: no revocation can fall between the check and the store. Every other
+route checks in a transaction of its own (:meth:`KeyVerifier.partner_for`).
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -122,11 +132,63 @@ def add_partner(*, session: Session, name: str, kind: str, now: datetime,
     return partner, new_key(session=session, partner_id=partner.id, now=now, hasher=hasher)
 
 
+@dataclass(frozen=True)
+class PartnerSnapshot:
+    """A partner as its row read when its key was last checked against the database."""
+
+    id: str
+    name: str
+    kind: str
+    active: bool
+    cert_sha256: str | None
+    signing_key: str | None
+
+    @classmethod
+    def of(cls, partner: Partner) -> PartnerSnapshot:
+        """The snapshot of a partner row."""
+        return cls(id=partner.id, name=partner.name, kind=partner.kind, active=partner.active,
+                   cert_sha256=partner.cert_sha256, signing_key=partner.signing_key)
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    """A key this process verified, and what the database said about it and its partner
+    then. Holds no secret: the key's argon2 hash is what :func:`stale_keys` compares."""
+
+    key_id: str
+    key_hash: str
+    partner: PartnerSnapshot
+
+
+def stale_keys(*, session: Session, keys: Iterable[VerifiedKey],
+               now: datetime) -> set[VerifiedKey]:
+    """The keys no longer good at ``now``, read with one statement in ``session``'s transaction.
+
+    A key is stale when it is revoked or expired, its partner inactive, or its hash or
+    its partner's pinned certificate or signing key differ from the snapshot's (a pin
+    set after the key was remembered is then enforced at once).
+    """
+    keys = set(keys)
+    if not keys:
+        return set()
+    rows = session.execute(
+        select(PartnerKey.id, PartnerKey.key_hash, Partner.id, Partner.cert_sha256,
+               Partner.signing_key)
+        .join(Partner, Partner.id == PartnerKey.partner_id)
+        .where(PartnerKey.id.in_({k.key_id for k in keys}), PartnerKey.revoked_at.is_(None),
+               or_(PartnerKey.expires_at.is_(None), PartnerKey.expires_at > now),
+               Partner.active.is_(True)))
+    good = {tuple(row) for row in rows}
+    return {k for k in keys if (k.key_id, k.key_hash, k.partner.id, k.partner.cert_sha256,
+                                k.partner.signing_key) not in good}
+
+
 @dataclass
 class _Remembered:
     key_id: str
     key_hash: str
     until: float
+    partner: PartnerSnapshot
 
 
 class KeyVerifier:
@@ -171,6 +233,28 @@ class KeyVerifier:
                            if key_id is None or r.key_id == key_id]:
                 del self._cache[digest]
 
+    def cached(self, api_key: str, *, client: str | None = None) -> VerifiedKey | None:
+        """The key's snapshot when this process verified it within the cache time, else
+        None (then ask :meth:`verify`). Reads no database: the caller must have
+        :func:`stale_keys` re-check it in the transaction that relies on it."""
+        if self._ttl <= 0:
+            return None
+        if self._failures is not None and self._failures.wait(f"unknown|{client}"):
+            return None  # throttled address: :meth:`verify` answers it as before
+        digest = self._digest(api_key)
+        with self._lock:
+            entry = self._cache.get(digest)
+            if entry is None or entry.until <= self._monotonic():
+                return None
+            self._cache.move_to_end(digest)
+            return VerifiedKey(entry.key_id, entry.key_hash, entry.partner)
+
+    def verify(self, *, session: Session, api_key: str, now: datetime,
+               client: str | None = None) -> VerifiedKey:
+        """:meth:`partner_for`, answered as a snapshot of the key and its partner."""
+        key, partner = self._check(session=session, api_key=api_key, now=now, client=client)
+        return VerifiedKey(key.id, key.key_hash, PartnerSnapshot.of(partner))
+
     def partner_for(self, *, session: Session, api_key: str, now: datetime,
                     client: str | None = None) -> Partner:
         """The active partner holding this active key; raises :class:`KeyRefused` otherwise.
@@ -183,6 +267,10 @@ class KeyVerifier:
         throttled. Unknown key ids are throttled per client address (item 5): each
         costs a database lookup.
         """
+        return self._check(session=session, api_key=api_key, now=now, client=client)[1]
+
+    def _check(self, *, session: Session, api_key: str, now: datetime,
+               client: str | None) -> tuple[PartnerKey, Partner]:
         key_id = key_id_of(api_key)
         if key_id is None:
             raise KeyRefused("API key has an unknown format (keys from before version 0006 "
@@ -203,12 +291,12 @@ class KeyVerifier:
                 or not partner.active):
             self.forget(key_id)
             raise KeyRefused("Unknown or revoked partner API key")
-        if self._remembered(api_key, key):
-            return partner
+        if self._remembered(api_key, key, partner):
+            return key, partner
         attempt = f"{key_id}|{client}"
         if self._failures is not None and (wait := self._failures.take(attempt)):
-            if self._remembered(api_key, key, any_age=True):
-                return partner  # the right secret always passes
+            if self._remembered(api_key, key, partner, any_age=True):
+                return key, partner  # the right secret always passes
             raise KeyThrottled(wait)
         try:
             with self._slots:
@@ -222,13 +310,14 @@ class KeyVerifier:
             # next use (the caller's transaction commits the new hash).
             with self._slots:
                 key.key_hash = self._hasher.hash(api_key)
-        self._remember(api_key, key)
-        return partner
+        self._remember(api_key, key, partner)
+        return key, partner
 
     def _digest(self, api_key: str) -> bytes:
         return hmac.new(self._digest_key, api_key.encode(), hashlib.sha256).digest()
 
-    def _remembered(self, api_key: str, key: PartnerKey, *, any_age: bool = False) -> bool:
+    def _remembered(self, api_key: str, key: PartnerKey, partner: Partner, *,
+                    any_age: bool = False) -> bool:
         if self._ttl <= 0:
             return False
         digest = self._digest(api_key)
@@ -244,13 +333,16 @@ class KeyVerifier:
                 # a secret verified before still passes.
                 return False
             self._cache.move_to_end(digest)
+            # What the database just said; the time argon2 ran stays the entry's age.
+            entry.partner = PartnerSnapshot.of(partner)
             return True
 
-    def _remember(self, api_key: str, key: PartnerKey) -> None:
+    def _remember(self, api_key: str, key: PartnerKey, partner: Partner) -> None:
         if self._ttl <= 0:
             return
         with self._lock:
             self._cache[self._digest(api_key)] = _Remembered(
-                key.id, key.key_hash, self._monotonic() + self._ttl)
+                key.id, key.key_hash, self._monotonic() + self._ttl,
+                PartnerSnapshot.of(partner))
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)

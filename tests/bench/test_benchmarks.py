@@ -171,3 +171,10 @@ def test_costs_count_every_seal_and_the_batched_route_stays_set_based(tmp_path):
     # Issue 14: a routed message costs a fraction of a statement in a batch, not ~18.
     assert figures["batched"]["route"]["statements"] < 2
     assert figures["batched"]["route"]["statements"] < figures["one_by_one"]["route"]["statements"]
+    # The partner-key check is counted: the former path pays a transaction of its own
+    # per message; the batched path re-checks the key once per group, in the group's.
+    assert figures["key_lookup"]["transactions"] == 1.0
+    assert figures["one_by_one"]["ingest"]["transactions"] == 2.0
+    batched = figures["batched"]["ingest_statements"]
+    checks = sum(n for text, n in batched.items() if text.startswith("SELECT partner_keys"))
+    assert checks == batched["INSERT INTO messages"] >= 1, batched

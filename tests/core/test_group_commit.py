@@ -16,7 +16,7 @@ from hub import hookimpl
 from hub.core.errors import HubProblem, invalid
 from hub.core.group_commit import Unavailable
 from hub.core.ingest import validate_message
-from hub.core.models import Message, OutboxEntry, Partner
+from hub.core.models import Household, Message, OutboxEntry, Partner
 from tests.utils.builders import arrears, partner, person
 from tests.utils.statements import counting
 
@@ -86,6 +86,66 @@ def test_concurrent_messages_share_transactions_and_each_is_durable_at_its_recei
         assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 16
 
 
+def _await_concurrently(ctx, row, bodies, *, threads_seen: list[int] | None = None) -> list:
+    """Await every body's acceptance on one event loop; returns receipts or errors."""
+    import asyncio
+
+    async def send(body):
+        valid = validate_message(ctx=ctx, partner=row, body=body)
+        accepted = await ctx.ingest.accept_async(partner=row, valid=valid, body=body,
+                                                 now=ctx.clock())
+        return accepted, _stored(ctx, accepted.id)
+
+    async def watch(tasks) -> None:
+        while not all(t.done() for t in tasks):
+            threads_seen.append(threading.active_count())
+            await asyncio.sleep(0.005)
+
+    async def main():
+        tasks = [asyncio.ensure_future(send(b)) for b in bodies]
+        if threads_seen is not None:
+            await watch(tasks)
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    return asyncio.run(main())
+
+
+def test_awaiting_callers_share_transactions_without_a_thread_each(ctx, woonbron, grouping):
+    row, _ = woonbron
+    bodies = [arrears(person(8500 + n), ref=f"A-{n}") for n in range(16)]
+    before = threading.active_count()
+    seen: list[int] = []
+    with counting(ctx.engine) as counts:
+        results = _await_concurrently(ctx, row, bodies, threads_seen=seen)
+    assert all(durable for _, durable in results), results
+    assert len({accepted.id for accepted, _ in results}) == 16
+    assert counts.commits < 16, counts.commits
+    # Sixteen waiting callers, at most one leader thread besides the caller's.
+    assert max(seen) <= before + 1, (before, seen)
+
+
+def test_threads_and_awaiting_callers_mix_and_a_refusal_stays_its_own(
+        ctx, woonbron, grouping):
+    row, _ = woonbron
+    ctx.plugins.register(Refuser(), name="refuser")
+    awaited: list = []
+    try:
+        waiter = threading.Thread(target=lambda: awaited.extend(_await_concurrently(
+            ctx, row, [arrears(person(8600 + n), ref=("BAD-A" if n == 2 else f"M-A{n}"))
+                       for n in range(6)])))
+        waiter.start()
+        threaded = _send_concurrently(ctx, row, [arrears(person(8610 + n), ref=f"M-T{n}")
+                                                 for n in range(6)])
+        waiter.join()
+    finally:
+        ctx.plugins.unregister("refuser")
+    assert isinstance(awaited[2], HubProblem) and awaited[2].status == 422
+    assert all(r[1] for n, r in enumerate(awaited) if n != 2), awaited
+    assert all(durable for _, durable in threaded), threaded
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 11
+
+
 def test_a_duplicate_in_the_same_group_gets_the_first_id(ctx, woonbron, grouping):
     row, _ = woonbron
     same = arrears(person(8100), ref="D-1")
@@ -120,6 +180,66 @@ def test_a_plugin_refusal_removes_only_that_message_from_the_group(ctx, woonbron
     with ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 2
         assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 2
+
+
+class Writer:
+    """A plugin that records every message in a table (households stand in for its own),
+    then refuses ``BAD…`` references and fails (a bug) on ``BUG…`` ones."""
+
+    @hookimpl
+    def wijkhub_message_received(self, session, ctx, message):
+        session.add(Household(id=message.id, address_key=f"plugin:{message.source_ref}",
+                              wijk="test"))
+        session.flush()
+        if message.source_ref.startswith("BAD"):
+            raise invalid("source_ref", "is not one of our tenancies")
+        if message.source_ref.startswith("BUG"):
+            raise RuntimeError("a bug in the plugin")
+
+
+def _recorded(ctx) -> list[str]:
+    with ctx.sessions() as session:
+        return sorted(session.scalars(select(Household.address_key)
+                                      .where(Household.address_key.like("plugin:%"))))
+
+
+def test_a_refusal_in_a_group_leaves_nothing_of_that_message_and_keeps_the_others(
+        ctx, woonbron, grouping):
+    row, _ = woonbron
+    ctx.plugins.register(Writer(), name="writer")
+    try:
+        results = _send_concurrently(ctx, row, [arrears(person(8250), ref="OK-1"),
+                                                arrears(person(8251), ref="BAD-1"),
+                                                arrears(person(8252), ref="BUG-1"),
+                                                arrears(person(8253), ref="OK-2")])
+    finally:
+        ctx.plugins.unregister("writer")
+    assert isinstance(results[1], HubProblem) and results[1].status == 422
+    assert isinstance(results[2], RuntimeError)
+    assert results[0][1] and results[3][1]
+    # What the plugin wrote for the refused messages is gone; for the others it is
+    # there once (the group's first, optimistic pass was rolled back whole).
+    assert _recorded(ctx) == ["plugin:OK-1", "plugin:OK-2"]
+    with ctx.sessions() as session:
+        stored = set(session.scalars(select(Message.id)))
+        assert stored == {results[0][0].id, results[3][0].id}
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 2
+
+
+def test_a_group_nobody_refuses_costs_no_savepoints(ctx, woonbron, grouping):
+    row, _ = woonbron
+    ctx.plugins.register(Writer(), name="writer")
+    try:
+        with counting(ctx.engine) as counts:
+            results = _send_concurrently(ctx, row, [arrears(person(8260 + n), ref=f"W-{n}")
+                                                    for n in range(4)])
+    finally:
+        ctx.plugins.unregister("writer")
+    assert all(durable for _, durable in results), results
+    assert _recorded(ctx) == [f"plugin:W-{n}" for n in range(4)]
+    # The plugin wrote for every message, yet no message needed a savepoint.
+    assert counts.starting("SAVEPOINT") == 0, counts.statements
+    assert counts.starting("RELEASE") == 0, counts.statements
 
 
 def test_a_failed_commit_fails_every_waiting_request_and_stores_nothing(

@@ -18,6 +18,7 @@ from hub.core.partner_keys import (
     list_keys,
     revoke_keys,
     rotate_key,
+    stale_keys,
 )
 from hub.core.ratelimit import RateLimiter
 from hub.settings import Settings
@@ -98,6 +99,28 @@ def test_cache_expires_and_a_wrong_secret_is_never_remembered(ctx, hasher):
         with pytest.raises(KeyRefused):
             _check(ctx, verifier, forged)
     assert CountingHasher.verified == 4
+
+
+def test_a_remembered_key_answers_from_its_snapshot_only_while_fresh(ctx, hasher):
+    partner, key = _partner(ctx, hasher)
+    now = [0.0]
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=10, cache_size=8,
+                           monotonic=lambda: now[0])
+    assert verifier.cached(key) is None  # never verified here
+    with ctx.sessions() as session:
+        verified = verifier.verify(session=session, api_key=key, now=ctx.clock())
+    assert verifier.cached(key) == verified
+    assert (verified.partner.id, verified.key_id) == (partner.id, key_id_of(key))
+    assert verifier.cached(key[:-1] + ("A" if key[-1] != "A" else "B")) is None
+    with ctx.sessions() as session:
+        assert stale_keys(session=session, keys=[verified], now=ctx.clock()) == set()
+    now[0] = 10.0
+    assert verifier.cached(key) is None  # as old as the cache time: argon2 again
+    with ctx.sessions() as session:
+        verifier.verify(session=session, api_key=key, now=ctx.clock())
+    verifier.forget(key_id_of(key))
+    assert verifier.cached(key) is None
+    assert CountingHasher.verified == 2
 
 
 def test_cache_is_bounded(ctx, hasher):
