@@ -18,7 +18,7 @@ from hub.core.errors import FieldProblem, HubProblem
 from hub.core.identity import IdentityError, IssuerDown, Principal, verify_token
 from hub.core.ids import ID_PATTERN
 from hub.core.models import Partner
-from hub.core.partner_keys import KeyRefused, KeyThrottled, VerifiedKey
+from hub.core.partner_keys import KeyRefused, KeyThrottled, VerifiedKey, key_id_of
 from hub.core.ratelimit import retry_after
 from hub.core.signatures import SignatureRefused, verify_request
 
@@ -129,15 +129,26 @@ async def get_sender(request: Request, ctx: ContextDep,
     """
     if credentials is None:
         raise unauthorized("Missing partner API key")
+    return await verify_sender(request, ctx, credentials.credentials)
+
+
+async def verify_sender(request: Request, ctx: HubContext, api_key: str, *,
+                        again: bool = False) -> VerifiedKey:
+    """:func:`get_sender`'s check of ``api_key``. ``again``: the group commit found the
+    remembered snapshot changed (:class:`~hub.core.partner_keys.KeyChanged`): the key is
+    forgotten and checked in full (database, argon2, every pinned proof), without taking
+    a second token of the partner's rate limit for the same message."""
     gate = request.app.state.partner_gate
     client = request.client.host if request.client else None
-    sender = gate.keys.cached(credentials.credentials, client=client)
+    if again:
+        gate.keys.forget(key_id_of(api_key))
+    sender = None if again else gate.keys.cached(api_key, client=client)
     if sender is None:
         def check_key() -> VerifiedKey:
             with ctx.sessions() as session:
                 # A read: on SQLite it must not take the write lock (issue 13, item 5).
                 session.connection(execution_options={"read_only": True})
-                sender = gate.keys.verify(session=session, api_key=credentials.credentials,
+                sender = gate.keys.verify(session=session, api_key=api_key,
                                           now=ctx.clock(), client=client)
                 session.commit()  # nothing was written, save a re-hash
                 return sender
@@ -148,13 +159,14 @@ async def get_sender(request: Request, ctx: ContextDep,
             raise unauthorized(str(exc)) from None
         except KeyThrottled as exc:
             raise _too_many(str(exc), exc.retry_after) from None
-    await _proofs_and_rate(request, ctx, sender.partner)
+    await _proofs_and_rate(request, ctx, sender.partner, rate=not again)
     return sender
 
 
-async def _proofs_and_rate(request: Request, ctx: HubContext, partner) -> None:
-    """Every proof the partner pinned (client certificate, request signature), then its
-    rate limit; raises the 401 or 429 problem."""
+async def _proofs_and_rate(request: Request, ctx: HubContext, partner, *,
+                           rate: bool = True) -> None:
+    """Every proof the partner pinned (client certificate, request signature), then (with
+    ``rate``) its rate limit; raises the 401 or 429 problem."""
     gate = request.app.state.partner_gate
     if partner.cert_sha256:
         presented = presented_fingerprint(request, ctx.settings)
@@ -176,7 +188,7 @@ async def _proofs_and_rate(request: Request, ctx: HubContext, partner) -> None:
                            now=ctx.clock(), window_seconds=ctx.settings.signature_window_seconds)
         except SignatureRefused as exc:
             raise unauthorized(exc.reason, exc.field) from None
-    wait = gate.limiter.take(partner.id)
+    wait = gate.limiter.take(partner.id) if rate else 0
     if wait:
         raise _too_many("this partner's rate limit is reached; retry after the Retry-After "
                         "seconds", wait)

@@ -13,7 +13,16 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from hub.api.deps import ContextDep, IdPath, PartnerDep, SenderDep, SessionDep, unauthorized
+from hub.api.deps import (
+    ContextDep,
+    Credentials,
+    IdPath,
+    PartnerDep,
+    SenderDep,
+    SessionDep,
+    unauthorized,
+    verify_sender,
+)
 from hub.api.schemas import (
     BatchLineError,
     BatchPublic,
@@ -28,7 +37,7 @@ from hub.core.group_commit import Unavailable
 from hub.core.inbox import sender_status
 from hub.core.ingest import count_rejected, validate_message
 from hub.core.models import Batch, BatchError, Message
-from hub.core.partner_keys import KeyRefused
+from hub.core.partner_keys import KeyChanged, KeyRefused
 from hub.core.source_refs import open_ref
 
 log = logging.getLogger(__name__)
@@ -52,7 +61,8 @@ def _refuse_constant(name: str) -> None:
 
 @router.post("/messages", status_code=202, response_model=MessageReceipt,
              openapi_extra=_MESSAGE_BODY)
-async def post_message(request: Request, ctx: ContextDep, sender: SenderDep) -> MessageReceipt:
+async def post_message(request: Request, ctx: ContextDep, sender: SenderDep,
+                       credentials: Credentials) -> MessageReceipt:
     """Accept one message. Sending the same ``source_ref`` again returns the same id."""
     partner = sender.partner
     raw = await request.body()
@@ -69,20 +79,29 @@ async def post_message(request: Request, ctx: ContextDep, sender: SenderDep) -> 
     except HubProblem:
         count_rejected(ctx=ctx, partner=partner, body=body)
         raise
-    try:
-        # Stored together with concurrent requests' messages, in one transaction (issue 14),
-        # which re-checks the sender's key; answered after the commit. Awaited: the
-        # request holds no thread while its group forms and commits.
-        accepted = await ctx.ingest.accept_async(partner=partner, valid=valid, body=body,
-                                                 now=ctx.clock(), key=sender)
-    except KeyRefused as exc:
-        # Revoked, expired or re-pinned since this process remembered the key.
-        request.app.state.partner_gate.keys.forget(sender.key_id)
-        raise unauthorized(str(exc)) from None
-    except Unavailable:
-        raise HubProblem(503, "Message not stored, please send it again", [],
-                         headers={"Retry-After": "1"}) from None
-    return MessageReceipt(id=accepted.id, status="received")
+    for attempt in range(2):
+        try:
+            # Stored with concurrent requests' messages in one transaction (issue 14), which
+            # re-checks the sender's key; answered after the commit. Awaited: the request
+            # holds no thread while its group forms and commits.
+            accepted = await ctx.ingest.accept_async(partner=sender.partner, valid=valid,
+                                                     body=body, now=ctx.clock(), key=sender)
+            return MessageReceipt(id=accepted.id, status="received")
+        except KeyRefused as exc:
+            # Revoked, expired or its partner deactivated since this process remembered it.
+            request.app.state.partner_gate.keys.forget(sender.key_id)
+            raise unauthorized(str(exc)) from None
+        except KeyChanged:
+            if attempt:
+                break  # changed twice within one request: let the partner send again
+            # Still good, but re-hashed or re-pinned since it was remembered: checked in
+            # full (a pin set since is enforced here), then the message goes once more.
+            assert credentials is not None  # get_sender let the request in with it
+            sender = await verify_sender(request, ctx, credentials.credentials, again=True)
+        except Unavailable:
+            break
+    raise HubProblem(503, "Message not stored, please send it again", [],
+                     headers={"Retry-After": "1"})
 
 
 @router.post("/messages/batch", status_code=202, response_model=BatchReceipt,

@@ -31,9 +31,11 @@ A caller may hand over the snapshot of the partner key it was let in with
 (:class:`~hub.core.partner_keys.VerifiedKey`, ``POST /api/v1/messages`` does):
 the group's transaction then first re-checks every key of the group with one
 statement (:func:`~hub.core.partner_keys.stale_keys`), and a message whose key is
-revoked, expired, of an inactive partner, or whose partner's pins changed is not
-stored; its caller gets :class:`~hub.core.partner_keys.KeyRefused`. The key is
-thus checked in the very transaction that stores the message.
+revoked, expired or of an inactive partner is not stored; its caller gets
+:class:`~hub.core.partner_keys.KeyRefused`. One whose key hash or partner's pins
+changed is not stored either; its caller gets
+:class:`~hub.core.partner_keys.KeyChanged` (check the key in full, send again).
+The key is thus checked in the very transaction that stores the message.
 
 What each caller is promised is what a transaction of its own promised:
 
@@ -64,7 +66,7 @@ from hub.core.context import HubContext
 from hub.core.errors import HubProblem
 from hub.core.ingest import Accepted, ValidMessage, count_rejected, log_accepted, store_many
 from hub.core.models import Message, OutboxEntry
-from hub.core.partner_keys import KeyRefused, VerifiedKey, stale_keys
+from hub.core.partner_keys import VerifiedKey, stale_keys
 from hub.core.types import ReceivedMessage
 
 log = logging.getLogger(__name__)
@@ -127,7 +129,8 @@ class GroupCommitter:
 
         Blocks the calling thread until then. Raises the plugin's :class:`HubProblem`
         when a plugin refused it, :class:`KeyRefused` when ``key`` (the snapshot the
-        caller was let in with) no longer holds in the group's transaction,
+        caller was let in with) is refused in the group's transaction,
+        :class:`KeyChanged` when it is good but changed since (check it again),
         :class:`Unavailable` when the commit failed.
         """
         me = self._waiting(partner, valid, body, now, key)
@@ -254,8 +257,7 @@ class GroupCommitter:
                                keys=[w.key for w in group if w.key is not None])
             for waiting in group:
                 # Set afresh in each pass: the careful pass reads the keys again.
-                waiting.error = (KeyRefused("Unknown or revoked partner API key")
-                                 if waiting.key in stale else None)
+                waiting.error = stale.get(waiting.key)
             group = [w for w in group if w.error is None]
             if not group:
                 return

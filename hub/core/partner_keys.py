@@ -16,8 +16,11 @@ the message instead: a key remembered fresh answers from its snapshot
 (:meth:`KeyVerifier.cached`, no database round trip), and the group commit
 re-checks every key of its group with one statement (:func:`stale_keys`): not
 revoked, not expired, the partner active, and the partner's pinned proofs and
-the key's hash still those of the snapshot. A message whose key fails is not
-stored and is answered 401. This is stronger than a check of its own before the
+the key's hash still those of the snapshot. A message whose key is refused
+(revoked, expired, partner inactive) is not stored and is answered 401; one whose
+key or pins merely changed (a re-hash in another process, a certificate or
+signing key pinned since) is not stored either, and the route checks its key in
+full again and sends it once more. This is stronger than a check of its own before the
 insert: no revocation can fall between the check and the store. Every other
 route checks in a transaction of its own (:meth:`KeyVerifier.partner_for`).
 """
@@ -51,6 +54,11 @@ _KEY = re.compile(r"whk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 
 class KeyRefused(Exception):
     """The presented key does not identify an active partner; the message says why."""
+
+
+class KeyChanged(Exception):
+    """The key is still good, but its hash or its partner's pinned proofs changed since
+    this process remembered it: check it in full again (nothing was refused)."""
 
 
 class KeyThrottled(Exception):
@@ -161,16 +169,18 @@ class VerifiedKey:
 
 
 def stale_keys(*, session: Session, keys: Iterable[VerifiedKey],
-               now: datetime) -> set[VerifiedKey]:
-    """The keys no longer good at ``now``, read with one statement in ``session``'s transaction.
+               now: datetime) -> dict[VerifiedKey, Exception]:
+    """The keys whose snapshot no longer holds at ``now``, each with why, read with one
+    statement in ``session``'s transaction.
 
-    A key is stale when it is revoked or expired, its partner inactive, or its hash or
-    its partner's pinned certificate or signing key differ from the snapshot's (a pin
-    set after the key was remembered is then enforced at once).
+    :class:`KeyRefused` when the key is revoked or expired or its partner inactive;
+    :class:`KeyChanged` when it is still good but its hash or its partner's pinned
+    certificate or signing key differ from the snapshot's (so a pin set after the key
+    was remembered is enforced at once, by checking the key in full again).
     """
     keys = set(keys)
     if not keys:
-        return set()
+        return {}
     rows = session.execute(
         select(PartnerKey.id, PartnerKey.key_hash, Partner.id, Partner.cert_sha256,
                Partner.signing_key)
@@ -179,8 +189,11 @@ def stale_keys(*, session: Session, keys: Iterable[VerifiedKey],
                or_(PartnerKey.expires_at.is_(None), PartnerKey.expires_at > now),
                Partner.active.is_(True)))
     good = {tuple(row) for row in rows}
-    return {k for k in keys if (k.key_id, k.key_hash, k.partner.id, k.partner.cert_sha256,
-                                k.partner.signing_key) not in good}
+    valid_ids = {row[0] for row in good}
+    return {k: (KeyChanged() if k.key_id in valid_ids
+                else KeyRefused("Unknown or revoked partner API key"))
+            for k in keys if (k.key_id, k.key_hash, k.partner.id, k.partner.cert_sha256,
+                              k.partner.signing_key) not in good}
 
 
 @dataclass

@@ -113,7 +113,7 @@ def test_a_remembered_key_answers_from_its_snapshot_only_while_fresh(ctx, hasher
     assert (verified.partner.id, verified.key_id) == (partner.id, key_id_of(key))
     assert verifier.cached(key[:-1] + ("A" if key[-1] != "A" else "B")) is None
     with ctx.sessions() as session:
-        assert stale_keys(session=session, keys=[verified], now=ctx.clock()) == set()
+        assert stale_keys(session=session, keys=[verified], now=ctx.clock()) == {}
     now[0] = 10.0
     assert verifier.cached(key) is None  # as old as the cache time: argon2 again
     with ctx.sessions() as session:
