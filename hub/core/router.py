@@ -8,9 +8,7 @@ whole batch with ``IN`` lists (:func:`prefetch`, into a
 :class:`~hub.core.routing_reads.RoutingReads`), each message's outcome is then
 computed in Python with autoflush off, and the writes are flushed once at the
 end (the ORM batches the INSERTs of one table; the new inbox items and the
-decisions go in one Core statement each, without an ORM object per message, and
-the messages' own new columns in one Core executemany per group of columns
-changed, not through the ORM's per-object UPDATE bookkeeping).
+decisions go in one Core statement each, without an ORM object per message).
 Prefetch's match and repeat key of each message are kept in the reads, not
 computed twice. One message is routed as a batch of one: there is one code path.
 """
