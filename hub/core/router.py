@@ -22,9 +22,8 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, inspect, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from consent import registry
 from consent.engine import decide
@@ -114,50 +113,12 @@ def route_messages(*, session: Session, ctx: HubContext, messages: list[Message]
         reads.new_items.clear()
     registry.record_decisions(session=session, rows=reads.decisions)
     reads.decisions.clear()
-    changes = _take_changes(messages)
     session.flush()
     # After the flush: these rows name the items and cases it inserted.
     for table, rows in reads.later.items():
         session.execute(insert(table), rows)
     reads.later.clear()
-    _write_changes(session, changes)
     return statuses
-
-
-def _take_changes(messages: list[Message]) -> dict[tuple[str, ...], list[dict]]:
-    """What routing changed in each message's row, grouped by the columns changed; the
-    objects keep their new values but no longer count as changed for the ORM's flush.
-
-    The ORM's flush built one UPDATE per message by comparing every attribute with its
-    loaded value (issue 14: the largest part of the batch's flush); the batch knows
-    what it changed, so :func:`_write_changes` writes it with one executemany per
-    group instead. A message with a change that is not a plain column is left to the
-    ORM, as before.
-    """
-    columns = Message.__mapper__.column_attrs
-    groups: dict[tuple[str, ...], list[dict]] = {}
-    for message in messages:
-        state = inspect(message)
-        changed = tuple(sorted(state.committed_state))
-        if not changed or not state.persistent \
-                or any(key not in columns or key == "id" for key in changed):
-            continue
-        values = state.dict
-        row = {f"v_{key}": values[key] for key in changed}
-        for key in changed:
-            set_committed_value(message, key, values[key])
-        row["v__id"] = message.id
-        groups.setdefault(changed, []).append(row)
-    return groups
-
-
-def _write_changes(session: Session, groups: dict[tuple[str, ...], list[dict]]) -> None:
-    table = Message.__table__
-    for changed, rows in groups.items():
-        # Bind names unlike the columns' (SQLAlchemy reserves those for SET).
-        session.execute(update(table).where(table.c.id == bindparam("v__id"))
-                        .values({Message.__mapper__.column_attrs[key].columns[0]:
-                                 bindparam(f"v_{key}") for key in changed}), rows)
 
 
 def prefetch(*, session: Session, ctx: HubContext, messages: list[Message],

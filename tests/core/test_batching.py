@@ -343,37 +343,3 @@ def test_two_signals_of_one_household_in_one_batch_open_one_outreach_case(ctx, c
         cases = session.scalars(select(OutreachCase)).all()
         assert len(cases) == 1 and cases[0].first_for_household
         assert session.scalar(select(func.count()).select_from(OutreachSignal)) == 2
-
-
-def test_routing_writes_each_messages_new_columns_without_leaving_them_to_the_orm(
-        ctx, client):
-    from hub.core.router import route_messages
-
-    _, woonbron = partner(ctx)
-    asked, known = person(7600), person(7601)
-    register(ctx, asked, known)
-    _consent(client, ctx, known)
-    held_id = _post(client, woonbron, nuisance(asked, ref="H-1"))  # no consent: held
-    first = _post(client, woonbron, arrears(known, ref="D-1", amount="900.00", tenancy="T-1"))
-    linked = _post(client, woonbron, arrears(known, ref="D-2", amount="800.00", tenancy="T-1"))
-    ids = [held_id, first, linked]
-    with ctx.sessions() as session, session.begin():
-        messages = [session.get(Message, i) for i in ids]
-        statuses = route_messages(session=session, ctx=ctx, messages=messages, now=ctx.clock())
-        assert statuses == {held_id: "held", first: "delivered", linked: "linked"}
-        # Written with one statement per group of changed columns (issue 14): the ORM
-        # has nothing left to flush for them, and the objects show what was written.
-        assert not any(session.is_modified(m) for m in messages)
-        stored = {row.id: row for row in session.execute(
-            select(Message.__table__).where(Message.id.in_(ids)))}
-        for m in messages:
-            row = stored[m.id]
-            assert (row.status, row.item_id, row.request_id, row.wijk, row.subject,
-                    row.household_id, row.match_method) == (
-                m.status, m.item_id, m.request_id, m.wijk, m.subject, m.household_id,
-                m.match_method)
-    with ctx.sessions() as session:
-        rows = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
-        assert rows[held_id].request_id is not None and rows[held_id].item_id is None
-        assert rows[first].item_id is not None and rows[first].wijk is not None
-        assert rows[linked].item_id == rows[first].item_id
