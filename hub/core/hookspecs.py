@@ -88,6 +88,8 @@ def wijkhub_item_status_changed(event: ItemStatusEvent, session: Session,
     answers only for its own types. ``session`` is that transaction: a plugin may
     read, and change its own tables, in it (never commit); ``ctx`` is the hub.
     An implementation may take only the arguments it needs (``event`` alone).
+    ``event.source_ref`` is opened (decrypted) when first read, within this call:
+    read it only when the answer needs it, and not after returning.
     """
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -67,6 +67,17 @@ class HubMetrics:
         self._failures = Counter(
             "wijkhub_task_failures", "Failed attempts at queued work, by task and error type.",
             ["task", "error"], registry=self.registry)
+        # (id of the family, label values) -> its child: ``labels()`` takes a lock and checks
+        # every value per call, three times per routed message (issue 14). The families
+        # here are never cleared, so a child, once made, stays the one exported.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Counter | Histogram, *values: str) -> Any:
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     # Each recording function takes the caller's session, when there is one: the count is
     # then made when that transaction commits, and dropped when it rolls back, so a
@@ -75,22 +86,24 @@ class HubMetrics:
     def message_in(self, *, partner: str, type: str, outcome: InOutcome,
                    session: Session | None = None) -> None:
         """Count one message a partner sent (``partner`` is the organisation's name)."""
-        _when_committed(session, self._in.labels(partner, type, outcome).inc)
+        _when_committed(session, self._child(self._in, partner, type, outcome).inc)
 
     def decided(self, *, type: str, basis: str, outcome: str,
                 session: Session | None = None) -> None:
         """Count one routing decision (``basis``: consent, statute, none)."""
-        _when_committed(session, self._decisions.labels(type, basis, outcome).inc)
+        _when_committed(session, self._child(self._decisions, type, basis, outcome).inc)
 
     def reached_inbox(self, *, partner: str, type: str, basis: str,
                       outcome: OutOutcome, received_at: datetime, now: datetime,
                       session: Session | None = None) -> None:
         """Count a message that reached the inbox, and observe its time since receipt."""
         seconds = max((now - received_at).total_seconds(), 0.0)
+        out = self._child(self._out, partner, type, basis, outcome)
+        latency = self._child(self._latency, type, basis)
 
         def record() -> None:
-            self._out.labels(partner, type, basis, outcome).inc()
-            self._latency.labels(type, basis).observe(seconds)
+            out.inc()
+            latency.observe(seconds)
 
         _when_committed(session, record)
 

@@ -294,7 +294,9 @@ def announce_status(session: Session, *, ctx: HubContext, message: Message, stat
         payload = ctx.cipher.open(message.payload_sealed, context=f"message:{message.id}")
     event = ItemStatusEvent(
         status=status, message_id=message.id, message_type=message.type,
-        source_partner=partner_info(partner), source_ref=open_ref(ctx, message),
+        source_partner=partner_info(partner),
+        # Opened only if a plugin reads it: most statuses need no answer (issue 14).
+        open_source_ref=lambda: open_ref(ctx, message),
         data=payload["data"], subject=message.subject, household_id=message.household_id,
         note=note)
     sent = []

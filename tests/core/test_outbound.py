@@ -24,7 +24,13 @@ from hub.core import outbound
 from hub.core.context import HubContext
 from hub.core.errors import HubProblem
 from hub.core.models import AuditEvent, DeadLetter, Message, OutboundMessageRow
-from hub.core.types import ItemStatusEvent, MessageType, OutboundMessage, OutboundRequest
+from hub.core.types import (
+    ItemStatusEvent,
+    MessageType,
+    OutboundMessage,
+    OutboundRequest,
+    PartnerInfo,
+)
 from tests.utils.builders import (
     arrears,
     nuisance,
@@ -304,3 +310,81 @@ def test_a_bad_closing_summary_is_refused_naming_the_field(ctx, api, worker, bod
 
 def test_a_plugin_router_is_served_by_the_app(api):
     assert api.get("/api/v1/test-status/ping").json() == {"pong": "yes"}
+
+
+class QuietPlugin:
+    """Hears every status but never reads the partner's reference."""
+
+    def __init__(self) -> None:
+        self.statuses: list[str] = []
+
+    @hookimpl
+    def wijkhub_item_status_changed(self, event: ItemStatusEvent) -> list[OutboundMessage]:
+        self.statuses.append(event.status)
+        return []
+
+
+def _spy_opens(ctx: HubContext, monkeypatch) -> list[str]:
+    opened: list[str] = []
+    real = ctx.cipher.open
+
+    def spy(token: str, *, context: str):
+        opened.append(context.split(":", 1)[0])
+        return real(token, context=context)
+
+    monkeypatch.setattr(ctx.cipher, "open", spy)
+    return opened
+
+
+def test_routing_opens_the_source_ref_only_when_a_plugin_reads_it(ctx, worker, monkeypatch):
+    # Issue 14: the sealed source_ref was opened for every routed message.
+    quiet = QuietPlugin()
+    ctx.plugins.register(quiet, name="quiet")
+    try:
+        _, headers = partner(ctx)
+        who = person(4)
+        register(ctx, who)
+        with TestClient(create_app(ctx, run_worker=False)) as api:
+            assert api.post("/api/v1/messages", headers=headers,
+                            json=arrears(who, ref="A-4")).status_code == 202
+            opened = _spy_opens(ctx, monkeypatch)
+            worker.drain()
+    finally:
+        ctx.plugins.unregister("quiet")
+    assert quiet.statuses == ["delivered"]
+    assert "message" in opened  # the spy saw routing's opens
+    assert "source-ref" not in opened
+
+
+def test_a_plugin_that_reads_the_source_ref_gets_it_in_clear(ctx, api, worker, status_back,
+                                                            monkeypatch):
+    _, headers = partner(ctx, endpoint=ENDPOINT)
+    who = person(5)
+    register(ctx, who)
+    assert api.post("/api/v1/messages", headers=headers,
+                    json=arrears(who, ref="A-5")).status_code == 202
+    opened = _spy_opens(ctx, monkeypatch)
+    worker.drain()
+    assert opened.count("source-ref") == 1
+    assert {outbound.ref_of(ctx, row) for row in _rows(ctx)} == {"A-5:delivered"}
+
+
+def test_the_event_opens_its_source_ref_once_and_keeps_it_out_of_its_repr():
+    calls: list[int] = []
+
+    def open_ref() -> str:
+        calls.append(1)
+        return "REF-SECRET"
+
+    event = ItemStatusEvent(
+        status="delivered", message_id="m-1", message_type="t", data={}, subject=None,
+        source_partner=PartnerInfo(id="p", name="P", kind="k", endpoint=None),
+        household_id=None, open_source_ref=open_ref)
+    assert calls == []
+    assert "REF-SECRET" not in repr(event)
+    assert event.source_ref == "REF-SECRET"
+    assert event.source_ref == "REF-SECRET"
+    assert calls == [1]
+    with pytest.raises(TypeError):
+        ItemStatusEvent(status="x", message_id="m", message_type="t", data={}, subject=None,
+                        source_partner=event.source_partner, household_id=None)

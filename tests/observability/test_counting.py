@@ -50,3 +50,33 @@ def test_without_a_session_it_counts_at_once():
     metrics = HubMetrics()
     metrics.task_failed(**LABELS)
     assert _failures(metrics) == 1
+
+
+def test_a_routed_batch_asks_for_each_label_set_once_and_counts_every_message(monkeypatch):
+    # Issue 14: labels() (a lock and a check of every value) ran three times per message.
+    from datetime import UTC, datetime
+
+    from prometheus_client.metrics import MetricWrapperBase
+
+    asked: list[tuple] = []
+    real = MetricWrapperBase.labels
+
+    def spy(self, *values, **kw):
+        asked.append(values)
+        return real(self, *values, **kw)
+
+    monkeypatch.setattr(MetricWrapperBase, "labels", spy)
+    metrics, engine = HubMetrics(), create_engine("sqlite://")
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with Session(engine) as session, session.begin():
+        for _ in range(50):
+            metrics.decided(type="t", basis="statute", outcome="deliver", session=session)
+            metrics.reached_inbox(partner="p", type="t", basis="statute", outcome="delivered",
+                                  received_at=now, now=now, session=session)
+    assert len(asked) == 3
+    sample = metrics.registry.get_sample_value
+    assert sample("wijkhub_decisions_total",
+                  {"type": "t", "basis": "statute", "outcome": "deliver"}) == 50
+    assert sample("wijkhub_messages_out_total", {"partner": "p", "type": "t",
+                                                 "basis": "statute", "outcome": "delivered"}) == 50
+    assert sample("wijkhub_receipt_to_inbox_seconds_count", {"type": "t", "basis": "statute"}) == 50
