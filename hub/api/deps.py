@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -21,6 +21,8 @@ from hub.core.models import Partner
 from hub.core.partner_keys import KeyRefused, KeyThrottled, VerifiedKey, key_id_of
 from hub.core.ratelimit import retry_after
 from hub.core.signatures import SignatureRefused, verify_request
+
+T = TypeVar("T")
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -105,15 +107,20 @@ async def get_partner(request: Request, ctx: ContextDep, session: SessionDep,
         session.commit()
         return partner
 
+    partner = await _key_checked(check_key)
+    await _proofs_and_rate(request, ctx, partner)
+    return partner
+
+
+async def _key_checked(check: Callable[[], T]) -> T:
+    """Run a key check off the event loop (argon2 takes tens of milliseconds on a cache
+    miss); a refused key as the 401 problem, a throttled one as the 429."""
     try:
-        # argon2 takes tens of milliseconds on a cache miss: keep it off the event loop.
-        partner = await run_in_threadpool(check_key)
+        return await run_in_threadpool(check)
     except KeyRefused as exc:
         raise unauthorized(str(exc)) from None
     except KeyThrottled as exc:
         raise _too_many(str(exc), exc.retry_after) from None
-    await _proofs_and_rate(request, ctx, partner)
-    return partner
 
 
 async def get_sender(request: Request, ctx: ContextDep,
@@ -153,12 +160,7 @@ async def verify_sender(request: Request, ctx: HubContext, api_key: str, *,
                 session.commit()  # nothing was written, save a re-hash
                 return sender
 
-        try:
-            sender = await run_in_threadpool(check_key)
-        except KeyRefused as exc:
-            raise unauthorized(str(exc)) from None
-        except KeyThrottled as exc:
-            raise _too_many(str(exc), exc.retry_after) from None
+        sender = await _key_checked(check_key)
     await _proofs_and_rate(request, ctx, sender.partner, rate=not again)
     return sender
 
