@@ -25,10 +25,10 @@ from hub.settings import Settings
 from tests.utils import databases
 from tests.utils.builders import FakeClock
 from tests.utils.isolation import logging_restored
+from tests.utils.services import unavailable
 
 PG_SERVER = os.environ.get("HUB_TEST_POSTGRES",
                            "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 # Argon2 at its production cost makes every partner() in a test take ~0.1 s of CPU;
 # tests hash partner keys with the cheapest parameters argon2 allows.
 CHEAP_KEY_HASHING = {"partner_key_time_cost": 1, "partner_key_memory_kib": 8,
@@ -58,9 +58,7 @@ def postgres_server() -> str:
     The first use in a session also drops what crashed earlier runs on this host left.
     """
     if not _postgres_available():
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI but does not answer at {PG_SERVER}")
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+        unavailable(f"PostgreSQL does not answer at {PG_SERVER}")
     databases.drop_leftovers(PG_SERVER)
     return PG_SERVER
 

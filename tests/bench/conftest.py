@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.transport.conftest import rabbitmq_server  # noqa: F401 - a fixture, used by name
+from tests.utils.services import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _missing(why: str) -> None:
-    # CI installs both (.ci/run, the test extra): there a missing tool must fail, not skip.
-    if os.environ.get("CI") == "true":
-        pytest.fail(why)
-    pytest.skip(why)
 
 
 @pytest.fixture
@@ -25,7 +18,7 @@ def wrk() -> str:
     """The wrk load tool; a benchmark tool, not a service: without it the test skips."""
     found = shutil.which("wrk")
     if found is None:
-        _missing("wrk is not installed (apt-get install -y wrk, see bench/README.md)")
+        unavailable("wrk is not installed (apt-get install -y wrk, see bench/README.md)")
     return found
 
 
@@ -34,5 +27,5 @@ def py_spy() -> str:
     """The py-spy profiler (the bench extra)."""
     found = shutil.which("py-spy") or (ROOT / ".venv" / "bin" / "py-spy")
     if not Path(found).exists():
-        _missing("py-spy is not installed (pip install -e '.[test]')")
+        unavailable("py-spy is not installed (pip install -e '.[test]')")
     return str(found)

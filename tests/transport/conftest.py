@@ -37,8 +37,8 @@ from hub.core.transport.consumer import BrokerWorker
 from hub.core.transport.tasks import run_task
 from hub.core.worker import OutboxWorker
 from hub.settings import Settings
-from tests.conftest import IN_CI
 from tests.transport.processes import free_port
+from tests.utils.services import unavailable
 from tests.utils.waiting import PATIENCE_SECONDS, wait_until
 
 RABBIT_HOST = os.environ.get("HUB_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
@@ -68,9 +68,7 @@ def rabbitmqctl(*args: str, node: str | None) -> subprocess.CompletedProcess:
 def rabbitmq_server() -> str:
     """The broker's base URL; in CI a missing broker fails the run instead of skipping."""
     if not _rabbitmq_available():
-        if IN_CI:
-            pytest.fail(f"RabbitMQ is required in CI but does not answer at {RABBIT_HOST}")
-        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+        unavailable(f"RabbitMQ does not answer at {RABBIT_HOST}")
     return RABBIT_HOST
 
 
@@ -78,9 +76,7 @@ def rabbitmq_server() -> str:
 def rabbit_vhost(rabbitmq_server: str) -> Iterator[str]:
     """A virtual host of this test session only, deleted afterwards: parallel runs never meet."""
     if shutil.which("rabbitmqctl") is None:
-        if IN_CI:
-            pytest.fail("rabbitmqctl is required in CI to make a private virtual host")
-        pytest.skip("rabbitmqctl is not installed")
+        unavailable("rabbitmqctl is not installed (needed for a private virtual host)")
     vhost = f"wijkhub-test-{uuid.uuid4().hex[:10]}"
     rabbitmqctl("add_vhost", vhost, node=None)
     try:
@@ -260,9 +256,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     elif os.geteuid() != 0 or shutil.which("runuser") is None:
         problem = "a private cluster needs root and runuser (initdb refuses to run as root)"
     if problem:
-        if IN_CI:
-            pytest.fail(f"cannot start a private PostgreSQL: {problem}")
-        pytest.skip(problem)
+        unavailable(f"cannot start a private PostgreSQL: {problem}")
     root = Path(tempfile.mkdtemp(prefix="wijkhub-pg-"))
     shutil.chown(root, "postgres", "postgres")
     server = PrivatePostgres(bindirs[-1].parent, root, free_port())
@@ -380,9 +374,7 @@ def private_rabbit() -> Iterator[PrivateRabbit]:
     elif os.geteuid() != 0:
         problem = "a private RabbitMQ node needs root (the server runs as the rabbitmq user)"
     if problem:
-        if IN_CI:
-            pytest.fail(f"cannot start a private RabbitMQ node: {problem}")
-        pytest.skip(problem)
+        unavailable(f"cannot start a private RabbitMQ node: {problem}")
     # Not under tmp_path: the server runs as the rabbitmq user, who cannot enter pytest's
     # root-only temporary directories.
     root = Path(tempfile.mkdtemp(prefix="wijkhub-rabbit-"))

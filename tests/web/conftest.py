@@ -30,8 +30,9 @@ from hub.core.migrate import upgrade
 from hub.core.plugins import load_plugins
 from hub.core.worker import OutboxWorker
 from hub.settings import Settings
-from tests.conftest import CHEAP_KEY_HASHING, IN_CI
+from tests.conftest import CHEAP_KEY_HASHING
 from tests.utils import databases
+from tests.utils.services import unavailable
 
 CHROMIUM = Path(os.environ.get("WIJKHUB_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -112,17 +113,12 @@ def own_web_hub(tmp_path_factory, sqlite_template) -> Iterator[WebHub]:
 def browser() -> Iterator:
     """Debian's Chromium through Playwright: one browser for the session."""
     if not CHROMIUM.exists():
-        reason = (f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium); "
-                  "the browser tests need it")
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium); "
+                    "the browser tests need it")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        if IN_CI:
-            pytest.fail("the Python package playwright is not installed")
-        pytest.skip("the Python package playwright is not installed (pip install -e '.[test]')")
+        unavailable("the Python package playwright is not installed (pip install -e '.[test]')")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM),
                                               args=["--no-sandbox", "--disable-gpu"])
