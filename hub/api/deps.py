@@ -123,8 +123,7 @@ async def _key_checked(check: Callable[[], T]) -> T:
         raise _too_many(str(exc), exc.retry_after) from None
 
 
-async def get_sender(request: Request, ctx: ContextDep,
-                     credentials: Credentials) -> VerifiedKey:
+async def get_sender(request: Request, credentials: Credentials) -> VerifiedKey:
     """For ``POST /api/v1/messages`` only: the partner's key as :func:`get_partner` checks
     it (every pinned proof, the rate limit), answered as a snapshot whose key state the
     group commit re-checks in the transaction that stores the message (issue 14).
@@ -134,9 +133,23 @@ async def get_sender(request: Request, ctx: ContextDep,
     miss) in a transaction of its own, as :func:`get_partner` does. The route must
     hand the snapshot to the group commit, never act on it alone.
     """
+    # The hub is read from the app, not through ContextDep: each dependency FastAPI
+    # resolves costs it tens of microseconds per request, and this is the hot route
+    # (issue 14). The bearer scheme stays a dependency: it documents the route's security.
     if credentials is None:
         raise unauthorized("Missing partner API key")
-    return await verify_sender(request, ctx, credentials.credentials)
+    return await verify_sender(request, request.app.state.hub, credentials.credentials)
+
+
+async def check_sender_again(request: Request) -> VerifiedKey:
+    """The request's key checked in full once more (database, argon2, every pinned proof),
+    without a second token of the rate limit: for a sender whose remembered snapshot the
+    group commit found changed (:class:`~hub.core.partner_keys.KeyChanged`)."""
+    credentials = await _bearer(request)
+    if credentials is None:  # get_sender let the request in with a key
+        raise unauthorized("Missing partner API key")
+    return await verify_sender(request, request.app.state.hub, credentials.credentials,
+                               again=True)
 
 
 async def verify_sender(request: Request, ctx: HubContext, api_key: str, *,
