@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import TextClause, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from hub.core import correlation
@@ -279,42 +279,13 @@ _COPY_COLUMNS = ("id", "type", "source_partner", "source_ref", "source_ref_seale
 _COLUMNS = ", ".join(_COPY_COLUMNS)
 _STAGING_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ON COMMIT DELETE ROWS AS "  # noqa: S608
                 f"SELECT {_COLUMNS}, 0 AS ord FROM messages WITH NO DATA")
-# The staged rows leave the staging table (DELETE … RETURNING) and go to messages; the
-# ones written there (not duplicates) get their outbox rows, in line order, in the same
-# statement. The outbox's NOTIFY trigger fires once for it, as for any INSERT.
-_MOVE = text(f"""
-WITH staged AS (DELETE FROM {STAGING} RETURNING {_COLUMNS}, ord),
-written AS (
-    INSERT INTO messages ({_COLUMNS})
-    SELECT {_COLUMNS} FROM staged ORDER BY ord
-    ON CONFLICT DO NOTHING
-    RETURNING id, received_at
-),
-queued AS (
-    INSERT INTO outbox (message_id, task, status, attempts, next_attempt_at, created_at,
-                        updated_at)
-    SELECT written.id, :task, 'pending', 0, written.received_at, written.received_at,
-           written.received_at
-    FROM written JOIN staged ON staged.id = written.id ORDER BY staged.ord
-)
-SELECT id FROM written
-""")  # noqa: S608 - names are constants of this module, values are bound
-
-
-# PostgreSQL, a group commit's messages (issue 14): the rows travel as one array per
-# column through unnest; the messages written (not duplicates) are queued in the outbox
-# in the rows' order by the same statement. One round trip, one statement compiled once,
-# and a short query text that psycopg parses once. As a multi-row VALUES list (14
-# parameters a row) psycopg parsed the text anew for every group, a sixth of the group
-# commit's CPU, and the outbox rows took a round trip of their own.
-_ARRAY_TYPES = {"occurred_at": "timestamptz", "received_at": "timestamptz",
-                "schema_version": "integer"}
-_UNNEST = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES.get(name, 'text')}[])"
-                    for name in _COPY_COLUMNS)
-_INSERT_UNNEST = text(f"""
-WITH given AS (
-    SELECT * FROM unnest({_UNNEST}) WITH ORDINALITY AS g({_COLUMNS}, ord)
-),
+def _store_and_queue(given: str) -> TextClause:
+    """One statement that writes the rows ``given`` yields (the copied columns and ``ord``,
+    their order) to messages and queues those written (not duplicates) in the outbox in
+    that order; it returns the ids written. The outbox's NOTIFY trigger fires once for
+    it, as for any INSERT."""
+    return text(f"""
+WITH given AS ({given}),
 written AS (
     INSERT INTO messages ({_COLUMNS})
     SELECT {_COLUMNS} FROM given ORDER BY ord
@@ -330,6 +301,21 @@ queued AS (
 )
 SELECT id FROM written
 """)  # noqa: S608 - names are constants of this module, values are bound
+
+
+# A CSV chunk: the staged rows leave the staging table (DELETE … RETURNING).
+_MOVE = _store_and_queue(f"DELETE FROM {STAGING} RETURNING {_COLUMNS}, ord")  # noqa: S608
+# PostgreSQL, a group commit's messages (issue 14): the rows travel as one array per
+# column through unnest. One round trip, one statement compiled once, and a short query
+# text that psycopg parses once. As a multi-row VALUES list (14 parameters a row)
+# psycopg parsed the text anew for every group, a sixth of the group commit's CPU, and
+# the outbox rows took a round trip of their own.
+_ARRAY_TYPES = {"occurred_at": "timestamptz", "received_at": "timestamptz",
+                "schema_version": "integer"}
+_UNNEST = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES.get(name, 'text')}[])"
+                    for name in _COPY_COLUMNS)
+_INSERT_UNNEST = _store_and_queue(
+    f"SELECT * FROM unnest({_UNNEST}) WITH ORDINALITY AS g({_COLUMNS}, ord)")  # noqa: S608
 
 
 def _unnest_messages(session: Session, rows: list[dict[str, Any]]) -> set[str]:
