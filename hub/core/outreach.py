@@ -32,6 +32,7 @@ from hub.core import inbox, reads
 from hub.core.audit import record_event
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem, invalid
+from hub.core.message_rows import RoutedMessage
 from hub.core.models import Household, InboxItem, Message, Partner
 from hub.core.outreach_models import OutreachAttempt, OutreachCase, OutreachSignal
 from hub.core.routing_reads import RoutingReads
@@ -124,8 +125,10 @@ def prefetch_cases(*, session: Session, ctx: HubContext, reads: RoutingReads,
     if not ids:
         return
     # Serialises two workers routing signals of one household: one case, not two.
-    for household in session.scalars(select(Household).where(Household.id.in_(ids))
-                                     .order_by(Household.id).with_for_update()):
+    # Rows, not entities: routing reads a household, never changes it.
+    households = Household.__table__
+    for household in session.execute(select(households).where(households.c.id.in_(ids))
+                                     .order_by(households.c.id).with_for_update()):
         reads.households[household.id] = household
     reads.locked_households.update(ids)
     for household_id in ids:
@@ -143,9 +146,9 @@ def prefetch_cases(*, session: Session, ctx: HubContext, reads: RoutingReads,
         reads.case_counts[household_id] = count
 
 
-def join_case(*, session: Session, ctx: HubContext, item: InboxItem, message: Message,
-              partner: Partner, data: Mapping[str, Any], now: datetime,
-              reads: RoutingReads | None = None) -> OutreachCase | None:
+def join_case(*, session: Session, ctx: HubContext, item: InboxItem,
+              message: Message | RoutedMessage, partner: Partner, data: Mapping[str, Any],
+              now: datetime, reads: RoutingReads | None = None) -> OutreachCase | None:
     """Open or join the household's outreach case for a newly delivered item, in the
     caller's (the router's) transaction; None when the item is no early signal.
 

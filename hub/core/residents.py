@@ -36,6 +36,11 @@ RESIDENTS_ALIASES = {"naam": "name", "geboortedatum": "birthdate", "huisnr": "hu
                      "plaats": "place"}
 
 
+# Routing reads these as plain rows (prefetch_residents).
+_RESIDENTS = Resident.__table__
+_HOUSEHOLDS = Household.__table__
+
+
 @dataclass(frozen=True)
 class Match:
     """How a subject was resolved: to a resident, or only to the wijk of an address."""
@@ -164,13 +169,17 @@ def resident_identity(ctx: HubContext, resident: Resident) -> dict:
 def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Iterable[str],
                        address_keys: Iterable[str]) -> None:
     """Read into ``reads`` the residents with these subjects or at these addresses, and
-    their households: two selects, whatever the number (for :func:`match_subject`)."""
+    their households: two selects, whatever the number (for :func:`match_subject`).
+
+    Plain rows of the tables' columns, not ORM entities (issue 14: an entity each was
+    a large part of a batch's prefetch): routing only reads them.
+    """
     subjects = sorted(set(subjects) - reads.residents.keys())
     address_keys = sorted(set(address_keys) - reads.at_address.keys())
     if not subjects and not address_keys:
         return
-    found = list(session.scalars(select(Resident).where(or_(
-        Resident.subject.in_(subjects), Resident.address_key.in_(address_keys)))))
+    found = list(session.execute(select(_RESIDENTS).where(or_(
+        _RESIDENTS.c.subject.in_(subjects), _RESIDENTS.c.address_key.in_(address_keys)))))
     for subject in subjects:
         reads.residents[subject] = None
     for key in address_keys:
@@ -182,7 +191,8 @@ def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Itera
             reads.at_address[resident.address_key].append(resident)
     wanted = sorted({r.household_id for r in found} - reads.households.keys())
     if wanted:
-        for household in session.scalars(select(Household).where(Household.id.in_(wanted))):
+        for household in session.execute(select(_HOUSEHOLDS)
+                                         .where(_HOUSEHOLDS.c.id.in_(wanted))):
             reads.households[household.id] = household
 
 
@@ -230,11 +240,14 @@ def address_key_of(ctx: HubContext, *, name: str | None, postcode: str | None,
 
 def match_subject(*, session: Session, ctx: HubContext, subject: str | None, name: str | None,
                   birthdate: str | None, postcode: str | None,
-                  huisnummer: str | None, reads: RoutingReads | None = None) -> Match:
+                  huisnummer: str | None, reads: RoutingReads | None = None,
+                  address_key: str | None = None) -> Match:
     """Resolve a partner's subject to a resident and household, or to a wijk for triage.
 
     With ``reads`` (the router's batch), residents and households are taken from it
     (:func:`prefetch_residents`) and what is missing there is read into it.
+    ``address_key`` is :func:`address_key_of` these fields when the caller computed
+    it already (the router's prefetch: one keyed hash per message, not two).
     """
     area_wijk = ctx.wijkmap.wijk_for(postcode) if postcode else None
     if subject is not None:
@@ -242,7 +255,8 @@ def match_subject(*, session: Session, ctx: HubContext, subject: str | None, nam
         if resident is not None:
             household = _household(session, reads, resident.household_id)
             return Match(subject, household.id, household.wijk, "bsn")
-    key = address_key_of(ctx, name=name, postcode=postcode, huisnummer=huisnummer)
+    key = address_key if address_key is not None else address_key_of(
+        ctx, name=name, postcode=postcode, huisnummer=huisnummer)
     if key is not None:
         candidates = []
         wanted = normalize_name(name)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from hub.core import correlation, deadletters
 from hub.core.context import HubContext
 from hub.core.ingest import ROUTE_TASK
+from hub.core.message_rows import load_messages
 from hub.core.metrics import pending_count, truncate_pending
 from hub.core.models import Message, OutboxEntry
 from hub.core.outbound import DELIVER_TASK, deliver, mark_failed
@@ -115,16 +116,6 @@ def _claim_many(session: Session, entry_ids: list[int], skip_locked: bool) -> li
     return list(session.execute(stmt))
 
 
-def _load_messages(session: Session, entries: list[Row]) -> dict[str, Message]:
-    ids = sorted({e.message_id for e in entries if e.task == ROUTE_TASK})
-    if not ids:
-        return {}
-    stmt = select(Message).where(Message.id.in_(ids)).order_by(Message.id)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return {m.id: m for m in session.scalars(stmt)}
-
-
 class _EntryFailed(Exception):
     """One row of a batch failed in Python: the batch is rolled back and run without it."""
 
@@ -150,7 +141,8 @@ def _run_batch(ctx: HubContext, ids: list[int], skip_locked: bool,
                 outcomes[entry.id] = Outcome("done")
         todo = [e for e in entries if e.status not in FINISHED]
         routes = [e for e in todo if e.task == ROUTE_TASK]
-        messages = _load_messages(session, routes)
+        # Plain rows, locked on PostgreSQL (hub.core.message_rows): no ORM entity each.
+        messages = load_messages(session, [e.message_id for e in routes])
         entry_of: dict[str, int] = {}
         for entry in routes:
             if entry.message_id not in messages:
