@@ -38,7 +38,7 @@ from hub.core.facts import RECIPIENT, facts_for
 from hub.core.message_rows import RoutedMessage, load_messages, write_outcomes
 from hub.core.models import Disclosure, InboxItem, Partner
 from hub.core.outbound import announce_status
-from hub.core.outreach import is_outreach_type, join_case, prefetch_cases
+from hub.core.outreach import is_outreach_type, join_case, prefetch_cases, write_cases
 from hub.core.residents import Match, address_key_of, match_subject, prefetch_residents
 from hub.core.routing_reads import NewItem, RoutingReads
 from hub.core.withholding import prefetch_withholdings, withhold_on_delivery
@@ -119,6 +119,7 @@ def route_messages(*, session: Session, ctx: HubContext, messages: list[RoutedMe
         reads.new_items.clear()
     registry.record_decisions(session=session, rows=reads.decisions)
     reads.decisions.clear()
+    write_cases(session=session, reads=reads)
     session.flush()
     # After the flush: these rows name the items and cases it inserted.
     for table, rows in reads.later.items():

@@ -51,7 +51,7 @@ class RoutingReads:
     consents: dict[str, list] = field(default_factory=dict)
     #: repeat key -> the newest open inbox item with that key, or None
     open_items: dict[str, Any] = field(default_factory=dict)
-    #: household id -> its open outreach case whose window runs, or None
+    #: household id -> its open outreach case whose window runs (a plain CaseRow), or None
     open_cases: dict[str, Any] = field(default_factory=dict)
     #: household id -> how many outreach cases it has had (including new ones)
     case_counts: dict[str, int] = field(default_factory=dict)

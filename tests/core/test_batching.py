@@ -436,3 +436,51 @@ def test_a_batch_seals_its_measures_in_one_call_and_hashes_each_address_once(
     with ctx.sessions() as session:
         sealed = session.scalar(select(InboxItem.measure).where(InboxItem.message_id == alone))
     assert ctx.cipher.open(sealed, context=f"measure:{alone}") == "77.00"
+
+
+def test_an_outreach_case_row_holds_every_column_of_its_table():
+    from hub.core.outreach import CASE_COLUMNS
+    from hub.core.outreach_models import OutreachCase
+
+    # A case opened by a batch is inserted from these fields alone: a new column must be here.
+    assert set(CASE_COLUMNS) == set(OutreachCase.__table__.columns.keys())
+
+
+def test_a_later_batch_joins_the_open_case_with_one_update_and_no_case_entity(
+        ctx, client, worker, clock):
+    from hub.core.message_rows import load_messages
+    from hub.core.outreach import contact_of
+    from hub.core.outreach_models import OutreachCase, OutreachSignal
+    from hub.core.router import route_messages
+    from tests.utils.outreach import END_OF_SUPPLY, creditor_signal
+
+    _, woonbron = partner(ctx)
+    _, eneco = partner(ctx, "Eneco", kind="energie")
+    who = person(7900)
+    register(ctx, who)
+    _post(client, woonbron, arrears(who, ref="J-1"))
+    with counting(ctx.engine) as first:
+        assert worker.run_once() == 1
+    assert first.statements["INSERT INTO outreach_cases"] == 1, first.statements
+    with ctx.sessions() as session:
+        (opened,) = session.scalars(select(OutreachCase)).all()
+    clock.advance(days=1)
+    notice = _post(client, eneco, creditor_signal(who, type_=END_OF_SUPPLY, ref="E-1",
+                                                  phone="06 12345678"))
+    with counting(ctx.engine) as later, ctx.sessions() as session, session.begin():
+        messages = load_messages(session, [notice])
+        assert route_messages(session=session, ctx=ctx, now=ctx.clock(),
+                              messages=[messages[notice]]) == {notice: "delivered"}
+        # The case was read and joined as a plain row: no entity for the ORM to flush.
+        assert not [o for o in session.identity_map.values() if isinstance(o, OutreachCase)]
+    assert later.statements["INSERT INTO outreach_cases"] == 0, later.statements
+    assert later.statements["UPDATE outreach_cases"] == 1, later.statements
+    with ctx.sessions() as session:
+        (joined,) = session.scalars(select(OutreachCase)).all()
+        assert session.scalar(select(func.count()).select_from(OutreachSignal)) == 2
+    # What joining changes was stored; what opening set stayed.
+    assert joined.id == opened.id and joined.urgency > opened.urgency
+    assert joined.updated_at == clock.now > opened.updated_at
+    assert (joined.opened_at, joined.due_at, joined.subject, joined.first_for_household) == (
+        opened.opened_at, opened.due_at, opened.subject, True)
+    assert contact_of(ctx, joined) == {"phone": "+31612345678"}
