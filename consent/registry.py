@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -180,13 +180,18 @@ def lock_subjects(*, session: Session, subjects: Iterable[str]) -> dict[str, int
     return versions
 
 
+# Built once; the subjects travel as one expanding parameter, not an IN list that is
+# coerced value by value for every routing batch.
+_LOCK_VERSIONS = (
+    select(consent_subjects.c.subject, consent_subjects.c.version)
+    .where(consent_subjects.c.subject.in_(bindparam("subjects", expanding=True)))
+    .order_by(consent_subjects.c.subject)
+    .with_for_update()
+)
+
+
 def _locked_versions(session: Session, subjects: list[str]) -> dict[str, int]:
-    rows = session.execute(
-        select(consent_subjects.c.subject, consent_subjects.c.version)
-        .where(consent_subjects.c.subject.in_(subjects))
-        .order_by(consent_subjects.c.subject)
-        .with_for_update()
-    ).all()
+    rows = session.execute(_LOCK_VERSIONS, {"subjects": subjects}).all()
     return {row.subject: row.version for row in rows}
 
 

@@ -57,7 +57,11 @@ class RoutedMessage:
 
 _TABLE = Message.__table__
 _READ = tuple(f.name for f in fields(RoutedMessage) if f.name != "routed")
-_SELECT = select(*(_TABLE.c[name] for name in _READ))
+# The ids travel as one expanding parameter: a statement built once, not an IN list whose
+# every value SQLAlchemy coerces again for each batch (issue 14).
+_SELECT = (select(*(_TABLE.c[name] for name in _READ))
+           .where(_TABLE.c.id.in_(bindparam("ids", expanding=True))).order_by(_TABLE.c.id))
+_SELECT_LOCKED = _SELECT.with_for_update()
 # Bind names unlike the columns' (SQLAlchemy reserves those for SET): one fixed statement,
 # compiled once, sent with one parameter set per message.
 _UPDATE = (update(_TABLE).where(_TABLE.c.id == bindparam("b_id"))
@@ -74,10 +78,9 @@ def load_messages(session: Session, ids: Iterable[str]) -> dict[str, RoutedMessa
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    stmt = _SELECT.where(_TABLE.c.id.in_(wanted)).order_by(_TABLE.c.id)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return {row.id: RoutedMessage(*row) for row in session.execute(stmt)}
+    locked = session.get_bind().dialect.name == "postgresql"
+    return {row.id: RoutedMessage(*row)
+            for row in session.execute(_SELECT_LOCKED if locked else _SELECT, {"ids": wanted})}
 
 
 def write_outcomes(session: Session, messages: Iterable[RoutedMessage]) -> int:

@@ -149,7 +149,18 @@ _CASES = OutreachCase.__table__
 CASE_COLUMNS = tuple(f.name for f in fields(CaseRow) if f.name not in ("new", "changed"))
 #: What joining a case changes (the rest is set when it opens).
 _JOINED = ("urgency", "subject", "contact_sealed", "updated_at")
-_SELECT_CASES = select(*(_CASES.c[name] for name in CASE_COLUMNS))
+# Built once, the household ids an expanding parameter (not an IN list coerced per value).
+_HOUSEHOLD_IDS = bindparam("ids", expanding=True)
+_LOCK_HOUSEHOLDS = (select(Household.__table__)
+                    .where(Household.__table__.c.id.in_(_HOUSEHOLD_IDS))
+                    .order_by(Household.__table__.c.id).with_for_update())
+_OPEN_CASES = (select(*(_CASES.c[name] for name in CASE_COLUMNS))
+               .where(_CASES.c.household_id.in_(_HOUSEHOLD_IDS), _CASES.c.status == "open",
+                      _CASES.c.window_ends_at >= bindparam("now"))
+               .order_by(_CASES.c.opened_at.desc()))
+_CASE_COUNTS = (select(_CASES.c.household_id, func.count())
+                .where(_CASES.c.household_id.in_(_HOUSEHOLD_IDS))
+                .group_by(_CASES.c.household_id))
 _UPDATE_CASES = (update(_CASES).where(_CASES.c.id == bindparam("b_id"))
                  .values({_CASES.c[name]: bindparam(f"b_{name}") for name in _JOINED}))
 
@@ -181,23 +192,17 @@ def prefetch_cases(*, session: Session, ctx: HubContext, reads: RoutingReads,
         return
     # Serialises two workers routing signals of one household: one case, not two.
     # Rows, not entities: routing reads a household, never changes it.
-    households = Household.__table__
-    for household in session.execute(select(households).where(households.c.id.in_(ids))
-                                     .order_by(households.c.id).with_for_update()):
+    for household in session.execute(_LOCK_HOUSEHOLDS, {"ids": ids}):
         reads.households[household.id] = household
     reads.locked_households.update(ids)
     for household_id in ids:
         reads.open_cases[household_id] = None
         reads.case_counts[household_id] = 0
-    for row in session.execute(_SELECT_CASES.where(
-            _CASES.c.household_id.in_(ids), _CASES.c.status == "open",
-            _CASES.c.window_ends_at >= now).order_by(_CASES.c.opened_at.desc())):
+    for row in session.execute(_OPEN_CASES, {"ids": ids, "now": now}):
         # The newest open case per household, as join_case's own query takes it.
         if reads.open_cases[row.household_id] is None:
             reads.open_cases[row.household_id] = CaseRow(*row)
-    for household_id, count in session.execute(
-            select(OutreachCase.household_id, func.count()).where(
-                OutreachCase.household_id.in_(ids)).group_by(OutreachCase.household_id)):
+    for household_id, count in session.execute(_CASE_COUNTS, {"ids": ids}):
         reads.case_counts[household_id] = count
 
 

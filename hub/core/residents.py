@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import IO
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from hub.core.address import normalize_huisnummer, normalize_postcode
@@ -36,9 +36,15 @@ RESIDENTS_ALIASES = {"naam": "name", "geboortedatum": "birthdate", "huisnr": "hu
                      "plaats": "place"}
 
 
-# Routing reads these as plain rows (prefetch_residents).
+# Routing reads these as plain rows (prefetch_residents), with statements built once: the
+# keys travel as expanding parameters, not IN lists coerced value by value (issue 14).
 _RESIDENTS = Resident.__table__
 _HOUSEHOLDS = Household.__table__
+_RESIDENTS_BY_KEY = select(_RESIDENTS).where(or_(
+    _RESIDENTS.c.subject.in_(bindparam("subjects", expanding=True)),
+    _RESIDENTS.c.address_key.in_(bindparam("keys", expanding=True))))
+_HOUSEHOLDS_BY_ID = select(_HOUSEHOLDS).where(
+    _HOUSEHOLDS.c.id.in_(bindparam("ids", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -178,8 +184,8 @@ def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Itera
     address_keys = sorted(set(address_keys) - reads.at_address.keys())
     if not subjects and not address_keys:
         return
-    found = list(session.execute(select(_RESIDENTS).where(or_(
-        _RESIDENTS.c.subject.in_(subjects), _RESIDENTS.c.address_key.in_(address_keys)))))
+    found = list(session.execute(_RESIDENTS_BY_KEY, {"subjects": subjects,
+                                                      "keys": address_keys}))
     for subject in subjects:
         reads.residents[subject] = None
     for key in address_keys:
@@ -191,8 +197,7 @@ def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Itera
             reads.at_address[resident.address_key].append(resident)
     wanted = sorted({r.household_id for r in found} - reads.households.keys())
     if wanted:
-        for household in session.execute(select(_HOUSEHOLDS)
-                                         .where(_HOUSEHOLDS.c.id.in_(wanted))):
+        for household in session.execute(_HOUSEHOLDS_BY_ID, {"ids": wanted}):
             reads.households[household.id] = household
 
 

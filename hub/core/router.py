@@ -24,7 +24,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from consent import registry
@@ -336,15 +336,19 @@ def _repeat_of(ctx: HubContext, reads: RoutingReads, message: RoutedMessage,
             mt.repeat_measure(data))
 
 
+# Built once; the keys an expanding parameter (not an IN list coerced value by value).
+_OPEN_ITEMS = (select(InboxItem).where(
+    InboxItem.repeat_key.in_(bindparam("keys", expanding=True)), InboxItem.status != "closed",
+    InboxItem.hidden.is_(False)).order_by(InboxItem.delivered_at.desc()))
+
+
 def _prefetch_open_items(session: Session, reads: RoutingReads, keys: set[str]) -> None:
     wanted = sorted(keys - reads.open_items.keys())
     if not wanted:
         return
     for key in wanted:
         reads.open_items[key] = None
-    for item in session.scalars(select(InboxItem).where(
-            InboxItem.repeat_key.in_(wanted), InboxItem.status != "closed",
-            InboxItem.hidden.is_(False)).order_by(InboxItem.delivered_at.desc())):
+    for item in session.scalars(_OPEN_ITEMS, {"keys": wanted}):
         # The newest open item per key, as the one-key query takes it.
         if reads.open_items[item.repeat_key] is None:
             reads.open_items[item.repeat_key] = item

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -101,19 +101,21 @@ def run_task(ctx: HubContext, entry_id: int, *, skip_locked: bool = False) -> Ou
         return Outcome("failed", exc)
 
 
+# The ids as one expanding parameter: built once, not an IN list coerced value by value.
+_CLAIM = (select(OutboxEntry.id, OutboxEntry.task, OutboxEntry.status, OutboxEntry.message_id)
+          .where(OutboxEntry.id.in_(bindparam("ids", expanding=True))).order_by(OutboxEntry.id))
+_CLAIM_PENDING = _CLAIM.where(OutboxEntry.status == "pending")
+
+
 def _claim_many(session: Session, entry_ids: list[int], skip_locked: bool) -> list[Row]:
     # One select for the whole batch, locked in id order: two workers whose batches
     # overlap take the row locks in the same order and cannot deadlock on them. Plain
     # rows of the four columns read, not OutboxEntry objects: the rows are marked done
     # with one UPDATE, so an entity per row would only cost (issue 14).
-    stmt = (select(OutboxEntry.id, OutboxEntry.task, OutboxEntry.status,
-                   OutboxEntry.message_id)
-            .where(OutboxEntry.id.in_(entry_ids)).order_by(OutboxEntry.id))
-    if skip_locked:
-        stmt = stmt.where(OutboxEntry.status == "pending")
+    stmt = _CLAIM_PENDING if skip_locked else _CLAIM
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=skip_locked)
-    return list(session.execute(stmt))
+    return list(session.execute(stmt, {"ids": entry_ids}))
 
 
 class _EntryFailed(Exception):
