@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from hub.core.models import Message
+from hub.core.store import in_list, is_postgres
 
 #: The columns routing may change; :func:`write_outcomes` writes these.
 OUTCOME_COLUMNS = ("status", "subject", "household_id", "wijk", "match_method", "item_id",
@@ -57,11 +58,13 @@ class RoutedMessage:
 
 _TABLE = Message.__table__
 _READ = tuple(f.name for f in fields(RoutedMessage) if f.name != "routed")
-# The ids travel as one expanding parameter: a statement built once, not an IN list whose
-# every value SQLAlchemy coerces again for each batch (issue 14).
-_SELECT = (select(*(_TABLE.c[name] for name in _READ))
-           .where(_TABLE.c.id.in_(bindparam("ids", expanding=True))).order_by(_TABLE.c.id))
-_SELECT_LOCKED = _SELECT.with_for_update()
+# Built once per dialect, the ids one parameter (hub.core.store.in_list), not an IN list
+# whose every value SQLAlchemy coerces again for each batch (issue 14). On PostgreSQL the
+# rows are locked.
+_SELECT = {postgres: select(*(_TABLE.c[name] for name in _READ))
+           .where(in_list(_TABLE.c.id, "ids", postgres=postgres)).order_by(_TABLE.c.id)
+           for postgres in (False, True)}
+_SELECT[True] = _SELECT[True].with_for_update()
 # Bind names unlike the columns' (SQLAlchemy reserves those for SET): one fixed statement,
 # compiled once, sent with one parameter set per message.
 _UPDATE = (update(_TABLE).where(_TABLE.c.id == bindparam("b_id"))
@@ -78,9 +81,8 @@ def load_messages(session: Session, ids: Iterable[str]) -> dict[str, RoutedMessa
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    locked = session.get_bind().dialect.name == "postgresql"
     return {row.id: RoutedMessage(*row)
-            for row in session.execute(_SELECT_LOCKED if locked else _SELECT, {"ids": wanted})}
+            for row in session.execute(_SELECT[is_postgres(session)], {"ids": wanted})}
 
 
 def write_outcomes(session: Session, messages: Iterable[RoutedMessage]) -> int:

@@ -36,6 +36,7 @@ from hub.core.message_rows import RoutedMessage
 from hub.core.models import Household, InboxItem, Message, Partner
 from hub.core.outreach_models import OutreachAttempt, OutreachCase, OutreachSignal
 from hub.core.routing_reads import RoutingReads
+from hub.core.store import in_list, is_postgres
 
 #: How an attempt was made; the Dutch words are what the regisseur and resident read.
 KINDS: Mapping[str, str] = {
@@ -149,18 +150,18 @@ _CASES = OutreachCase.__table__
 CASE_COLUMNS = tuple(f.name for f in fields(CaseRow) if f.name not in ("new", "changed"))
 #: What joining a case changes (the rest is set when it opens).
 _JOINED = ("urgency", "subject", "contact_sealed", "updated_at")
-# Built once, the household ids an expanding parameter (not an IN list coerced per value).
-_HOUSEHOLD_IDS = bindparam("ids", expanding=True)
-_LOCK_HOUSEHOLDS = (select(Household.__table__)
-                    .where(Household.__table__.c.id.in_(_HOUSEHOLD_IDS))
-                    .order_by(Household.__table__.c.id).with_for_update())
-_OPEN_CASES = (select(*(_CASES.c[name] for name in CASE_COLUMNS))
-               .where(_CASES.c.household_id.in_(_HOUSEHOLD_IDS), _CASES.c.status == "open",
-                      _CASES.c.window_ends_at >= bindparam("now"))
-               .order_by(_CASES.c.opened_at.desc()))
-_CASE_COUNTS = (select(_CASES.c.household_id, func.count())
-                .where(_CASES.c.household_id.in_(_HOUSEHOLD_IDS))
-                .group_by(_CASES.c.household_id))
+# Built once per dialect, the household ids one parameter (hub.core.store.in_list), not an
+# IN list whose every value is coerced again for each batch (issue 14).
+_HOUSEHOLDS = Household.__table__
+_LOCK_HOUSEHOLDS = {p: select(_HOUSEHOLDS).where(in_list(_HOUSEHOLDS.c.id, "ids", postgres=p))
+                    .order_by(_HOUSEHOLDS.c.id).with_for_update() for p in (False, True)}
+_OPEN_CASES = {p: select(*(_CASES.c[name] for name in CASE_COLUMNS))
+               .where(in_list(_CASES.c.household_id, "ids", postgres=p),
+                      _CASES.c.status == "open", _CASES.c.window_ends_at >= bindparam("now"))
+               .order_by(_CASES.c.opened_at.desc()) for p in (False, True)}
+_CASE_COUNTS = {p: select(_CASES.c.household_id, func.count())
+                .where(in_list(_CASES.c.household_id, "ids", postgres=p))
+                .group_by(_CASES.c.household_id) for p in (False, True)}
 _UPDATE_CASES = (update(_CASES).where(_CASES.c.id == bindparam("b_id"))
                  .values({_CASES.c[name]: bindparam(f"b_{name}") for name in _JOINED}))
 
@@ -192,17 +193,18 @@ def prefetch_cases(*, session: Session, ctx: HubContext, reads: RoutingReads,
         return
     # Serialises two workers routing signals of one household: one case, not two.
     # Rows, not entities: routing reads a household, never changes it.
-    for household in session.execute(_LOCK_HOUSEHOLDS, {"ids": ids}):
+    postgres = is_postgres(session)
+    for household in session.execute(_LOCK_HOUSEHOLDS[postgres], {"ids": ids}):
         reads.households[household.id] = household
     reads.locked_households.update(ids)
     for household_id in ids:
         reads.open_cases[household_id] = None
         reads.case_counts[household_id] = 0
-    for row in session.execute(_OPEN_CASES, {"ids": ids, "now": now}):
+    for row in session.execute(_OPEN_CASES[postgres], {"ids": ids, "now": now}):
         # The newest open case per household, as join_case's own query takes it.
         if reads.open_cases[row.household_id] is None:
             reads.open_cases[row.household_id] = CaseRow(*row)
-    for household_id, count in session.execute(_CASE_COUNTS, {"ids": ids}):
+    for household_id, count in session.execute(_CASE_COUNTS[postgres], {"ids": ids}):
         reads.case_counts[household_id] = count
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import IO
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub.core.address import normalize_huisnummer, normalize_postcode
@@ -26,6 +26,7 @@ from hub.core.csvdialect import detect_separator, match_header
 from hub.core.models import Household, Resident
 from hub.core.routing_reads import RoutingReads
 from hub.core.search import index_resident, normalize_name
+from hub.core.store import in_list, is_postgres
 
 RESIDENTS_HEADER = ("bsn", "name", "birthdate", "postcode", "huisnummer")
 # Taken when present (issue 17, item 1): the caseload shows and searches them.
@@ -40,11 +41,12 @@ RESIDENTS_ALIASES = {"naam": "name", "geboortedatum": "birthdate", "huisnr": "hu
 # keys travel as expanding parameters, not IN lists coerced value by value (issue 14).
 _RESIDENTS = Resident.__table__
 _HOUSEHOLDS = Household.__table__
-_RESIDENTS_BY_KEY = select(_RESIDENTS).where(or_(
-    _RESIDENTS.c.subject.in_(bindparam("subjects", expanding=True)),
-    _RESIDENTS.c.address_key.in_(bindparam("keys", expanding=True))))
-_HOUSEHOLDS_BY_ID = select(_HOUSEHOLDS).where(
-    _HOUSEHOLDS.c.id.in_(bindparam("ids", expanding=True)))
+_RESIDENTS_BY_KEY = {postgres: select(_RESIDENTS).where(or_(
+    in_list(_RESIDENTS.c.subject, "subjects", postgres=postgres),
+    in_list(_RESIDENTS.c.address_key, "keys", postgres=postgres)))
+    for postgres in (False, True)}
+_HOUSEHOLDS_BY_ID = {postgres: select(_HOUSEHOLDS).where(
+    in_list(_HOUSEHOLDS.c.id, "ids", postgres=postgres)) for postgres in (False, True)}
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,9 @@ def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Itera
     address_keys = sorted(set(address_keys) - reads.at_address.keys())
     if not subjects and not address_keys:
         return
-    found = list(session.execute(_RESIDENTS_BY_KEY, {"subjects": subjects,
-                                                      "keys": address_keys}))
+    postgres = is_postgres(session)
+    found = list(session.execute(_RESIDENTS_BY_KEY[postgres], {"subjects": subjects,
+                                                                "keys": address_keys}))
     for subject in subjects:
         reads.residents[subject] = None
     for key in address_keys:
@@ -197,7 +200,7 @@ def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Itera
             reads.at_address[resident.address_key].append(resident)
     wanted = sorted({r.household_id for r in found} - reads.households.keys())
     if wanted:
-        for household in session.execute(_HOUSEHOLDS_BY_ID, {"ids": wanted}):
+        for household in session.execute(_HOUSEHOLDS_BY_ID[postgres], {"ids": wanted}):
             reads.households[household.id] = household
 
 

@@ -24,7 +24,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from consent import registry
@@ -41,6 +41,7 @@ from hub.core.outbound import announce_status
 from hub.core.outreach import is_outreach_type, join_case, prefetch_cases, write_cases
 from hub.core.residents import Match, address_key_of, match_subject, prefetch_residents
 from hub.core.routing_reads import NewItem, RoutingReads
+from hub.core.store import in_list, is_postgres
 from hub.core.withholding import prefetch_withholdings, withhold_on_delivery
 
 __all__ = ["RECIPIENT", "TERMINAL", "MessageFailed", "RoutingError", "facts_for", "prefetch",
@@ -336,10 +337,10 @@ def _repeat_of(ctx: HubContext, reads: RoutingReads, message: RoutedMessage,
             mt.repeat_measure(data))
 
 
-# Built once; the keys an expanding parameter (not an IN list coerced value by value).
-_OPEN_ITEMS = (select(InboxItem).where(
-    InboxItem.repeat_key.in_(bindparam("keys", expanding=True)), InboxItem.status != "closed",
-    InboxItem.hidden.is_(False)).order_by(InboxItem.delivered_at.desc()))
+# Built once per dialect; the keys one parameter (hub.core.store.in_list).
+_OPEN_ITEMS = {p: select(InboxItem).where(
+    in_list(InboxItem.repeat_key, "keys", postgres=p), InboxItem.status != "closed",
+    InboxItem.hidden.is_(False)).order_by(InboxItem.delivered_at.desc()) for p in (False, True)}
 
 
 def _prefetch_open_items(session: Session, reads: RoutingReads, keys: set[str]) -> None:
@@ -348,7 +349,7 @@ def _prefetch_open_items(session: Session, reads: RoutingReads, keys: set[str]) 
         return
     for key in wanted:
         reads.open_items[key] = None
-    for item in session.scalars(_OPEN_ITEMS, {"keys": wanted}):
+    for item in session.scalars(_OPEN_ITEMS[is_postgres(session)], {"keys": wanted}):
         # The newest open item per key, as the one-key query takes it.
         if reads.open_items[item.repeat_key] is None:
             reads.open_items[item.repeat_key] = item

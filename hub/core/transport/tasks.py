@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from hub.core.metrics import pending_count, truncate_pending
 from hub.core.models import Message, OutboxEntry
 from hub.core.outbound import DELIVER_TASK, deliver, mark_failed
 from hub.core.router import MessageFailed, RoutingError, route_message, route_messages
+from hub.core.store import in_list, is_postgres
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +102,11 @@ def run_task(ctx: HubContext, entry_id: int, *, skip_locked: bool = False) -> Ou
         return Outcome("failed", exc)
 
 
-# The ids as one expanding parameter: built once, not an IN list coerced value by value.
-_CLAIM = (select(OutboxEntry.id, OutboxEntry.task, OutboxEntry.status, OutboxEntry.message_id)
-          .where(OutboxEntry.id.in_(bindparam("ids", expanding=True))).order_by(OutboxEntry.id))
-_CLAIM_PENDING = _CLAIM.where(OutboxEntry.status == "pending")
+# Built once per dialect, the ids one parameter (hub.core.store.in_list), not an IN list
+# coerced value by value for every batch (issue 14).
+_CLAIM = {p: select(OutboxEntry.id, OutboxEntry.task, OutboxEntry.status, OutboxEntry.message_id)
+          .where(in_list(OutboxEntry.id, "ids", postgres=p)).order_by(OutboxEntry.id)
+          for p in (False, True)}
 
 
 def _claim_many(session: Session, entry_ids: list[int], skip_locked: bool) -> list[Row]:
@@ -112,8 +114,11 @@ def _claim_many(session: Session, entry_ids: list[int], skip_locked: bool) -> li
     # overlap take the row locks in the same order and cannot deadlock on them. Plain
     # rows of the four columns read, not OutboxEntry objects: the rows are marked done
     # with one UPDATE, so an entity per row would only cost (issue 14).
-    stmt = _CLAIM_PENDING if skip_locked else _CLAIM
-    if session.get_bind().dialect.name == "postgresql":
+    postgres = is_postgres(session)
+    stmt = _CLAIM[postgres]
+    if skip_locked:
+        stmt = stmt.where(OutboxEntry.status == "pending")
+    if postgres:
         stmt = stmt.with_for_update(skip_locked=skip_locked)
     return list(session.execute(stmt, {"ids": entry_ids}))
 
