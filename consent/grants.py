@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,9 +77,14 @@ def _insert_subject_if_missing(session: Session, subject: str) -> None:
     values = {"subject": subject, "version": 0}
     dialect = session.get_bind(clause=consent_subjects.select()).dialect.name
     if dialect == "postgresql":
+        # Imported here: a hub on SQLite (every `hub` command's start) never needs it.
+        from sqlalchemy.dialects import postgresql
+
         stmt = postgresql.insert(consent_subjects).values(values)
         session.execute(stmt.on_conflict_do_nothing(index_elements=["subject"]))
     elif dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         stmt = sqlite.insert(consent_subjects).values(values)
         session.execute(stmt.on_conflict_do_nothing(index_elements=["subject"]))
     else:

@@ -16,12 +16,12 @@ act for whom); decisions are stored here.
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ARRAY, String, any_, bindparam, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from consent.errors import ConsentError, ConsentNotFound, NotFound, RequestNotFound
@@ -173,7 +173,8 @@ def lock_subjects(*, session: Session, subjects: Iterable[str]) -> dict[str, int
             for subject in missing:
                 versions[subject] = lock_subject(session=session, subject=subject)
             return versions
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # The dialect's own INSERT (for ON CONFLICT), imported only by a hub on it.
+        insert_ = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
         session.execute(insert_(consent_subjects).on_conflict_do_nothing(
             index_elements=["subject"]), [{"subject": s, "version": 0} for s in missing])
         versions.update(_locked_versions(session, missing))

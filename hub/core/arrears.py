@@ -39,8 +39,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -71,6 +69,10 @@ PHONE_REGION = "NL"
 
 def _phone(value: str) -> str:
     # The reason names the rule, never the value: a phone number is personal data.
+    # Imported here, not at the top: every `hub` command loads this module, few check
+    # a phone number or an e-mail address (the two libraries cost 0.1 s of start-up).
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(value, PHONE_REGION)
     except phonenumbers.NumberParseException:
@@ -82,6 +84,8 @@ def _phone(value: str) -> str:
 
 def _email(value: str) -> str:
     # No DNS lookup: the door must not depend on the network, nor leak who we check.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError:
@@ -91,6 +95,8 @@ def _email(value: str) -> str:
 def is_mobile(e164: str) -> bool:
     """True when a (normalised, see :data:`Phone`) number can receive a text message:
     the outreach SMS goes only to such a number (issue 16)."""
+    import phonenumbers
+
     kind = phonenumbers.number_type(phonenumbers.parse(e164, PHONE_REGION))
     return kind in (phonenumbers.PhoneNumberType.MOBILE,
                     phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import jwt
 from sqlalchemy.orm import Session
 
 from hub.core.bsn import validate_bsn
@@ -98,6 +97,8 @@ def issue_token(ctx: HubContext, *, role: Role, user: str, wijk: str | None = No
         claims["subject"] = subject
     if represents:
         claims["represents"] = list(represents)
+    import jwt  # here, not at the top: every `hub` command imports this module (start-up time)
+
     return jwt.encode(claims, ctx.keys.token_key, algorithm="HS256")
 
 
@@ -120,6 +121,8 @@ def verify_token(ctx: HubContext, token: str) -> Principal:
 
 def _unverified_issuer(token: str) -> str | None:
     # Only to choose which keys to check the token with; nothing else is trusted yet.
+    import jwt
+
     try:
         issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.PyJWTError:
@@ -128,6 +131,8 @@ def _unverified_issuer(token: str) -> str | None:
 
 
 def _verify_dev(ctx: HubContext, token: str) -> Principal:
+    import jwt
+
     try:
         claims = jwt.decode(token, ctx.keys.token_key, algorithms=["HS256"], audience=AUDIENCE,
                             issuer=DEV_ISSUER, leeway=30,

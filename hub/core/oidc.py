@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
+if TYPE_CHECKING:
+    import jwt
 
 ALGORITHMS = ("RS256", "ES256")
 _FETCH_TIMEOUT = 5.0
@@ -45,6 +46,8 @@ class OidcVerifier:
         return f"OidcVerifier(issuer={self.issuer!r}, audience={self.audience!r})"
 
     def _jwks(self) -> jwt.PyJWKClient:
+        import jwt  # here, not at the top: every `hub` command imports this module
+
         with self._lock:
             if self._client is None:
                 url = self._jwks_url or self._discover()
@@ -76,6 +79,8 @@ class OidcVerifier:
     def claims(self, token: str, *, now: datetime) -> dict[str, Any]:
         """The verified claims of ``token``; raises :class:`TokenRefused` or
         :class:`IssuerUnavailable`. Time is checked against ``now`` (the hub's clock)."""
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

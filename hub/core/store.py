@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
 from typing import Any
 
 from sqlalchemy import ARRAY, Table, any_, bindparam
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
@@ -22,7 +22,9 @@ def insert_ignoring_conflicts(dialect: str, table: Table) -> Insert:
     # One statement object per table, its values bound at execution: SQLAlchemy then
     # finds the compiled form in its cache instead of building and compiling an INSERT
     # with fresh literal parameters for every message (docs/performance.md, "cheap wins").
-    module = postgresql if dialect == "postgresql" else sqlite
+    # The dialect's module is imported only by a hub on it (start-up time of `hub`).
+    module = importlib.import_module(
+        "sqlalchemy.dialects." + ("postgresql" if dialect == "postgresql" else "sqlite"))
     key = next(iter(table.primary_key.columns))
     # RETURNING, not rowcount: drivers disagree on rowcount for INSERT ... ON CONFLICT.
     return module.insert(table).on_conflict_do_nothing().returning(key)

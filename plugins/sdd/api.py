@@ -170,7 +170,7 @@ def _desk_names(session: Session, requests: list[WmoRequest]) -> dict[str, str]:
     if not ids:
         return {}
     return dict(session.execute(select(Partner.id, Partner.name)
-                                .where(Partner.id.in_(ids))).tuples().all())
+                                .where(Partner.id.in_(ids))).all())
 
 
 def _audit_reads(session: Session, ctx: HubContext, reader: Principal, action: str,

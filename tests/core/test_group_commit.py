@@ -19,6 +19,7 @@ from hub.core.ingest import validate_message
 from hub.core.models import Household, Message, OutboxEntry, Partner
 from tests.utils.builders import arrears, partner, person
 from tests.utils.statements import counting
+from tests.utils.waiting import PATIENCE_SECONDS, wait_until
 
 
 @pytest.fixture
@@ -112,10 +113,10 @@ def _await_concurrently(ctx, row, bodies, *, threads_seen: list[int] | None = No
     # A loop of its own on a thread of its own: the calling thread may already run one
     # (Playwright's sync API keeps a loop running while the session's browser is open).
     outcome: list = []
-    runner = threading.Thread(target=lambda: outcome.append(asyncio.run(main())))
+    runner = threading.Thread(target=lambda: outcome.append(asyncio.run(main())), daemon=True)
     runner.start()
-    runner.join()
-    assert outcome, "the event loop's thread failed (see the captured stderr)"
+    runner.join(PATIENCE_SECONDS)  # bounded: a caller nobody commits must fail, not hang
+    assert outcome, "the event loop's thread failed or never got its receipts (see stderr)"
     return outcome[0]
 
 
@@ -295,3 +296,69 @@ def test_the_key_lookup_of_a_post_never_takes_the_write_lock(ctx, client, woonbr
     # One write transaction (the group's); the key lookup began DEFERRED.
     assert counts.statements["BEGIN IMMEDIATE"] == 1, counts.statements
     assert counts.statements["BEGIN"] >= 1, counts.statements
+
+
+@pytest.fixture
+def one_by_one(ctx) -> Iterator[list[str]]:
+    """Groups of one, no window; the first group's commit waits until a second caller
+    queued. Yields the names of the threads that stored each group, in order."""
+    committer = ctx.ingest
+    before, store = ctx.settings, committer._store
+    ctx.settings = before.model_copy(update={"ingest_group_ms": 0, "ingest_group_size": 1})
+    stored_by: list[str] = []
+
+    def store_when_another_waits(group, *, careful):
+        if not stored_by:
+            wait_until(lambda: len(committer._queue) >= 1, "a second caller to queue")
+        stored_by.append(threading.current_thread().name)
+        return store(group, careful=careful)
+
+    committer._store = store_when_another_waits
+    try:
+        yield stored_by
+    finally:
+        del committer._store
+        ctx.settings = before
+
+
+def _accept_on_a_thread(ctx, row, body, results: list) -> threading.Thread:
+    def run() -> None:
+        valid = validate_message(ctx=ctx, partner=row, body=body)
+        accepted = ctx.ingest.accept(partner=row, valid=valid, body=body, now=ctx.clock())
+        results.append((accepted, _stored(ctx, accepted.id)))
+
+    thread = threading.Thread(target=run, name="request-thread")
+    thread.start()
+    return thread
+
+
+def test_a_thread_leader_hands_the_lead_to_an_awaiting_caller_that_queued_meanwhile(
+        ctx, woonbron, one_by_one):
+    row, _ = woonbron
+    threaded: list = []
+    thread = _accept_on_a_thread(ctx, row, arrears(person(8700), ref="H-T"), threaded)
+    wait_until(lambda: ctx.ingest._leading, "the thread to lead")
+    awaited = _await_concurrently(ctx, row, [arrears(person(8701), ref="H-A")])
+    thread.join()
+    assert threaded[0][1] and awaited[0][1], (threaded, awaited)
+    # The thread committed its own group and handed on; a leader on the awaiting
+    # caller's loop committed the second, and nobody is left leading.
+    assert one_by_one[0] == "request-thread" and one_by_one[1] != "request-thread"
+    assert len(one_by_one) == 2 and not ctx.ingest._leading
+
+
+def test_an_awaiting_callers_leader_commits_a_thread_that_queued_meanwhile(
+        ctx, woonbron, one_by_one):
+    row, _ = woonbron
+    awaited: list = []
+    loop_thread = threading.Thread(target=lambda: awaited.extend(_await_concurrently(
+        ctx, row, [arrears(person(8710), ref="H2-A")])))
+    loop_thread.start()
+    wait_until(lambda: ctx.ingest._leading, "the awaiting caller's leader to start")
+    threaded: list = []
+    _accept_on_a_thread(ctx, row, arrears(person(8711), ref="H2-T"), threaded).join()
+    loop_thread.join()
+    assert threaded[0][1] and awaited[0][1], (threaded, awaited)
+    # The thread waited for its receipt: the leader (not the thread) stored its group.
+    assert "request-thread" not in one_by_one and len(one_by_one) == 2
+    assert not ctx.ingest._leading
