@@ -98,9 +98,12 @@ def child_hub(data_dir: Path, csv_path: Path, database_url: str | None = None,
     result = {"seconds": seconds, "counts": counts, "rss_before_kib": before,
               "peak_kib": _status_kib("VmHWM")}
     if route:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result["routed"] = _profiled(profile, lambda: route_all(ctx))
         result["route_seconds"] = time.perf_counter() - started
+        # This process's CPU alone (not PostgreSQL's): steadier than wall time on a
+        # shared machine, and what a worker's Python costs per message (issue 14).
+        result["route_cpu_seconds"] = time.process_time() - cpu
         result["route_peak_kib"] = _status_kib("VmHWM")
     ctx.dispose()
     return result
@@ -189,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in ("hub", "baseline")}
     if args.route:
         runs["hub"].update({"routed_per_second": [], "end_to_end_per_second": [],
-                            "million_seconds": []})
+                            "million_seconds": [], "route_cpu_ms_per_message": []})
     print(f"\n[batch] {args.lines:,} lines, {args.repeat} runs, hub on {args.store}"
           f"{', routed to the inbox' if args.route else ''}", flush=True)
     with scratch_dir() as tmp:
@@ -246,7 +249,10 @@ def _record(figures: dict[str, list[float]], kind: str, rep: int, got: dict,
         figures["routed_per_second"].append(routed)
         figures["end_to_end_per_second"].append(lines / (got["seconds"] + got["route_seconds"]))
         figures["million_seconds"].append(million)
-        line += (f"  {routed:7.0f} routed/s  {lines / (got['seconds'] + got['route_seconds']):7.0f}"
+        cpu_ms = 1000 * got["route_cpu_seconds"] / lines
+        figures["route_cpu_ms_per_message"].append(cpu_ms)
+        line += (f"  {routed:7.0f} routed/s  {cpu_ms:5.2f} ms CPU/routed"
+                 f"  {lines / (got['seconds'] + got['route_seconds']):7.0f}"
                  f" end to end/s  1M lines: {million / 60:5.1f} min  ({got['routed']})")
     print(line, flush=True)
 

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ARRAY, String, any_, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from consent.errors import ConsentError, ConsentNotFound, NotFound, RequestNotFound
@@ -181,13 +181,23 @@ def lock_subjects(*, session: Session, subjects: Iterable[str]) -> dict[str, int
     return versions
 
 
+# Built once per dialect; the subjects travel as one parameter, not an IN list coerced
+# value by value for every routing batch: on PostgreSQL an array (= ANY), so the text does
+# not change with the number of subjects and the driver parses it once; elsewhere an
+# expanding IN.
+_VERSIONS_OF = select(consent_subjects.c.subject, consent_subjects.c.version)
+_LOCK_VERSIONS = {
+    postgres: _VERSIONS_OF.where(
+        consent_subjects.c.subject == any_(bindparam("subjects", type_=ARRAY(String)))
+        if postgres else consent_subjects.c.subject.in_(bindparam("subjects", expanding=True)))
+    .order_by(consent_subjects.c.subject).with_for_update()
+    for postgres in (False, True)
+}
+
+
 def _locked_versions(session: Session, subjects: list[str]) -> dict[str, int]:
-    rows = session.execute(
-        select(consent_subjects.c.subject, consent_subjects.c.version)
-        .where(consent_subjects.c.subject.in_(subjects))
-        .order_by(consent_subjects.c.subject)
-        .with_for_update()
-    ).all()
+    postgres = session.get_bind(clause=consent_subjects.select()).dialect.name == "postgresql"
+    rows = session.execute(_LOCK_VERSIONS[postgres], {"subjects": subjects}).all()
     return {row.subject: row.version for row in rows}
 
 

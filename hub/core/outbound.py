@@ -32,6 +32,7 @@ from hub.core.context import HubContext
 from hub.core.endpoints import check_endpoint
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
 from hub.core.ingest import enqueue
+from hub.core.message_rows import RoutedMessage
 from hub.core.models import InboxItem, Message, OutboundMessageRow, OutboxEntry, Partner
 from hub.core.source_refs import open_ref, outbound_ref_key
 from hub.core.types import ItemStatusEvent, OutboundEnvelope, OutboundRequest, PartnerInfo
@@ -278,16 +279,19 @@ def status(session: Session, *, message_id: str) -> OutboundStatus | None:
                           delivered_at=row.delivered_at, last_error=last_error)
 
 
-def announce_status(session: Session, *, ctx: HubContext, message: Message, status: str,
-                    now: datetime, note: str | None = None, actor: str = "hub",
-                    role: str = "system", payload: dict | None = None) -> list[OutboundMessageRow]:
+def announce_status(session: Session, *, ctx: HubContext, message: Message | RoutedMessage,
+                    status: str, now: datetime, note: str | None = None, actor: str = "hub",
+                    role: str = "system", payload: dict | None = None,
+                    partner: Partner | None = None) -> list[OutboundMessageRow]:
     """Tell the plugins what became of an inbound message, and send what they answer.
 
     Runs in the caller's transaction, so a status back is queued exactly when the
-    change it reports commits. ``payload`` is the message's opened payload when the
-    caller has it already (the router), saving an AES-GCM open.
+    change it reports commits. ``payload`` is the message's opened payload and
+    ``partner`` its source partner when the caller has them already (the router),
+    saving an AES-GCM open and an identity-map lookup per message.
     """
-    partner = session.get(Partner, message.source_partner)
+    if partner is None:
+        partner = session.get(Partner, message.source_partner)
     if partner is None:
         return []
     if payload is None:

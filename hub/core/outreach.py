@@ -20,21 +20,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.core import inbox, reads
 from hub.core.audit import record_event
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem, invalid
+from hub.core.message_rows import RoutedMessage
 from hub.core.models import Household, InboxItem, Message, Partner
 from hub.core.outreach_models import OutreachAttempt, OutreachCase, OutreachSignal
 from hub.core.routing_reads import RoutingReads
+from hub.core.store import in_list, is_postgres
 
 #: How an attempt was made; the Dutch words are what the regisseur and resident read.
 KINDS: Mapping[str, str] = {
@@ -115,6 +117,72 @@ def is_outreach_type(ctx: HubContext, type_name: str) -> bool:
     return type_policy.category == "financieel" or mt.outreach_priority > 0
 
 
+@dataclass(slots=True)
+class CaseRow:
+    """An ``outreach_cases`` row as routing reads and changes it: a plain row, not an ORM
+    entity (issue 14: the entities' loading and unit of work were a tenth of a batch).
+
+    ``new``: opened by this batch; ``changed``: joined by it. :func:`write_cases` stores
+    both kinds with one statement each at the batch's end.
+    """
+
+    id: str
+    wijk: str
+    household_id: str
+    subject: str | None
+    status: str
+    opened_at: datetime
+    window_ends_at: datetime
+    due_at: datetime
+    first_attempt_at: datetime | None
+    closed_at: datetime | None
+    closed_by: str | None
+    outcome: str | None
+    urgency: int
+    first_for_household: bool
+    contact_sealed: str | None
+    updated_at: datetime
+    new: bool = False
+    changed: bool = False
+
+
+_CASES = OutreachCase.__table__
+CASE_COLUMNS = tuple(f.name for f in fields(CaseRow) if f.name not in ("new", "changed"))
+#: What joining a case changes (the rest is set when it opens).
+_JOINED = ("urgency", "subject", "contact_sealed", "updated_at")
+# Built once per dialect, the household ids one parameter (hub.core.store.in_list), not an
+# IN list whose every value is coerced again for each batch (issue 14).
+_HOUSEHOLDS = Household.__table__
+_LOCK_HOUSEHOLDS = {p: select(_HOUSEHOLDS).where(in_list(_HOUSEHOLDS.c.id, "ids", postgres=p))
+                    .order_by(_HOUSEHOLDS.c.id).with_for_update() for p in (False, True)}
+_OPEN_CASES = {p: select(*(_CASES.c[name] for name in CASE_COLUMNS))
+               .where(in_list(_CASES.c.household_id, "ids", postgres=p),
+                      _CASES.c.status == "open", _CASES.c.window_ends_at >= bindparam("now"))
+               .order_by(_CASES.c.opened_at.desc()) for p in (False, True)}
+_CASE_COUNTS = {p: select(_CASES.c.household_id, func.count())
+                .where(in_list(_CASES.c.household_id, "ids", postgres=p))
+                .group_by(_CASES.c.household_id) for p in (False, True)}
+_UPDATE_CASES = (update(_CASES).where(_CASES.c.id == bindparam("b_id"))
+                 .values({_CASES.c[name]: bindparam(f"b_{name}") for name in _JOINED}))
+
+
+def write_cases(*, session: Session, reads: RoutingReads) -> None:
+    """Store the cases this batch opened (one INSERT) and joined (one UPDATE of what
+    joining changes), in the caller's transaction; before the signals that name them."""
+    cases = [case for case in reads.open_cases.values() if case is not None
+             and (case.new or case.changed)]
+    opened = [{name: getattr(case, name) for name in CASE_COLUMNS}
+              for case in cases if case.new]
+    joined = [{"b_id": case.id, **{f"b_{name}": getattr(case, name) for name in _JOINED}}
+              for case in cases if not case.new]
+    if opened:
+        session.execute(insert(_CASES), opened)
+    if joined:
+        session.execute(_UPDATE_CASES, joined)
+    for case in cases:
+        case.new = case.changed = False
+
+
 def prefetch_cases(*, session: Session, ctx: HubContext, reads: RoutingReads,
                    household_ids: Iterable[str], now: datetime) -> None:
     """Lock these households (sorted, one statement) and read into ``reads`` their open
@@ -124,28 +192,25 @@ def prefetch_cases(*, session: Session, ctx: HubContext, reads: RoutingReads,
     if not ids:
         return
     # Serialises two workers routing signals of one household: one case, not two.
-    for household in session.scalars(select(Household).where(Household.id.in_(ids))
-                                     .order_by(Household.id).with_for_update()):
+    # Rows, not entities: routing reads a household, never changes it.
+    postgres = is_postgres(session)
+    for household in session.execute(_LOCK_HOUSEHOLDS[postgres], {"ids": ids}):
         reads.households[household.id] = household
     reads.locked_households.update(ids)
     for household_id in ids:
         reads.open_cases[household_id] = None
         reads.case_counts[household_id] = 0
-    for case in session.scalars(select(OutreachCase).where(
-            OutreachCase.household_id.in_(ids), OutreachCase.status == "open",
-            OutreachCase.window_ends_at >= now).order_by(OutreachCase.opened_at.desc())):
+    for row in session.execute(_OPEN_CASES[postgres], {"ids": ids, "now": now}):
         # The newest open case per household, as join_case's own query takes it.
-        if reads.open_cases[case.household_id] is None:
-            reads.open_cases[case.household_id] = case
-    for household_id, count in session.execute(
-            select(OutreachCase.household_id, func.count()).where(
-                OutreachCase.household_id.in_(ids)).group_by(OutreachCase.household_id)):
+        if reads.open_cases[row.household_id] is None:
+            reads.open_cases[row.household_id] = CaseRow(*row)
+    for household_id, count in session.execute(_CASE_COUNTS[postgres], {"ids": ids}):
         reads.case_counts[household_id] = count
 
 
-def join_case(*, session: Session, ctx: HubContext, item: InboxItem, message: Message,
-              partner: Partner, data: Mapping[str, Any], now: datetime,
-              reads: RoutingReads | None = None) -> OutreachCase | None:
+def join_case(*, session: Session, ctx: HubContext, item: InboxItem,
+              message: Message | RoutedMessage, partner: Partner, data: Mapping[str, Any],
+              now: datetime, reads: RoutingReads | None = None) -> CaseRow | None:
     """Open or join the household's outreach case for a newly delivered item, in the
     caller's (the router's) transaction; None when the item is no early signal.
 
@@ -153,7 +218,9 @@ def join_case(*, session: Session, ctx: HubContext, item: InboxItem, message: Me
     ``first_contact_days`` later. Signals not yet matched to a household (triage)
     and confidential items join nothing. With ``reads`` (the router's batch) the
     household is locked and its cases read by :func:`prefetch_cases`, and a case
-    opened for an earlier message of the batch is found there.
+    opened for an earlier message of the batch is found there; the case and its
+    signal are stored at the batch's end (:func:`write_cases`, then the router's
+    later inserts). Without, both are stored at once.
     """
     if item.household_id is None or item.confidential or not is_outreach_type(ctx, item.type):
         return None
@@ -167,19 +234,21 @@ def join_case(*, session: Session, ctx: HubContext, item: InboxItem, message: Me
                    now=now)
     case = reads.open_cases[item.household_id]
     if case is None:
-        case = OutreachCase(
+        case = CaseRow(
             id=str(uuid.uuid4()), wijk=item.wijk, household_id=item.household_id,
             subject=item.subject, status="open", opened_at=now,
             window_ends_at=now + timedelta(days=rules.window_days),
-            due_at=now + timedelta(days=rules.first_contact_days), urgency=0,
-            first_for_household=not reads.case_counts[item.household_id], updated_at=now)
-        session.add(case)
+            due_at=now + timedelta(days=rules.first_contact_days), first_attempt_at=None,
+            closed_at=None, closed_by=None, outcome=None, urgency=0,
+            first_for_household=not reads.case_counts[item.household_id],
+            contact_sealed=None, updated_at=now, new=True)
         reads.open_cases[item.household_id] = case
         reads.case_counts[item.household_id] += 1
     mt = ctx.plugins.catalog.type(item.type)
     case.urgency = max(case.urgency or 0, mt.outreach_priority if mt else 0)
     case.subject = case.subject or item.subject
     case.updated_at = now
+    case.changed = True
     # Only what the basis lets through (the statute's minimal fields, or consent).
     contact = {k: data[k] for k in CONTACT_FIELDS if data.get(k)
                and (item.fields is None or k in item.fields)}
@@ -192,10 +261,10 @@ def join_case(*, session: Session, ctx: HubContext, item: InboxItem, message: Me
               "type": item.type, "partner_kind": partner.kind,
               "received_at": message.received_at or now}
     if flush:
-        session.add(OutreachSignal(**signal))
-        session.flush()
+        write_cases(session=session, reads=reads)
+        session.execute(insert(OutreachSignal.__table__), [signal])
     else:
-        # Inserted after the batch's flush, which inserts the case (the router's).
+        # Inserted after the batch's write_cases, which inserts the case (the router's).
         reads.insert_later(OutreachSignal.__table__, signal)
     return case
 

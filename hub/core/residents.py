@@ -26,6 +26,7 @@ from hub.core.csvdialect import detect_separator, match_header
 from hub.core.models import Household, Resident
 from hub.core.routing_reads import RoutingReads
 from hub.core.search import index_resident, normalize_name
+from hub.core.store import in_list, is_postgres
 
 RESIDENTS_HEADER = ("bsn", "name", "birthdate", "postcode", "huisnummer")
 # Taken when present (issue 17, item 1): the caseload shows and searches them.
@@ -34,6 +35,18 @@ RESIDENTS_OPTIONAL = ("street", "place")
 RESIDENTS_ALIASES = {"naam": "name", "geboortedatum": "birthdate", "huisnr": "huisnummer",
                      "straat": "street", "straatnaam": "street", "woonplaats": "place",
                      "plaats": "place"}
+
+
+# Routing reads these as plain rows (prefetch_residents), with statements built once: the
+# keys travel as expanding parameters, not IN lists coerced value by value (issue 14).
+_RESIDENTS = Resident.__table__
+_HOUSEHOLDS = Household.__table__
+_RESIDENTS_BY_KEY = {postgres: select(_RESIDENTS).where(or_(
+    in_list(_RESIDENTS.c.subject, "subjects", postgres=postgres),
+    in_list(_RESIDENTS.c.address_key, "keys", postgres=postgres)))
+    for postgres in (False, True)}
+_HOUSEHOLDS_BY_ID = {postgres: select(_HOUSEHOLDS).where(
+    in_list(_HOUSEHOLDS.c.id, "ids", postgres=postgres)) for postgres in (False, True)}
 
 
 @dataclass(frozen=True)
@@ -164,13 +177,18 @@ def resident_identity(ctx: HubContext, resident: Resident) -> dict:
 def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Iterable[str],
                        address_keys: Iterable[str]) -> None:
     """Read into ``reads`` the residents with these subjects or at these addresses, and
-    their households: two selects, whatever the number (for :func:`match_subject`)."""
+    their households: two selects, whatever the number (for :func:`match_subject`).
+
+    Plain rows of the tables' columns, not ORM entities (issue 14: an entity each was
+    a large part of a batch's prefetch): routing only reads them.
+    """
     subjects = sorted(set(subjects) - reads.residents.keys())
     address_keys = sorted(set(address_keys) - reads.at_address.keys())
     if not subjects and not address_keys:
         return
-    found = list(session.scalars(select(Resident).where(or_(
-        Resident.subject.in_(subjects), Resident.address_key.in_(address_keys)))))
+    postgres = is_postgres(session)
+    found = list(session.execute(_RESIDENTS_BY_KEY[postgres], {"subjects": subjects,
+                                                                "keys": address_keys}))
     for subject in subjects:
         reads.residents[subject] = None
     for key in address_keys:
@@ -182,7 +200,7 @@ def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Itera
             reads.at_address[resident.address_key].append(resident)
     wanted = sorted({r.household_id for r in found} - reads.households.keys())
     if wanted:
-        for household in session.scalars(select(Household).where(Household.id.in_(wanted))):
+        for household in session.execute(_HOUSEHOLDS_BY_ID[postgres], {"ids": wanted}):
             reads.households[household.id] = household
 
 
@@ -230,11 +248,14 @@ def address_key_of(ctx: HubContext, *, name: str | None, postcode: str | None,
 
 def match_subject(*, session: Session, ctx: HubContext, subject: str | None, name: str | None,
                   birthdate: str | None, postcode: str | None,
-                  huisnummer: str | None, reads: RoutingReads | None = None) -> Match:
+                  huisnummer: str | None, reads: RoutingReads | None = None,
+                  address_key: str | None = None) -> Match:
     """Resolve a partner's subject to a resident and household, or to a wijk for triage.
 
     With ``reads`` (the router's batch), residents and households are taken from it
     (:func:`prefetch_residents`) and what is missing there is read into it.
+    ``address_key`` is :func:`address_key_of` these fields when the caller computed
+    it already (the router's prefetch: one keyed hash per message, not two).
     """
     area_wijk = ctx.wijkmap.wijk_for(postcode) if postcode else None
     if subject is not None:
@@ -242,7 +263,8 @@ def match_subject(*, session: Session, ctx: HubContext, subject: str | None, nam
         if resident is not None:
             household = _household(session, reads, resident.household_id)
             return Match(subject, household.id, household.wijk, "bsn")
-    key = address_key_of(ctx, name=name, postcode=postcode, huisnummer=huisnummer)
+    key = address_key if address_key is not None else address_key_of(
+        ctx, name=name, postcode=postcode, huisnummer=huisnummer)
     if key is not None:
         candidates = []
         wanted = normalize_name(name)

@@ -9,8 +9,10 @@ whole batch with ``IN`` lists (:func:`prefetch`, into a
 computed in Python with autoflush off, and the writes are flushed once at the
 end (the ORM batches the INSERTs of one table; the new inbox items and the
 decisions go in one Core statement each, without an ORM object per message).
-Prefetch's match and repeat key of each message are kept in the reads, not
-computed twice. One message is routed as a batch of one: there is one code path.
+The messages themselves are plain rows (:mod:`hub.core.message_rows`), not ORM
+entities: their outcomes go in one executemany UPDATE. Prefetch's match and
+repeat key of each message are kept in the reads, not computed twice. One
+message is routed as a batch of one: there is one code path.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from hub.core.audit import record_disclosure
 from hub.core.confidential import address_item
 from hub.core.context import HubContext
 from hub.core.facts import RECIPIENT, facts_for
-from hub.core.models import Disclosure, InboxItem, Message, Partner
+from hub.core.message_rows import RoutedMessage, load_messages, write_outcomes
+from hub.core.models import Disclosure, InboxItem, Partner
 from hub.core.outbound import announce_status
-from hub.core.outreach import is_outreach_type, join_case, prefetch_cases
+from hub.core.outreach import is_outreach_type, join_case, prefetch_cases, write_cases
 from hub.core.residents import Match, address_key_of, match_subject, prefetch_residents
 from hub.core.routing_reads import NewItem, RoutingReads
+from hub.core.store import in_list, is_postgres
 from hub.core.withholding import prefetch_withholdings, withhold_on_delivery
 
 __all__ = ["RECIPIENT", "TERMINAL", "MessageFailed", "RoutingError", "facts_for", "prefetch",
@@ -78,7 +82,7 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
     which is what makes a redelivery by the queue harmless. Exactly a batch of
     one (:func:`route_messages`); raises what routing it raised.
     """
-    message = session.get(Message, message_id, with_for_update=True)
+    message = load_messages(session, [message_id]).get(message_id)
     if message is None:
         raise RoutingError("message not found")
     try:
@@ -87,13 +91,15 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
         raise failed.error from None
 
 
-def route_messages(*, session: Session, ctx: HubContext, messages: list[Message],
+def route_messages(*, session: Session, ctx: HubContext, messages: list[RoutedMessage],
                    now: datetime) -> dict[str, str]:
-    """Route messages the caller loaded and locked (``FOR UPDATE``), in its transaction,
-    in the order given; returns each message's new status by id.
+    """Route messages the caller loaded and locked (:func:`~hub.core.message_rows.load_messages`),
+    in its transaction, in the order given; returns each message's new status by id.
 
     Reads once for the batch (:func:`prefetch`), decides and builds each message's
-    writes in Python, then flushes once. A message whose routing raises ends the
+    writes in Python, then flushes once and stores the messages' new columns with
+    one statement (:func:`~hub.core.message_rows.write_outcomes`). A message whose
+    routing raises ends the
     call with :class:`MessageFailed` naming it: the transaction then holds part of
     that message's writes, so the caller rolls it back and routes the others again
     without it. Decisions about one resident keep the order of ``messages``; a
@@ -108,20 +114,23 @@ def route_messages(*, session: Session, ctx: HubContext, messages: list[Message]
             except Exception as exc:
                 raise MessageFailed(message.id, exc) from exc
     if reads.new_items:
+        _seal_measures(ctx, reads)
         # Core, not ORM: one INSERT for the batch's items (see NewItem).
         session.execute(insert(InboxItem.__table__), [item.row() for item in reads.new_items])
         reads.new_items.clear()
     registry.record_decisions(session=session, rows=reads.decisions)
     reads.decisions.clear()
+    write_cases(session=session, reads=reads)
     session.flush()
     # After the flush: these rows name the items and cases it inserted.
     for table, rows in reads.later.items():
         session.execute(insert(table), rows)
     reads.later.clear()
+    write_outcomes(session, messages)
     return statuses
 
 
-def prefetch(*, session: Session, ctx: HubContext, messages: list[Message],
+def prefetch(*, session: Session, ctx: HubContext, messages: list[RoutedMessage],
              now: datetime) -> RoutingReads:
     """Everything routing ``messages`` reads, with one statement per table for them all.
 
@@ -149,8 +158,8 @@ def prefetch(*, session: Session, ctx: HubContext, messages: list[Message],
             continue
         if message.subject:
             subjects.add(message.subject)
-        key = address_key_of(ctx, name=query["name"], postcode=query["postcode"],
-                             huisnummer=query["huisnummer"])
+        key = query["address_key"] = address_key_of(
+            ctx, name=query["name"], postcode=query["postcode"], huisnummer=query["huisnummer"])
         if key is not None:
             keys.add(key)
     prefetch_residents(session=session, reads=reads, subjects=subjects, address_keys=keys)
@@ -188,12 +197,14 @@ def prefetch(*, session: Session, ctx: HubContext, messages: list[Message],
     return reads
 
 
-def _route(session: Session, ctx: HubContext, message: Message, now: datetime,
+def _route(session: Session, ctx: HubContext, message: RoutedMessage, now: datetime,
            reads: RoutingReads) -> str:
     # Log under the id of the request that brought the message, whichever process routes.
     correlation.adopt(message.correlation_id)
     if message.status in TERMINAL:
         return message.status
+    # Set before the outcome: a message that fails takes the whole transaction with it.
+    message.routed = True
     mt = ctx.plugins.catalog.type(message.type)
     if mt is None:
         raise RoutingError(f"no plugin serves {message.type!r}")
@@ -229,15 +240,15 @@ def _route(session: Session, ctx: HubContext, message: Message, now: datetime,
             message.request_id = request.id
         log.info("message %s held: no basis yet, the resident is asked", message.id)
         announce_status(session, ctx=ctx, message=message, status="held", now=now,
-                        payload=payload)
+                        payload=payload, partner=partner)
         return message.status
 
     repeat = reads.repeats.get(message.id)
     repeat_key, measure = repeat if repeat is not None else _repeat_of(ctx, reads, message, match)
     if repeat_key is not None and measure is not None:
         open_item = _open_item(session, reads, repeat_key)
-        if open_item is not None and open_item.measure is not None \
-                and measure <= _open_measure(ctx, open_item):
+        known = _open_measure(ctx, reads, open_item) if open_item is not None else None
+        if known is not None and measure <= known:
             # A herhaalde melding: the same arrears, not grown. Linked, not a new item.
             open_item.repeats += 1
             open_item.updated_at = now
@@ -252,8 +263,10 @@ def _route(session: Session, ctx: HubContext, message: Message, now: datetime,
         source_partner=partner.id, basis=decision.basis.value, basis_ref=decision.basis_ref,
         fields=list(decision.fields) if decision.fields is not None else None,
         reason=decision.reason, status="new", taken_up=False, hidden=False,
-        repeat_key=repeat_key, measure=_seal_measure(ctx, message.id, measure),
-        repeats=0, delivered_at=now, updated_at=now)
+        repeat_key=repeat_key, measure=None, repeats=0, delivered_at=now, updated_at=now)
+    if measure is not None:
+        # Sealed with the batch's other measures, before the items are inserted.
+        reads.measures[item.id] = measure
     # A confidential type goes to the household's designated regisseur only (issue 7).
     address_item(session=session, ctx=ctx, item=item, reads=reads)
     reads.new_items.append(item)
@@ -276,7 +289,7 @@ def _route(session: Session, ctx: HubContext, message: Message, now: datetime,
               data=data, now=now, reads=reads)
     _reached_inbox(ctx, session, message, partner, decision.basis.value, now)
     announce_status(session, ctx=ctx, message=message, status="delivered", now=now,
-                    payload=payload)
+                    payload=payload, partner=partner)
     return message.status
 
 
@@ -287,7 +300,7 @@ def _partner(session: Session, reads: RoutingReads, partner_id: str) -> Partner:
     return partner
 
 
-def _payload(ctx: HubContext, reads: RoutingReads, message: Message) -> dict:
+def _payload(ctx: HubContext, reads: RoutingReads, message: RoutedMessage) -> dict:
     payload = reads.payloads.get(message.id)
     if payload is None:
         payload = reads.payloads[message.id] = ctx.cipher.open(
@@ -295,7 +308,7 @@ def _payload(ctx: HubContext, reads: RoutingReads, message: Message) -> dict:
     return payload
 
 
-def _match_query(ctx: HubContext, reads: RoutingReads, message: Message) -> dict:
+def _match_query(ctx: HubContext, reads: RoutingReads, message: RoutedMessage) -> dict:
     # What match_subject is asked besides the subject: from the sealed payload.
     payload = _payload(ctx, reads, message)
     given, data = payload["subject"], payload["data"]
@@ -315,7 +328,7 @@ def _consents(session: Session, ctx: HubContext, reads: RoutingReads,
     return reads.consents[subject]
 
 
-def _repeat_of(ctx: HubContext, reads: RoutingReads, message: Message,
+def _repeat_of(ctx: HubContext, reads: RoutingReads, message: RoutedMessage,
                match: Match) -> tuple[str | None, Decimal | None]:
     mt = ctx.plugins.catalog.type(message.type)
     data = _payload(ctx, reads, message)["data"]
@@ -324,15 +337,19 @@ def _repeat_of(ctx: HubContext, reads: RoutingReads, message: Message,
             mt.repeat_measure(data))
 
 
+# Built once per dialect; the keys one parameter (hub.core.store.in_list).
+_OPEN_ITEMS = {p: select(InboxItem).where(
+    in_list(InboxItem.repeat_key, "keys", postgres=p), InboxItem.status != "closed",
+    InboxItem.hidden.is_(False)).order_by(InboxItem.delivered_at.desc()) for p in (False, True)}
+
+
 def _prefetch_open_items(session: Session, reads: RoutingReads, keys: set[str]) -> None:
     wanted = sorted(keys - reads.open_items.keys())
     if not wanted:
         return
     for key in wanted:
         reads.open_items[key] = None
-    for item in session.scalars(select(InboxItem).where(
-            InboxItem.repeat_key.in_(wanted), InboxItem.status != "closed",
-            InboxItem.hidden.is_(False)).order_by(InboxItem.delivered_at.desc())):
+    for item in session.scalars(_OPEN_ITEMS[is_postgres(session)], {"keys": wanted}):
         # The newest open item per key, as the one-key query takes it.
         if reads.open_items[item.repeat_key] is None:
             reads.open_items[item.repeat_key] = item
@@ -345,7 +362,7 @@ def _open_item(session: Session, reads: RoutingReads,
     return reads.open_items[repeat_key]
 
 
-def _reached_inbox(ctx: HubContext, session: Session, message: Message, partner: Partner,
+def _reached_inbox(ctx: HubContext, session: Session, message: RoutedMessage, partner: Partner,
                    basis: str, now: datetime) -> None:
     # The delivery line and its metrics: ids, type and basis only, never the data.
     ctx.metrics.reached_inbox(partner=partner.name, type=message.type, basis=basis,
@@ -379,14 +396,25 @@ def _repeat_key(ctx: HubContext, partner: Partner, type_: str, key: str | None,
                     hashlib.sha256).hexdigest()
 
 
-def _seal_measure(ctx: HubContext, message_id: str, measure: Decimal | None) -> str | None:
-    # The measure is message data (an amount owed): sealed like the message itself.
-    if measure is None:
+def _seal_measures(ctx: HubContext, reads: RoutingReads) -> None:
+    # The measure is message data (an amount owed): sealed like the message itself, all
+    # of the batch's in one call (one key set-up, not one per message).
+    items = [item for item in reads.new_items if item.id in reads.measures]
+    sealed = ctx.cipher.seal_many([(str(reads.measures[item.id]), f"measure:{item.message_id}")
+                                   for item in items])
+    for item, token in zip(items, sealed, strict=True):
+        item.measure = token
+    reads.measures.clear()
+
+
+def _open_measure(ctx: HubContext, reads: RoutingReads,
+                  item: InboxItem | NewItem) -> Decimal | None:
+    """The item's measure in clear, or None when it has none."""
+    clear = reads.measures.get(item.id)
+    if clear is not None:
+        return clear  # an item of this batch: not sealed yet
+    if item.measure is None:
         return None
-    return ctx.cipher.seal(str(measure), context=f"measure:{message_id}")
-
-
-def _open_measure(ctx: HubContext, item: InboxItem | NewItem) -> Decimal:
     if ctx.cipher.key_id(item.measure) is None:
         return Decimal(item.measure)  # stored in clear before it was sealed (until reencrypt)
     return Decimal(ctx.cipher.open(item.measure, context=f"measure:{item.message_id}"))

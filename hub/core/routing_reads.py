@@ -34,13 +34,14 @@ class RoutingReads:
     matches: dict[str, Any] = field(default_factory=dict)
     #: message id -> (repeat key, measure), as prefetch computed it
     repeats: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    #: resident subject -> Resident, or None when the registry has no such resident
+    #: resident subject -> its ``residents`` row (a plain row, not an entity), or None
+    #: when the registry has no such resident
     residents: dict[str, Any] = field(default_factory=dict)
-    #: address key -> the residents registered there
+    #: address key -> the rows of the residents registered there
     at_address: dict[str, list] = field(default_factory=dict)
     #: resident subject -> opened identity
     identities: dict[str, dict] = field(default_factory=dict)
-    #: household id -> Household
+    #: household id -> its ``households`` row (a plain row, not an entity)
     households: dict[str, Any] = field(default_factory=dict)
     #: household ids locked FOR UPDATE in this transaction (an outreach case may change)
     locked_households: set[str] = field(default_factory=set)
@@ -50,7 +51,7 @@ class RoutingReads:
     consents: dict[str, list] = field(default_factory=dict)
     #: repeat key -> the newest open inbox item with that key, or None
     open_items: dict[str, Any] = field(default_factory=dict)
-    #: household id -> its open outreach case whose window runs, or None
+    #: household id -> its open outreach case whose window runs (a plain CaseRow), or None
     open_cases: dict[str, Any] = field(default_factory=dict)
     #: household id -> how many outreach cases it has had (including new ones)
     case_counts: dict[str, int] = field(default_factory=dict)
@@ -58,6 +59,8 @@ class RoutingReads:
     withholdings: dict[str, Any] = field(default_factory=dict)
     #: inbox items this batch delivered, inserted with one statement at the batch's end
     new_items: list[NewItem] = field(default_factory=list)
+    #: new item id -> its measure in clear, until the batch's end seals them all at once
+    measures: dict[str, Any] = field(default_factory=dict)
     #: consent_decisions rows to insert with one statement at the batch's end
     decisions: list[dict[str, Any]] = field(default_factory=list)
     #: table -> rows nobody reads back in the batch (no id needed): inserted with one

@@ -41,9 +41,12 @@ WORD_FIELDS = ("name", "street", "place")
 
 def normalize_name(name: str) -> str:
     """Case, accents and spacing do not make a different person."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(plain.casefold().replace(".", " ").split())
+    if not name.isascii():
+        # ASCII has no accents and NFKD leaves it as it is: only other text pays the
+        # walk over every character (routing matches two names per message, issue 14).
+        decomposed = unicodedata.normalize("NFKD", name)
+        name = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(name.casefold().replace(".", " ").split())
 
 
 def _words(text: str | None) -> list[str]:

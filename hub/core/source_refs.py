@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core.context import HubContext
+from hub.core.message_rows import RoutedMessage
 from hub.core.models import Message
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def seal_ref(ctx: HubContext, *, message_id: str, source_ref: str) -> str:
     return ctx.cipher.seal(source_ref, context=ref_context(message_id))
 
 
-def open_ref(ctx: HubContext, message: Message) -> str:
+def open_ref(ctx: HubContext, message: Message | RoutedMessage) -> str:
     """The partner's own reference of a stored message, in clear, for an answer to it.
 
     A row stored before references were sealed (and not yet converted by

@@ -6,7 +6,7 @@ import importlib
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ARRAY, Table, any_, bindparam
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
@@ -38,3 +38,22 @@ def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> 
     """
     stmt = insert_ignoring_conflicts(session.get_bind().dialect.name, table)
     return session.execute(stmt, values).first() is not None
+
+
+def is_postgres(session: Session) -> bool:
+    """Whether ``session`` talks to PostgreSQL (for the statements built per dialect)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def in_list(column: Any, name: str, *, postgres: bool) -> Any:
+    """``column`` is one of the values bound as ``name`` (a list), for a statement built once.
+
+    On PostgreSQL ``column = ANY(:name)`` with the list as one array parameter: the SQL
+    text is the same whatever the list's length, so psycopg parses it once and caches it.
+    An expanding ``IN`` is rendered anew for each length, one placeholder and cast per
+    value, and psycopg parses that long text again every time (issue 14: ~0.7 of a routing
+    worker's 4.3 ms per message under cProfile). Elsewhere (SQLite) the expanding ``IN``.
+    """
+    if postgres:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from hub.core.audit import record_event
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem
+from hub.core.message_rows import RoutedMessage
 from hub.core.models import InboxItem, Message, Withholding
 from hub.core.routing_reads import RoutingReads
 
@@ -78,7 +79,7 @@ def withhold(*, session: Session, ctx: HubContext, message_id: str, message_type
 
 
 def withhold_on_delivery(*, session: Session, ctx: HubContext, item: InboxItem,
-                         message: Message, now: datetime,
+                         message: Message | RoutedMessage, now: datetime,
                          reads: RoutingReads | None = None) -> Withholding | None:
     """:func:`withhold` for an inbound message the router just delivered to ``item``."""
     return withhold(session=session, ctx=ctx, message_id=message.id, message_type=message.type,

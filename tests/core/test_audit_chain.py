@@ -215,3 +215,28 @@ def test_a_naive_timestamp_is_refused_on_the_one_statement_path_too(ctx):
         record_events(session, ctx=ctx, events=[Event(
             action="read", actor="a", role="regisseur", at=datetime(2026, 1, 1))])
     assert _verify(ctx).count == 0
+
+
+def test_a_batch_of_events_is_stored_as_recorded_whatever_its_data(ctx):
+    # On PostgreSQL the batch travels as one JSON document (json_to_recordset): quotes,
+    # backslashes, accents, nested values, SQL NULLs and microseconds come back as given.
+    from datetime import UTC
+
+    at = datetime(2026, 11, 20, 8, 30, 15, 123456, tzinfo=UTC)
+    odd = {"item_id": 'a"b\\c', "fields": ["naam", "één"], "n": {"x": None, "y": [1, 2.5]}}
+    events = [Event(action="disclosure", actor="p-1", role="partner", subject="s" * 64,
+                    data=odd, basis="statute:wgs", system="worker", client=None, at=at),
+              Event(action="read", actor="r-1", role="regisseur")]
+    with ctx.sessions() as session, session.begin():
+        record_events(session, ctx=ctx, events=events)
+    with ctx.sessions() as session:
+        rows = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        assert verify(session, ctx.keys).intact
+    first, second = rows
+    assert (first.action, first.actor, first.role, first.subject, first.data, first.basis,
+            first.system, first.client, first.at) == (
+        "disclosure", "p-1", "partner", "s" * 64, odd, "statute:wgs", "worker", None, at)
+    assert (second.data, second.subject, second.basis) == (None, None, None)
+    with ctx.sessions() as session:
+        # No data is SQL NULL, not a JSON null, as the ORM's JSON column stores None.
+        assert session.scalar(text("SELECT count(*) FROM audit_events WHERE data IS NULL")) == 1

@@ -227,3 +227,16 @@ def test_no_bsn_or_name_in_clear_anywhere_in_the_database(ctx):
     for secret in (bsn, housemate, name, "Zwaantje", "Kievitsbloem", "kievitsbloem",
                    "1966-06-16"):
         assert secret not in dump, secret
+
+
+@pytest.mark.parametrize("name", ["Bewoner 12", "J.  de Vries", " ANNA-LENA  O'Neil ",
+                                  "Anaïs van der Berg", "ﬁne Straße", "Ølsen\tÅberg"])
+def test_a_name_normalises_the_same_with_or_without_the_ascii_shortcut(name):
+    import unicodedata
+
+    from hub.core.search import normalize_name
+
+    # The full walk, as normalize_name did it for every name before its ASCII shortcut.
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name)
+                    if not unicodedata.combining(c))
+    assert normalize_name(name) == " ".join(plain.casefold().replace(".", " ").split())

@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session
 from hub.core import correlation, deadletters
 from hub.core.context import HubContext
 from hub.core.ingest import ROUTE_TASK
+from hub.core.message_rows import load_messages
 from hub.core.metrics import pending_count, truncate_pending
 from hub.core.models import Message, OutboxEntry
 from hub.core.outbound import DELIVER_TASK, deliver, mark_failed
 from hub.core.router import MessageFailed, RoutingError, route_message, route_messages
+from hub.core.store import in_list, is_postgres
 
 log = logging.getLogger(__name__)
 
@@ -100,29 +102,25 @@ def run_task(ctx: HubContext, entry_id: int, *, skip_locked: bool = False) -> Ou
         return Outcome("failed", exc)
 
 
+# Built once per dialect, the ids one parameter (hub.core.store.in_list), not an IN list
+# coerced value by value for every batch (issue 14).
+_CLAIM = {p: select(OutboxEntry.id, OutboxEntry.task, OutboxEntry.status, OutboxEntry.message_id)
+          .where(in_list(OutboxEntry.id, "ids", postgres=p)).order_by(OutboxEntry.id)
+          for p in (False, True)}
+
+
 def _claim_many(session: Session, entry_ids: list[int], skip_locked: bool) -> list[Row]:
     # One select for the whole batch, locked in id order: two workers whose batches
     # overlap take the row locks in the same order and cannot deadlock on them. Plain
     # rows of the four columns read, not OutboxEntry objects: the rows are marked done
     # with one UPDATE, so an entity per row would only cost (issue 14).
-    stmt = (select(OutboxEntry.id, OutboxEntry.task, OutboxEntry.status,
-                   OutboxEntry.message_id)
-            .where(OutboxEntry.id.in_(entry_ids)).order_by(OutboxEntry.id))
+    postgres = is_postgres(session)
+    stmt = _CLAIM[postgres]
     if skip_locked:
         stmt = stmt.where(OutboxEntry.status == "pending")
-    if session.get_bind().dialect.name == "postgresql":
+    if postgres:
         stmt = stmt.with_for_update(skip_locked=skip_locked)
-    return list(session.execute(stmt))
-
-
-def _load_messages(session: Session, entries: list[Row]) -> dict[str, Message]:
-    ids = sorted({e.message_id for e in entries if e.task == ROUTE_TASK})
-    if not ids:
-        return {}
-    stmt = select(Message).where(Message.id.in_(ids)).order_by(Message.id)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return {m.id: m for m in session.scalars(stmt)}
+    return list(session.execute(stmt, {"ids": entry_ids}))
 
 
 class _EntryFailed(Exception):
@@ -150,7 +148,8 @@ def _run_batch(ctx: HubContext, ids: list[int], skip_locked: bool,
                 outcomes[entry.id] = Outcome("done")
         todo = [e for e in entries if e.status not in FINISHED]
         routes = [e for e in todo if e.task == ROUTE_TASK]
-        messages = _load_messages(session, routes)
+        # Plain rows, locked on PostgreSQL (hub.core.message_rows): no ORM entity each.
+        messages = load_messages(session, [e.message_id for e in routes])
         entry_of: dict[str, int] = {}
         for entry in routes:
             if entry.message_id not in messages:
