@@ -55,6 +55,11 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     # docs_url/redoc_url None: FastAPI's pages load from a CDN; docs_ui serves /docs locally.
     app = FastAPI(title="Wijkhub", version="0.1.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None,
+                  # FastAPI's native OpenTelemetry off: the hub's metrics are Prometheus
+                  # (hub.api.request_metrics) and its logs its own. Left on, FastAPI asks
+                  # OpenTelemetry for its providers on every request (issue 14), and a
+                  # configured exporter would ship paths that hold ids to a collector.
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
                   # Every route, also a plugin's: no control character in a path or query.
                   dependencies=[Depends(refuse_control_characters)],
                   description="The road between a neighbourhood's partners and the "

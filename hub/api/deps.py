@@ -123,8 +123,7 @@ async def _key_checked(check: Callable[[], T]) -> T:
         raise _too_many(str(exc), exc.retry_after) from None
 
 
-async def get_sender(request: Request, ctx: ContextDep,
-                     credentials: Credentials) -> VerifiedKey:
+async def sender_of(request: Request, *, again: bool = False) -> VerifiedKey:
     """For ``POST /api/v1/messages`` only: the partner's key as :func:`get_partner` checks
     it (every pinned proof, the rate limit), answered as a snapshot whose key state the
     group commit re-checks in the transaction that stores the message (issue 14).
@@ -132,16 +131,23 @@ async def get_sender(request: Request, ctx: ContextDep,
     A key this process verified within ``HUB_PARTNER_KEY_CACHE_SECONDS`` costs no
     database round trip and no thread here; any other key is looked up (argon2 on a
     miss) in a transaction of its own, as :func:`get_partner` does. The route must
-    hand the snapshot to the group commit, never act on it alone.
+    hand the snapshot to the group commit, never act on it alone. ``again``: as
+    :func:`verify_sender`'s (the snapshot changed; checked in full, no second token).
+
+    Called by the route itself, not declared as a dependency: each dependant FastAPI
+    resolves costs it tens of microseconds per request, and this is the hot route (the
+    route's OpenAPI entry names the bearer scheme itself).
     """
+    credentials = await _bearer(request)
     if credentials is None:
         raise unauthorized("Missing partner API key")
-    return await verify_sender(request, ctx, credentials.credentials)
+    return await verify_sender(request, request.app.state.hub, credentials.credentials,
+                               again=again)
 
 
 async def verify_sender(request: Request, ctx: HubContext, api_key: str, *,
                         again: bool = False) -> VerifiedKey:
-    """:func:`get_sender`'s check of ``api_key``. ``again``: the group commit found the
+    """:func:`sender_of`'s check of ``api_key``. ``again``: the group commit found the
     remembered snapshot changed (:class:`~hub.core.partner_keys.KeyChanged`): the key is
     forgotten and checked in full (database, argon2, every pinned proof), without taking
     a second token of the partner's rate limit for the same message."""
@@ -266,7 +272,6 @@ def get_oversight(ctx: ContextDep, credentials: Credentials) -> Principal:
 
 
 PartnerDep = Annotated[Partner, Depends(get_partner)]
-SenderDep = Annotated[VerifiedKey, Depends(get_sender)]
 TeamleadDep = Annotated[Principal, Depends(get_teamlead)]
 OversightDep = Annotated[Principal, Depends(get_oversight)]
 RegisseurDep = Annotated[Principal, Depends(get_regisseur)]

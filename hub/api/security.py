@@ -5,6 +5,7 @@ Also puts the per-app partner gate (key cache and rate limiter) on ``app.state``
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -46,12 +47,25 @@ class PartnerGate:
 
 def security_headers(scope: Scope) -> dict[str, str]:
     """The headers a response to ``scope`` must carry (HSTS only over TLS)."""
+    return _headers(scope.get("path", "").startswith(DOCS_PATHS), scope.get("scheme") == "https")
+
+
+@functools.cache
+def _headers(docs: bool, tls: bool) -> dict[str, str]:
     headers = dict(HEADERS)
-    if scope.get("path", "").startswith(DOCS_PATHS):
+    if docs:
         headers["Content-Security-Policy"] = DOCS_CSP
-    if scope.get("scheme") == "https":
+    if tls:
         headers["Strict-Transport-Security"] = HSTS
     return headers
+
+
+@functools.cache
+def _raw_headers(docs: bool, tls: bool) -> tuple[tuple[bytes, bytes], ...]:
+    # As ASGI sends them: lower-case names, bytes. Four variants, made once each rather
+    # than encoded again for every response (issue 14).
+    return tuple((name.lower().encode(), value.encode())
+                 for name, value in _headers(docs, tls).items())
 
 
 class SecurityHeaders:
@@ -64,14 +78,15 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = security_headers(scope)
+        extra = _raw_headers(scope.get("path", "").startswith(DOCS_PATHS),
+                             scope.get("scheme") == "https")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []), *(
-                    (name.lower().encode(), value.encode()) for name, value in extra.items()
-                    if name.lower().encode() not in present)]
+                headers = message.get("headers", [])
+                present = {name.lower() for name, _ in headers}
+                message["headers"] = [*headers, *(
+                    header for header in extra if header[0] not in present)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

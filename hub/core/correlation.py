@@ -23,11 +23,12 @@ import contextvars
 import functools
 import logging
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 import asgi_correlation_id
+
+from hub.core.ids import random_bytes16
 
 MAX_LENGTH = 64
 # Hexadecimal only: no letters beyond a-f, so no name or word can be spelled in it.
@@ -48,7 +49,7 @@ def new_id() -> str:
     while True:
         # About one UUID in a hundred has eight digits in a row: a caller that sends our
         # own id back must not see it replaced.
-        cid = uuid.uuid4().hex
+        cid = random_bytes16().hex()
         if _LONG_DIGIT_RUN.search(cid) is None:
             return cid
 

@@ -54,7 +54,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -86,10 +86,11 @@ class _Waiting:
     now: datetime
     cid: str
     key: VerifiedKey | None = None
-    # An awaiting caller's loop and future; a thread's caller waits on ``done``.
+    # An awaiting caller's loop and future; a thread's caller waits on ``done`` (made
+    # only for it: an Event is a Condition and a lock, a cost per request for nothing).
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event | None = None
     lead: bool = False
     result: Accepted | None = None
     error: BaseException | None = None
@@ -134,6 +135,7 @@ class GroupCommitter:
         :class:`Unavailable` when the commit failed.
         """
         me = self._waiting(partner, valid, body, now, key)
+        me.done = threading.Event()
         if not self._enqueue(me):
             me.done.wait()
             if not me.lead:

@@ -7,6 +7,8 @@ that serves no HTTP does not load FastAPI).
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Annotated
 
 from pydantic import StringConstraints
@@ -16,3 +18,43 @@ from pydantic import StringConstraints
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 # An id sent in a JSON body.
 IdField = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
+
+
+# Random ids come from the operating system's CSPRNG (os.urandom, as uuid.uuid4 uses),
+# read 4 KiB at a time rather than 16 bytes per id: each read is a system call that
+# releases the GIL, and on a busy hub the event loop then waits for the group-commit or
+# relay thread to hand it back (up to the 5 ms switch interval) once per request
+# (issue 14). The bytes are ids, never keys; each is handed out once.
+_POOL_BYTES = 4096
+_pool_lock = threading.Lock()
+_pool = b""
+_offset = 0
+
+
+def random_bytes16() -> bytes:
+    """16 bytes from the OS's CSPRNG that no other call in this process gets."""
+    global _pool, _offset
+    with _pool_lock:
+        if _offset + 16 > len(_pool):
+            _pool, _offset = os.urandom(_POOL_BYTES), 0
+        chunk = _pool[_offset:_offset + 16]
+        _offset += 16
+    return chunk
+
+
+def _forget_pool() -> None:
+    # A forked child must not hand out the ids its parent holds in the pool.
+    global _pool, _offset
+    _pool, _offset = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def new_uuid() -> str:
+    """A random UUID (version 4, RFC 4122 variant) as ``str(uuid.uuid4())`` spells it."""
+    raw = bytearray(random_bytes16())
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

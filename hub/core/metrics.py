@@ -113,8 +113,10 @@ class HubMetrics:
 
     def http_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered HTTP request (``route`` is the route's template) and its time."""
-        self._requests.labels(method, route, str(status)).inc()
-        self._request_seconds.labels(method, route).observe(seconds)
+        # Children looked up once per label set (bounded: methods, route templates,
+        # statuses), not twice per request through prometheus_client's labels() (issue 14).
+        self._child(self._requests, method, route, str(status)).inc()
+        self._child(self._request_seconds, method, route).observe(seconds)
 
     def watch_outbox(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
         """Report queue depth and dead letters, counted in the store at every scrape.

@@ -58,6 +58,9 @@ def test_message_accepted_with_receipt(ctx, client):
     _, woonbron = partner(ctx)
     r = client.post("/api/v1/messages", json=arrears(anna, ref="A-1"), headers=woonbron)
     assert r.status_code == 202, r.text
+    # Serialised by the route itself (issue 14): the same JSON FastAPI would have sent.
+    assert r.headers["content-type"] == "application/json"
+    assert r.content == b'{"id":"%s","status":"received"}' % r.json()["id"].encode()
     receipt = r.json()
     assert set(receipt) == {"id", "status"}
     assert receipt["status"] == "received"

@@ -35,3 +35,13 @@ def test_the_contract_paths_are_documented(client):
                  "/api/v1/me/requests/{request_id}/deny", "/api/v1/me/disclosures",
                  "/healthz", "/readyz"]:
         assert path in paths, path
+
+
+def test_the_message_receipt_and_the_bearer_key_are_documented(client):
+    # post_message answers with a Response it serialised itself and reads the hub from
+    # the app (issue 14); the document must still say what it answers and that it wants
+    # a partner's key.
+    operation = client.get("/openapi.json").json()["paths"]["/api/v1/messages"]["post"]
+    answer = operation["responses"]["202"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/MessageReceipt"}
+    assert operation["security"] == [{"HTTPBearer": []}]

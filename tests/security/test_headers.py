@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 
 from hub.api.security import HEADERS
 from hub.app import create_app
-from tests.utils.builders import partner, regisseur
+from hub.core import correlation
+from hub.web.render import PAGE_CSP
+from tests.utils.builders import arrears, partner, person, regisseur
 
 SECRET = "BSN 111222333 van Fatima"  # what an exception might carry: never to be shown
 
@@ -37,6 +39,40 @@ def test_headers_on_answers_of_every_kind(ctx, client):
     for response in responses:
         _assert_secure(response)
         assert "strict-transport-security" not in response.headers  # plain HTTP here
+
+
+def test_every_answer_of_the_ingest_route_has_each_header_once_and_a_correlation_id(
+        ctx, client_factory):
+    # The hot route (issue 14): the headers are encoded once per process now, added to
+    # each answer, whatever layer made it: the route (202, 422), a dependency (401, 429),
+    # or the body-limit middleware (413); never twice, and each with a correlation id.
+    ctx.settings.partner_rate_burst = 2
+    ctx.settings.partner_rate_per_second = 0.001
+    client = client_factory(ctx)
+    _, auth = partner(ctx)
+    responses = [
+        client.post("/api/v1/messages", json=arrears(person(1), ref="H-1"), headers=auth),
+        client.post("/api/v1/messages", content=b"{", headers=auth),
+        client.post("/api/v1/messages", content=b"x" * (ctx.settings.max_body_bytes + 1),
+                    headers=auth),
+        client.post("/api/v1/messages", json=arrears(person(2), ref="H-2"), headers=auth),
+        client.post("/api/v1/messages", json={}),
+    ]
+    assert [r.status_code for r in responses] == [202, 422, 413, 429, 401]
+    for response in responses:
+        _assert_secure(response)
+        for name in (*HEADERS, "X-Correlation-ID"):
+            assert len(response.headers.get_list(name)) == 1, (name, response.status_code)
+        assert correlation.is_acceptable(response.headers["X-Correlation-ID"])
+    assert len({r.headers["X-Correlation-ID"] for r in responses}) == len(responses)
+
+
+def test_a_header_the_answer_sets_itself_is_kept_not_doubled(client):
+    # A page sets its own CSP (hub.web.render.PAGE_CSP); the API's is not added beside it.
+    response = client.get("/inloggen")
+    assert response.status_code == 200
+    assert response.headers.get_list("content-security-policy") == [PAGE_CSP]
+    assert response.headers.get_list("x-frame-options") == ["DENY"]
 
 
 def test_hsts_only_over_https(ctx):
