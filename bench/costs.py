@@ -165,7 +165,7 @@ def _batched(ctx, verifier, api_key, bodies) -> tuple[Tally, Tally]:
     size = ctx.settings.ingest_group_size
 
     def post(valid, body) -> None:
-        key = verifier.cached(api_key)  # what get_sender does for a remembered key
+        key = verifier.cached(api_key)  # what sender_of does for a remembered key
         ctx.ingest.accept(partner=key.partner, valid=valid, body=body, now=ctx.clock(),
                           key=key)
 
