@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from hub.app import create_app
+from hub.core import correlation
 from hub.core.context import HubContext, build_context
 from hub.core.migrate import upgrade
 from hub.core.plugins import load_plugins
@@ -139,6 +140,20 @@ def no_hub_thread_outlives_its_test() -> Iterator[None]:
     left = [t.name for t in threading.enumerate()
             if t not in before and t.name in HUB_THREADS and t.is_alive()]
     assert not left, f"background threads outlived the test: {left}"
+
+
+@pytest.fixture(autouse=True)
+def no_correlation_id_outlives_its_test() -> Iterator[None]:
+    """Fail the test that leaves a correlation id bound in the test's own context.
+
+    Routing adopts each message's id; code that does so outside a scoped function leaks
+    the id into everything the process logs next (and, in the tests, into whichever test
+    runs next on that worker, which then fails instead of the one at fault).
+    """
+    with correlation.bound(None):
+        yield
+        leaked = correlation.current()
+    assert leaked is None, "a correlation id outlived the work it belonged to"
 
 
 @pytest.fixture

@@ -175,6 +175,7 @@ def default_request(envelope: OutboundEnvelope) -> OutboundRequest:
         "created_at": envelope.created_at.isoformat(), "data": dict(envelope.data)})
 
 
+@correlation.scoped
 def deliver(*, session: Session, ctx: HubContext, message_id: str, now: datetime) -> str:
     """Make one delivery attempt of an outbound message (the outbox's ``deliver`` task).
 

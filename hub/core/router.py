@@ -91,6 +91,7 @@ def route_message(*, session: Session, ctx: HubContext, message_id: str, now: da
         raise failed.error from None
 
 
+@correlation.scoped
 def route_messages(*, session: Session, ctx: HubContext, messages: list[RoutedMessage],
                    now: datetime) -> dict[str, str]:
     """Route messages the caller loaded and locked (:func:`~hub.core.message_rows.load_messages`),
@@ -103,7 +104,8 @@ def route_messages(*, session: Session, ctx: HubContext, messages: list[RoutedMe
     call with :class:`MessageFailed` naming it: the transaction then holds part of
     that message's writes, so the caller rolls it back and routes the others again
     without it. Decisions about one resident keep the order of ``messages``; a
-    later message sees an earlier one's item (a herhaalde melding) and case.
+    later message sees an earlier one's item (a herhaalde melding) and case. Each
+    message's correlation id is bound while it is routed and none outlives the call.
     """
     statuses: dict[str, str] = {}
     with session.no_autoflush:

@@ -88,8 +88,14 @@ def rabbit_vhost(rabbitmq_server: str) -> Iterator[str]:
 
 @pytest.fixture
 def broker_url(rabbit_vhost: str) -> str:
-    """A broker URL with a prefix of this test only (inside the session's virtual host)."""
-    return f"{RABBIT_HOST}/{rabbit_vhost}?prefix=t-{uuid.uuid4().hex[:10]}"
+    """A broker URL with a prefix of this test only (inside the session's virtual host).
+
+    pika gives up on an AMQP handshake after 15 s; on a loaded CI machine the shared
+    broker has answered later than that, which failed a test that was not about it. The
+    URL asks for the same patience as every other wait in the tests.
+    """
+    return (f"{RABBIT_HOST}/{rabbit_vhost}?prefix=t-{uuid.uuid4().hex[:10]}"
+            f"&stack_timeout={PATIENCE_SECONDS:.0f}")
 
 
 @pytest.fixture(params=["embedded", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])

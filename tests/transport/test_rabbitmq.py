@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pika
 import pytest
@@ -142,7 +143,7 @@ def test_the_topology_is_declared_idempotently_under_the_prefix_and_vhost(
     settings = Settings(broker_url=broker_url, max_attempts=3, retry_base_seconds=0.5)
     broker = parse_broker(settings)
     assert broker.parameters.virtual_host == rabbit_vhost
-    assert broker.prefix == broker_url.rsplit("prefix=", 1)[1]
+    assert broker.prefix == parse_qs(urlsplit(broker_url).query)["prefix"][0]
     conn = pika.BlockingConnection(broker.parameters)
     try:
         channel = conn.channel()
