@@ -46,8 +46,14 @@ class PartnerGate:
 
 
 def security_headers(scope: Scope) -> dict[str, str]:
-    """The headers a response to ``scope`` must carry (HSTS only over TLS)."""
-    return _headers(scope.get("path", "").startswith(DOCS_PATHS), scope.get("scheme") == "https")
+    """The headers a response to ``scope`` must carry (HSTS only over TLS); a dict of the
+    caller's own."""
+    return dict(_headers(*_variant(scope)))
+
+
+def _variant(scope: Scope) -> tuple[bool, bool]:
+    # Which of the four header sets: the API docs (their own CSP), and over TLS (HSTS).
+    return scope.get("path", "").startswith(DOCS_PATHS), scope.get("scheme") == "https"
 
 
 @functools.cache
@@ -78,8 +84,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = _raw_headers(scope.get("path", "").startswith(DOCS_PATHS),
-                             scope.get("scheme") == "https")
+        extra = _raw_headers(*_variant(scope))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

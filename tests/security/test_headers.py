@@ -8,7 +8,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.api.security import HEADERS
+from hub.api.security import HEADERS, security_headers
 from hub.app import create_app
 from hub.core import correlation
 from hub.web.render import PAGE_CSP
@@ -73,6 +73,17 @@ def test_a_header_the_answer_sets_itself_is_kept_not_doubled(client):
     assert response.status_code == 200
     assert response.headers.get_list("content-security-policy") == [PAGE_CSP]
     assert response.headers.get_list("x-frame-options") == ["DENY"]
+
+
+def test_a_caller_changing_its_headers_changes_no_later_answer(client):
+    # The header sets are made once per variant; each caller still gets a dict of its own.
+    mine = security_headers({"type": "http", "path": "/api/v1/inbox"})
+    mine["X-Frame-Options"] = "ALLOWALL"
+    mine.pop("Content-Security-Policy")
+    answer = client.get("/healthz")
+    assert answer.headers["x-frame-options"] == HEADERS["X-Frame-Options"]
+    assert answer.headers["content-security-policy"] == HEADERS["Content-Security-Policy"]
+    assert security_headers({"type": "http", "path": "/api/v1/inbox"}) == HEADERS
 
 
 def test_hsts_only_over_https(ctx):
