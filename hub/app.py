@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from hub.api import audit as audit_api
 from hub.api import (
@@ -27,9 +27,9 @@ from hub.api import (
     security,
     withholdings,
 )
-from hub.api.deps import refuse_control_characters
 from hub.api.limits import BodyLimit
 from hub.api.request_metrics import RequestMetrics
+from hub.api.routing import APP_DEPENDENCIES, include
 from hub.core.context import HubContext
 from hub.core.transport import build_transport
 from hub.web import install as install_screens
@@ -61,7 +61,7 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
                   # configured exporter would ship paths that hold ids to a collector.
                   telemetry={"tracing": False, "metrics": False, "logs": False},
                   # Every route, also a plugin's: no control character in a path or query.
-                  dependencies=[Depends(refuse_control_characters)],
+                  dependencies=list(APP_DEPENDENCIES),
                   description="The road between a neighbourhood's partners and the "
                               "Sociaal wijkteam, gated by the resident's consent.")
     app.state.hub = ctx
@@ -75,15 +75,15 @@ def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
     correlation.install(app)
     for module in (health, partners, plan, inbox, caseload, households, withholdings, me, ops,
                    outreach):
-        app.include_router(module.router)
-    app.include_router(outreach.me_router)
-    app.include_router(metrics.router)
+        include(app, module.router)
+    include(app, outreach.me_router)
+    include(app, metrics.router)
     audit_api.install(app)
-    app.include_router(consents.router)
-    app.include_router(consents.fhir_router)
+    include(app, consents.router)
+    include(app, consents.fhir_router)
     # Partners' own ingress (a FHIR endpoint, a Wmo desk's routes): the same core behind it.
     for plugin_router in ctx.plugins.routers():
-        app.include_router(plugin_router)
+        include(app, plugin_router)
     openapi.install(app)
     docs_ui.install(app)
     consents.install_openapi(app)

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.api.deps import ContextDep, ResidentDep, SessionDep
+from hub.api.routing import include
 from hub.core.audit import current_client, current_system
 from hub.core.audit_text import describe, dutch_date, is_core_action
 from hub.core.models import AuditEvent, Partner
@@ -117,5 +118,5 @@ class AuditRequestContext:
 
 def install(app: FastAPI) -> None:
     """Add the resident's audit route and the request-context middleware."""
-    app.include_router(router)
+    include(app, router)
     app.add_middleware(AuditRequestContext)

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub.api.routing import include
 from hub.api.security import security_headers
 from hub.web import auth, beheer, mijn, oidc_login, outreach, werkplek
 from hub.web import plan as plan_pages
@@ -40,7 +41,7 @@ def install(app: FastAPI) -> None:
     """Add the screens, their stylesheet and their error pages to the app."""
     ctx = app.state.hub
     for module in (auth, oidc_login, plan_pages, mijn, werkplek, outreach, beheer):
-        app.include_router(module.router)
+        include(app, module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(WebError)

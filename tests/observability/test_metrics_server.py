@@ -13,6 +13,7 @@ from hub.core.context import HubContext
 from hub.core.metrics_server import MetricsServer, serve_metrics
 from hub.settings import Settings
 from tests.observability.helpers import samples, sqlite_only, value
+from tests.utils import loopback
 from tests.utils.builders import arrears, operator, partner, person, regisseur, register
 
 TOKEN = "scrape-credential-for-the-worker-0001"
@@ -48,26 +49,26 @@ def test_a_worker_process_is_scrapeable_with_what_it_routed(served, client, work
                        headers=woonbron).status_code == 202
     worker.drain()  # routing counts in the hub that routes: this one
     url = f"http://127.0.0.1:{server.port}/metrics"
-    r = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    r = loopback.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 200
     scraped = samples(r.text)
     assert value(scraped, "wijkhub_messages_out_total", partner="Woonbron",
                  type="signal.arrears.rent", basis="statute", outcome="delivered") == 1
     assert value(scraped, "wijkhub_store_up") == 1
-    assert httpx.get(url, headers=operator(worker_ctx)).status_code == 200
+    assert loopback.get(url, headers=operator(worker_ctx)).status_code == 200
 
 
 @sqlite_only
 def test_the_worker_listener_asks_for_the_same_credentials(served, ctx):
     worker_ctx, server = served
     url = f"http://127.0.0.1:{server.port}/metrics"
-    missing = httpx.get(url)
+    missing = loopback.get(url)
     assert missing.status_code == 401
     assert missing.headers["content-type"] == "application/problem+json"
     assert missing.headers["www-authenticate"] == "Bearer"
     assert "authorization" in missing.json()["detail"]
-    assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert httpx.get(url, headers=regisseur(worker_ctx)).status_code == 403
+    assert loopback.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert loopback.get(url, headers=regisseur(worker_ctx)).status_code == 403
 
 
 @sqlite_only
@@ -82,7 +83,7 @@ def test_closing_frees_the_port(ctx):
     port = server.port
     server.close()
     with pytest.raises(httpx.TransportError):
-        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        loopback.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
 
 
 @sqlite_only
@@ -94,6 +95,6 @@ def test_the_cli_starts_a_listener_only_when_a_port_is_set(ctx):
         update={"metrics_port": 0}))
     server = start_metrics_listener(with_port)
     try:
-        assert httpx.get(f"http://127.0.0.1:{server.port}/metrics").status_code == 401
+        assert loopback.get(f"http://127.0.0.1:{server.port}/metrics").status_code == 401
     finally:
         server.close()

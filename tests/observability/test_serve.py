@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from hub.core.context import build_context
@@ -12,6 +11,7 @@ from hub.core.migrate import upgrade
 from hub.settings import Settings
 from tests.observability.helpers import samples, value
 from tests.system.test_crash import Server, _free_port
+from tests.utils import loopback
 from tests.utils.builders import arrears, partner, person, register
 from tests.utils.waiting import wait_until
 
@@ -38,18 +38,18 @@ def test_hub_serve_logs_json_with_one_id_and_serves_metrics(tmp_path, database_u
     server.start()
     scrape = f"http://127.0.0.1:{metrics_port}/metrics"
     try:
-        r = httpx.post(f"{server.url}/api/v1/messages", json=arrears(anna, ref="S-1"),
+        r = loopback.post(f"{server.url}/api/v1/messages", json=arrears(anna, ref="S-1"),
                        headers={**woonbron, "X-Correlation-ID": CID}, timeout=10)
         assert r.status_code == 202, r.text
         message_id = r.json()["id"]
         def delivered() -> float:  # the in-process worker routes it; wait for it
-            scraped = samples(httpx.get(scrape, headers={"Authorization": f"Bearer {TOKEN}"},
+            scraped = samples(loopback.get(scrape, headers={"Authorization": f"Bearer {TOKEN}"},
                                         timeout=5).text)
             return value(scraped, "wijkhub_messages_out_total", partner="Woonbron",
                          type="signal.arrears.rent", basis="statute", outcome="delivered")
 
         assert wait_until(delivered, "the message was not delivered") == 1
-        assert httpx.get(scrape, timeout=5).status_code == 401
+        assert loopback.get(scrape, timeout=5).status_code == 401
     finally:
         server.stop()
 

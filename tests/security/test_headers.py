@@ -12,6 +12,7 @@ from hub.api.security import HEADERS, security_headers
 from hub.app import create_app
 from hub.core import correlation
 from hub.web.render import PAGE_CSP
+from tests.utils import loopback
 from tests.utils.builders import arrears, partner, person, regisseur
 
 SECRET = "BSN 111222333 van Fatima"  # what an exception might carry: never to be shown
@@ -161,7 +162,6 @@ def test_the_server_logs_no_traceback_of_an_unhandled_error(ctx, caplog):
     import socket
     import threading
 
-    import httpx
     import uvicorn
 
     app = create_app(ctx, run_worker=False)
@@ -182,7 +182,7 @@ def test_the_server_logs_no_traceback_of_an_unhandled_error(ctx, caplog):
         waiting = threading.Event()
         while not server.started and thread.is_alive():
             waiting.wait(0.05)
-        response = httpx.get(f"http://127.0.0.1:{port}/api/v1/boom", timeout=10)
+        response = loopback.get(f"http://127.0.0.1:{port}/api/v1/boom", timeout=10)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from hub.core.context import build_context
 from hub.core.migrate import upgrade
 from hub.settings import Settings
+from tests.utils import loopback
 from tests.utils.builders import arrears, partner, person
 from tests.utils.waiting import wait_until
 
@@ -58,7 +59,7 @@ class Server:
                 env=self.env, stdout=out, stderr=subprocess.STDOUT)
         def ready() -> bool:
             try:
-                return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+                return loopback.get(f"{self.url}/readyz", timeout=1).status_code == 200
             except httpx.HTTPError:
                 return False
 

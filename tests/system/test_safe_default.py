@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from hub.core.mode import DEVELOPMENT_WARNING, SAFE_MODE_WARNING
+from tests.utils import loopback
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ def _serving(env: dict[str, str], log: Path) -> Iterator[str]:
         deadline = time.monotonic() + 90
         while proc.poll() is None and time.monotonic() < deadline:
             try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                if loopback.get(f"{url}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
@@ -75,12 +76,12 @@ def test_plain_serve_offers_no_chooser_and_refuses_development_tokens(tmp_path):
     dev_token = _hub(_env(data, HUB_ENV="development"), "token", "operator", "--user", "x")
     assert dev_token.returncode == 0, dev_token.stderr
     with _serving(env, tmp_path / "serve.log") as url:
-        page = httpx.get(f"{url}/inloggen").text
+        page = loopback.get(f"{url}/inloggen").text
         assert "Inloggen als" not in page and "ontwikkelomgeving" not in page
         assert "niet ingesteld" in page
-        chooser = httpx.post(f"{url}/inloggen", data={"rol": "operator"})
+        chooser = loopback.post(f"{url}/inloggen", data={"rol": "operator"})
         assert chooser.status_code in (403, 404)
-        refused = httpx.get(f"{url}/api/v1/ops/dead-letters",
+        refused = loopback.get(f"{url}/api/v1/ops/dead-letters",
                             headers={"Authorization": f"Bearer {dev_token.stdout.strip()}"})
         assert refused.status_code == 401
     log = (tmp_path / "serve.log").read_text()
@@ -100,7 +101,7 @@ def test_development_switch_is_loud_and_loopback_only(tmp_path):
     assert "only listens on 127.0.0.1" in refused.stderr and "Traceback" not in refused.stderr
     assert not data.exists()  # refused before anything was built
     with _serving(env, tmp_path / "serve.log") as url:
-        assert "Inloggen als bewoner" in httpx.get(f"{url}/inloggen").text
+        assert "Inloggen als bewoner" in loopback.get(f"{url}/inloggen").text
     log = (tmp_path / "serve.log").read_text()
     assert log.count(DEVELOPMENT_WARNING.format(env="development")) == 1
     assert SAFE_MODE_WARNING not in log

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.utils import loopback
 from tests.utils.waiting import wait_until
 
 
@@ -61,7 +62,7 @@ class HubProcess:
         def is_ready() -> bool:
             if self.port:
                 try:
-                    return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+                    return loopback.get(f"{self.url}/readyz", timeout=2).status_code == 200
                 except httpx.HTTPError:
                     return False
             return ready in self.log.read_text()[offset:]
