@@ -42,7 +42,7 @@ def _spread(summary: dict) -> None:
 
 
 def test_ingest_embedded_measures_hub_and_bare_side_by_side(tmp_path, wrk):
-    result = bench(tmp_path, "ingest", "--seconds", "1", "--warmup", "1", "--modes", "embedded",
+    result = bench(tmp_path, "ingest", "--seconds", "1", "--warmup", "0", "--modes", "embedded",
                    "--no-peer")
     figures = result["figures"]["embedded"]
     for name in ("bare", "hub"):
@@ -58,7 +58,7 @@ def test_ingest_embedded_measures_hub_and_bare_side_by_side(tmp_path, wrk):
 @pytest.mark.rabbitmq
 def test_ingest_on_postgres_and_rabbitmq_includes_the_peer(tmp_path, wrk, postgres_server,
                                                            rabbitmq_server):
-    result = bench(tmp_path, "ingest", "--seconds", "1", "--warmup", "1",
+    result = bench(tmp_path, "ingest", "--seconds", "1", "--warmup", "0",
                    "--modes", "postgres+rabbitmq")
     figures = result["figures"]["postgres+rabbitmq"]
     for name in ("bare", "hub", "peer"):
