@@ -33,20 +33,22 @@ def include(app: FastAPI, router: APIRouter) -> None:
     if _has_lifespan_work(router):
         app.include_router(router)
         return
-    app.router.routes.append(_shared_inclusion(router))
+    app.router.routes.extend(_shared_inclusion(router))
 
 
-# id(router) -> (router, its inclusion). Keyed by id: a router is unhashable; holding
-# the router keeps its id from being reused by another object.
-_INCLUSIONS: dict[int, tuple[APIRouter, BaseRoute]] = {}
+# id(router) -> (router, the routes of its inclusion). Keyed by id: a router is
+# unhashable; holding the router keeps its id from being reused by another object.
+_INCLUSIONS: dict[int, tuple[APIRouter, tuple[BaseRoute, ...]]] = {}
 
 
-def _shared_inclusion(router: APIRouter) -> BaseRoute:
+def _shared_inclusion(router: APIRouter) -> tuple[BaseRoute, ...]:
     known = _INCLUSIONS.get(id(router))
     if known is None:
         parent = APIRouter(dependencies=list(APP_DEPENDENCIES))
         parent.include_router(router)
-        (included,) = parent.routes
+        # One lazily analysed route (FastAPI 0.165) or every route built at once (older
+        # FastAPI): either way built here once, with the app-wide dependencies.
+        included = tuple(parent.routes)
         # Two threads may both build it; either result is the same inclusion.
         known = _INCLUSIONS.setdefault(id(router), (router, included))
     return known[1]
