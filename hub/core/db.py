@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import threading
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -72,8 +73,9 @@ def make_engine(url: str, pool: PoolOptions | None = None) -> Engine:
         database = make_url(url).database
         if database and database != ":memory:" and not database.startswith("file:"):
             create_private_file(Path(database))
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _configure_sqlite(engine)
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": SQLITE_BUSY_SECONDS})
+        _configure_sqlite(engine, gate=_write_gate(database))
         return engine
     pool = pool or PoolOptions()
     parsed = make_url(url)
@@ -114,7 +116,35 @@ def _replace_closed_connections(engine: Engine) -> None:
             raise sa_exc.DisconnectionError("the server closed the connection")
 
 
-def _configure_sqlite(engine: Engine) -> None:
+SQLITE_BUSY_SECONDS = 30  # how long a writer waits for SQLite's write lock, then fails
+
+# One gate per database file, shared by every engine of this process on that file.
+_gates: dict[str, threading.Lock] = {}
+_gates_lock = threading.Lock()
+_HOLDS_GATE = "wijkhub.holds_write_gate"  # connection-record info: this one holds it
+
+
+def _write_gate(database: str | None) -> threading.Lock | None:
+    """The process's write gate for a database file (none for an in-memory database)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    key = str(Path(database).resolve())
+    with _gates_lock:
+        return _gates.setdefault(key, threading.Lock())
+
+
+def _configure_sqlite(engine: Engine, gate: threading.Lock | None) -> None:
+    """WAL, foreign keys and immediate write transactions; writers queue at ``gate``.
+
+    SQLite lets one writer in at a time. A writer that finds the lock taken is
+    left to SQLite's busy handler, which sleeps 1, 2, 5, 10, 15 ms ... between
+    tries: two threads of one process taking turns (the API's group commit and
+    the worker's routing, issue 14) lost several milliseconds at every hand-over,
+    most of a message's latency on the embedded store. So within a process a
+    writer first waits at ``gate``, a lock released the moment the other's
+    COMMIT or ROLLBACK returns, and only then asks SQLite; SQLite's own lock still
+    guards against other processes (a ``hub`` command beside ``hub serve``).
+    """
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
@@ -123,7 +153,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -135,8 +165,60 @@ def _configure_sqlite(engine: Engine) -> None:
         # and begins deferred: it never waits for, nor blocks, a writer.
         if conn.get_execution_options().get("read_only"):
             conn.exec_driver_sql("BEGIN")
-        else:
+            return
+        if gate is None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        if not gate.acquire(timeout=SQLITE_BUSY_SECONDS):
+            # What SQLite itself says when its busy timeout runs out.
+            raise sa_exc.OperationalError("BEGIN IMMEDIATE", None,
+                                          Exception("database is locked"))
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            gate.release()
+            raise
+        conn.connection.info[_HOLDS_GATE] = True
+
+    if gate is None:
+        return
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def _open_gate(dbapi_conn) -> None:
+        try:
+            info = dbapi_conn.info  # the pool's proxy: its record's info
+        except (AttributeError, NotImplementedError):  # a bare or first-connect connection
+            return
+        if info.pop(_HOLDS_GATE, False):
+            gate.release()
+
+    def _open_gate_of(_dbapi_conn, record, *_args) -> None:
+        # The safety net: a connection that leaves the pool's hands (returned,
+        # invalidated, closed) while its transaction held the gate lets it go.
+        if record is not None and record.info.pop(_HOLDS_GATE, False):
+            gate.release()
+
+    for name in ("checkin", "invalidate", "soft_invalidate", "close", "detach"):
+        event.listen(engine.pool, name, _open_gate_of)
+
+    # After the driver's COMMIT or ROLLBACK returns, not before (the engine's own
+    # "commit" event fires before it): the next writer must find SQLite's lock free.
+    # The pool's reset of a returned connection comes through do_rollback as well.
+    def _commit_then_open(dbapi_conn) -> None:
+        try:
+            do_commit(dbapi_conn)
+        finally:
+            _open_gate(dbapi_conn)
+
+    def _rollback_then_open(dbapi_conn) -> None:
+        try:
+            do_rollback(dbapi_conn)
+        finally:
+            _open_gate(dbapi_conn)
+
+    dialect.do_commit = _commit_then_open
+    dialect.do_rollback = _rollback_then_open
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -29,6 +29,7 @@ class OutboxWorker:
 
     def __init__(self, ctx: HubContext) -> None:
         self.ctx = ctx
+        self._round_was_full = False  # the last round left due rows behind (its limit)
 
     def _due(self, limit: int, now: datetime) -> list[tuple[int, str]]:
         with self.ctx.sessions() as session:
@@ -71,7 +72,9 @@ class OutboxWorker:
         to a partner waits on its HTTP answer) one per transaction.
         """
         size = self.ctx.settings.route_batch
-        due = self._due(limit or max(size, 100), self.ctx.clock())
+        limit = limit or max(size, 100)
+        due = self._due(limit, self.ctx.clock())
+        self._round_was_full = len(due) >= limit
         done = 0
         routes = [entry_id for entry_id, task in due if task == ROUTE_TASK]
         for start in range(0, len(routes), size):
@@ -105,7 +108,10 @@ class OutboxWorker:
                 # The type only: a traceback's messages may quote SQL parameters.
                 log.error("outbox worker round failed: %s", type(exc).__name__)
                 handled = 0
-            if handled == 0:
-                # Woken by the commit that queues work; the timeout is the safety net.
+            if handled == 0 or not self._round_was_full:
+                # Woken by the commit that queues work (at once when one came during
+                # the round); the timeout is the safety net (a retry coming due). Not
+                # another round to find nothing: on SQLite its read would take the
+                # write lock that the next ingest group is waiting for.
                 self.ctx.work_available.wait(self.ctx.settings.worker_poll_seconds)
         log.info("outbox worker stopped")

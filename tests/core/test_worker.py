@@ -96,3 +96,66 @@ def test_poison_is_retried_with_backoff_then_dead_lettered(ctx, client, worker, 
     clock.advance(days=1)
     assert worker.drain() == 0  # dead letters are not retried by themselves
     assert "secret message data" not in caplog.text
+
+
+def _blocked_in_wait(thread) -> bool:
+    """True when ``thread`` is waiting on an Event (the worker between rounds)."""
+    import sys
+
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code.co_name == "wait" and "threading" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _await(condition, what: str) -> None:
+    import threading
+
+    for _ in range(10_000):
+        if condition():
+            return
+        threading.Event().wait(0.001)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_after_a_round_that_was_not_full_the_worker_waits_for_a_commit(ctx, worker):
+    """No extra round to find nothing: on SQLite its read takes the write lock (issue 14)."""
+    import threading
+
+    stop, rounds = threading.Event(), []
+
+    def round_(limit: int | None = None) -> int:
+        rounds.append(limit)
+        worker._round_was_full = len(rounds) == 1  # the first round had more than its limit
+        if len(rounds) == 3:
+            stop.set()
+        return 1
+
+    worker.run_once = round_
+    ctx.work_available.clear()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,))
+    thread.start()
+    try:
+        # A full round goes on at once; the round after it, not full, waits.
+        _await(lambda: len(rounds) == 2 and _blocked_in_wait(thread), "the worker waits")
+        assert len(rounds) == 2
+        ctx.work_available.set()  # what the commit of new outbox rows does
+        _await(lambda: len(rounds) == 3, "a round after the commit")
+    finally:
+        stop.set()
+        ctx.work_available.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_a_round_knows_whether_it_left_due_rows_behind(ctx, client, worker):
+    _, woonbron = partner(ctx)
+    for n in range(3):
+        assert client.post("/api/v1/messages", json=arrears(person(910 + n), ref=f"F-{n}"),
+                           headers=woonbron).status_code == 202
+    assert worker.run_once(limit=2) == 2
+    assert worker._round_was_full
+    assert worker.run_once() == 1
+    assert not worker._round_was_full
