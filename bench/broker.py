@@ -9,8 +9,9 @@ persistent messages of the relay's size:
   hand-rolled peer's way;
 * publish in asynchronous confirm batches of 500 — the outbox relay's way
   (both from bench/transport_confirms.py);
-* consume with manual acks, prefetch 20 (the hub's default), one ack per message
-  — the worker's way, without the work.
+* consume with manual acks, prefetch 200 (the hub's default), one ack per
+  message — the broker's side of the worker's way, without the work (the worker
+  acks a batch of 100 with one multiple ack, which costs the broker less).
 
 The hub's delivered rate divided by these is how close it gets to the engine
 underneath (docs/performance.md).
@@ -27,7 +28,7 @@ import pika
 from bench import transport_confirms
 from bench.common import rabbit_vhost, summary, write_result
 
-PREFETCH = 20
+PREFETCH = 200  # the hub's default (hub/settings.py broker_prefetch)
 
 
 def consume(url: str, queue: str, n: int) -> float:

@@ -45,7 +45,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 QUEUE = os.environ.get("PEER_QUEUE", "peer.messages")
 # The hub's defaults (hub/settings.py): db_pool_size + db_max_overflow, broker_prefetch.
 POOL_MAX = 20
-PREFETCH = 20
+PREFETCH = 200
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS peer_messages (
     id uuid PRIMARY KEY, source_ref text UNIQUE NOT NULL, type text NOT NULL,

@@ -148,7 +148,8 @@ def peer_section(r: dict | None) -> list[str]:
            "as the hub's postgres+rabbitmq mode, same wrk load (section 1). Made fair for "
            "issue 14: one API process and one consumer (the hub: one `hub serve`, one "
            "`hub worker`), the uvicorn settings of `hub serve`, a database pool as large as "
-           "the hub's (10 + 10 overflow; it had 10) and the hub's prefetch (20); wrk now "
+           "the hub's (10 + 10 overflow; it had 10) and the hub's prefetch (200; it was 20 "
+           "until the worker routed a batch while the next arrived); wrk now "
            "opens 16 connections to each server (it was 8), as the measurement quoted in "
            "the issue did.", ""]
     for mode, f in (r["figures"].items() if r else []):
@@ -209,7 +210,8 @@ def broker_section(r: dict | None, ingest: dict | None) -> list[str]:
             f"{spread(f['publish_confirm_each'], 1, 0)} |",
             f"| publish, asynchronous confirm batches of 500 (the relay's way) | "
             f"{spread(f['publish_confirm_batches'], 1, 0)} |",
-            f"| consume, prefetch 20, one ack each (the worker's way, no work) | "
+            f"| consume, prefetch 200, one ack each (the broker's side of the worker's way, "
+            f"no work) | "
             f"{spread(f['consume_ack_each'], 1, 0)} |", ""]
     try:
         hub = ingest["figures"]["postgres+rabbitmq"]["hub"]

@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     # can share one broker (or give each its own virtual host in the URL's path).
     broker_url: str = ""
     broker_prefix: str = Field(default="wijkhub", pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-    broker_prefetch: int = Field(default=20, ge=1, le=1000)
+    # Unacked deliveries per hub worker. Twice HUB_ROUTE_BATCH: the next batch arrives while
+    # one is routed (one transaction, one multiple ack after the commit; issue 14).
+    broker_prefetch: int = Field(default=200, ge=1, le=1000)
     # A delivery redelivered this often (a worker died on it each time) is dead-lettered by the
     # worker itself: RabbitMQ 3.x quorum queues have no delivery limit unless a policy sets one.
     broker_delivery_limit: int = Field(default=20, ge=1)

@@ -281,3 +281,51 @@ def test_a_broker_dead_letter_naming_no_outbox_row_is_kept_not_dropped(ctx, clie
     (dead,) = _dead_letters(ctx)
     assert dead.reason == "dead-lettered by the broker (rejected); no outbox row 999999"
     assert dead.body_sealed is not None
+
+
+def test_a_window_larger_than_the_route_batch_is_routed_and_acked_batch_by_batch(
+        ctx, client, transport, monkeypatch):
+    # Issue 14: the prefetch window (here 20) keeps deliveries coming while a batch
+    # (HUB_ROUTE_BATCH, here 5) is routed; each batch is one transaction and one
+    # multiple ack after its commit, and the deliveries held back go next.
+    from pika.adapters.blocking_connection import BlockingChannel
+
+    from hub.core.transport import consumer
+
+    _, woonbron = partner(ctx)
+    transport.stop.set()
+    transport.thread.join(timeout=30)
+    sent = 23
+    for n in range(sent):
+        assert client.post("/api/v1/messages", json=arrears(person(4300 + n), ref=f"W-{n}"),
+                           headers=woonbron).status_code == 202
+    with ctx.sessions() as session:
+        ids = list(session.scalars(select(OutboxEntry.id)))
+    transport.wait_for(lambda: all(_status(ctx, i) == "sent" for i in ids),
+                       "the relay did not publish")
+    batches: list[int] = []
+    acks: list[bool] = []
+    route, ack = consumer.run_tasks, BlockingChannel.basic_ack
+
+    def counted_route(context, entry_ids, *args, **kwargs):
+        batches.append(len(entry_ids))
+        return route(context, entry_ids, *args, **kwargs)
+
+    def counted_ack(channel, delivery_tag=0, multiple=False):
+        acks.append(multiple)
+        return ack(channel, delivery_tag, multiple)
+
+    monkeypatch.setattr(consumer, "run_tasks", counted_route)
+    monkeypatch.setattr(BlockingChannel, "basic_ack", counted_ack)
+    former = transport.worker_ctx
+    transport.worker_ctx = build_context(
+        ctx.settings.model_copy(update={"route_batch": 5, "broker_prefetch": 20}),
+        plugins=ctx.plugins, clock=ctx.clock)
+    former.dispose()
+    transport.restart()  # the 23 wait in the queue: 20 arrive at once
+    transport.drain()
+    assert sum(batches) == sent
+    assert max(batches) == 5
+    assert len(acks) == len(batches) and all(acks)
+    with ctx.sessions() as session:
+        assert len(session.scalars(select(InboxItem)).all()) == sent

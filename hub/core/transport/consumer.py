@@ -1,11 +1,12 @@
 """``hub worker``'s engine: competing consumers on the RabbitMQ topology.
 
 One pika ``BlockingConnection`` on one thread (pika connections are not
-thread-safe). Task deliveries are gathered into a window (what arrived, up to
-the prefetch count) and the window is handled in one database transaction
-(:func:`hub.core.transport.tasks.run_tasks`, set-based), then
+thread-safe). Task deliveries are gathered into a batch (what arrived, up to
+``HUB_ROUTE_BATCH``; the prefetch window, twice that by default, keeps the
+next batch arriving meanwhile) and the batch is handled in one database
+transaction (:func:`hub.core.transport.tasks.run_tasks`, set-based), then
 acked with one ``basic_ack(multiple=True)``, *after* the commit. A crash before
-the ack makes the broker deliver the window again, and the outbox rows, already
+the ack makes the broker deliver the batch again, and the outbox rows, already
 ``done``, make the second time a no-op.
 
 * a failed attempt goes to the retry queue for its delay (confirmed), then is
@@ -105,17 +106,18 @@ class BrokerWorker:
             self.connected.set()
             log.info("worker consuming from %s (prefix %s)", self.broker.display,
                      self.broker.prefix)
-            prefetch = self.ctx.settings.broker_prefetch
+            batch = self.batch_size
             while not self.stop.is_set():
-                conn.process_data_events(time_limit=0.5)
-                # Take what else is already here, up to the prefetch window, then route
-                # the window in one transaction.
-                while self._window and len(self._window) < prefetch:
+                # Deliveries left over from the last turn are routed without waiting.
+                conn.process_data_events(time_limit=0 if self._window else 0.5)
+                # Take what else is already here, up to one batch, then route the
+                # batch in one transaction.
+                while self._window and len(self._window) < batch:
                     before = len(self._window)
                     conn.process_data_events(time_limit=0)
                     if len(self._window) == before:
                         break
-                self._flush_window(channel)
+                self._flush_window(channel, batch)
             for tag in tags:
                 channel.basic_cancel(tag)
         finally:
@@ -141,9 +143,20 @@ class BrokerWorker:
             return
         self._window.append((method, props, ref, body))
 
-    def _flush_window(self, channel) -> None:
-        """Handle the window in one transaction, then ack it all at once, after the commit."""
-        window, self._window = self._window, []
+    @property
+    def batch_size(self) -> int:
+        """Deliveries routed in one transaction: ``HUB_ROUTE_BATCH``, at most the prefetch.
+
+        A prefetch larger than the batch keeps the next deliveries on their way
+        while a batch is routed: the broker refills the window as each batch is
+        acked, and the worker does not wait a round trip for it (issue 14).
+        """
+        return min(self.ctx.settings.route_batch, self.ctx.settings.broker_prefetch)
+
+    def _flush_window(self, channel, batch: int) -> None:
+        """Handle the first ``batch`` deliveries in one transaction, then ack them at
+        once, after the commit; the rest wait for the next turn."""
+        window, self._window = self._window[:batch], self._window[batch:]
         if not window:
             return
         try:
@@ -156,7 +169,8 @@ class BrokerWorker:
             for method, *_ in window:
                 channel.basic_ack(method.delivery_tag)
         else:
-            # Every delivery up to this tag on the channel is in the window or settled.
+            # Every delivery up to this tag on the channel is in the window or settled
+            # (deliveries arrive in tag order; the ones held back come after it).
             channel.basic_ack(window[-1][0].delivery_tag, multiple=True)
         self.handled += len(window)
 
