@@ -41,19 +41,26 @@ def route_all(ctx: HubContext) -> dict[str, object]:
     """
     from sqlalchemy import func, select
 
+    from hub.core.checkpoint import checkpoint_in_background
     from hub.core.models import InboxItem, Message, OutboxEntry
     from hub.core.worker import OutboxWorker
 
     worker = OutboxWorker(ctx)
     routed = 0
-    while True:
-        done = worker.run_once(limit=1000)
-        routed += done
-        with ctx.sessions() as session:
-            pending = session.scalar(select(func.count()).select_from(OutboxEntry)
-                                     .where(OutboxEntry.status == "pending"))
-        if not pending or not done:
-            break
+    # As in hub serve, whose embedded worker has SQLite's checkpoints run beside it.
+    checkpointer = checkpoint_in_background(ctx.engine)
+    try:
+        while True:
+            done = worker.run_once(limit=1000)
+            routed += done
+            with ctx.sessions() as session:
+                pending = session.scalar(select(func.count()).select_from(OutboxEntry)
+                                         .where(OutboxEntry.status == "pending"))
+            if not pending or not done:
+                break
+    finally:
+        if checkpointer is not None:
+            checkpointer.stop()
     with ctx.sessions() as session:
         statuses = dict(session.execute(select(Message.status, func.count())
                                         .group_by(Message.status)).all())

@@ -38,7 +38,8 @@ CHEAP_KEY_HASHING = {"partner_key_time_cost": 1, "partner_key_memory_kib": 8,
 
 # The hub's own background threads: none may outlive the test that started it (a relay
 # left running logs into a closed capture stream and publishes into the next test).
-HUB_THREADS = {"outbox-relay", "outbox-worker", "test-worker", "metrics-server"}
+HUB_THREADS = {"outbox-relay", "outbox-worker", "test-worker", "metrics-server",
+               "sqlite-checkpoint"}
 
 
 def _postgres_available() -> bool:

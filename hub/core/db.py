@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import select
 import threading
+import weakref
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -71,7 +72,7 @@ def make_engine(url: str, pool: PoolOptions | None = None) -> Engine:
     """
     if url.startswith("sqlite"):
         database = make_url(url).database
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if _on_a_file(database):
             create_private_file(Path(database))
         engine = create_engine(url, connect_args={"check_same_thread": False,
                                                   "timeout": SQLITE_BUSY_SECONDS})
@@ -117,6 +118,30 @@ def _replace_closed_connections(engine: Engine) -> None:
 
 
 SQLITE_BUSY_SECONDS = 30  # how long a writer waits for SQLite's write lock, then fails
+SQLITE_AUTOCHECKPOINT_PAGES = 1000  # SQLite's own default: a commit checkpoints past this
+
+# Engines whose commits checkpoint at another size (hub.core.checkpoint), and the size.
+_autocheckpoint: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+_AUTOCHECKPOINT = "wijkhub.wal_autocheckpoint"  # connection-record info: the size it has
+
+
+def set_autocheckpoint(engine: Engine, pages: int | None) -> None:
+    """From the next checkout on, ``engine``'s commits checkpoint past ``pages`` pages of
+    log (None: SQLite's default again). For :mod:`hub.core.checkpoint`."""
+    if pages is None:
+        _autocheckpoint.pop(engine, None)
+    else:
+        _autocheckpoint[engine] = pages
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    """The database file of a SQLite engine on a file; None for memory or another store."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    return database if _on_a_file(database) else None
+
+
+def _on_a_file(database: str | None) -> bool:
+    return bool(database) and database != ":memory:" and not database.startswith("file:")
 
 # One gate per database file, shared by every engine of this process on that file.
 _gates: dict[str, threading.Lock] = {}
@@ -126,7 +151,7 @@ _HOLDS_GATE = "wijkhub.holds_write_gate"  # connection-record info: this one hol
 
 def _write_gate(database: str | None) -> threading.Lock | None:
     """The process's write gate for a database file (none for an in-memory database)."""
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if not _on_a_file(database):
         return None
     key = str(Path(database).resolve())
     with _gates_lock:
@@ -155,6 +180,14 @@ def _configure_sqlite(engine: Engine, gate: threading.Lock | None) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cur.close()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy) -> None:
+        # One dictionary look-up a checkout; the PRAGMA only when the size changed.
+        pages = _autocheckpoint.get(engine, SQLITE_AUTOCHECKPOINT_PAGES)
+        if record.info.get(_AUTOCHECKPOINT, SQLITE_AUTOCHECKPOINT_PAGES) != pages:
+            dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+            record.info[_AUTOCHECKPOINT] = pages
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:

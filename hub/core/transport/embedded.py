@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from hub.core.checkpoint import WalCheckpointer, checkpoint_in_background
 from hub.core.context import HubContext
 from hub.core.transport import call_consent_listeners
 from hub.core.wakeup import OutboxListener, WorkSignal, listen_if_postgres
@@ -21,14 +22,17 @@ class EmbeddedTransport:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.listener: OutboxListener | None = None
+        self.checkpointer: WalCheckpointer | None = None
 
     def start(self) -> None:
-        """Start the worker thread when asked to (and, on PostgreSQL, its listener).
+        """Start the worker thread when asked to (and, on PostgreSQL, its listener; on a
+        SQLite file, its checkpoints on a thread of their own: hub.core.checkpoint).
 
         Commits in this process wake the worker through ``ctx.work_available``; the
         listener wakes it for rows other ``hub serve`` processes committed (issue 14).
         """
         if self.run_worker:
+            self.checkpointer = checkpoint_in_background(self.ctx.engine)
             self._thread = threading.Thread(target=OutboxWorker(self.ctx).run_forever,
                                             args=(self._stop,), name="outbox-worker",
                                             daemon=True)
@@ -45,6 +49,8 @@ class EmbeddedTransport:
             self._thread.join(timeout=30)
         if self.listener is not None:
             self.listener.join()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
 
     def health(self) -> dict[str, str]:
         """Nothing beyond the database: the queue is in it."""
