@@ -197,6 +197,13 @@ def scan_xml(raw: bytes, *, root: str) -> None:
                                  "too-costly")]) from None
     except xml.parsers.expat.ExpatError:
         raise FhirRefused([Issue(root, "is not well-formed XML", "structure")]) from None
+    except LookupError:
+        # The XML declaration names an encoding Python has no codec for.
+        raise FhirRefused([_unknown_encoding(root)]) from None
+
+
+def _unknown_encoding(root: str) -> Issue:
+    return Issue(root, "declares an XML encoding that is not known; send UTF-8", "structure")
 
 
 def _parse_xml(raw: bytes, *, root: str) -> dict[str, Any]:
@@ -208,6 +215,8 @@ def _parse_xml(raw: bytes, *, root: str) -> dict[str, Any]:
                                  "references is not accepted", "security")]) from None
     except (SafeET.ParseError, ValueError):
         raise FhirRefused([Issue(root, "is not well-formed XML", "structure")]) from None
+    except LookupError:
+        raise FhirRefused([_unknown_encoding(root)]) from None
     try:
         element = etree.fromstring(raw, parser=_xml_parser())
     except (etree.XMLSyntaxError, ValueError):

@@ -150,6 +150,9 @@ XML_CASES = [
     ("unknown element", b"<Bundle xmlns='http://hl7.org/fhir'><type value='transaction'/>"
      b"<flavour value='x'/></Bundle>", 400, "Bundle"),
     ("empty", b"", 400, "Bundle"),
+    # Found by test_fuzz: junk inside the XML declaration made its encoding name unknown.
+    ("unknown encoding", b"<?xml version='1.0' encoding='ut8f-8'?>"
+     b"<Bundle xmlns='http://hl7.org/fhir'><type value='transaction'/></Bundle>", 400, "Bundle"),
     ("bundle of the wrong type", b"<Bundle xmlns='http://hl7.org/fhir'>"
      b"<type value='batch'/></Bundle>", 422, "Bundle.type"),
 ]
