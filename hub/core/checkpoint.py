@@ -89,7 +89,7 @@ class WalCheckpointer:
 
 def checkpoint_in_background(engine: Engine) -> WalCheckpointer | None:
     """A started :class:`WalCheckpointer` for a SQLite file store; None for any other."""
-    if engine.dialect.name != "sqlite" or db.sqlite_file(engine) is None:
+    if db.sqlite_file(engine) is None:
         return None
     checkpointer = WalCheckpointer(engine)
     checkpointer.start()

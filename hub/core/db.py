@@ -143,6 +143,7 @@ def sqlite_file(engine: Engine) -> str | None:
 def _on_a_file(database: str | None) -> bool:
     return bool(database) and database != ":memory:" and not database.startswith("file:")
 
+
 # One gate per database file, shared by every engine of this process on that file.
 _gates: dict[str, threading.Lock] = {}
 _gates_lock = threading.Lock()
