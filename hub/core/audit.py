@@ -22,6 +22,7 @@ other for the whole of a routing transaction. See docs/audit.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -92,7 +93,14 @@ def _head_message(seq: int, hash_: str) -> bytes:
 def _signing_key(ring: KeyRing) -> Ed25519PrivateKey:
     if ring.audit_key is None:
         raise KeyError_("the key ring has no audit_key")
-    return Ed25519PrivateKey.from_private_bytes(ring.audit_key)
+    return _private_key(ring.audit_key)
+
+
+@functools.lru_cache(maxsize=4)
+def _private_key(raw: bytes) -> Ed25519PrivateKey:
+    # Loaded once per key, not at every commit (issue 14: a tenth of the head's signing).
+    # Keyed by the raw bytes the ring holds anyway; a rotated key is a new entry.
+    return Ed25519PrivateKey.from_private_bytes(raw)
 
 
 def sign_head(ring: KeyRing, seq: int, hash_: str) -> str:

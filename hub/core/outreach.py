@@ -155,13 +155,12 @@ _JOINED = ("urgency", "subject", "contact_sealed", "updated_at")
 _HOUSEHOLDS = Household.__table__
 _LOCK_HOUSEHOLDS = {p: select(_HOUSEHOLDS).where(in_list(_HOUSEHOLDS.c.id, "ids", postgres=p))
                     .order_by(_HOUSEHOLDS.c.id).with_for_update() for p in (False, True)}
-_OPEN_CASES = {p: select(*(_CASES.c[name] for name in CASE_COLUMNS))
-               .where(in_list(_CASES.c.household_id, "ids", postgres=p),
-                      _CASES.c.status == "open", _CASES.c.window_ends_at >= bindparam("now"))
-               .order_by(_CASES.c.opened_at.desc()) for p in (False, True)}
-_CASE_COUNTS = {p: select(_CASES.c.household_id, func.count())
-                .where(in_list(_CASES.c.household_id, "ids", postgres=p))
-                .group_by(_CASES.c.household_id) for p in (False, True)}
+# Every case of the households, newest first: one statement gives both the open case
+# and whether the household had any (first_for_household). A household has a handful
+# of cases over the years; a second statement for a count cost a round trip per batch.
+_HOUSEHOLD_CASES = {p: select(*(_CASES.c[name] for name in CASE_COLUMNS))
+                    .where(in_list(_CASES.c.household_id, "ids", postgres=p))
+                    .order_by(_CASES.c.opened_at.desc()) for p in (False, True)}
 _UPDATE_CASES = (update(_CASES).where(_CASES.c.id == bindparam("b_id"))
                  .values({_CASES.c[name]: bindparam(f"b_{name}") for name in _JOINED}))
 
@@ -186,7 +185,7 @@ def write_cases(*, session: Session, reads: RoutingReads) -> None:
 def prefetch_cases(*, session: Session, ctx: HubContext, reads: RoutingReads,
                    household_ids: Iterable[str], now: datetime) -> None:
     """Lock these households (sorted, one statement) and read into ``reads`` their open
-    outreach cases and how many cases each had: three selects for the whole batch, for
+    outreach cases and how many cases each had: two selects for the whole batch, for
     :func:`join_case`."""
     ids = sorted(set(household_ids) - reads.locked_households)
     if not ids:
@@ -200,12 +199,12 @@ def prefetch_cases(*, session: Session, ctx: HubContext, reads: RoutingReads,
     for household_id in ids:
         reads.open_cases[household_id] = None
         reads.case_counts[household_id] = 0
-    for row in session.execute(_OPEN_CASES[postgres], {"ids": ids, "now": now}):
-        # The newest open case per household, as join_case's own query takes it.
-        if reads.open_cases[row.household_id] is None:
+    for row in session.execute(_HOUSEHOLD_CASES[postgres], {"ids": ids}):
+        reads.case_counts[row.household_id] += 1
+        # The newest case per household that is open and whose window still runs.
+        if (reads.open_cases[row.household_id] is None and row.status == "open"
+                and row.window_ends_at >= now):
             reads.open_cases[row.household_id] = CaseRow(*row)
-    for household_id, count in session.execute(_CASE_COUNTS[postgres], {"ids": ids}):
-        reads.case_counts[household_id] = count
 
 
 def join_case(*, session: Session, ctx: HubContext, item: InboxItem,

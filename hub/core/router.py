@@ -147,8 +147,8 @@ def prefetch(*, session: Session, ctx: HubContext, messages: list[RoutedMessage]
     todo = [m for m in messages if m.status not in TERMINAL]
     if not todo:
         return reads
-    for partner in session.scalars(select(Partner).where(
-            Partner.id.in_(sorted({m.source_partner for m in todo})))):
+    for partner in session.scalars(_PARTNERS[is_postgres(session)],
+                                   {"ids": sorted({m.source_partner for m in todo})}):
         reads.partners[partner.id] = partner
     subjects: set[str] = set()
     keys: set[str] = set()
@@ -339,7 +339,9 @@ def _repeat_of(ctx: HubContext, reads: RoutingReads, message: RoutedMessage,
             mt.repeat_measure(data))
 
 
-# Built once per dialect; the keys one parameter (hub.core.store.in_list).
+# Built once per dialect; the ids or keys one parameter (hub.core.store.in_list).
+_PARTNERS = {p: select(Partner).where(in_list(Partner.id, "ids", postgres=p))
+             for p in (False, True)}
 _OPEN_ITEMS = {p: select(InboxItem).where(
     in_list(InboxItem.repeat_key, "keys", postgres=p), InboxItem.status != "closed",
     InboxItem.hidden.is_(False)).order_by(InboxItem.delivered_at.desc()) for p in (False, True)}

@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from hub.core import outbound
 from hub.core.models import OutboundMessageRow
+from hub.core.outreach_models import OutreachCase
 from tests.plugins.evides.test_evides import water
 from tests.utils.builders import arrears, partner, person, regisseur, register, teamlead
 from tests.utils.outreach import END_OF_SUPPLY, ENERGY, creditor_signal
@@ -61,6 +62,11 @@ def test_signals_within_the_window_share_a_case_later_ones_open_a_new(ctx, clien
     worker.drain()
     cases = _cases(ctx, client)
     assert sorted(len(c["signals"]) for c in cases) == [1, 2]
+    # Only the household's first case counts as its first (the monitor's figure).
+    with ctx.sessions() as session:
+        firsts = session.scalars(select(OutreachCase.first_for_household)
+                                 .order_by(OutreachCase.opened_at)).all()
+    assert firsts == [True, False]
 
 
 def test_a_nuisance_report_or_a_signal_without_household_opens_no_case(ctx, client, worker):
