@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from hub.core.keys import KeyError_, KeyRing
 from hub.core.models import AuditEvent, AuditHead
-from hub.core.store import insert_if_absent
+from hub.core.store import insert_if_absent, is_postgres
 
 if TYPE_CHECKING:
     from hub.core.context import HubContext
@@ -189,7 +189,7 @@ def append_rows(session: Session, *, ctx: HubContext, rows: list[dict[str, Any]]
         linked.append(row)
     head = {"seq": seq, "hash": prev, "signature": sign_head(ctx.keys, seq, prev),
             "updated_at": ctx.clock()}
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         # Every round trip here is one that all other appenders wait for. A JSON null
         # becomes SQL NULL in json_to_recordset, as the JSON column stores None
         # (none_as_null). The time as the column type would bind it (a naive timestamp is

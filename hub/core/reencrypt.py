@@ -28,6 +28,7 @@ from hub.core.models import (
     Resident,
 )
 from hub.core.outreach_models import OutreachCase
+from hub.core.store import is_postgres
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def reencrypt_batch(*, session: Session, ctx: HubContext, sealed: SealedColumn, 
             .order_by(sealed.key).limit(limit))
     if after is not None:
         stmt = stmt.where(sealed.key > after)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         # Waits for a worker holding the row: then we seal what it committed.
         stmt = stmt.with_for_update(of=sealed.column.table)
     rows = session.execute(stmt).all()

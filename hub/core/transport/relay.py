@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.context import HubContext
 from hub.core.models import OutboxEntry
+from hub.core.store import is_postgres
 from hub.core.transport import topology
 from hub.core.transport.broker import Broker
 from hub.core.transport.messages import ConsentChanged, TaskRef, encode
@@ -210,7 +211,7 @@ class Relay:
                 .where(OutboxEntry.status == "pending",
                        OutboxEntry.next_attempt_at <= self.ctx.clock())
                 .order_by(OutboxEntry.id).limit(self.ctx.settings.relay_batch_size))
-        if self._session.get_bind().dialect.name == "postgresql":
+        if is_postgres(self._session):
             stmt = stmt.with_for_update(skip_locked=True)
         return [tuple(row) for row in self._session.execute(stmt)]
 

@@ -66,7 +66,7 @@ def _claim(session: Session, entry_id: int, skip_locked: bool) -> OutboxEntry | 
     if skip_locked:
         # The embedded queue's pollers share rows: take only a free, pending one.
         stmt = stmt.where(OutboxEntry.status == "pending")
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         # A broker delivery waits for the lock instead: skipping could ack a
         # redelivery while the first attempt is still uncommitted, and lose it.
         stmt = stmt.with_for_update(skip_locked=skip_locked)
