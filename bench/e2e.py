@@ -56,6 +56,8 @@ class Subject:
     target: Target
     latencies: Callable[[dict[str, float]], list[float]]
     check: Callable[[int], None] = lambda _sent: None
+    #: Where the hub's time goes, per message: seconds by stage (see hub_stages).
+    stages: Callable[[dict[str, float]], dict[str, list[float]]] | None = None
     maximum: float = 0.0
     maximum_source: str = ""
     runs: dict = field(default_factory=dict)
@@ -78,6 +80,27 @@ def hub_latencies(engine) -> Callable[[dict[str, float]], list[float]]:
                  .where(Message.id.in_(list(sent))))
         with engine.connect() as conn:
             return _found(conn.execute(query).all(), sent)
+    return read
+
+
+def hub_stages(engine) -> Callable[[dict[str, float]], dict[str, list[float]]]:
+    """Each message's time split at the hub's ``received_at``: ``to_hub`` (send → the
+    API's receipt: the client, the connection, uvicorn's queue) and ``in_hub``
+    (receipt → ``delivered_at``: validation, the group commit, the relay or the
+    embedded queue, the worker's wait for its batch and the routing itself)."""
+    def read(sent: dict[str, float]) -> dict[str, list[float]]:
+        query = (select(Message.id, Message.received_at, InboxItem.delivered_at)
+                 .join(InboxItem, InboxItem.message_id == Message.id)
+                 .where(Message.id.in_(list(sent))))
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+        to_hub, in_hub = [], []
+        for ref, received, delivered in rows:
+            received, delivered = (t if t.tzinfo else t.replace(tzinfo=UTC)
+                                   for t in (received, delivered))
+            to_hub.append(received.timestamp() - sent[str(ref)])
+            in_hub.append((delivered - received).total_seconds())
+        return {"to_hub": to_hub, "in_hub": in_hub}
     return read
 
 
@@ -140,8 +163,13 @@ def level_turn(subject: Subject, level: float, rep: int, messages: int) -> None:
     figures["rate"].append(rate)
     figures["p50"].append(cut["p50"])
     figures["p99"].append(cut["p99"])
+    split = ""
+    if subject.stages is not None:
+        for stage, seconds in subject.stages(sent).items():
+            figures.setdefault(f"{stage}_p50", []).append(percentiles(seconds)["p50"])
+            split += f"  {stage} p50 {figures[f'{stage}_p50'][-1] * 1000:6.1f} ms"
     print(f"  rep {rep + 1} {subject.name:<17} {int(level * 100):>3}% = {rate:6.1f}/s  "
-          f"p50 {cut['p50'] * 1000:8.1f} ms  p99 {cut['p99'] * 1000:8.1f} ms", flush=True)
+          f"p50 {cut['p50'] * 1000:8.1f} ms  p99 {cut['p99'] * 1000:8.1f} ms{split}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             engine = create_engine(running.database_url)
             stack.callback(engine.dispose)
             subjects.append(Subject(mode, running.url, hub_target(running, stack),
-                                    hub_latencies(engine), inbox_check(running)))
+                                    hub_latencies(engine), inbox_check(running),
+                                    stages=hub_stages(engine)))
         if not args.no_peer:
             peer = start_peer(stack)
             engine = create_engine(peer.database_url)

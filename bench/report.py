@@ -116,6 +116,28 @@ def e2e_section(r: dict | None) -> list[str]:
             f = figures[n]["levels"].get(level)
             row += [spread(f["p50"], 1000, 1), spread(f["p99"], 1000, 0)] if f else ["–", "–"]
         out.append("| " + " | ".join(row) + " |")
+    return [*out, "", *_e2e_stages(figures)]
+
+
+def _e2e_stages(figures: dict) -> list[str]:
+    # Where the hub's p50 goes: split at the message's received_at (bench/e2e.py:hub_stages).
+    hubs = [n for n in MODES if n in figures and any(
+        "in_hub_p50" in f for f in figures[n]["levels"].values())]
+    if not hubs:
+        return []
+    out = ["Where a hub message's time goes, split at the hub's `received_at` (medians of the "
+           "per-repetition p50s, ms): **to the hub** is the send until the API has the request "
+           "(the client, the connection, uvicorn's queue); **in the hub** is from there until "
+           "the inbox item's `delivered_at` (validation, the group commit, the relay or the "
+           "embedded queue, the worker's wait for its batch, routing).", "",
+           "| level | " + " | ".join(f"{n} to the hub | {n} in the hub" for n in hubs) + " |",
+           "| --- |" + " --- | --- |" * len(hubs)]
+    for level in LEVELS:
+        row = [level]
+        for n in hubs:
+            f = figures[n]["levels"].get(level) or {}
+            row += [spread(f.get("to_hub_p50"), 1000, 1), spread(f.get("in_hub_p50"), 1000, 1)]
+        out.append("| " + " | ".join(row) + " |")
     return [*out, ""]
 
 
