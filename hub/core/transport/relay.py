@@ -22,23 +22,44 @@ during a batch is remembered and runs the next batch at once. The timer
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
 
 import pika
 from pika.spec import Basic
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from hub.core.context import HubContext
 from hub.core.models import OutboxEntry
-from hub.core.store import is_postgres
+from hub.core.store import in_list, is_postgres
 from hub.core.transport import topology
 from hub.core.transport.broker import Broker
 from hub.core.transport.messages import ConsentChanged, TaskRef, encode
 
 log = logging.getLogger(__name__)
+
+
+_OUTBOX = OutboxEntry.__table__
+_NOW = bindparam("now", type_=_OUTBOX.c.updated_at.type)
+# Built once (per dialect and batch size), not per batch: the relay shares the API's
+# process, and building a statement and its cache key per batch is time the API loses.
+# Only pending rows are marked sent: a consumer may have finished one already.
+_MARK_SENT = {p: update(_OUTBOX).where(in_list(_OUTBOX.c.id, "ids", postgres=p),
+                                       _OUTBOX.c.status == "pending")
+              .values(status="sent", updated_at=_NOW) for p in (False, True)}
+
+
+@functools.lru_cache(maxsize=8)
+def _due_statement(postgres: bool, limit: int) -> Select:
+    stmt = (select(_OUTBOX.c.id, _OUTBOX.c.message_id, _OUTBOX.c.task)
+            .where(_OUTBOX.c.status == "pending",
+                   _OUTBOX.c.next_attempt_at <= _NOW)
+            .order_by(_OUTBOX.c.id).limit(limit))
+    # On PostgreSQL the rows stay locked until marked: relays of other processes skip them.
+    return stmt.with_for_update(skip_locked=True) if postgres else stmt
 
 
 def task_properties(outbox_id: int, task: str) -> pika.BasicProperties:
@@ -207,13 +228,8 @@ class Relay:
     def _due_rows(self) -> list[tuple[int, str, str]]:
         self._session = self.ctx.sessions()
         self._session.begin()
-        stmt = (select(OutboxEntry.id, OutboxEntry.message_id, OutboxEntry.task)
-                .where(OutboxEntry.status == "pending",
-                       OutboxEntry.next_attempt_at <= self.ctx.clock())
-                .order_by(OutboxEntry.id).limit(self.ctx.settings.relay_batch_size))
-        if is_postgres(self._session):
-            stmt = stmt.with_for_update(skip_locked=True)
-        return [tuple(row) for row in self._session.execute(stmt)]
+        stmt = _due_statement(is_postgres(self._session), self.ctx.settings.relay_batch_size)
+        return [tuple(row) for row in self._session.execute(stmt, {"now": self.ctx.clock()})]
 
     def _on_confirm(self, frame) -> None:
         method = frame.method
@@ -234,10 +250,8 @@ class Relay:
         if confirmed and self._session is not None:
             try:
                 # Only pending rows: a consumer may have finished one already.
-                self._session.execute(
-                    update(OutboxEntry)
-                    .where(OutboxEntry.id.in_(confirmed), OutboxEntry.status == "pending")
-                    .values(status="sent", updated_at=self.ctx.clock()))
+                self._session.execute(_MARK_SENT[is_postgres(self._session)],
+                                      {"ids": confirmed, "now": self.ctx.clock()})
                 self._close_session(commit=True)
                 self.published += len(confirmed)
             except Exception as exc:
