@@ -91,7 +91,12 @@ def add_field_words(words: Mapping[str, str]) -> None:
 def format_date(when: datetime) -> str:
     """Return the Dutch calendar date of ``when`` in Dutch time, e.g. "3 maart 2026"."""
     require_aware("when", when)
-    local = when.astimezone(_ZONE)
+    try:
+        local = when.astimezone(_ZONE)
+    except OverflowError:
+        # Only a moment at the calendar's very end (stored before the registry refused
+        # those): its own date, not a page that cannot be shown.
+        local = when
     return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
 
 

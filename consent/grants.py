@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from consent.errors import ConsentError, ConsentNotFound, IdempotencyConflict
-from consent.model import CATEGORIES, ConsentGrant, require_aware
+from consent.model import CATEGORIES, ConsentGrant, require_aware, within_calendar
 from consent.records import (
     Capacity,
     Change,
@@ -621,6 +621,8 @@ def _check_scope(
             raise ConsentError("valid_until", "must include a time zone")
         if valid_until <= now:
             raise ConsentError("valid_until", "must be later than now")
+        if not within_calendar(valid_until):
+            raise ConsentError("valid_until", "is outside the dates the hub can store")
     return kinds, partners, cats
 
 

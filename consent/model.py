@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 # The closed set of data categories. Lowercase Dutch words, because a
@@ -45,6 +45,18 @@ def require_aware(name: str, value: datetime | None) -> None:
     """Raise ValueError if ``value`` is a naive datetime; None is accepted."""
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
         raise ValueError(f"{name} must be timezone-aware")
+
+
+#: The registry's calendar: a day inside Python's years 1 and 9999 at either end, so that
+#: no time zone carries a stored moment past them (UTC when stored, Dutch time when shown
+#: to the resident). Comparing with these never overflows, whatever the offset.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def within_calendar(value: datetime) -> bool:
+    """Whether the aware ``value`` can be stored and shown in any time zone."""
+    return EARLIEST <= value < LATEST
 
 
 def _frozen(name: str, values: Iterable[str]) -> frozenset[str]:

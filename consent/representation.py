@@ -27,7 +27,7 @@ from sqlalchemy import Row, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from consent.errors import ConsentError, NotFound
-from consent.model import CATEGORIES, require_aware
+from consent.model import CATEGORIES, require_aware, within_calendar
 from consent.records import Capacity, Representation
 from consent.tables import consent_representations
 
@@ -158,6 +158,8 @@ def add_representation(
             require_aware(name, value)
         except ValueError:
             raise ConsentError(name, "must include a time zone") from None
+        if value is not None and not within_calendar(value):
+            raise ConsentError(name, "is outside the dates the hub can store")
     try:
         capacity = Capacity(capacity)
     except ValueError:

@@ -7,7 +7,13 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -77,6 +83,17 @@ def install(app: FastAPI) -> None:
         return problem_response(422, "Invalid input", [FieldProblem(
             "body", "holds a value that cannot be stored (a NUL byte or a number out of "
                     "range)")])
+
+    @app.exception_handler(StatementError)
+    async def _unbindable(request: Request, exc: StatementError):
+        # Before the database: a value its column type cannot bind. A date whose offset
+        # carries it past year 9999 in UTC is the one seen (the input checks refuse those
+        # by name; this is the net behind them). Anything else stays a 500.
+        if not isinstance(exc.orig, OverflowError):
+            return await _unexpected(request, exc)
+        log.warning("value refused before the database: %s", type(exc.orig).__name__)
+        return problem_response(422, "Invalid input", [FieldProblem(
+            "body", "holds a date or number outside the range the hub can store")])
 
     @app.exception_handler(DBAPIError)
     async def _database_connection_lost(request: Request, exc: DBAPIError):

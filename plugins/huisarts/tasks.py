@@ -252,6 +252,11 @@ def _date_bound(raw: str) -> tuple[str, datetime]:
                           "e.g. ge2026-11-23 or gt2026-11-23T10:00:00Z") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    try:
+        # Compared in UTC: an offset that carries it past year 1 or 9999 cannot be.
+        when = when.astimezone(UTC)
+    except OverflowError:
+        raise SearchError("_lastUpdated", "is outside the dates the hub can compare") from None
     return prefix, when
 
 

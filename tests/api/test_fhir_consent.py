@@ -179,6 +179,19 @@ def test_what_the_hub_cannot_honour_is_refused_and_nothing_is_stored(ctx, client
     assert len(client.get("/api/v1/me/consents", headers=resident(ctx, anna)).json()) == 1
 
 
+def test_a_consent_ending_at_the_calendars_end_is_refused_by_name(ctx, client):
+    anna = person(1)
+    register(ctx, anna)
+    data, gp = _gp_consent(ctx, client, anna)
+    # 23:30 UTC on the last day of year 9999 is already year 10000 in Dutch time: a
+    # resident's consent list showing it could not be drawn. Refused, nothing stored.
+    data["provision"]["period"] = {"start": "2026-01-01T00:00:00Z",
+                                   "end": "9999-12-31T23:30:00Z"}
+    assert _outcome(_post(client, data, gp), 422) == {"Consent (valid_until)": "business-rule"}
+    mine = client.get("/api/v1/me/consents", headers=resident(ctx, anna))
+    assert mine.status_code == 200 and len(mine.json()) == 1
+
+
 def test_the_patient_must_be_named_by_a_valid_bsn_known_or_not(ctx, client):
     anna = person(1)
     register(ctx, anna)

@@ -103,6 +103,9 @@ def test_change_refuses_bad_input_by_field(ctx, client):
         ({"source_kinds": [], "source_partners": []}, "source", 422),
         ({"valid_until": "2020-01-01T00:00:00+00:00"}, "valid_until", 422),
         ({"valid_until": "2030-01-01T00:00:00"}, "valid_until", 422),
+        # Past year 9999 once in UTC, or once in Dutch time (the list could not be shown).
+        ({"valid_until": "9999-12-31T23:59:59-14:00"}, "valid_until", 422),
+        ({"valid_until": "9999-12-31T23:00:00Z"}, "valid_until", 422),
         ({"colour": "blue"}, "colour", 422),
         ({}, "body", 422),
     ):
@@ -116,6 +119,20 @@ def test_change_refuses_bad_input_by_field(ctx, client):
     r = client.patch(url, json={"purpose": "weer aan"}, headers=me)
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "status"
     assert client.get(url, headers=me).json()["status"] == "revoked"
+
+
+def test_a_consent_ending_at_the_calendars_end_is_refused_and_the_list_still_shows(
+        ctx, client):
+    anna = person(304)
+    register(ctx, anna)
+    me = resident(ctx, anna)
+    for until in ("9999-12-31T23:59:59-14:00", "9999-12-31T23:00:00Z"):
+        r = client.post("/api/v1/me/consents", json={**GRANT, "valid_until": until},
+                        headers=me)
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["valid_until"]
+    mine = client.get("/api/v1/me/consents", headers=me)
+    assert mine.status_code == 200 and mine.json() == []
 
 
 def test_someone_elses_consent_is_not_found(ctx, client):

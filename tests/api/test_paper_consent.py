@@ -79,6 +79,8 @@ def test_a_resident_of_another_wijk_and_an_unknown_bsn_get_the_same_answer(ctx, 
      "provenance.recorded_by"),
     ({"categories": ["hobby"]}, "categories"),
     ({"source_kinds": []}, "source"),
+    ({"valid_until": "9999-12-31T23:59:59-14:00"}, "valid_until"),
+    ({"valid_until": "9999-12-31T23:00:00Z"}, "valid_until"),
 ])
 def test_bad_input_is_refused_naming_the_field(ctx, client, change, field):
     anna = person(1)

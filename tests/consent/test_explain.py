@@ -26,6 +26,13 @@ def test_format_date_uses_dutch_time():
     assert explain.format_date(datetime(2025, 12, 31, 23, 30, tzinfo=UTC)) == "1 januari 2026"
 
 
+def test_format_date_at_the_calendars_end_shows_its_own_date():
+    # Dutch time would be year 10000, which Python cannot hold: an end date stored
+    # before the registry refused those still shows, rather than breaking the page.
+    assert explain.format_date(datetime(9999, 12, 31, 23, 30, tzinfo=UTC)) == \
+        "31 december 9999"
+
+
 def test_format_date_refuses_naive_datetimes():
     with pytest.raises(ValueError, match="timezone-aware"):
         explain.format_date(datetime(2026, 3, 3))

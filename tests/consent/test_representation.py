@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -72,6 +72,9 @@ def test_no_parent_for_an_adult_or_without_a_birthdate(session):
     ({"capacity": "buurman"}, "capacity"),
     ({"representative": "child"}, "representative"),
     ({"valid_until": T0}, "valid_until"),
+    # Past year 9999 once stored in UTC.
+    ({"valid_until": datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-14)))},
+     "valid_until"),
 ])
 def test_add_refuses_bad_input(session, overrides, field):
     overrides = dict(overrides)  # shared by the sqlite and postgres runs

@@ -109,7 +109,10 @@ def test_unsupported_search_parameters_are_refused_by_name(ctx, fhir, practice):
     for query, name in (("subject=Patient/1", "subject"), ("status=bogus", "status"),
                         ("_lastUpdated=yesterday", "_lastUpdated"),
                         ("_lastUpdated=2026-11-23", "_lastUpdated"), ("_count=0", "_count"),
-                        ("_count=x", "_count")):
+                        ("_count=x", "_count"),
+                        # Dates whose offset carries them past year 9999 or before year 1.
+                        ("_lastUpdated=gt9999-12-31T23:59:59-14:00", "_lastUpdated"),
+                        ("_lastUpdated=lt0001-01-01T00:00:00%2B01:00", "_lastUpdated")):
         r = fhir.get(f"/fhir/r4/Task?{query}", headers=key)
         assert r.status_code == 422, (query, r.text)
         assert r.json()["resourceType"] == "OperationOutcome"
