@@ -122,6 +122,11 @@ class AgreementIn(BaseModel):
         return self
 
 
+#: How many goals and agreements one plan holds at most (a plan a household can follow).
+MAX_GOALS = 30
+MAX_AGREEMENTS = 50
+
+
 class PlanIn(BaseModel):
     """A whole plan as the regisseur saves it (a new version).
 
@@ -131,8 +136,8 @@ class PlanIn(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    goals: list[GoalIn] = Field(default_factory=list, max_length=30)
-    agreements: list[AgreementIn] = Field(default_factory=list, max_length=50)
+    goals: list[GoalIn] = Field(default_factory=list, max_length=MAX_GOALS)
+    agreements: list[AgreementIn] = Field(default_factory=list, max_length=MAX_AGREEMENTS)
     evaluation_date: date
     resident_bsn: str | None = Field(default=None, max_length=20)
     based_on: int | None = Field(default=None, ge=0, le=2**31 - 1)

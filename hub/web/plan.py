@@ -22,8 +22,16 @@ from consent import explain
 from hub.api import me as me_api
 from hub.api import plan as plan_api
 from hub.api.deps import ContextDep, SessionDep
-from hub.core.errors import HubProblem
-from hub.core.plan import DOMAINS, SCORE_LABELS, STATE_LABELS, WHO_LABELS, partner_choices
+from hub.core.errors import FieldProblem, HubProblem
+from hub.core.plan import (
+    DOMAINS,
+    MAX_AGREEMENTS,
+    MAX_GOALS,
+    SCORE_LABELS,
+    STATE_LABELS,
+    WHO_LABELS,
+    partner_choices,
+)
 from hub.web.deps import CsrfChecked, InboxPage, RegisseurAction, ResidentPage, valid_id
 from hub.web.mijn import acting_person, namens_query
 from hub.web.render import TEMPLATES, page, redirect
@@ -74,7 +82,8 @@ def _field_words(field: str) -> str:
         return f"Afspraak {int(parts[1]) + 1}" + (
             f", {_FIELD_WORDS.get(parts[2], parts[2])}" if len(parts) > 2 else "")
     return {"evaluation_date": "Datum om terug te kijken", "resident_bsn": "BSN van de bewoner",
-            "based_on": "Versie", "state": "Stand", "text": "Uw tekst"}.get(field, field)
+            "based_on": "Versie", "state": "Stand", "text": "Uw tekst", "goals": "Doelen",
+            "agreements": "Afspraken"}.get(field, field)
 
 
 def _problems(exc: HubProblem) -> list[str]:
@@ -116,14 +125,23 @@ def _form_plan(form: Any) -> dict[str, Any]:
         raw = form.get(name)
         return raw.strip() if isinstance(raw, str) and raw.strip() else None
 
+    def rows(name: str, limit: int) -> int:
+        # The editor's own row count; bounded, so a forged form cannot make this loop run
+        # for minutes (the plan holds at most ``limit`` of them anyway).
+        raw = value(name) or "0"
+        if not raw.isdigit() or int(raw) > limit:
+            raise HubProblem(422, "Invalid plan", [FieldProblem(
+                name, f"must be a whole number from 0 to {limit}")])
+        return int(raw)
+
     goals, agreements = [], []
-    for n in range(int(value("goals") or 0)):
+    for n in range(rows("goals", MAX_GOALS)):
         if value(f"goal-{n}-text") is None:
             continue
         goals.append({"domain": value(f"goal-{n}-domain"), "text": value(f"goal-{n}-text"),
                       "score_start": value(f"goal-{n}-score_start"),
                       "score_now": value(f"goal-{n}-score_now")})
-    for n in range(int(value("agreements") or 0)):
+    for n in range(rows("agreements", MAX_AGREEMENTS)):
         if value(f"agr-{n}-text") is None:
             continue
         who = value(f"agr-{n}-who")

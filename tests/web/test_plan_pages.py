@@ -111,3 +111,21 @@ def test_regisseur_attaches_a_triage_item_by_bsn(ctx, client_factory, worker):
     assert done.status_code == 200 and "De melding hoort nu bij de bewoner" in done.text
     assert "Bekijk het plan van dit huishouden" in done.text
     assert staff.get(url).status_code == 409
+
+
+@pytest.mark.parametrize("rows", [{"goals": "100000000"}, {"agreements": "51"},
+                                  {"goals": "-1"}, {"agreements": "veel"}])
+def test_a_forged_row_count_is_refused_by_name_before_any_loop(ctx, client_factory, rows):
+    anna = person(1, name="Anna Jansen")
+    register(ctx, anna)
+    hid = household_of(ctx, anna)
+    woonbron_id, _ = partner(ctx, endpoint=ENDPOINT)
+    staff = _login(TestClient(client_factory(ctx).app), {"rol": "regisseur",
+                                                          "wijk": "krispijn"})
+    # A hundred million rows would keep a server thread busy for minutes if looped over.
+    refused = staff.post(f"/werkplek/huishouden/{hid}/plan",
+                         data={**_form(woonbron_id), **rows, "csrf": _csrf(staff)})
+    assert refused.status_code == 422
+    label = "Doelen" if "goals" in rows else "Afspraken"
+    assert f"{label}: dit is niet goed ingevuld" in refused.text
+    assert "Nog geen plan" in refused.text
