@@ -49,6 +49,16 @@ def _machine(results: dict) -> list[str]:
                      "Load average (1 min) when each benchmark started: " +
                      ", ".join(f"{name} {r['machine']['load_average_at_start'][0]}"
                                for name, r in results.items() if r) + ".")
+    ingest = results.get("ingest")
+    bare = [figs["bare"]["rate"]["median"] for figs in (ingest or {}).get("figures", {}).values()
+            if isinstance(figs, dict) and "bare" in figs]
+    if bare:
+        # The same trivial endpoint in every run: how fast this machine was, so that two
+        # regenerations of this page can be compared at all (their ratios, not their rates).
+        lines.append("How fast the machine was in this run: the bare FastAPI endpoint of "
+                     "section 1 answered " + " and ".join(f"{b:,.0f}" for b in bare) +
+                     " requests/s. Compare absolute figures of two runs only in proportion "
+                     "to it.")
     return lines
 
 

@@ -66,6 +66,14 @@ def test_delivered_target_is_judged_per_mode_from_the_ratio(results):
     assert verdicts["Delivered to the inbox ≥ 4× the peer, postgres+rabbitmq"] == "**not met**"
 
 
+def test_the_machines_speed_is_named_by_the_bare_endpoint(results):
+    assert "How fast the machine was" not in report.render()
+    write(results, "ingest", {"embedded": ingest_mode(840, 200)}, runs={}, seconds=5,
+          connections=16)
+    assert "the bare FastAPI endpoint of section 1 answered 1,000 requests/s" in \
+        report.render()
+
+
 def test_worker_curve_must_rise_at_each_of_1_2_4(results):
     def curve(*rates: float) -> dict:
         return {"steps": [1, 2, 4], "delivered_rate": {str(w): s(r, r, r) for w, r in
