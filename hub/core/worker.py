@@ -8,11 +8,12 @@ up to ``max_attempts``; then the row is dead-lettered, never dropped.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from hub.core.context import HubContext
 from hub.core.ingest import ROUTE_TASK
@@ -24,6 +25,20 @@ log = logging.getLogger(__name__)
 __all__ = ["HANDLERS", "OutboxWorker"]
 
 
+_OUTBOX = OutboxEntry.__table__
+
+
+@functools.lru_cache(maxsize=8)
+def _due_statement(limit: int) -> Select:
+    # Built once per limit, the time a parameter: every round of the embedded worker runs
+    # it, and a statement built per round (and its cache key) is latency a message waits.
+    return (select(_OUTBOX.c.id, _OUTBOX.c.task)
+            .where(_OUTBOX.c.status == "pending",
+                   _OUTBOX.c.next_attempt_at <= bindparam("now",
+                                                          type_=_OUTBOX.c.next_attempt_at.type))
+            .order_by(_OUTBOX.c.id).limit(limit))
+
+
 class OutboxWorker:
     """Claims due outbox rows and runs their handlers: routing in batches, the rest one by one."""
 
@@ -33,10 +48,7 @@ class OutboxWorker:
 
     def _due(self, limit: int, now: datetime) -> list[tuple[int, str]]:
         with self.ctx.sessions() as session:
-            return [tuple(row) for row in session.execute(
-                select(OutboxEntry.id, OutboxEntry.task)
-                .where(OutboxEntry.status == "pending", OutboxEntry.next_attempt_at <= now)
-                .order_by(OutboxEntry.id).limit(limit))]
+            return [tuple(row) for row in session.execute(_due_statement(limit), {"now": now})]
 
     def _due_ids(self, limit: int, now: datetime) -> list[int]:
         return [entry_id for entry_id, _ in self._due(limit, now)]
