@@ -181,34 +181,39 @@ def lock_subjects(*, session: Session, subjects: Iterable[str]) -> dict[str, int
     return versions
 
 
-# Built once per dialect; the subjects travel as one parameter, not an IN list coerced
-# value by value for every routing batch: on PostgreSQL an array (= ANY), so the text does
-# not change with the number of subjects and the driver parses it once; elsewhere an
-# expanding IN.
-_VERSIONS_OF = select(consent_subjects.c.subject, consent_subjects.c.version)
+def _subject_in(column, postgres: bool):
+    # The subjects as one parameter, for statements built once per dialect, not an IN list
+    # coerced value by value for every routing batch: on PostgreSQL an array (= ANY), so
+    # the text does not change with the number of subjects and the driver parses it once;
+    # elsewhere an expanding IN. (The consent package's own hub.core.store.in_list, which
+    # it may not import.)
+    if postgres:
+        return column == any_(bindparam("subjects", type_=ARRAY(String)))
+    return column.in_(bindparam("subjects", expanding=True))
+
+
+def _on_postgres(session: Session) -> bool:
+    return session.get_bind(clause=consent_subjects.select()).dialect.name == "postgresql"
+
+
 _LOCK_VERSIONS = {
-    postgres: _VERSIONS_OF.where(
-        consent_subjects.c.subject == any_(bindparam("subjects", type_=ARRAY(String)))
-        if postgres else consent_subjects.c.subject.in_(bindparam("subjects", expanding=True)))
+    postgres: select(consent_subjects.c.subject, consent_subjects.c.version)
+    .where(_subject_in(consent_subjects.c.subject, postgres))
     .order_by(consent_subjects.c.subject).with_for_update()
     for postgres in (False, True)
 }
-
-
 # Built once per dialect too: a routing batch's consent cache misses in one select.
 _ACTIVE_GRANTS_OF = {
-    postgres: select(consent_grants).where(
-        consent_grants.c.subject == any_(bindparam("subjects", type_=ARRAY(String)))
-        if postgres else consent_grants.c.subject.in_(bindparam("subjects", expanding=True)),
-        consent_grants.c.status == GrantStatus.ACTIVE.value)
+    postgres: select(consent_grants)
+    .where(_subject_in(consent_grants.c.subject, postgres),
+           consent_grants.c.status == GrantStatus.ACTIVE.value)
     .order_by(consent_grants.c.granted_at, consent_grants.c.id)
     for postgres in (False, True)
 }
 
 
 def _locked_versions(session: Session, subjects: list[str]) -> dict[str, int]:
-    postgres = session.get_bind(clause=consent_subjects.select()).dialect.name == "postgresql"
-    rows = session.execute(_LOCK_VERSIONS[postgres], {"subjects": subjects}).all()
+    rows = session.execute(_LOCK_VERSIONS[_on_postgres(session)], {"subjects": subjects}).all()
     return {row.subject: row.version for row in rows}
 
 
@@ -219,8 +224,7 @@ def consents_for_many(*, session: Session, subjects: Iterable[str]
     found: dict[str, list[ConsentGrant]] = {s: [] for s in wanted}
     if not wanted:
         return found
-    postgres = session.get_bind(clause=consent_grants.select()).dialect.name == "postgresql"
-    rows = session.execute(_ACTIVE_GRANTS_OF[postgres], {"subjects": wanted}).all()
+    rows = session.execute(_ACTIVE_GRANTS_OF[_on_postgres(session)], {"subjects": wanted}).all()
     for row in rows:
         found[row.subject].append(grant_record(row).to_grant())
     return found

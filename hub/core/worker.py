@@ -8,35 +8,23 @@ up to ``max_attempts``; then the row is dead-lettered, never dropped.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, select
-
 from hub.core.context import HubContext
 from hub.core.ingest import ROUTE_TASK
-from hub.core.models import OutboxEntry
-from hub.core.transport.tasks import HANDLERS, record_failure, run_task, run_tasks
+from hub.core.transport.tasks import (
+    HANDLERS,
+    due_statement,
+    record_failure,
+    run_task,
+    run_tasks,
+)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["HANDLERS", "OutboxWorker"]
-
-
-_OUTBOX = OutboxEntry.__table__
-
-
-@functools.lru_cache(maxsize=8)
-def _due_statement(limit: int) -> Select:
-    # Built once per limit, the time a parameter: every round of the embedded worker runs
-    # it, and a statement built per round (and its cache key) is latency a message waits.
-    return (select(_OUTBOX.c.id, _OUTBOX.c.task)
-            .where(_OUTBOX.c.status == "pending",
-                   _OUTBOX.c.next_attempt_at <= bindparam("now",
-                                                          type_=_OUTBOX.c.next_attempt_at.type))
-            .order_by(_OUTBOX.c.id).limit(limit))
 
 
 class OutboxWorker:
@@ -48,7 +36,8 @@ class OutboxWorker:
 
     def _due(self, limit: int, now: datetime) -> list[tuple[int, str]]:
         with self.ctx.sessions() as session:
-            return [tuple(row) for row in session.execute(_due_statement(limit), {"now": now})]
+            return [(row.id, row.task)
+                    for row in session.execute(due_statement(limit), {"now": now})]
 
     def _due_ids(self, limit: int, now: datetime) -> list[int]:
         return [entry_id for entry_id, _ in self._due(limit, now)]

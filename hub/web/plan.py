@@ -129,7 +129,7 @@ def _form_plan(form: Any) -> dict[str, Any]:
         # The editor's own row count; bounded, so a forged form cannot make this loop run
         # for minutes (the plan holds at most ``limit`` of them anyway).
         raw = value(name) or "0"
-        if not raw.isdigit() or int(raw) > limit:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > limit:
             raise HubProblem(422, "Invalid plan", [FieldProblem(
                 name, f"must be a whole number from 0 to {limit}")])
         return int(raw)

@@ -114,7 +114,8 @@ def test_regisseur_attaches_a_triage_item_by_bsn(ctx, client_factory, worker):
 
 
 @pytest.mark.parametrize("rows", [{"goals": "100000000"}, {"agreements": "51"},
-                                  {"goals": "-1"}, {"agreements": "veel"}])
+                                  {"goals": "-1"}, {"agreements": "veel"},
+                                  {"goals": "²"}])  # a digit to str.isdigit, not to int
 def test_a_forged_row_count_is_refused_by_name_before_any_loop(ctx, client_factory, rows):
     anna = person(1, name="Anna Jansen")
     register(ctx, anna)

@@ -22,14 +22,13 @@ during a batch is remembered and runs the next batch at once. The timer
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import threading
 
 import pika
 from pika.spec import Basic
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from hub.core.context import HubContext
@@ -38,28 +37,19 @@ from hub.core.store import in_list, is_postgres
 from hub.core.transport import topology
 from hub.core.transport.broker import Broker
 from hub.core.transport.messages import ConsentChanged, TaskRef, encode
+from hub.core.transport.tasks import due_statement
 
 log = logging.getLogger(__name__)
 
 
 _OUTBOX = OutboxEntry.__table__
-_NOW = bindparam("now", type_=_OUTBOX.c.updated_at.type)
-# Built once (per dialect and batch size), not per batch: the relay shares the API's
-# process, and building a statement and its cache key per batch is time the API loses.
-# Only pending rows are marked sent: a consumer may have finished one already.
+# Built once per dialect, not per batch: the relay shares the API's process, and building
+# a statement and its cache key per batch is time the API loses. Only pending rows are
+# marked sent: a consumer may have finished one already.
 _MARK_SENT = {p: update(_OUTBOX).where(in_list(_OUTBOX.c.id, "ids", postgres=p),
                                        _OUTBOX.c.status == "pending")
-              .values(status="sent", updated_at=_NOW) for p in (False, True)}
-
-
-@functools.lru_cache(maxsize=8)
-def _due_statement(postgres: bool, limit: int) -> Select:
-    stmt = (select(_OUTBOX.c.id, _OUTBOX.c.message_id, _OUTBOX.c.task)
-            .where(_OUTBOX.c.status == "pending",
-                   _OUTBOX.c.next_attempt_at <= _NOW)
-            .order_by(_OUTBOX.c.id).limit(limit))
-    # On PostgreSQL the rows stay locked until marked: relays of other processes skip them.
-    return stmt.with_for_update(skip_locked=True) if postgres else stmt
+              .values(status="sent", updated_at=bindparam("now", type_=_OUTBOX.c.updated_at.type))
+              for p in (False, True)}
 
 
 def task_properties(outbox_id: int, task: str) -> pika.BasicProperties:
@@ -228,8 +218,11 @@ class Relay:
     def _due_rows(self) -> list[tuple[int, str, str]]:
         self._session = self.ctx.sessions()
         self._session.begin()
-        stmt = _due_statement(is_postgres(self._session), self.ctx.settings.relay_batch_size)
-        return [tuple(row) for row in self._session.execute(stmt, {"now": self.ctx.clock()})]
+        # On PostgreSQL the rows stay locked until marked: relays of other processes skip them.
+        stmt = due_statement(self.ctx.settings.relay_batch_size,
+                             locked=is_postgres(self._session))
+        return [(row.id, row.message_id, row.task)
+                for row in self._session.execute(stmt, {"now": self.ctx.clock()})]
 
     def _on_confirm(self, frame) -> None:
         method = frame.method

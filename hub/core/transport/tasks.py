@@ -9,12 +9,13 @@ again, so a redelivery after a crash has no second effect.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -105,7 +106,7 @@ def run_task(ctx: HubContext, entry_id: int, *, skip_locked: bool = False) -> Ou
 _OUTBOX = OutboxEntry.__table__
 
 
-def _claim_statement(postgres: bool, skip_locked: bool):
+def _claim_statement(postgres: bool, skip_locked: bool) -> Select:
     # Built once per (dialect, skip_locked), lock included, the ids one parameter
     # (hub.core.store.in_list): building a statement per batch, and its cache key,
     # was a measurable part of a small batch's time (issue 14).
@@ -119,6 +120,23 @@ def _claim_statement(postgres: bool, skip_locked: bool):
 
 
 _CLAIM = {(p, skip): _claim_statement(p, skip) for p in (False, True) for skip in (False, True)}
+
+
+@functools.lru_cache(maxsize=8)
+def due_statement(limit: int, *, locked: bool = False) -> Select:
+    """The oldest ``limit`` pending outbox rows due at the parameter ``now``: (id, task,
+    message_id), in queue order; with ``locked``, ``FOR UPDATE SKIP LOCKED`` (PostgreSQL).
+
+    Built once per limit and lock, the time a parameter: the embedded worker runs it
+    every round and the relay every batch, and a statement built each time (and its
+    cache key) is latency a message waits.
+    """
+    stmt = (select(_OUTBOX.c.id, _OUTBOX.c.task, _OUTBOX.c.message_id)
+            .where(_OUTBOX.c.status == "pending",
+                   _OUTBOX.c.next_attempt_at <= bindparam(
+                       "now", type_=_OUTBOX.c.next_attempt_at.type))
+            .order_by(_OUTBOX.c.id).limit(limit))
+    return stmt.with_for_update(skip_locked=True) if locked else stmt
 # Core on the table, not an ORM bulk UPDATE: the batch's rows are plain rows (no entity
 # to synchronise), and the ORM's bulk path was a tenth of a small batch's time.
 _MARK_DONE = {p: update(_OUTBOX).where(in_list(_OUTBOX.c.id, "ids", postgres=p))
