@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections import namedtuple
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -39,14 +40,18 @@ RESIDENTS_ALIASES = {"naam": "name", "geboortedatum": "birthdate", "huisnr": "hu
 
 # Routing reads these as plain rows (prefetch_residents), with statements built once: the
 # keys travel as expanding parameters, not IN lists coerced value by value (issue 14).
+# Each resident comes with its household's columns (prefixed ``h_``) in the same row: one
+# round trip for both tables, not a second select by household id.
 _RESIDENTS = Resident.__table__
 _HOUSEHOLDS = Household.__table__
-_RESIDENTS_BY_KEY = {postgres: select(_RESIDENTS).where(or_(
-    in_list(_RESIDENTS.c.subject, "subjects", postgres=postgres),
-    in_list(_RESIDENTS.c.address_key, "keys", postgres=postgres)))
+_HOUSEHOLD_COLUMNS = tuple(_HOUSEHOLDS.c.keys())
+_HouseholdRow = namedtuple("_HouseholdRow", _HOUSEHOLD_COLUMNS)
+_RESIDENTS_BY_KEY = {postgres: select(
+    _RESIDENTS, *(column.label(f"h_{column.key}") for column in _HOUSEHOLDS.c))
+    .outerjoin(_HOUSEHOLDS, _HOUSEHOLDS.c.id == _RESIDENTS.c.household_id)
+    .where(or_(in_list(_RESIDENTS.c.subject, "subjects", postgres=postgres),
+               in_list(_RESIDENTS.c.address_key, "keys", postgres=postgres)))
     for postgres in (False, True)}
-_HOUSEHOLDS_BY_ID = {postgres: select(_HOUSEHOLDS).where(
-    in_list(_HOUSEHOLDS.c.id, "ids", postgres=postgres)) for postgres in (False, True)}
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,7 @@ def resident_identity(ctx: HubContext, resident: Resident) -> dict:
 def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Iterable[str],
                        address_keys: Iterable[str]) -> None:
     """Read into ``reads`` the residents with these subjects or at these addresses, and
-    their households: two selects, whatever the number (for :func:`match_subject`).
+    their households: one select, whatever the number (for :func:`match_subject`).
 
     Plain rows of the tables' columns, not ORM entities (issue 14: an entity each was
     a large part of a batch's prefetch): routing only reads them.
@@ -198,10 +203,10 @@ def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Itera
         if resident.address_key in reads.at_address and resident not in \
                 reads.at_address[resident.address_key]:
             reads.at_address[resident.address_key].append(resident)
-    wanted = sorted({r.household_id for r in found} - reads.households.keys())
-    if wanted:
-        for household in session.execute(_HOUSEHOLDS_BY_ID[postgres], {"ids": wanted}):
-            reads.households[household.id] = household
+        household = resident._mapping
+        if household["h_id"] is not None and household["h_id"] not in reads.households:
+            reads.households[household["h_id"]] = _HouseholdRow(
+                *(household[f"h_{name}"] for name in _HOUSEHOLD_COLUMNS))
 
 
 def _resident(session: Session, reads: RoutingReads | None, subject: str) -> Resident | None:
