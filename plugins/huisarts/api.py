@@ -304,7 +304,8 @@ def read_task(request: Request, task_id: IdPath, ctx: ContextDep, session: Sessi
     return _respond(request, resource, headers={"ETag": f'W/"{task.version}"'})
 
 
-@router.get("/Task", response_class=Response, responses=_doc("A searchset Bundle of Tasks"))
+@router.get("/Task", response_class=Response, responses=_doc("A searchset Bundle of Tasks"),
+            openapi_extra={"parameters": capability.openapi_search_parameters(MAX_COUNT)})
 def search_tasks(request: Request, ctx: ContextDep, session: SessionDep,
                  partner: PartnerDep) -> Response:
     """Search the practice's own Tasks: ``status``, ``owner``, ``requester``, ``_lastUpdated``."""

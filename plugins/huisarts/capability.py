@@ -16,6 +16,29 @@ SEARCH_PARAMS = (
 )
 
 
+def openapi_search_parameters(max_count: int) -> list[dict[str, Any]]:
+    """The Task search's query parameters for the OpenAPI document: the same list the
+    CapabilityStatement gives (:data:`SEARCH_PARAMS`), plus ``_count`` and ``_format``.
+
+    FastAPI cannot see them (the route reads the query itself, to keep FHIR's repeated
+    parameters and to answer an unknown one with an OperationOutcome), so they are
+    declared here: integrators find them in ``/openapi.json``, and the API fuzz sends them.
+    """
+    repeatable = {"type": "array", "items": {"type": "string"}}
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "query", "required": False, "description": f"{kind}: {doc}",
+         "schema": repeatable, "style": "form", "explode": True}
+        for name, kind, doc in SEARCH_PARAMS]
+    parameters.append({"name": "_count", "in": "query", "required": False,
+                       "description": f"Tasks per page, 1 to {max_count}",
+                       "schema": {"type": "integer", "minimum": 1, "maximum": max_count}})
+    parameters.append({"name": "_format", "in": "query", "required": False,
+                       "description": "json or xml (or their FHIR media types), instead of "
+                                      "the Accept header",
+                       "schema": {"type": "string"}})
+    return parameters
+
+
 def statement(*, now: datetime) -> dict[str, Any]:
     """The CapabilityStatement as R4 JSON (``date`` is when it was asked: it is generated)."""
     return {

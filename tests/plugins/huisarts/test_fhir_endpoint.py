@@ -39,6 +39,17 @@ def test_metadata_is_an_r4_capability_statement_naming_task_and_its_searches(fhi
     assert CapabilityStatement.model_validate_xml(xml.content).fhirVersion == "4.0.1"
 
 
+def test_the_openapi_document_lists_the_same_task_searches_as_the_capability_statement(fhir):
+    cs = CapabilityStatement.model_validate(fhir.get("/fhir/r4/metadata").json())
+    searches = {p.name for p in cs.rest[0].resource[0].searchParam}
+    operation = fhir.get("/openapi.json").json()["paths"]["/fhir/r4/Task"]["get"]
+    documented = {p["name"]: p for p in operation["parameters"]}
+    # What an integrator reads (and the API fuzz sends) is what the endpoint supports.
+    assert set(documented) == searches | {"_count", "_format"}
+    assert documented["_lastUpdated"]["schema"]["type"] == "array"  # repeat for a range
+    assert documented["_count"]["schema"]["maximum"] == 100
+
+
 def test_a_referral_is_stored_once_as_a_medical_message_with_a_task(ctx, fhir, practice,
                                                                     patient_resident):
     _, key = practice
