@@ -194,7 +194,8 @@ class OutboxEntry(Base):
     """Work for the worker: written in the same transaction as what caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    # Queue order from the index: the due rows are read in id order, not sorted (0020).
+    __table_args__ = (Index("ix_outbox_queue", "status", "id", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # An inbound message (task "route") or an outbound one (task "deliver"): no
     # foreign key, the task says which table the id is in.

@@ -159,3 +159,30 @@ def test_a_round_knows_whether_it_left_due_rows_behind(ctx, client, worker):
     assert worker._round_was_full
     assert worker.run_once() == 1
     assert not worker._round_was_full
+
+
+def test_the_due_rows_are_read_in_queue_order_from_the_index_not_sorted(ctx):
+    """A round asks for the oldest n due rows; the queue may hold a million (a batch).
+
+    The database must take them in id order from an index and stop after n: a plan
+    that sorts every pending row first costs a round more the longer the queue is.
+    """
+    from hub.core.transport.tasks import due_statement
+
+    stmt = due_statement(1000)
+    with ctx.engine.connect() as conn:
+        sql = str(stmt.compile(dialect=conn.dialect))
+        params = stmt.compile(dialect=conn.dialect).construct_params({"now": ctx.clock()})
+        if conn.dialect.name == "postgresql":
+            # On an empty table any plan is cheap: rule out the scan, keep the choice
+            # between sorting the due rows and reading them in order.
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql(
+                "EXPLAIN " + sql, params))
+            assert "Sort" not in plan and "ix_outbox_queue" in plan, plan
+        else:
+            positional = [params[name] for name in stmt.compile(
+                dialect=conn.dialect).positiontup]
+            plan = " ".join(row[3] for row in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + sql, tuple(positional)))
+            assert "TEMP B-TREE" not in plan and "ix_outbox_queue" in plan, plan
