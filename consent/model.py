@@ -47,16 +47,16 @@ def require_aware(name: str, value: datetime | None) -> None:
         raise ValueError(f"{name} must be timezone-aware")
 
 
-#: The registry's calendar: a day inside Python's years 1 and 9999 at either end, so that
-#: no time zone carries a stored moment past them (UTC when stored, Dutch time when shown
-#: to the resident). Comparing with these never overflows, whatever the offset.
-EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
-LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+# The registry's calendar: a day inside Python's years 1 and 9999 at either end, so that
+# no time zone carries a stored moment past them (UTC when stored, Dutch time when shown
+# to the resident). Comparing with these never overflows, whatever the offset.
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def within_calendar(value: datetime) -> bool:
     """Whether the aware ``value`` can be stored and shown in any time zone."""
-    return EARLIEST <= value < LATEST
+    return _EARLIEST <= value < _LATEST
 
 
 def _frozen(name: str, values: Iterable[str]) -> frozenset[str]:

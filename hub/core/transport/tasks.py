@@ -137,6 +137,8 @@ def due_statement(limit: int, *, locked: bool = False) -> Select:
                        "now", type_=_OUTBOX.c.next_attempt_at.type))
             .order_by(_OUTBOX.c.id).limit(limit))
     return stmt.with_for_update(skip_locked=True) if locked else stmt
+
+
 # Core on the table, not an ORM bulk UPDATE: the batch's rows are plain rows (no entity
 # to synchronise), and the ORM's bulk path was a tenth of a small batch's time.
 _MARK_DONE = {p: update(_OUTBOX).where(in_list(_OUTBOX.c.id, "ids", postgres=p))
