@@ -17,7 +17,6 @@ act for whom); decisions are stored here.
 from __future__ import annotations
 
 import importlib
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -122,10 +121,15 @@ __all__ = [
 ]
 
 
-def decision_row(*, message_id: str, subject: str | None, decision: Decision) -> dict[str, Any]:
-    """The ``consent_decisions`` row that stores ``decision`` (for :func:`record_decisions`)."""
+def decision_row(*, id: str, message_id: str, subject: str | None,
+                 decision: Decision) -> dict[str, Any]:
+    """The ``consent_decisions`` row ``id`` that stores ``decision`` (for :func:`record_decisions`).
+
+    The caller names the row: the hub gives time-ordered ids to the tables that
+    grow with every message (``hub.core.ids.new_uuid7``).
+    """
     return {
-        "id": str(uuid.uuid4()),
+        "id": id,
         "message_id": message_id,
         "subject": subject,
         "outcome": Outcome(decision.outcome).value,
@@ -139,11 +143,13 @@ def decision_row(*, message_id: str, subject: str | None, decision: Decision) ->
 
 
 def record_decision(
-    *, session: Session, message_id: str, subject: str | None, decision: Decision
+    *, session: Session, id: str, message_id: str, subject: str | None,
+    decision: Decision
 ) -> None:
-    """Store a decision with its basis, fields and reason, in the caller's transaction."""
+    """Store a decision as row ``id`` with its basis, fields and reason, in the caller's
+    transaction."""
     record_decisions(session=session, rows=[
-        decision_row(message_id=message_id, subject=subject, decision=decision)])
+        decision_row(id=id, message_id=message_id, subject=subject, decision=decision)])
 
 
 def record_decisions(*, session: Session, rows: list[dict[str, Any]]) -> None:

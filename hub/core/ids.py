@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Annotated
 
 from pydantic import StringConstraints
@@ -51,10 +52,20 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
-def new_uuid() -> str:
-    """A random UUID (version 4, RFC 4122 variant) as ``str(uuid.uuid4())`` spells it."""
-    raw = bytearray(random_bytes16())
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+def new_uuid7() -> str:
+    """A new row id: a UUID of version 7 (RFC 9562), spelled as ``str(uuid.UUID)`` spells it.
+
+    Its first 48 bits are the Unix time in milliseconds, the other 74 free bits
+    random (from :func:`random_bytes16`). So ids made later sort later, to the
+    millisecond, as text and as bytes, and a table's primary-key index (and every
+    index that holds the id) grows at its end instead of at a random page: on a
+    million-message batch that halves what SQLite writes per row (issue 14). The id
+    tells when its row was made, which the row says anyway. Two ids made in the
+    same millisecond sort at random; no caller may read more order into them.
+    """
+    millis = time.time_ns() // 1_000_000
+    raw = bytearray(millis.to_bytes(6, "big") + random_bytes16()[6:])
+    raw[6] = (raw[6] & 0x0F) | 0x70  # version 7
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

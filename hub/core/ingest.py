@@ -15,7 +15,7 @@ from hub.core import correlation
 from hub.core.context import HubContext
 from hub.core.envelope import MessageIn
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
-from hub.core.ids import new_uuid
+from hub.core.ids import new_uuid7
 from hub.core.models import Message, OutboxEntry, Partner
 from hub.core.source_refs import ref_context, ref_key
 from hub.core.store import insert_if_absent, insert_ignoring_conflicts
@@ -136,7 +136,7 @@ def _message_rows(ctx: HubContext, items: list[tuple[Any, ValidMessage]],
     rows: list[dict[str, Any]] = []
     documents: list[tuple[Any, str]] = []
     for (partner, valid), now, cid in zip(items, times, cids, strict=True):
-        message_id = new_uuid()  # no system call per id (hub.core.ids)
+        message_id = new_uuid7()  # time-ordered, no system call per id (hub.core.ids)
         given = valid.incoming.subject.model_dump(mode="json", exclude={"bsn"},
                                                   exclude_none=True)
         documents.append((valid.incoming.source_ref, ref_context(message_id)))

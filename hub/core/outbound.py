@@ -14,7 +14,6 @@ once, for an operator to fix (``hub partner update``) and replay.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,7 @@ from hub.core.audit import record_event
 from hub.core.context import HubContext
 from hub.core.endpoints import check_endpoint
 from hub.core.errors import FieldProblem, HubProblem, invalid, pydantic_problems
+from hub.core.ids import new_uuid7
 from hub.core.ingest import enqueue
 from hub.core.message_rows import RoutedMessage
 from hub.core.models import InboxItem, Message, OutboundMessageRow, OutboxEntry, Partner
@@ -115,7 +115,7 @@ def send(session: Session, *, ctx: HubContext, partner_id: str, message_type: st
         clean = mt.data_model.model_validate(dict(data)).model_dump(mode="json")
     except ValidationError as exc:
         raise HubProblem(422, "Invalid message data", pydantic_problems(exc, "data")) from None
-    row_id = str(uuid.uuid4())
+    row_id = new_uuid7()
     row = OutboundMessageRow(
         id=row_id, type=message_type, partner_id=partner_id, ref=key, subject=subject,
         household_id=household_id, related_message_id=related_message_id,

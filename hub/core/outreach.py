@@ -32,6 +32,7 @@ from hub.core import inbox, reads
 from hub.core.audit import record_event
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem, invalid
+from hub.core.ids import new_uuid7
 from hub.core.message_rows import RoutedMessage
 from hub.core.models import Household, InboxItem, Message, Partner
 from hub.core.outreach_models import OutreachAttempt, OutreachCase, OutreachSignal
@@ -234,7 +235,7 @@ def join_case(*, session: Session, ctx: HubContext, item: InboxItem,
     case = reads.open_cases[item.household_id]
     if case is None:
         case = CaseRow(
-            id=str(uuid.uuid4()), wijk=item.wijk, household_id=item.household_id,
+            id=new_uuid7(), wijk=item.wijk, household_id=item.household_id,
             subject=item.subject, status="open", opened_at=now,
             window_ends_at=now + timedelta(days=rules.window_days),
             due_at=now + timedelta(days=rules.first_contact_days), first_attempt_at=None,

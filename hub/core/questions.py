@@ -30,6 +30,7 @@ from hub import hookimpl
 from hub.core.audit import record_event
 from hub.core.context import HubContext
 from hub.core.errors import HubProblem
+from hub.core.ids import new_uuid7
 from hub.core.models import Household, InboxItem, Message, Partner, Resident
 from hub.core.plan import _text
 
@@ -88,7 +89,7 @@ def ask(*, session: Session, ctx: HubContext, subject: str, text: str, actor: st
     household = session.get(Household, resident.household_id)
     clean = Question.model_validate({"text": text}).text
     channel = _channel(session, now)
-    message_id, item_id = str(uuid.uuid4()), str(uuid.uuid4())
+    message_id, item_id = new_uuid7(), new_uuid7()
     session.add(Message(
         id=message_id, type=QUESTION_TYPE, source_partner=channel.id, source_ref=message_id,
         subject=subject, category="zorg",

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import uuid
 from datetime import datetime
 from decimal import Decimal
 
@@ -35,6 +34,7 @@ from hub.core.audit import record_disclosure
 from hub.core.confidential import address_item
 from hub.core.context import HubContext
 from hub.core.facts import RECIPIENT, facts_for
+from hub.core.ids import new_uuid7
 from hub.core.message_rows import RoutedMessage, load_messages, write_outcomes
 from hub.core.models import Disclosure, InboxItem, Partner
 from hub.core.outbound import announce_status
@@ -229,7 +229,8 @@ def _route(session: Session, ctx: HubContext, message: RoutedMessage, now: datet
     if match.subject is not None:
         consents = _consents(session, ctx, reads, match.subject)
     decision = decide(facts=facts, consents=consents, policy=ctx.policy, now=now)
-    reads.decisions.append(registry.decision_row(message_id=message.id, subject=match.subject,
+    reads.decisions.append(registry.decision_row(id=new_uuid7(), message_id=message.id,
+                                                 subject=match.subject,
                                                  decision=decision))
     ctx.metrics.decided(type=message.type, basis=decision.basis.value,
                         outcome=decision.outcome.value, session=session)
@@ -259,7 +260,7 @@ def _route(session: Session, ctx: HubContext, message: RoutedMessage, now: datet
             return message.status
 
     item = NewItem(
-        id=str(uuid.uuid4()), message_id=message.id, wijk=match.wijk,
+        id=new_uuid7(), message_id=message.id, wijk=match.wijk,
         household_id=match.household_id, subject=match.subject,
         triage=match.household_id is None, type=message.type, category=message.category,
         source_partner=partner.id, basis=decision.basis.value, basis_ref=decision.basis_ref,

@@ -24,6 +24,7 @@ from hub.core.bsn import validate_bsn
 from hub.core.context import HubContext
 from hub.core.errors import HubProblem, invalid
 from hub.core.facts import facts_for
+from hub.core.ids import new_uuid7
 from hub.core.inbox import ItemView, view_item
 from hub.core.models import Disclosure, Household, InboxItem, Message, Partner, Resident
 from hub.core.reads import get_item
@@ -80,8 +81,8 @@ def attach(*, session: Session, ctx: HubContext, item: InboxItem, bsn: object, a
     consents = ctx.consent_cache.consents(session=session, subject=subject, version=version)
     facts = facts_for(message, partner)
     decision = decide(facts=facts, consents=consents, policy=ctx.policy, now=now)
-    registry.record_decision(session=session, message_id=message.id, subject=subject,
-                             decision=decision)
+    registry.record_decision(session=session, id=new_uuid7(), message_id=message.id,
+                             subject=subject, decision=decision)
     if decision.outcome == Outcome.HOLD:
         item.hidden = True
         message.status = "held"

@@ -13,7 +13,6 @@ nothing slips through between arrival and delivery.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from hub.core.audit import record_event
 from hub.core.context import HubContext
 from hub.core.errors import FieldProblem, HubProblem
+from hub.core.ids import new_uuid7
 from hub.core.message_rows import RoutedMessage
 from hub.core.models import InboxItem, Message, Withholding
 from hub.core.routing_reads import RoutingReads
@@ -63,7 +63,7 @@ def withhold(*, session: Session, ctx: HubContext, message_id: str, message_type
     if existing is not None:
         return existing
     row = Withholding(
-        id=str(uuid.uuid4()), message_id=message_id, item_id=item_id, subject=subject,
+        id=new_uuid7(), message_id=message_id, item_id=item_id, subject=subject,
         wijk=wijk, household_id=household_id, reason_code=basis.withhold_reason,
         withheld_by=f"policy:{basis.key}", withheld_at=now,
         review_at=now + timedelta(days=basis.review_days))

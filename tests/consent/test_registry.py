@@ -189,9 +189,12 @@ def test_revocation_stops_delivery_on_consent(session):
 def test_decisions_are_recorded_and_read_back(session):
     full = decide(facts=facts(), consents=[_grant(session)], policy=POLICY, now=T0)
     minimal = decide(facts=facts(), consents=[], policy=POLICY, now=T0 + timedelta(minutes=1))
-    registry.record_decision(session=session, message_id="m-1", subject="p-1", decision=full)
-    registry.record_decision(session=session, message_id="m-1", subject="p-1", decision=minimal)
-    registry.record_decision(session=session, message_id="m-2", subject=None, decision=minimal)
+    registry.record_decision(session=session, id="d-1",
+                             message_id="m-1", subject="p-1", decision=full)
+    registry.record_decision(session=session, id="d-2",
+                             message_id="m-1", subject="p-1", decision=minimal)
+    registry.record_decision(session=session, id="d-3",
+                             message_id="m-2", subject=None, decision=minimal)
     assert registry.decisions_for(session=session, message_id="m-1") == [full, minimal]
     [only] = registry.decisions_for(session=session, message_id="m-2")
     assert only.basis is BasisKind.STATUTE and only.retention_days == 90
@@ -206,7 +209,8 @@ def test_held_decision_round_trips_with_no_fields(session):
     held = decide(
         facts=facts(type="signal.nuisance", category="wonen"), consents=[], policy=POLICY, now=T0
     )
-    registry.record_decision(session=session, message_id="m-3", subject="p-1", decision=held)
+    registry.record_decision(session=session, id="d-4",
+                             message_id="m-3", subject="p-1", decision=held)
     [back] = registry.decisions_for(session=session, message_id="m-3")
     assert back == held
     assert isinstance(back, Decision) and back.fields == ()

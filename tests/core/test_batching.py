@@ -488,3 +488,28 @@ def test_a_later_batch_joins_the_open_case_with_one_update_and_no_case_entity(
     assert (joined.opened_at, joined.due_at, joined.subject, joined.first_for_household) == (
         opened.opened_at, opened.due_at, opened.subject, True)
     assert contact_of(ctx, joined) == {"phone": "+31612345678"}
+
+
+def test_the_rows_every_message_adds_have_time_ordered_ids(ctx, client, worker):
+    # Version-7 ids (hub.core.ids.new_uuid7): the indexes of these tables grow at their
+    # end, not at a random page per row, which is most of a big batch's write cost.
+    import uuid
+
+    from consent.tables import consent_decisions
+    from hub.core.outreach_models import OutreachCase
+
+    _, woonbron = partner(ctx)
+    who = person(7700)
+    register(ctx, who)
+    _consent(client, ctx, who)
+    _post(client, woonbron, arrears(who, ref="V-1"))
+    assert worker.run_once() == 1
+    with ctx.sessions() as session:
+        made = {
+            "message": session.scalar(select(Message.id)),
+            "item": session.scalar(select(InboxItem.id)),
+            "decision": session.scalar(select(consent_decisions.c.id)),
+            "case": session.scalar(select(OutreachCase.id)),
+        }
+    assert {name: uuid.UUID(value).version for name, value in made.items()} == dict.fromkeys(
+        made, 7)

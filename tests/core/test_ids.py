@@ -1,27 +1,53 @@
-"""Random ids from the buffered CSPRNG (hub.core.ids): real version-4 UUIDs, each once,
-also across a fork (issue 14: ids no longer cost a system call each)."""
+"""Row ids (hub.core.ids): real version-7 UUIDs whose random part comes from the buffered
+CSPRNG, each once, also across a fork (issue 14: ids no longer cost a system call each),
+and time-ordered so that the tables' indexes grow at their end."""
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 from hub.core import ids
 from hub.core.correlation import is_acceptable, new_id
 
 
-def test_new_uuid_is_a_version_4_uuid_spelled_as_uuid4_spells_it():
+def test_new_uuid7_is_a_version_7_uuid_spelled_as_uuid_spells_it():
     for _ in range(2000):
-        text = ids.new_uuid()
+        text = ids.new_uuid7()
         parsed = uuid.UUID(text)
         assert str(parsed) == text
-        assert parsed.version == 4
+        assert parsed.version == 7
         assert parsed.variant == uuid.RFC_4122
+
+
+def test_new_uuid7_carries_the_millisecond_it_was_made_in():
+    before = time.time_ns() // 1_000_000
+    made = uuid.UUID(ids.new_uuid7())
+    after = time.time_ns() // 1_000_000
+    assert before <= made.int >> 80 <= after
+
+
+def test_ids_made_in_later_milliseconds_sort_later_as_text():
+    made = []
+    for _ in range(5):
+        made.append(ids.new_uuid7())
+        tick = time.time_ns() // 1_000_000
+        while time.time_ns() // 1_000_000 == tick:  # the next millisecond, not a sleep
+            pass
+    assert made == sorted(made)
+
+
+def test_ids_of_one_millisecond_still_differ_in_their_random_bits():
+    # 74 random bits: ids of the same millisecond are not a counter a guess could follow.
+    same = [ids.new_uuid7() for _ in range(200)]
+    randoms = {uuid.UUID(text).int & ((1 << 62) - 1) for text in same}
+    assert len(randoms) == len(same)
 
 
 def test_ids_are_not_repeated_across_many_refills_of_the_pool():
     # 20,000 ids take the pool's 4 KiB about 80 times over.
-    made = [ids.new_uuid() for _ in range(20_000)]
+    made = [ids.new_uuid7() for _ in range(20_000)]
     assert len(set(made)) == len(made)
     assert len({ids.random_bytes16() for _ in range(1000)}) == 1000
 
