@@ -171,8 +171,9 @@ def test_the_due_rows_are_read_in_queue_order_from_the_index_not_sorted(ctx):
 
     stmt = due_statement(1000)
     with ctx.engine.connect() as conn:
-        sql = str(stmt.compile(dialect=conn.dialect))
-        params = stmt.compile(dialect=conn.dialect).construct_params({"now": ctx.clock()})
+        compiled = stmt.compile(dialect=conn.dialect)
+        sql = str(compiled)
+        params = compiled.construct_params({"now": ctx.clock()})
         if conn.dialect.name == "postgresql":
             # On an empty table any plan is cheap: rule out the scan, keep the choice
             # between sorting the due rows and reading them in order.
@@ -181,8 +182,7 @@ def test_the_due_rows_are_read_in_queue_order_from_the_index_not_sorted(ctx):
                 "EXPLAIN " + sql, params))
             assert "Sort" not in plan and "ix_outbox_queue" in plan, plan
         else:
-            positional = [params[name] for name in stmt.compile(
-                dialect=conn.dialect).positiontup]
+            positional = [params[name] for name in compiled.positiontup]
             plan = " ".join(row[3] for row in conn.exec_driver_sql(
                 "EXPLAIN QUERY PLAN " + sql, tuple(positional)))
             assert "TEMP B-TREE" not in plan and "ix_outbox_queue" in plan, plan
