@@ -2,13 +2,17 @@
 
 It calls :func:`hub.core.batch.ingest_batch`, the streaming import behind both
 ``POST /api/v1/messages/batch`` and ``hub batch import``, with the file's lines
-as a lazy iterator (chunks of ``HUB_BATCH_CHUNK_LINES`` commit as they go), and
+as a lazy iterator (chunks of ``HUB_BATCH_CHUNK_LINES`` commit as they go);
 :func:`route_all` the embedded worker's batched routing until the outbox is
-empty. If the import's or the worker's entry point changes, only these follow it.
+empty; and :func:`route_alongside` the worker's own loop, as ``hub serve`` runs
+it, in a process beside the import. If the import's or the worker's entry point
+changes, only these follow it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,7 +46,7 @@ def route_all(ctx: HubContext) -> dict[str, object]:
     from sqlalchemy import func, select
 
     from hub.core.checkpoint import checkpoint_in_background
-    from hub.core.models import InboxItem, Message, OutboxEntry
+    from hub.core.models import OutboxEntry
     from hub.core.worker import OutboxWorker
 
     worker = OutboxWorker(ctx)
@@ -61,8 +65,57 @@ def route_all(ctx: HubContext) -> dict[str, object]:
     finally:
         if checkpointer is not None:
             checkpointer.stop()
+    outcome = _outcome(ctx)
+    del outcome["done"]  # this run's own count: rows done by earlier runs are not its own
+    return {"routed": routed, **outcome}
+
+
+def _outcome(ctx: HubContext) -> dict[str, object]:
+    """Outbox rows pending and done, messages by status, and the inbox items made."""
+    from sqlalchemy import func, select
+
+    from hub.core.models import InboxItem, Message, OutboxEntry
+
     with ctx.sessions() as session:
+        rows = dict(session.execute(select(OutboxEntry.status, func.count())
+                                    .group_by(OutboxEntry.status)).all())
         statuses = dict(session.execute(select(Message.status, func.count())
                                         .group_by(Message.status)).all())
         items = session.scalar(select(func.count()).select_from(InboxItem))
-    return {"routed": routed, "pending": pending, "statuses": statuses, "inbox_items": items}
+    return {"pending": rows.get("pending", 0), "done": rows.get("done", 0),
+            "statuses": statuses, "inbox_items": items}
+
+
+def route_alongside(ctx: HubContext, import_finished: Callable[[], bool],
+                    poll_seconds: float = 0.05) -> dict[str, object]:
+    """Route as ``hub serve`` does while another process imports; what it came to.
+
+    Starts :class:`hub.core.transport.embedded.EmbeddedTransport` as ``hub serve``
+    starts it (the worker thread, woken by its poll or, on PostgreSQL, by the
+    listener's ``LISTEN/NOTIFY``; SQLite's checkpoints beside it) and watches until
+    ``import_finished()`` and no outbox row is pending. The watch reads in a read-only
+    transaction, so on SQLite it never takes the write lock the import and the worker
+    take turns on. ``finished`` is the wall-clock time (``time.time()``) at which the
+    outbox was first seen empty after the import.
+    """
+    from sqlalchemy import func, select
+
+    from hub.core.models import OutboxEntry
+    from hub.core.transport.embedded import EmbeddedTransport
+
+    transport = EmbeddedTransport(ctx, run_worker=True)
+    transport.start()
+    pending_rows = select(func.count()).select_from(OutboxEntry).where(
+        OutboxEntry.status == "pending")
+    try:
+        while True:
+            if import_finished():
+                with ctx.engine.connect().execution_options(read_only=True) as conn:
+                    if not conn.execute(pending_rows).scalar_one():
+                        finished = time.time()
+                        break
+            time.sleep(poll_seconds)
+    finally:
+        transport.stop()
+    outcome = _outcome(ctx)
+    return {"routed": outcome.pop("done"), **outcome, "finished": finished}

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def bench(tmp_path: Path, *args: str, repeat: int = 1) -> dict:
+def bench(tmp_path: Path, *args: str, repeat: int = 1, result: str | None = None) -> dict:
     """Run ``python -m bench ARGS --repeat N`` with results in tmp_path; the result JSON.
 
     One repetition by default: the benchmarks that put both cores under load (wrk,
@@ -35,7 +35,7 @@ def bench(tmp_path: Path, *args: str, repeat: int = 1) -> dict:
                          cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=900, check=False)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return json.loads((tmp_path / f"{args[0]}.json").read_text())
+    return json.loads((tmp_path / f"{result or args[0]}.json").read_text())
 
 
 def _spread(summary: dict, repeat: int = 1) -> None:
@@ -99,21 +99,32 @@ def test_batch_compares_the_hub_with_parse_and_insert(tmp_path):
     assert result["adapter"] == "bench/batch_adapter.py:import_csv"
 
 
-@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres",
-                                                          marks=pytest.mark.postgres)])
-def test_batch_routes_every_line_to_the_inbox_and_reports_the_million(tmp_path, store,
+@pytest.mark.parametrize(("store", "how"), [
+    ("sqlite", "after"), ("sqlite", "alongside"),
+    pytest.param("postgres", "after", marks=pytest.mark.postgres),
+    pytest.param("postgres", "alongside", marks=pytest.mark.postgres)])
+def test_batch_routes_every_line_to_the_inbox_and_reports_the_million(tmp_path, store, how,
                                                                      request):
     if store == "postgres":
         request.getfixturevalue("postgres_server")
-    result = bench(tmp_path, "batch", "--lines", "40", "--route", "--store", store)
+    alongside = ["--alongside"] if how == "alongside" else []
+    # 600 lines: two chunks of the import, so a worker beside it has a commit to route
+    # before the last one.
+    result = bench(tmp_path, "batch", "--lines", "600", "--route", *alongside, "--store", store,
+                   result="batch_alongside" if alongside else "batch")
     hub = result["figures"]["hub"]
     for figure in ("lines_per_second", "routed_per_second", "end_to_end_per_second",
                    "million_seconds", "route_cpu_ms_per_message"):
         _spread(hub[figure])
     # Every line was stored and routed (the benchmark refuses a run where one was not).
     assert result["store"] == store and result["routed"] is True
+    assert result["alongside"] is (how == "alongside")
     assert hub["million_seconds"]["min"] > 0
     assert "extrapolated" in result["notes"][0]
+    if how == "alongside":
+        # One figure for the whole: the time to the inbox is the time to route.
+        assert hub["end_to_end_per_second"] == hub["routed_per_second"]
+        assert "while the import ran" in result["notes"][0]
 
 
 def test_decisions_keep_every_round_and_the_ratio(tmp_path):

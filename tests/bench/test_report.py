@@ -107,3 +107,28 @@ def test_the_million_line_batch_is_read_from_batch_json_not_estimated(results):
     row = next(k + v for k, v in targets(doc).items() if k.startswith("1,000,000 arrears"))
     assert row.endswith("**met**")
     assert "extrapolation from 20,000 lines" in doc
+
+
+def test_the_batch_routed_alongside_the_import_has_a_row_and_a_paragraph_of_its_own(results):
+    def batch(million: float) -> dict:
+        hub = {"lines_per_second": s(3000, 3000, 3000), "peak_mib": s(90, 90, 90),
+               "growth_mib": s(5, 5, 5), "routed_per_second": s(1000, 1000, 1000),
+               "end_to_end_per_second": s(1000, 1000, 1000),
+               "million_seconds": s(million, million, million)}
+        return {"hub": hub, "baseline": hub, "ratio_hub_baseline": s(1, 1, 1)}
+
+    write(results, "batch", batch(1300), lines=1_000_000, store="sqlite", routed=True,
+          adapter="bench/batch_adapter.py:import_csv")
+    doc = report.render()
+    assert "routing while the import runs" not in doc and "this way" not in doc
+    write(results, "batch_alongside", batch(170), lines=20_000, store="postgres", routed=True,
+          alongside=True, adapter="bench/batch_adapter.py:import_csv")
+    doc = report.render()
+    verdicts = {k: v for k, v in targets(doc).items() if k.startswith("1,000,000 arrears")}
+    assert [v for k, v in verdicts.items() if k.endswith("import then routing")] == ["**not met**"]
+    assert [v for k, v in verdicts.items()
+            if k.endswith("while the import runs")] == ["**met**"]
+    section = doc.split("## 9.", 1)[1].split("\n## ", 1)[0]
+    assert "| in the inbox (from the import's start to an empty outbox) | **1,000**" in section
+    assert "A million lines this way: **2.8**" in section
+    assert "extrapolated from 20,000 lines" in section
