@@ -109,9 +109,10 @@ def e2e_section(r: dict | None) -> list[str]:
         out += [f"Every level is a share of the **peer's** maximum, {peer['maximum']:.1f} "
                 f"delivered/s ({peer['maximum_source']}), offered alike to "
                 + ", ".join(names) + ", interleaved per level. The paced sender is Python "
-                "(asyncio + httpx) on the same two cores: at hundreds of messages per second "
-                "it takes CPU from the server it measures, the same for every subject, so the "
-                "upper levels' latencies carry that contention too.", ""]
+                "(asyncio streams, HTTP/1.1 framed by h11, kept-alive connections) on the "
+                "same two cores: about 0.6-1 ms of CPU a message, the same for every "
+                "subject. Its answers from the bare endpoint stayed near 1 ms at every "
+                "level; the httpx sender it replaced fell seconds behind at 358/s.", ""]
     else:
         out += ["This run paced each hub at levels of its own maximum (no peer): the table "
                 "does not judge the issue's target.", ""]
