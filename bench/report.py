@@ -469,7 +469,8 @@ def batch_end_to_end(r: dict | None) -> dict | None:
         return {"lines": r["lines"], "store": r.get("store", "sqlite"),
                 "stored": hub["lines_per_second"], "routed": hub["routed_per_second"],
                 "end_to_end": hub["end_to_end_per_second"],
-                "million_seconds": hub["million_seconds"]}
+                "million_seconds": hub["million_seconds"],
+                "cpu_ms": hub.get("route_cpu_ms_per_message")}
     except (TypeError, KeyError):
         return None
 
@@ -683,10 +684,19 @@ def _phases_lines(r: dict | None) -> list[str]:
             f"| routed (matched, decided, audited, in the inbox) | "
             f"{spread(e2e_batch['routed'], 1, 0)} |",
             f"| end to end (both phases) | {spread(e2e_batch['end_to_end'], 1, 0)} |", "",
+            *_cpu_line(e2e_batch),
             f"A million lines: {spread(e2e_batch['million_seconds'], 1 / 60)} minutes"
             + ("." if lines >= BATCH_LINES_TARGET else
                f", bench/batch.py's extrapolation from {lines:,} lines at these rates."), ""]
     return [*out, *[f"Note: {note}" for note in r.get("notes", [])], ""]
+
+
+def _cpu_line(figures: dict) -> list[str]:
+    """The routing process's own CPU per routed message, when the result has it."""
+    if not figures.get("cpu_ms"):
+        return []
+    return [f"The routing process's own CPU per routed message (`time.process_time`, the "
+            f"database server's not included): {spread(figures['cpu_ms'], 1, 2)} ms.", ""]
 
 
 def _alongside_lines(r: dict | None) -> list[str]:
@@ -703,6 +713,7 @@ def _alongside_lines(r: dict | None) -> list[str]:
             f"| stored (while routing went on) | {spread(figures['stored'], 1, 0)} |",
             f"| in the inbox (from the import's start to an empty outbox) | "
             f"{spread(figures['routed'], 1, 0)} |", "",
+            *_cpu_line(figures),
             f"A million lines this way: {spread(figures['million_seconds'], 1 / 60)} minutes"
             + ("." if lines >= BATCH_LINES_TARGET else
                f", extrapolated from {lines:,} lines at this rate."), ""]

@@ -114,7 +114,8 @@ def test_the_batch_routed_alongside_the_import_has_a_row_and_a_paragraph_of_its_
         hub = {"lines_per_second": s(3000, 3000, 3000), "peak_mib": s(90, 90, 90),
                "growth_mib": s(5, 5, 5), "routed_per_second": s(1000, 1000, 1000),
                "end_to_end_per_second": s(1000, 1000, 1000),
-               "million_seconds": s(million, million, million)}
+               "million_seconds": s(million, million, million),
+               "route_cpu_ms_per_message": s(0.9, 0.9, 0.9)}
         return {"hub": hub, "baseline": hub, "ratio_hub_baseline": s(1, 1, 1)}
 
     write(results, "batch", batch(1300), lines=1_000_000, store="sqlite", routed=True,
@@ -132,3 +133,5 @@ def test_the_batch_routed_alongside_the_import_has_a_row_and_a_paragraph_of_its_
     assert "| in the inbox (from the import's start to an empty outbox) | **1,000**" in section
     assert "A million lines this way: **2.8**" in section
     assert "extrapolated from 20,000 lines" in section
+    # Where the time goes: the routing process's CPU per message, for both ways.
+    assert section.count("own CPU per routed message") == 2
