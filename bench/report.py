@@ -475,6 +475,15 @@ def batch_end_to_end(r: dict | None) -> dict | None:
         return None
 
 
+def _batch_row(what: str, figures: dict, way: str, rates: str) -> str:
+    """A target row for the 1 M batch measured one ``way`` (from :func:`batch_end_to_end`)."""
+    est, lines = figures["million_seconds"], figures["lines"]
+    how = ("measured on 1,000,000 lines" if lines >= BATCH_LINES_TARGET else
+           f"bench/batch.py's extrapolation from {lines:,} lines")
+    return (f"| {what}, {way} | {spread(est, 1 / 60)} min ({how}, {figures['store']}; "
+            f"{rates}; section 9) | {verdict(med(est) <= BATCH_SECONDS_TARGET)}{few(est)} |")
+
+
 def worker_curve(r: dict | None) -> tuple[list[int], list[float]] | None:
     """Steps and median delivered/s of workers.json."""
     try:
@@ -563,21 +572,12 @@ def targets_section(results: dict) -> list[str]:
     what = (f"{BATCH_LINES_TARGET:,} arrears lines from a CSV reach the inbox (routed, decided, "
             f"audited) in ≤ {BATCH_SECONDS_TARGET / 60:.0f} minutes")
     if e2e_batch:
-        est, lines = e2e_batch["million_seconds"], e2e_batch["lines"]
-        how = ("measured on 1,000,000 lines" if lines >= BATCH_LINES_TARGET else
-               f"bench/batch.py's extrapolation from {lines:,} lines")
-        out.append(f"| {what}, import then routing | {spread(est, 1 / 60)} min ({how}, "
-                   f"{e2e_batch['store']}; stored {med(e2e_batch['stored']):,.0f} lines/s, "
-                   f"routed {med(e2e_batch['routed']):,.0f} lines/s; section 9) | "
-                   f"{verdict(med(est) <= BATCH_SECONDS_TARGET)}{few(est)} |")
+        out.append(_batch_row(what, e2e_batch, "import then routing",
+                              f"stored {med(e2e_batch['stored']):,.0f} lines/s, routed "
+                              f"{med(e2e_batch['routed']):,.0f} lines/s"))
     if alongside:
-        est, lines = alongside["million_seconds"], alongside["lines"]
-        how = ("measured on 1,000,000 lines" if lines >= BATCH_LINES_TARGET else
-               f"bench/batch.py's extrapolation from {lines:,} lines")
-        out.append(f"| {what}, a worker routing while the import runs | "
-                   f"{spread(est, 1 / 60)} min ({how}, {alongside['store']}; "
-                   f"{med(alongside['routed']):,.0f} lines/s to the inbox; section 9) | "
-                   f"{verdict(med(est) <= BATCH_SECONDS_TARGET)}{few(est)} |")
+        out.append(_batch_row(what, alongside, "a worker routing while the import runs",
+                              f"{med(alongside['routed']):,.0f} lines/s to the inbox"))
     if not e2e_batch and not alongside:
         out.append(f"| {what} | routing of a batch not measured in this run (section 9) | "
                    f"{verdict(None)} |")
