@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def bench(tmp_path: Path, *args: str, repeat: int = 1, result: str | None = None) -> dict:
+def bench(tmp_path: Path, *args: str, repeat: int = 1, result: str | None = None,
+          **hub_settings: str) -> dict:
     """Run ``python -m bench ARGS --repeat N`` with results in tmp_path; the result JSON.
 
     One repetition by default: the benchmarks that put both cores under load (wrk,
@@ -30,7 +31,7 @@ def bench(tmp_path: Path, *args: str, repeat: int = 1, result: str | None = None
     # 25 residents, not 500: the seeding would cost more than the tiny run itself.
     env = {**os.environ, "WIJKHUB_BENCH_RESULTS": str(tmp_path),
            "WIJKHUB_BENCH_DOC": str(tmp_path / "performance.md"),
-           "WIJKHUB_BENCH_RESIDENTS": "25"}
+           "WIJKHUB_BENCH_RESIDENTS": "25", **hub_settings}
     out = subprocess.run([sys.executable, "-m", "bench", *args, "--repeat", str(repeat)],
                          cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=900, check=False)
@@ -108,10 +109,12 @@ def test_batch_routes_every_line_to_the_inbox_and_reports_the_million(tmp_path, 
     if store == "postgres":
         request.getfixturevalue("postgres_server")
     alongside = ["--alongside"] if how == "alongside" else []
-    # 600 lines: two chunks of the import, so a worker beside it has a commit to route
-    # before the last one.
-    result = bench(tmp_path, "batch", "--lines", "600", "--route", *alongside, "--store", store,
-                   result="batch_alongside" if alongside else "batch")
+    # Chunks of 20 lines: the import commits twice, so a worker beside it has a commit to
+    # route before the last one; it polls every 0.1 s for another process's commits on
+    # SQLite (hub serve: every 2 s, HUB_WORKER_POLL_SECONDS).
+    result = bench(tmp_path, "batch", "--lines", "40", "--route", *alongside, "--store", store,
+                   result="batch_alongside" if alongside else "batch",
+                   HUB_BATCH_CHUNK_LINES="20", HUB_WORKER_POLL_SECONDS="0.1")
     hub = result["figures"]["hub"]
     for figure in ("lines_per_second", "routed_per_second", "end_to_end_per_second",
                    "million_seconds", "route_cpu_ms_per_message"):
