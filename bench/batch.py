@@ -174,8 +174,9 @@ def child_router(data_dir: Path, database_url: str | None) -> dict:
     options = {"database_url": database_url} if database_url else {}
     ctx = build_context(Settings(data_dir=data_dir, worker_enabled=False, **options))
     cpu = time.process_time()
-    (data_dir / "router.ready").touch()
-    routed = route_alongside(ctx, (data_dir / "import.finished").exists)
+    # The import's clock starts at this file: only once the worker thread runs.
+    routed = route_alongside(ctx, (data_dir / "import.finished").exists,
+                             ready=(data_dir / "router.ready").touch)
     ctx.dispose()
     return {**routed, "cpu_seconds": time.process_time() - cpu,
             "peak_kib": _status_kib("VmHWM")}
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="go on to the inbox: route every line with the hub's worker path")
     parser.add_argument("--alongside", action="store_true",
                         help="with --route: a worker process routes while the import runs "
-                             "(as hub serve or hub worker beside hub batch import), "
+                             "(the embedded worker, as hub serve runs it beside hub batch import), "
                              "instead of after it")
     parser.add_argument("--profile", action="store_true",
                         help="print each phase's top functions (cProfile; slower)")

@@ -87,16 +87,17 @@ def _outcome(ctx: HubContext) -> dict[str, object]:
 
 
 def route_alongside(ctx: HubContext, import_finished: Callable[[], bool],
-                    poll_seconds: float = 0.05) -> dict[str, object]:
+                    ready: Callable[[], None], poll_seconds: float = 0.05) -> dict[str, object]:
     """Route as ``hub serve`` does while another process imports; what it came to.
 
     Starts :class:`hub.core.transport.embedded.EmbeddedTransport` as ``hub serve``
     starts it (the worker thread, woken by its poll or, on PostgreSQL, by the
-    listener's ``LISTEN/NOTIFY``; SQLite's checkpoints beside it) and watches until
-    ``import_finished()`` and no outbox row is pending. The watch reads in a read-only
-    transaction, so on SQLite it never takes the write lock the import and the worker
-    take turns on. ``finished`` is the wall-clock time (``time.time()``) at which the
-    outbox was first seen empty after the import.
+    listener's ``LISTEN/NOTIFY``; SQLite's checkpoints beside it), calls ``ready()``
+    once they run, and watches until ``import_finished()`` and no outbox row is
+    pending. The watch reads in a read-only transaction, so on SQLite it never takes
+    the write lock the import and the worker take turns on. ``finished`` is the
+    wall-clock time (``time.time()``) at which the outbox was first seen empty after
+    the import.
     """
     from sqlalchemy import func, select
 
@@ -105,6 +106,7 @@ def route_alongside(ctx: HubContext, import_finished: Callable[[], bool],
 
     transport = EmbeddedTransport(ctx, run_worker=True)
     transport.start()
+    ready()
     pending_rows = select(func.count()).select_from(OutboxEntry).where(
         OutboxEntry.status == "pending")
     try:

@@ -707,7 +707,7 @@ def _alongside_lines(r: dict | None) -> list[str]:
     lines = figures["lines"]
     return [f"`{r['command']}` — {lines:,} arrears lines imported into a {figures['store']} "
             "hub while a second process routes them with the embedded worker's own loop, as "
-            "`hub serve` (or `hub worker`) does beside `hub batch import`: both share the "
+            "`hub serve`'s embedded worker does beside `hub batch import`: both share the "
             "machine's two cores and the store's locks.", "",
             "| | lines/s |", "| --- | --- |",
             f"| stored (while routing went on) | {spread(figures['stored'], 1, 0)} |",
