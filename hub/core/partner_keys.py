@@ -209,6 +209,22 @@ def stale_keys(*, session: Session, keys: Iterable[VerifiedKey],
                               k.partner.signing_key) not in good}
 
 
+class _Flight:
+    """One argon2 check of a presented key in progress; others presenting the same key
+    wait for it (:meth:`wait`) instead of running argon2 and spending the failure budget."""
+
+    def __init__(self) -> None:
+        self._landed = threading.Event()
+
+    def wait(self) -> None:
+        """Block until the check that started this flight has ended, however it ended."""
+        self._landed.wait()
+
+    def land(self) -> None:
+        """End the flight: every waiter goes on."""
+        self._landed.set()
+
+
 @dataclass
 class _Remembered:
     key_id: str
@@ -236,6 +252,8 @@ class KeyVerifier:
         # A per-process secret: the digests mean nothing outside this process.
         self._digest_key = secrets.token_bytes(32)
         self._cache: OrderedDict[bytes, _Remembered] = OrderedDict()
+        # Checks in progress, by the presented key's digest (see _check).
+        self._flights: dict[bytes, _Flight] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -319,6 +337,39 @@ class KeyVerifier:
             raise KeyRefused("Unknown or revoked partner API key")
         if self._remembered(api_key, key, partner):
             return key, partner
+        # When the cache is cold (a restart, or every cache time), a partner's concurrent
+        # requests all present the same key at once. One of them runs argon2; the others
+        # wait for it and take its verdict from the cache. Without this each took a token
+        # of the wrong-secret budget before argon2 had said the secret was right, and a
+        # busy partner was answered 429 "too many failed attempts" with a good key.
+        if self._ttl <= 0:
+            # Nothing is remembered, so a verdict cannot be shared: each checks alone.
+            return self._verify(api_key=api_key, key_id=key_id, key=key, partner=partner,
+                                client=client)
+        digest = self._digest(api_key)
+        with self._lock:
+            flight = self._flights.get(digest)
+            leading = flight is None
+            if leading:
+                flight = self._flights[digest] = _Flight()
+        if not leading:
+            flight.wait()
+            if self._remembered(api_key, key, partner):
+                return key, partner
+            # The secret was wrong (or the check failed): an attempt of its own, below.
+            return self._verify(api_key=api_key, key_id=key_id, key=key, partner=partner,
+                                client=client)
+        try:
+            return self._verify(api_key=api_key, key_id=key_id, key=key, partner=partner,
+                                client=client)
+        finally:
+            with self._lock:
+                del self._flights[digest]
+            flight.land()
+
+    def _verify(self, *, api_key: str, key_id: str, key: PartnerKey, partner: Partner,
+                client: str | None) -> tuple[PartnerKey, Partner]:
+        # A secret not remembered: counted against the failure budget, then argon2.
         attempt = f"{key_id}|{client}"
         if self._failures is not None and (wait := self._failures.take(attempt)):
             if self._remembered(api_key, key, partner, any_age=True):

@@ -288,7 +288,8 @@ def test_concurrent_wrong_secrets_cost_at_most_the_budget_of_argon2_checks(ctx, 
     guesses, budget = 14, 4
     verifier = KeyVerifier(hasher=hasher, cache_seconds=60, cache_size=8, concurrent=guesses,
                            failures=RateLimiter(rate=0.1, burst=budget, clock=clock))
-    wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    # Distinct guesses, as an attacker sends: identical ones share one check (below).
+    wrong = [key[:-4] + f"{n:04d}" for n in range(guesses)]
     done = threading.Condition()
     outcome: list[str] = []
     real_verify = hasher.verify
@@ -303,12 +304,12 @@ def test_concurrent_wrong_secrets_cost_at_most_the_budget_of_argon2_checks(ctx, 
 
     hasher.verify = held_verify
 
-    def guess() -> None:
+    def guess(secret: str) -> None:
         try:
             with ctx.sessions() as session:
                 # As the API does: the lookup is a read (no write lock on SQLite).
                 session.connection(execution_options={"read_only": True})
-                verifier.partner_for(session=session, api_key=wrong, now=ctx.clock())
+                verifier.partner_for(session=session, api_key=secret, now=ctx.clock())
         except KeyThrottled:
             with done:
                 outcome.append("throttled")
@@ -316,10 +317,90 @@ def test_concurrent_wrong_secrets_cost_at_most_the_budget_of_argon2_checks(ctx, 
         except KeyRefused:
             pass
 
-    threads = [threading.Thread(target=guess) for _ in range(guesses)]
+    threads = [threading.Thread(target=guess, args=(secret,)) for secret in wrong]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert outcome.count("checking") == budget
     assert outcome.count("throttled") == guesses - budget
+
+
+def _at_once(ctx, verifier, secret: str, n: int) -> list[str]:
+    """``n`` threads check ``secret`` at once; each one's outcome."""
+    import threading
+
+    outcomes: list[str] = []
+
+    def check() -> None:
+        try:
+            with ctx.sessions() as session:
+                session.connection(execution_options={"read_only": True})
+                verifier.partner_for(session=session, api_key=secret, now=ctx.clock())
+            outcomes.append("passed")
+        except KeyThrottled:
+            outcomes.append("throttled")
+        except KeyRefused:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=check) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def _held_until_others_wait(monkeypatch, hasher, others: int) -> None:
+    """Hold argon2 until ``others`` checks of the same key wait for its verdict, so
+    that every check is in flight together (a cold cache under a partner's load)."""
+    import threading
+
+    from hub.core import partner_keys
+
+    waiting = threading.Condition()
+    arrived = [0]
+    real_wait, real_verify = partner_keys._Flight.wait, hasher.verify
+
+    def noted_wait(flight) -> None:
+        with waiting:
+            arrived[0] += 1
+            waiting.notify_all()
+        real_wait(flight)
+
+    def held_verify(hash, password):
+        with waiting:
+            waiting.wait_for(lambda: arrived[0] >= others, timeout=10)
+        return real_verify(hash, password)
+
+    monkeypatch.setattr(partner_keys._Flight, "wait", noted_wait)
+    hasher.verify = held_verify
+
+
+def test_a_partners_concurrent_requests_on_a_cold_cache_share_one_check(
+        ctx, hasher, clock, monkeypatch):
+    # Seen under load: at a restart and every cache time, 16 connections presenting the
+    # same good key each took a token of the wrong-secret budget (burst 10) before argon2
+    # had run, and the last ones were answered 429 "too many failed attempts".
+    _, key = _partner(ctx, hasher)
+    n, budget = 8, 2
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=60, cache_size=8,
+                           failures=RateLimiter(rate=0.1, burst=budget, clock=clock))
+    _held_until_others_wait(monkeypatch, hasher, others=n - 1)
+    assert _at_once(ctx, verifier, key, n) == ["passed"] * n
+    assert CountingHasher.verified == 1
+
+
+def test_a_wrong_secret_presented_at_once_is_refused_every_time(ctx, hasher, clock,
+                                                                  monkeypatch):
+    # Those waiting for a check of a wrong secret get no verdict from the cache: each is
+    # its own attempt, counted against the budget, and none passes.
+    _, key = _partner(ctx, hasher)
+    n, budget = 6, 2
+    verifier = KeyVerifier(hasher=hasher, cache_seconds=60, cache_size=8,
+                           failures=RateLimiter(rate=0.1, burst=budget, clock=clock))
+    wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    _held_until_others_wait(monkeypatch, hasher, others=n - 1)
+    outcomes = _at_once(ctx, verifier, wrong, n)
+    assert sorted(outcomes) == ["refused"] * budget + ["throttled"] * (n - budget)
+    assert CountingHasher.verified == budget
