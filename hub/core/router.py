@@ -23,7 +23,7 @@ import logging
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from consent import registry
@@ -343,9 +343,23 @@ def _repeat_of(ctx: HubContext, reads: RoutingReads, message: RoutedMessage,
 # Built once per dialect; the ids or keys one parameter (hub.core.store.in_list).
 _PARTNERS = {p: select(Partner).where(in_list(Partner.id, "ids", postgres=p))
              for p in (False, True)}
-_OPEN_ITEMS = {p: select(InboxItem).where(
-    in_list(InboxItem.repeat_key, "keys", postgres=p), InboxItem.status != "closed",
-    InboxItem.hidden.is_(False)).order_by(InboxItem.delivered_at.desc()) for p in (False, True)}
+
+
+def _newest_open_items(postgres: bool) -> Select:
+    # Only the newest open item of each key becomes an entity: a partner whose monthly
+    # export repeats a tenancy whose arrears keep growing leaves an open item a month,
+    # and every batch would otherwise load them all. The id breaks a tie between one
+    # batch's items (one delivered_at), so that every batch picks the same one.
+    ranked = (select(InboxItem.id, func.row_number().over(
+        partition_by=InboxItem.repeat_key,
+        order_by=(InboxItem.delivered_at.desc(), InboxItem.id.desc())).label("rank"))
+        .where(in_list(InboxItem.repeat_key, "keys", postgres=postgres),
+               InboxItem.status != "closed", InboxItem.hidden.is_(False))
+        .subquery())
+    return select(InboxItem).join(ranked, ranked.c.id == InboxItem.id).where(ranked.c.rank == 1)
+
+
+_OPEN_ITEMS = {p: _newest_open_items(p) for p in (False, True)}
 
 
 def _prefetch_open_items(session: Session, reads: RoutingReads, keys: set[str]) -> None:
@@ -355,9 +369,7 @@ def _prefetch_open_items(session: Session, reads: RoutingReads, keys: set[str]) 
     for key in wanted:
         reads.open_items[key] = None
     for item in session.scalars(_OPEN_ITEMS[is_postgres(session)], {"keys": wanted}):
-        # The newest open item per key, as the one-key query takes it.
-        if reads.open_items[item.repeat_key] is None:
-            reads.open_items[item.repeat_key] = item
+        reads.open_items[item.repeat_key] = item
 
 
 def _open_item(session: Session, reads: RoutingReads,

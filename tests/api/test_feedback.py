@@ -171,6 +171,39 @@ def test_grown_amount_is_a_new_item(ctx, client, worker):
     assert _status(client, first, woonbron) == "received"
 
 
+def test_a_repeat_is_weighed_against_the_newest_open_item_and_loads_only_that_one(
+        ctx, client, worker, clock):
+    from sqlalchemy import event
+
+    from hub.core.models import InboxItem
+
+    anna = person(1)
+    register(ctx, anna)
+    _, woonbron = partner(ctx)
+    # Arrears that grew each month: an open item a month for one tenancy.
+    for month, amount in enumerate(("1000.00", "1100.00", "1200.00")):
+        _send(client, arrears(anna, ref=f"M-{month}", tenancy="HC-1", amount=amount), woonbron)
+        worker.drain()
+        clock.advance(days=30)
+    loaded: list[str] = []
+
+    def note(item, _context) -> None:
+        loaded.append(item.id)
+
+    event.listen(InboxItem, "load", note)
+    try:
+        _send(client, arrears(anna, ref="M-3", tenancy="HC-1", amount="1150.00"), woonbron)
+        worker.drain()
+    finally:
+        event.remove(InboxItem, "load", note)
+    staff = regisseur(ctx)  # signed now: the clock moved three months
+    items = client.get("/api/v1/inbox", headers=staff).json()["items"]
+    newest = next(i for i in items if i["data"]["amount_eur"] == "1200.00")
+    # Not grown against the newest (1,200): linked to it, though it grew against the others.
+    assert len(items) == 3 and newest["repeats"] == 1
+    assert loaded == [newest["id"]]
+
+
 def test_other_tenancy_or_other_partner_is_not_a_repeat(ctx, client, worker):
     anna = person(1)
     register(ctx, anna)
