@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     # Messages a worker routes in one transaction (issue 14): read with one statement per
     # table, flushed once, disclosures appended to the chain together.
     route_batch: int = Field(default=100, ge=1, le=1000)
-    # Group commit on the way in: concurrent POSTs share one transaction. The first waits
-    # up to ingest_group_ms for others (0: only what queued during the last commit).
+    # Group commit on the way in: concurrent POSTs share one transaction. While others are
+    # sending, the first waits up to ingest_group_ms for them (0: only what queued during
+    # the last commit); a message sent alone does not wait.
     ingest_group_ms: float = Field(default=2.0, ge=0, le=100)
     ingest_group_size: int = Field(default=100, ge=1, le=1000)
     max_attempts: int = Field(default=5, ge=1)

@@ -3,8 +3,10 @@
 Each ``POST /api/v1/messages`` validates its message itself (a bad one is
 answered 4xx at once) and then hands it to the process's :class:`GroupCommitter`.
 There is no background thread: the first caller to find nobody committing
-becomes the *leader*. It waits up to ``HUB_INGEST_GROUP_MS`` for others (or
-until ``HUB_INGEST_GROUP_SIZE`` are waiting), stores the whole group with bulk
+becomes the *leader*. When the group before it had more than one message (others
+are sending), it waits up to ``HUB_INGEST_GROUP_MS`` for them (or until
+``HUB_INGEST_GROUP_SIZE`` are waiting); after a group of one it does not wait
+(nobody else is sending, so waiting would only delay). It stores the whole group with bulk
 statements (:func:`hub.core.ingest.store_many`) in one transaction, lets the
 plugins check each new message (``wijkhub_message_received``), commits once,
 and then wakes every member with its receipt. Whoever queued meanwhile forms
@@ -111,6 +113,8 @@ class GroupCommitter:
         self._queue: list[_Waiting] = []
         self._leading = False
         self._full = threading.Event()
+        # Whether the last group had company: only then does a leader wait for others.
+        self._crowded = True
         # Leaders started by awaiting callers, kept so they are not collected early.
         self._leaders: set[asyncio.Future] = set()
 
@@ -188,12 +192,17 @@ class GroupCommitter:
         """Commit groups. A thread's caller (``me``) leads its own group, then hands the
         lead on; a leader of its own (``me`` None) goes on until nobody waits."""
         while True:
-            if self.window > 0:
+            if self.window > 0 and self._crowded:
+                # Others are sending: wait for them, so that one commit serves them all.
+                # A lone sender (the last group was its message alone) is not kept
+                # waiting for company that does not come: on a quiet hub, and that is
+                # most hours of most hubs, the window was a message's largest delay.
                 self._full.wait(self.window)
             with self._lock:
                 group, self._queue = self._queue[:self.size], self._queue[self.size:]
                 if len(self._queue) < self.size:
                     self._full.clear()
+            self._crowded = len(group) > 1
             try:
                 self._commit(group)
             finally:

@@ -6,6 +6,7 @@ drive it; ``ctx`` runs each test on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -402,3 +403,54 @@ def test_an_awaiting_callers_leader_commits_a_thread_that_queued_meanwhile(
     # The thread waited for its receipt: the leader (not the thread) stored its group.
     assert "request-thread" not in one_by_one and len(one_by_one) == 2
     assert not ctx.ingest._leading
+
+
+def test_the_leader_waits_for_others_only_while_others_are_sending(ctx, woonbron, grouping):
+    """A message sent alone is not held for the window (it was the largest delay of a
+    quiet hub's messages); after a group with company the next leader waits again."""
+    row, _ = woonbron
+    committer = ctx.ingest
+    happened: list[object] = []  # "wait", or the size of a group as it is committed
+
+    class NotedFull(threading.Event):
+        def wait(self, timeout=None):
+            happened.append("wait")
+            return super().wait(timeout)
+
+    commit = committer._commit
+
+    def noted_commit(group) -> None:
+        happened.append(len(group))
+        commit(group)
+
+    committer._full, committer._commit = NotedFull(), noted_commit
+
+    def alone(n: int) -> None:
+        body = arrears(person(8100 + n), ref=f"L-{n}")
+        valid = validate_message(ctx=ctx, partner=row, body=body)
+        committer.accept(partner=row, valid=valid, body=body, now=ctx.clock())
+
+    try:
+        for n in range(3):
+            alone(n)
+        results = _send_concurrently(ctx, row, [arrears(person(8200 + n), ref=f"C-{n}")
+                                                for n in range(16)])
+        alone(3)
+    finally:
+        del committer._commit
+    assert all(durable for _, durable in results), results
+    # Each group, and whether its leader waited: the first (nothing known of others yet)
+    # and every one after a group with company did; none after a group of one.
+    groups: list[tuple[int, bool]] = []
+    waited = False
+    for event_ in happened:
+        if event_ == "wait":
+            waited = True
+        else:
+            groups.append((event_, waited))
+            waited = False
+    assert groups[0][1] and sum(size for size, _ in groups) == 20, groups
+    for (before, _), (_, waited) in itertools.pairwise(groups):
+        assert waited == (before > 1), groups
+    assert [w for _, w in groups[1:3]] == [False, False], groups  # alone after alone
+    assert any(before > 1 for before, _ in groups[:-1]), groups  # a wait after company
