@@ -255,3 +255,24 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(extra)
     return env
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """The CPU (user and system) the processes ``pids`` have used so far (/proc/<pid>/stat);
+    a process that has ended counts 0."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """The CPU every core of this machine has spent neither idle nor waiting for I/O so
+    far (/proc/stat): what all processes used, the databases and the load included."""
+    # user nice system idle iowait irq softirq steal (guest time is inside user already)
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")

@@ -43,7 +43,9 @@ from bench.chain import baseline
 from bench.common import (
     Server,
     clean_env,
+    cpu_seconds,
     free_port,
+    machine_busy_seconds,
     postgres_schema,
     rabbit_vhost,
     scratch_dir,
@@ -64,6 +66,8 @@ class Target:
     url: str
     key: str
     backlog: Callable[[], int] = lambda: 0
+    #: The target's own processes, whose CPU per delivered message is noted (the hub's).
+    pids: Callable[[], list[int]] | None = None
 
     def drained_after(self, started: float) -> float:
         """Wait until nothing accepted is undelivered; the seconds since ``started``."""
@@ -86,7 +90,8 @@ def hub_target(running_hub, stack: ExitStack) -> Target:
     stack.callback(engine.dispose)
     return Target("hub", running_hub.url + "/api/v1/messages", running_hub.api_key,
                   lambda: _count(engine, "SELECT count(*) FROM outbox "
-                                         "WHERE status IN ('pending', 'sent')"))
+                                         "WHERE status IN ('pending', 'sent')"),
+                  pids=lambda: [running_hub.serve.pid, *(w.pid for w in running_hub.workers)])
 
 
 def bare_target(stack: ExitStack) -> Target:
@@ -142,7 +147,8 @@ def measure(targets: list[Target], *, repeat: int, seconds: float,
             connections: int = load.CONNECTIONS, warmup: float = 2) -> dict:
     """Interleaved wrk turns; per target lists of rate, p50, p99, delivered rate."""
     runs: dict[str, dict[str, list[float]]] = {
-        t.name: {"rate": [], "p50": [], "p99": [], "errors": [], "delivered_rate": []}
+        t.name: {"rate": [], "p50": [], "p99": [], "errors": [], "delivered_rate": [],
+                 "cpu_ms_per_message": [], "machine_cpu_ms_per_message": []}
         for t in targets}
     for target in targets:  # warm up: the key's argon2 check, imports, connection pools
         load.warm(target.url, key=target.key, run=f"warm{uuid.uuid4().hex[:6]}")
@@ -153,11 +159,22 @@ def measure(targets: list[Target], *, repeat: int, seconds: float,
     for rep in range(repeat):
         for target in targets:
             run = f"r{rep}{uuid.uuid4().hex[:6]}"
+            pids = target.pids() if target.pids else []
+            cpu, machine = cpu_seconds(pids), machine_busy_seconds()
             started = time.monotonic()
             result = load.wrk(target.url, run=run, key=target.key, seconds=seconds,
                               connections=connections)
             drained = target.drained_after(started)
             figures = runs[target.name]
+            if pids and result.requests > result.errors:
+                # CPU per delivered message, from the first request to the last delivery:
+                # the target's own processes, and the whole machine (databases, broker and
+                # wrk included). Issue 14's worker curve: what each added worker costs.
+                delivered = result.requests - result.errors
+                figures["cpu_ms_per_message"].append(
+                    (cpu_seconds(pids) - cpu) / delivered * 1000)
+                figures["machine_cpu_ms_per_message"].append(
+                    (machine_busy_seconds() - machine) / delivered * 1000)
             figures["rate"].append(result.rate)
             figures["p50"].append(result.p50)
             figures["p99"].append(result.p99)

@@ -623,14 +623,22 @@ def workers_section(r: dict | None, chain: dict | None) -> list[str]:
                 f"{r['connections']} connections, {r['seconds']:.0f} s per turn, turns "
                 "interleaved; delivered/s = accepted / seconds from the first request to the "
                 "last delivery.", "",
-                "| workers | requests/s | delivered/s | delivered / 1 worker's |",
-                "| --- | --- | --- | --- |"]
+                "| workers | requests/s | delivered/s | delivered / 1 worker's "
+                "| CPU ms per message: the hub's processes | CPU ms per message: the machine |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        hub_cpu, machine_cpu = (f.get(key, {}) for key in ("cpu_ms_per_message",
+                                                           "machine_cpu_ms_per_message"))
         for w in f["steps"]:
             ratio = f["ratio_to_first"].get(str(w))
+            cpu = [spread(figure.get(str(w)), 1, 2) for figure in (hub_cpu, machine_cpu)]
             out.append(f"| {w} | {spread(f['rate'][str(w)])} | "
                        f"{spread(f['delivered_rate'][str(w)])} | "
-                       f"{spread(ratio, 1, 2) if ratio else '1'} |")
-        out.append("")
+                       f"{spread(ratio, 1, 2) if ratio else '1'} | {cpu[0]} | {cpu[1]} |")
+        out += ["", "CPU per delivered message, from the first request to the last delivery: "
+                "`hub serve` and its workers (from /proc), and the whole machine (the "
+                "databases, the broker and wrk included). On two cores the API and the workers "
+                "share the CPU: when each added worker costs more CPU per message (its "
+                "batches shrink as the deliveries are shared out), the API is left less.", ""]
     else:
         out += ["_No result under ingest: run `python -m bench workers`._", ""]
     if chain:

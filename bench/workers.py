@@ -12,6 +12,9 @@ bench/ingest.py). The ratios against one worker are taken per repetition.
 
 This is the curve under ingest, where ``hub serve`` competes with the workers for
 the cores; bench/chain.py gives the curve of workers draining a pre-filled queue.
+Each turn also notes the CPU per delivered message of the hub's processes
+(``hub serve`` and its workers, from /proc) and of the whole machine: what each
+added worker costs, which is why the curve falls on two cores.
 """
 
 from __future__ import annotations
@@ -55,7 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict = {"steps": steps,
                      "delivered_rate": {str(w): summary(runs[name_of(w)]["delivered_rate"])
                                         for w in steps},
-                     "rate": {str(w): summary(runs[name_of(w)]["rate"]) for w in steps}}
+                     "rate": {str(w): summary(runs[name_of(w)]["rate"]) for w in steps},
+                     # CPU per delivered message: the hub's processes, and the whole machine.
+                     "cpu_ms_per_message": {
+                         str(w): summary(runs[name_of(w)]["cpu_ms_per_message"]) for w in steps},
+                     "machine_cpu_ms_per_message": {
+                         str(w): summary(runs[name_of(w)]["machine_cpu_ms_per_message"])
+                         for w in steps}}
     first = runs[name_of(steps[0])]["delivered_rate"]
     figures["ratio_to_first"] = {
         str(w): summary([a / b for a, b in zip(runs[name_of(w)]["delivered_rate"], first,

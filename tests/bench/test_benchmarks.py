@@ -55,6 +55,11 @@ def test_ingest_embedded_measures_hub_and_bare_side_by_side(tmp_path, wrk):
     _spread(figures["hub"]["delivered_rate"])
     _spread(figures["ratio_hub_bare"])
     assert "peer" not in figures
+    # The hub's own processes' CPU per delivered message, and the machine's; not the bare's.
+    for cpu in ("cpu_ms_per_message", "machine_cpu_ms_per_message"):
+        _spread(figures["hub"][cpu])
+        assert figures["hub"][cpu]["min"] > 0
+        assert cpu not in figures["bare"]
 
 
 @pytest.mark.postgres
@@ -68,6 +73,9 @@ def test_ingest_on_postgres_and_rabbitmq_includes_the_peer(tmp_path, wrk, postgr
         assert figures[name]["errors"]["max"] == 0
     _spread(figures["peer"]["delivered_rate"])
     _spread(figures["ratio_hub_peer"])
+    # ``hub serve`` and its ``hub worker`` both counted: more than the API alone would be.
+    assert figures["hub"]["cpu_ms_per_message"]["min"] > 0
+    assert "cpu_ms_per_message" not in figures["peer"]
 
 
 def test_end_to_end_gives_percentiles_at_three_levels(tmp_path, wrk):

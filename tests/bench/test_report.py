@@ -88,6 +88,21 @@ def test_worker_curve_must_rise_at_each_of_1_2_4(results):
     assert row == "**not met**"
 
 
+def test_the_worker_curve_gives_the_cpu_each_message_cost_when_measured(results):
+    figures = {"steps": [1, 2], "delivered_rate": {"1": s(30, 30, 30), "2": s(20, 20, 20)},
+               "rate": {"1": s(1, 1, 1), "2": s(1, 1, 1)}, "ratio_to_first": {"2": s(1, 1, 1)},
+               "cpu_ms_per_message": {"1": s(1.05, 1.1, 1.2), "2": s(1.9, 2.0, 2.1)},
+               "machine_cpu_ms_per_message": {"1": s(1.75, 1.8, 1.9), "2": s(2.7, 2.8, 2.9)}}
+    write(results, "workers", figures, seconds=5, connections=16)
+    rows = [line for line in report.render().splitlines() if line.startswith(("| 1 |", "| 2 |"))]
+    assert rows[0].endswith("| **1.10** (1.05–1.20) | **1.80** (1.75–1.90) |"), rows
+    assert rows[1].endswith("| **2.00** (1.90–2.10) | **2.80** (2.70–2.90) |"), rows
+    del figures["cpu_ms_per_message"], figures["machine_cpu_ms_per_message"]
+    write(results, "workers", figures, seconds=5, connections=16)  # a result from before
+    rows = [line for line in report.render().splitlines() if line.startswith("| 1 |")]
+    assert rows[0].endswith("| – | – |"), rows
+
+
 def test_the_million_line_batch_is_read_from_batch_json_not_estimated(results):
     hub = {"lines_per_second": s(2000, 2000, 2000), "peak_mib": s(90, 90, 90),
            "growth_mib": s(5, 5, 5)}
