@@ -59,12 +59,11 @@ def main(argv: list[str] | None = None) -> int:
                      "delivered_rate": {str(w): summary(runs[name_of(w)]["delivered_rate"])
                                         for w in steps},
                      "rate": {str(w): summary(runs[name_of(w)]["rate"]) for w in steps},
-                     # CPU per delivered message: the hub's processes, and the whole machine.
-                     "cpu_ms_per_message": {
-                         str(w): summary(runs[name_of(w)]["cpu_ms_per_message"]) for w in steps},
-                     "machine_cpu_ms_per_message": {
-                         str(w): summary(runs[name_of(w)]["machine_cpu_ms_per_message"])
-                         for w in steps}}
+                     # CPU per delivered message: the hub's processes, and the whole machine
+                     # (none for a step whose every request failed: nothing was delivered).
+                     **{cpu: {str(w): summary(runs[name_of(w)][cpu]) for w in steps
+                              if runs[name_of(w)][cpu]}
+                        for cpu in ("cpu_ms_per_message", "machine_cpu_ms_per_message")}}
     first = runs[name_of(steps[0])]["delivered_rate"]
     figures["ratio_to_first"] = {
         str(w): summary([a / b for a, b in zip(runs[name_of(w)]["delivered_rate"], first,

@@ -308,8 +308,11 @@ class KeyVerifier:
         elsewhere. Each unchecked attempt takes its token before argon2 runs, so
         concurrent wrong secrets cost at most the budget; a right secret gives it back.
         A secret this process verified before passes even while its address is
-        throttled. Unknown key ids are throttled per client address (item 5): each
-        costs a database lookup.
+        throttled. Concurrent checks of one presented key share one argon2 run: the
+        others wait for it and take its verdict, so a partner's burst of requests on a
+        cold cache spends no budget; a wrong secret's waiters are each counted again.
+        Unknown key ids are throttled per client address (item 5): each costs a
+        database lookup.
         """
         return self._check(session=session, api_key=api_key, now=now, client=client)[1]
 
