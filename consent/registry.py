@@ -20,9 +20,10 @@ import importlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ARRAY, String, any_, bindparam, insert, select
+from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
+from consent.bulk import insert_many
 from consent.errors import ConsentError, ConsentNotFound, NotFound, RequestNotFound
 from consent.grants import (
     UNCHANGED,
@@ -155,7 +156,7 @@ def record_decision(
 def record_decisions(*, session: Session, rows: list[dict[str, Any]]) -> None:
     """Store many :func:`decision_row` rows with one statement, in the caller's transaction."""
     if rows:
-        session.execute(insert(consent_decisions), rows)
+        insert_many(session, consent_decisions, rows)
 
 
 def lock_subjects(*, session: Session, subjects: Iterable[str]) -> dict[str, int]:

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 
+from consent.bulk import execute_many
 from hub.core.keys import KeyError_, KeyRing
 from hub.core.models import AuditEvent, AuditHead
 from hub.core.store import insert_if_absent, is_postgres
@@ -202,7 +203,7 @@ def append_rows(session: Session, *, ctx: HubContext, rows: list[dict[str, Any]]
         session.execute(_APPEND_PG, {"rows": document, "head_id": _HEAD_ID,
                                      **{f"head_{k}": v for k, v in head.items()}})
     else:
-        session.execute(_INSERT_EVENTS, linked)
+        execute_many(session, _INSERT_EVENTS, linked)
         session.execute(_UPDATE_HEAD, head)
     return [row["seq"] for row in linked]
 

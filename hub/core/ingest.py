@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import TextClause, bindparam, insert, select, text
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
+from consent.bulk import insert_many
 from hub.core import correlation
 from hub.core.context import HubContext
 from hub.core.envelope import MessageIn
@@ -240,7 +241,7 @@ def _insert_messages(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     if created:
         # The table, not the entity: a Core executemany, without the ORM's bulk-insert
         # bookkeeping per row (a fifth of the group commit's CPU on SQLite, issue 14).
-        session.execute(insert(OutboxEntry.__table__), [
+        insert_many(session, OutboxEntry.__table__, [
             {"message_id": row["id"], "task": ROUTE_TASK, "status": "pending", "attempts": 0,
              "next_attempt_at": row["received_at"], "created_at": row["received_at"],
              "updated_at": row["received_at"]}

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from consent.bulk import execute_many
 from hub.core.models import Message
 from hub.core.store import in_list, is_postgres
 
@@ -92,5 +93,5 @@ def write_outcomes(session: Session, messages: Iterable[RoutedMessage]) -> int:
     rows = [{"b_id": m.id, **{f"b_{name}": getattr(m, name) for name in OUTCOME_COLUMNS}}
             for m in messages if m.routed]
     if rows:
-        session.execute(_UPDATE, rows)
+        execute_many(session, _UPDATE, rows)
     return len(rows)

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from consent.bulk import execute_many, insert_many
 from hub.core import inbox, reads
 from hub.core.audit import record_event
 from hub.core.context import HubContext
@@ -176,9 +177,9 @@ def write_cases(*, session: Session, reads: RoutingReads) -> None:
     joined = [{"b_id": case.id, **{f"b_{name}": getattr(case, name) for name in _JOINED}}
               for case in cases if not case.new]
     if opened:
-        session.execute(insert(_CASES), opened)
+        insert_many(session, _CASES, opened)
     if joined:
-        session.execute(_UPDATE_CASES, joined)
+        execute_many(session, _UPDATE_CASES, joined)
     for case in cases:
         case.new = case.changed = False
 

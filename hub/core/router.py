@@ -23,10 +23,11 @@ import logging
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from consent import registry
+from consent.bulk import insert_many
 from consent.engine import decide
 from consent.model import ConsentGrant, Outcome
 from hub.core import correlation
@@ -118,7 +119,7 @@ def route_messages(*, session: Session, ctx: HubContext, messages: list[RoutedMe
     if reads.new_items:
         _seal_measures(ctx, reads)
         # Core, not ORM: one INSERT for the batch's items (see NewItem).
-        session.execute(insert(InboxItem.__table__), [item.row() for item in reads.new_items])
+        insert_many(session, InboxItem.__table__, [item.row() for item in reads.new_items])
         reads.new_items.clear()
     registry.record_decisions(session=session, rows=reads.decisions)
     reads.decisions.clear()
@@ -126,7 +127,7 @@ def route_messages(*, session: Session, ctx: HubContext, messages: list[RoutedMe
     session.flush()
     # After the flush: these rows name the items and cases it inserted.
     for table, rows in reads.later.items():
-        session.execute(insert(table), rows)
+        insert_many(session, table, rows)
     reads.later.clear()
     write_outcomes(session, messages)
     return statuses

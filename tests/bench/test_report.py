@@ -150,3 +150,16 @@ def test_the_batch_routed_alongside_the_import_has_a_row_and_a_paragraph_of_its_
     assert "extrapolated from 20,000 lines" in section
     # Where the time goes: the routing process's CPU per message, for both ways.
     assert section.count("own CPU per routed message") == 2
+
+
+def test_each_cheap_win_measured_has_a_row_and_an_older_result_renders_its_own(results):
+    win = {"before_cpu_ms": s(0.014, 0.0139, 0.0141), "after_cpu_ms": s(0.0105, 0.0104, 0.0106),
+           "cpu_ratio": s(1.3, 1.32, 1.35), "wall_ratio": s(1.4, 1.5, 1.6)}
+    write(results, "wins", {"insert_if_absent": win, "insert_many": win})
+    section = report.render().split("## Cheap wins taken", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[3] for row in rows] == ["insert_if_absent", "insert_many"], rows
+    assert rows[1].endswith("| 0.0140 → 0.0105 | **1.32** (1.30–1.35) | **1.50** (1.40–1.60) |")
+    write(results, "wins", {"insert_if_absent": win})  # a result from before insert_many
+    section = report.render().split("## Cheap wins taken", 1)[1]
+    assert [line for line in section.splitlines() if line.startswith("| `")] == rows[:1]
