@@ -9,7 +9,8 @@ rows. :func:`execute_many` compiles the statement once per dialect and set of
 keys, keeps each column's bind processor, and hands the driver plain tuples
 (or dicts) built with one pass per row: the same SQL text, the same stored
 values, the same events for statement counters (``exec_driver_sql`` fires
-``before_cursor_execute``).
+``before_cursor_execute``), and the consent cache is told of a write to its tables
+as the Session's own event would tell it.
 
 It is for the hot path's fixed statements only; anything it cannot do as
 SQLAlchemy would (a default computed in Python, a renamed or expanding bind)
@@ -30,6 +31,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
+
+from consent.written import note_write
 
 __all__ = ["execute_many", "insert_many", "prepared"]
 
@@ -101,6 +104,8 @@ def execute_many(session: Session, statement: UpdateBase,
     except Exception as exc:
         # As SQLAlchemy reports a value its type refused (a naive time, say).
         raise StatementError(str(exc), prepared.sql, None, exc) from exc
+    # exec_driver_sql passes no Session event: tell the consent cache as the event would.
+    note_write(session, statement.table)
     connection.exec_driver_sql(prepared.sql, parameters)
 
 

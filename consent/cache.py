@@ -24,18 +24,17 @@ from __future__ import annotations
 import threading
 
 from cachetools import LRUCache
-from sqlalchemy import event, select
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consent.grants import consents_for
 from consent.model import ConsentGrant
 from consent.registry import consents_for_many
-from consent.tables import consent_grants, consent_requests, consent_subjects
+from consent.tables import consent_subjects
+from consent.written import has_written
 
 __all__ = ["ConsentCache", "subject_version"]
 
-_WRITTEN = "consent_cache.written"
-_CONSENT_TABLES = frozenset({consent_grants.name, consent_subjects.name, consent_requests.name})
 
 
 def subject_version(*, session: Session, subject: str) -> int:
@@ -89,7 +88,7 @@ class ConsentCache:
         else:
             self.misses += 1
         grants = consents_for(session=session, subject=subject)
-        if self._entries is not None and not session.info.get(_WRITTEN):
+        if self._entries is not None and not has_written(session):
             with self._lock:
                 current = self._entries.get(subject)
                 # Never replace a newer version with an older one (a slow reader).
@@ -121,7 +120,7 @@ class ConsentCache:
             return found
         read = consents_for_many(session=session, subjects=missing)
         found.update(read)
-        if self._entries is not None and not session.info.get(_WRITTEN):
+        if self._entries is not None and not has_written(session):
             with self._lock:
                 for subject in missing:
                     current = self._entries.get(subject)
@@ -140,21 +139,3 @@ class ConsentCache:
         if self._entries is not None:
             with self._lock:
                 self._entries.clear()
-
-
-# --- which sessions have written consent tables in their open transaction ------------------
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _note_consent_writes(state: ORMExecuteState) -> None:
-    # Registry writes are Core statements through Session.execute, so they pass here.
-    if state.is_insert or state.is_update or state.is_delete:
-        table = getattr(state.statement, "table", None)
-        if getattr(table, "name", None) in _CONSENT_TABLES:
-            state.session.info[_WRITTEN] = True
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_writes(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # the outermost transaction: committed or rolled back
-        session.info.pop(_WRITTEN, None)

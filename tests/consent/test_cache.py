@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, event
+from sqlalchemy import bindparam, delete, event, update
 from sqlalchemy.orm import Session
 
-from consent import registry
+from consent import bulk, registry
 from consent.cache import ConsentCache, subject_version
 from consent.engine import decide
 from consent.model import Outcome
 from consent.policy import load_policy
-from consent.tables import consent_grants, consent_versions
+from consent.tables import consent_grants, consent_subjects, consent_versions
 from tests.consent.factories import T0, facts
 
 POLICY = load_policy()
@@ -178,3 +178,21 @@ def test_a_batch_locks_its_residents_and_reads_the_missing_consents_with_one_que
     session.commit()
     versions = registry.lock_subjects(session=session, subjects=["p-1"])
     assert cache.consents_many(session=session, versions=versions) == {"p-1": []}
+
+
+def test_a_bulk_write_to_a_consent_table_keeps_the_transaction_out_of_the_cache(session):
+    # consent.bulk bypasses Session.execute, so the Session's own event never sees its
+    # writes: it must tell the cache itself, or a version it set and then rolled back
+    # is remembered with what that transaction read, under a number a real grant takes.
+    cache = ConsentCache()
+    registry.lock_subject(session=session, subject="p-1")
+    session.commit()
+    bulk.execute_many(session, update(consent_subjects)
+                      .where(consent_subjects.c.subject == bindparam("b_subject"))
+                      .values(version=bindparam("b_version")),
+                      [{"b_subject": "p-1", "b_version": 1}])
+    assert _decide(cache, session).outcome is Outcome.HOLD  # version 1, no grant yet
+    session.rollback()
+    _grant(session, categories=["wonen"])  # version 1 for real
+    session.commit()
+    assert _decide(cache, session).outcome is Outcome.DELIVER_FULL
