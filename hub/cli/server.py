@@ -11,6 +11,7 @@ from hub.cli.common import (
     add_command,
     add_group,
     announce_start,
+    freeze_startup_objects,
     hub_context,
     start_metrics_listener,
 )
@@ -39,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _after_graceful_shutdown)
     metrics = start_metrics_listener(ctx)
+    freeze_startup_objects()
     try:
         # log_config=None: uvicorn's own lines go through the hub's handler (HUB_LOG_FORMAT).
         # TLS (and optional client certificates) when HUB_TLS_CERT_FILE is set.

@@ -11,6 +11,7 @@ from hub.cli.common import (
     CommandError,
     add_command,
     announce_start,
+    freeze_startup_objects,
     hub_context,
     start_metrics_listener,
 )
@@ -57,6 +58,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     # Each worker process counts its own routing; HUB_METRICS_PORT lets Prometheus scrape it.
     metrics = start_metrics_listener(ctx)
+    freeze_startup_objects()
     try:
         worker.run()
     finally:
