@@ -23,6 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from hub.api.tls import uvicorn_tls_options
     from hub.app import create_app
+    from hub.core.db import warn_if_autovacuum_off
     from hub.core.transport import quiet_pika
     from hub.core.transport.broker import BrokerConfigError
     from hub.settings import Settings
@@ -31,6 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings()
     announce_start(settings, host=args.host)
     ctx = hub_context(settings)
+    warn_if_autovacuum_off(ctx.engine)
     try:
         app = create_app(ctx)
     except BrokerConfigError as exc:

@@ -23,6 +23,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Consume until SIGTERM or SIGINT: finish the delivery in hand, ack it, stop."""
     import pika.exceptions
 
+    from hub.core.db import warn_if_autovacuum_off
     from hub.core.transport import quiet_pika
     from hub.core.transport.broker import BrokerConfigError, parse_broker
     from hub.core.transport.consumer import BrokerWorker
@@ -41,6 +42,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     announce_start(settings)
     ctx = hub_context(settings)
+    warn_if_autovacuum_off(ctx.engine)
     stop = threading.Event()
     worker = BrokerWorker(ctx, broker, stop)
     try:
