@@ -42,6 +42,7 @@ from bench import load
 from bench.chain import baseline
 from bench.common import (
     Server,
+    analyze_like_autovacuum,
     clean_env,
     cpu_seconds,
     free_port,
@@ -68,6 +69,9 @@ class Target:
     backlog: Callable[[], int] = lambda: 0
     #: The target's own processes, whose CPU per delivered message is noted (the hub's).
     pids: Callable[[], list[int]] | None = None
+    #: Run after each drain, outside the timed window: what the database would do by
+    #: itself between turns in production (bench.common.analyze_like_autovacuum).
+    settle: Callable[[], object] = lambda: None
 
     def drained_after(self, started: float) -> float:
         """Wait until nothing accepted is undelivered; the seconds since ``started``."""
@@ -76,7 +80,9 @@ class Target:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name}: backlog not delivered in {DRAIN_TIMEOUT} s")
             time.sleep(0.05)
-        return time.monotonic() - started
+        seconds = time.monotonic() - started
+        self.settle()
+        return seconds
 
 
 def _count(engine, sql: str) -> int:
@@ -91,7 +97,8 @@ def hub_target(running_hub, stack: ExitStack) -> Target:
     return Target("hub", running_hub.url + "/api/v1/messages", running_hub.api_key,
                   lambda: _count(engine, "SELECT count(*) FROM outbox "
                                          "WHERE status IN ('pending', 'sent')"),
-                  pids=lambda: [running_hub.serve.pid, *(w.pid for w in running_hub.workers)])
+                  pids=lambda: [running_hub.serve.pid, *(w.pid for w in running_hub.workers)],
+                  settle=lambda: analyze_like_autovacuum(engine))
 
 
 def bare_target(stack: ExitStack) -> Target:
@@ -134,7 +141,8 @@ def start_peer(stack: ExitStack) -> Peer:
     stack.callback(engine.dispose)
     target = Target("peer", api.url + "/api/v1/messages", key,
                     lambda: _count(engine, "SELECT (SELECT count(*) FROM peer_messages) - "
-                                           "(SELECT count(*) FROM peer_inbox)"))
+                                           "(SELECT count(*) FROM peer_inbox)"),
+                    settle=lambda: analyze_like_autovacuum(engine))
     return Peer(target, database)
 
 
