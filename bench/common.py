@@ -139,11 +139,11 @@ def analyze_like_autovacuum(engine) -> bool:
     """
     from sqlalchemy import text
 
-    if engine.dialect.name != "postgresql":
+    from hub.core.db import autovacuum_off
+
+    if not autovacuum_off(engine):
         return False
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        if conn.execute(text("SHOW autovacuum")).scalar_one() == "on":
-            return False
         tables = conn.execute(text("SELECT quote_ident(tablename) FROM pg_tables "
                                    "WHERE schemaname = current_schema()")).scalars().all()
         if tables:

@@ -49,21 +49,15 @@ class _Prepared:
     def parameters(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
         """The driver's parameter sets for ``rows``: tuples, or dicts for a named style."""
         get = itemgetter(*self.keys)
-        if len(self.keys) == 1:
-            values = [(get(row),) for row in rows]
-        else:
-            values = [get(row) for row in rows]
-        if self.processors:
-            processed = []
-            for value in values:
-                value = list(value)
-                for position, process in self.processors:
-                    value[position] = process(value[position])
-                processed.append(value)
-            values = processed
-        if self.positional:
-            return [tuple(value) for value in values]
-        return [dict(zip(self.keys, value, strict=True)) for value in values]
+        single = len(self.keys) == 1  # itemgetter of one key gives the value, not a tuple
+        out: list[Any] = []
+        for row in rows:
+            value = [get(row)] if single else list(get(row))
+            for position, process in self.processors:
+                value[position] = process(value[position])
+            out.append(tuple(value) if self.positional
+                       else dict(zip(self.keys, value, strict=True)))
+        return out
 
 
 _PREPARED: dict[tuple[str, UpdateBase, frozenset[str]], _Prepared | None] = {}
@@ -131,18 +125,6 @@ def _prepare(dialect: Dialect, statement: UpdateBase, keys: tuple[str, ...]) -> 
 def prepared(dialect_name: str) -> dict[str, bool]:
     """Each statement run so far on ``dialect_name``, by verb and table, and whether it
     is served the fast way (False: through ``session.execute``); for tests and benchmarks."""
-    return {_named(statement, dialect_name): fast is not None
+    return {f"{'INSERT INTO' if statement.is_insert else 'UPDATE'} {statement.table.name}":
+            fast is not None
             for (name, statement, _keys), fast in _PREPARED.items() if name == dialect_name}
-
-
-def _named(statement: UpdateBase, dialect_name: str) -> str:
-    # "INSERT INTO inbox_items", "UPDATE messages": the verb and the table.
-    words = str(statement.compile(dialect=_dialect(dialect_name))).split()
-    return " ".join(words[:3] if words[0] == "INSERT" else words[:2])
-
-
-def _dialect(name: str) -> Dialect:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return (postgresql if name == "postgresql" else sqlite).dialect()
-

@@ -91,4 +91,3 @@ def freeze_startup_objects() -> None:
 
     gc.collect()
     gc.freeze()
-

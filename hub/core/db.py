@@ -270,16 +270,20 @@ AUTOVACUUM_OFF_WARNING = (
     "run ANALYZE at least hourly")
 
 
-def warn_if_autovacuum_off(engine: Engine) -> bool:
-    """Log :data:`AUTOVACUUM_OFF_WARNING` when ``engine`` is PostgreSQL without autovacuum;
-    whether it did. For the long-running commands, once at start."""
+def autovacuum_off(engine: Engine) -> bool:
+    """Whether ``engine`` is PostgreSQL running without autovacuum (never for SQLite)."""
     if engine.dialect.name != "postgresql":
         return False
     from sqlalchemy import text
 
     with engine.connect() as conn:
-        if conn.execute(text("SHOW autovacuum")).scalar_one() == "on":
-            return False
+        return conn.execute(text("SHOW autovacuum")).scalar_one() != "on"
+
+
+def warn_if_autovacuum_off(engine: Engine) -> bool:
+    """Log :data:`AUTOVACUUM_OFF_WARNING` when ``engine`` is PostgreSQL without autovacuum;
+    whether it did. For the long-running commands, once at start."""
+    if not autovacuum_off(engine):
+        return False
     log.warning(AUTOVACUUM_OFF_WARNING)
     return True
-

@@ -350,7 +350,10 @@ def test_a_batchs_bulk_writes_skip_sqlalchemys_per_row_parameter_building(ctx, c
                   "outreach_cases"):
         assert served.get(f"INSERT INTO {table}") is True, served
     assert served.get("UPDATE messages") is True, served
-    assert all(served.values()), served
+    if ctx.engine.dialect.name == "sqlite":  # PostgreSQL appends audit events as one JSON
+        assert served.get("INSERT INTO audit_events") is True, served
+    # Only the router's own statements: consent.bulk's record is per process, and another
+    # test of this process may have run one that must fall back (tests/consent/test_bulk.py).
 
 
 def test_two_signals_of_one_household_in_one_batch_open_one_outreach_case(ctx, client, worker):
