@@ -196,12 +196,16 @@ def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Itera
                                                                 "keys": address_keys}))
     for subject in subjects:
         reads.residents[subject] = None
-    for key in address_keys:
+    asked = set(address_keys)
+    for key in asked:
         reads.at_address[key] = []
     for resident in found:
         reads.residents[resident.subject] = resident
-        if resident.address_key in reads.at_address and resident not in \
-                reads.at_address[resident.address_key]:
+        # A row comes once per select, and no subject or address is asked twice (the
+        # filters above), so each address asked now gets each of its residents once.
+        # No look-up in the list: comparing rows made this quadratic in the residents
+        # at one address, a care home's hundred say (issue 14).
+        if resident.address_key in asked:
             reads.at_address[resident.address_key].append(resident)
         household = resident._mapping
         if household["h_id"] is not None and household["h_id"] not in reads.households:

@@ -8,10 +8,13 @@ from sqlalchemy import MetaData, func, select
 from hub.core.models import Household, Resident
 from hub.core.residents import (
     ImportResult,
+    address_key_of,
     import_residents_text,
     match_subject,
+    prefetch_residents,
     resident_identity,
 )
+from hub.core.routing_reads import RoutingReads
 from tests.utils.builders import make_bsn
 
 HEADER = "bsn,name,birthdate,postcode,huisnummer"
@@ -194,6 +197,27 @@ def test_birthdate_tells_namesakes_apart_and_without_it_the_match_is_ambiguous(c
     assert m.subject == ctx.pseudonyms.subject(senior)
     m = _match(ctx, name="Jan Jansen", birthdate="2001-01-01", postcode="3319EF", huisnummer="3")
     assert (m.subject, m.method, m.wijk) == (None, "unmatched", "wielwijk")
+
+
+def test_a_batch_lists_each_resident_of_an_address_once_however_it_was_read(ctx):
+    # A routing batch reads residents by address and by subject, in any order, into one
+    # RoutingReads; a resident listed twice at its address would make the next match
+    # there by name ambiguous.
+    anna, bram = bsns(2, 71)
+    _import(ctx, f"{anna},Anna Smit,1980-05-17,3317AB,20", f"{bram},Bram Smit,2010-03-01,3317AB,20")
+    key = address_key_of(ctx, name="Anna Smit", postcode="3317AB", huisnummer="20")
+    reads = RoutingReads()
+    with ctx.sessions() as session:
+        prefetch_residents(session=session, reads=reads, subjects=[], address_keys=[key])
+        prefetch_residents(session=session, reads=reads,
+                           subjects=[ctx.pseudonyms.subject(anna)], address_keys=[])
+        prefetch_residents(session=session, reads=reads,
+                           subjects=[ctx.pseudonyms.subject(bram)], address_keys=[key])
+        listed = sorted(row.subject for row in reads.at_address[key])
+        assert listed == sorted(ctx.pseudonyms.subject(b) for b in (anna, bram))
+        m = match_subject(session=session, ctx=ctx, subject=None, name="anna smit",
+                          birthdate=None, postcode="3317AB", huisnummer="20", reads=reads)
+    assert (m.subject, m.method) == (ctx.pseudonyms.subject(anna), "name+address")
 
 
 def test_unknown_subject_goes_to_the_wijk_of_the_address(ctx):
