@@ -17,9 +17,14 @@ latency table says nothing about the target).
 
 An open-loop sender (bench/load.py) posts ``--messages`` arrears signals at the
 chosen rate and notes each one's wall-clock send time; the latency of a message
-is its inbox row's delivery time minus that send time: for the hub the inbox
-item's ``delivered_at`` (written by the router in the transaction that makes the
-item readable), for the peer ``peer_inbox.delivered_at`` (the consumer's insert).
+runs from that send until a reader of the inbox can see it: a watcher thread
+(:class:`Watcher`) asks the inbox table every :data:`POLL_SECONDS` which of the
+sent messages are there, and notes the moment of the first read that found each.
+For the hub that is the inbox item, for the peer its ``peer_inbox`` row. Until
+issue 14's stop 31 the latency ended at the row's ``delivered_at``; that is the
+time the routing transaction began, not its commit (for the peer, whose
+transaction is one insert, nearly the same), so the hub's figures left out
+their routing: up to one batch's time.
 After each level the regisseur's own inbox (GET /api/v1/inbox with a regisseur
 token) is read once to check that the hub's items are really there.
 """
@@ -28,12 +33,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC
+from typing import Any
 
 import httpx
 from sqlalchemy import bindparam, create_engine, select, text
@@ -45,6 +52,9 @@ from bench.ingest import Target, hub_target, start_peer
 from hub.core.models import InboxItem, Message
 
 LEVELS = (0.25, 0.5, 0.9)
+#: How often the watcher asks which sent messages are visible: a latency is at most this
+#: much later than the commit that made the message visible, for hub and peer alike.
+POLL_SECONDS = 0.002
 
 
 @dataclass
@@ -54,64 +64,109 @@ class Subject:
     name: str
     base_url: str
     target: Target
-    latencies: Callable[[dict[str, float]], list[float]]
+    engine: Any
+    #: Which of these message ids a reader of the inbox sees, on an open connection.
+    visible: Callable[[Any, list[str]], Iterable[str]]
     check: Callable[[int], None] = lambda _sent: None
     #: Where the hub's time goes, per message: seconds by stage (see hub_stages).
-    stages: Callable[[dict[str, float]], dict[str, list[float]]] | None = None
+    stages: Callable[[dict[str, float], dict[str, float]], dict[str, list[float]]] | None = None
     maximum: float = 0.0
     maximum_source: str = ""
     runs: dict = field(default_factory=dict)
 
 
-def _found(rows, sent: dict[str, float]) -> list[float]:
-    found = {str(ref): at if at.tzinfo else at.replace(tzinfo=UTC) for ref, at in rows}
-    missing = set(sent) - set(found)
-    if missing:
-        raise RuntimeError(f"{len(missing)} messages never reached the inbox")
-    return [found[ref].timestamp() - at for ref, at in sent.items()]
+class Watcher(threading.Thread):
+    """Notes when each sent message is first seen in the inbox, while the sender sends.
+
+    Every :data:`POLL_SECONDS` it asks, on one connection, which of the ids in
+    ``sent`` (filled by the sender as the answers come in) it has not seen yet are
+    visible now, and gives each one found the time that read began: the row was
+    committed before that read's snapshot, and after the read before it.
+    """
+
+    def __init__(self, engine, visible: Callable[[Any, list[str]], Iterable[str]],
+                 sent: dict[str, float]) -> None:
+        super().__init__(daemon=True)
+        self.engine, self.visible, self.sent = engine, visible, sent
+        self.seen: dict[str, float] = {}
+        self.error: BaseException | None = None
+        self._finish = threading.Event()
+
+    def run(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                while True:
+                    last = self._finish.is_set()  # one more read after finish()
+                    unseen = [ref for ref in list(self.sent) if ref not in self.seen]
+                    if unseen:
+                        at = time.time()
+                        found = list(self.visible(conn, unseen))
+                        conn.rollback()  # a fresh snapshot for the next read
+                        for ref in found:
+                            self.seen.setdefault(str(ref), at)
+                    if last:
+                        return
+                    time.sleep(POLL_SECONDS)
+        except Exception as exc:  # handed to the caller by finish()
+            self.error = exc
+
+    def stop(self) -> None:
+        """Stop after one more read."""
+        self._finish.set()
+        self.join(60)
+
+    def finish(self) -> dict[str, float]:
+        """Stop after one more read; each sent id's first-seen time (all must be seen)."""
+        self.stop()
+        if self.error is not None:
+            raise RuntimeError("the inbox watcher failed") from self.error
+        missing = set(self.sent) - set(self.seen)
+        if missing:
+            raise RuntimeError(f"{len(missing)} messages never reached the inbox")
+        return self.seen
 
 
-def hub_latencies(engine) -> Callable[[dict[str, float]], list[float]]:
-    """Seconds from each message's send to its inbox item's delivered_at."""
-    def read(sent: dict[str, float]) -> list[float]:
-        # Through the models, so the stored timestamp comes back as the hub's type reads it.
-        query = (select(Message.id, InboxItem.delivered_at)
-                 .join(InboxItem, InboxItem.message_id == Message.id)
-                 .where(Message.id.in_(list(sent))))
-        with engine.connect() as conn:
-            return _found(conn.execute(query).all(), sent)
-    return read
+_HUB_VISIBLE = select(InboxItem.message_id).where(
+    InboxItem.message_id.in_(bindparam("ids", expanding=True)))
+_PEER_VISIBLE = text("SELECT message_id::text FROM peer_inbox "
+                     "WHERE message_id = ANY(CAST(:ids AS uuid[]))")
 
 
-def hub_stages(engine) -> Callable[[dict[str, float]], dict[str, list[float]]]:
-    """Each message's time split at the hub's ``received_at``: ``to_hub`` (send → the
-    API's receipt: the client, the connection, uvicorn's queue) and ``in_hub``
-    (receipt → ``delivered_at``: validation, the group commit, the relay or the
-    embedded queue, the worker's wait for its batch and the routing itself)."""
-    def read(sent: dict[str, float]) -> dict[str, list[float]]:
+def hub_visible(conn, ids: list[str]) -> Iterable[str]:
+    """The ids among ``ids`` whose inbox item the hub's regisseurs can read now."""
+    return conn.execute(_HUB_VISIBLE, {"ids": ids}).scalars()
+
+
+def peer_visible(conn, ids: list[str]) -> Iterable[str]:
+    """The ids among ``ids`` with a row in the peer's inbox now."""
+    return conn.execute(_PEER_VISIBLE, {"ids": ids}).scalars()
+
+
+def _aware(at):
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def hub_stages(engine) -> Callable[[dict[str, float], dict[str, float]],
+                                   dict[str, list[float]]]:
+    """Each message's time split at the hub's ``received_at`` and the inbox item's
+    ``delivered_at``: ``to_hub`` (send → the API's receipt: the client, the
+    connection, uvicorn's queue), ``in_hub`` (receipt → ``delivered_at``, the moment
+    its routing transaction began: validation, the group commit, the relay or the
+    embedded queue, the worker's wait for its batch) and ``routing`` (→ first seen:
+    the routing transaction until its commit, and the watcher's next read)."""
+    def read(sent: dict[str, float], seen: dict[str, float]) -> dict[str, list[float]]:
         query = (select(Message.id, Message.received_at, InboxItem.delivered_at)
                  .join(InboxItem, InboxItem.message_id == Message.id)
                  .where(Message.id.in_(list(sent))))
         with engine.connect() as conn:
             rows = conn.execute(query).all()
-        to_hub, in_hub = [], []
+        stages: dict[str, list[float]] = {"to_hub": [], "in_hub": [], "routing": []}
         for ref, received, delivered in rows:
-            received, delivered = (t if t.tzinfo else t.replace(tzinfo=UTC)
-                                   for t in (received, delivered))
-            to_hub.append(received.timestamp() - sent[str(ref)])
-            in_hub.append((delivered - received).total_seconds())
-        return {"to_hub": to_hub, "in_hub": in_hub}
-    return read
-
-
-def peer_latencies(engine) -> Callable[[dict[str, float]], list[float]]:
-    """Seconds from each message's send to its peer_inbox row's delivered_at."""
-    query = text("SELECT message_id::text, delivered_at FROM peer_inbox "
-                 "WHERE message_id::text IN :ids").bindparams(bindparam("ids", expanding=True))
-
-    def read(sent: dict[str, float]) -> list[float]:
-        with engine.connect() as conn:
-            return _found(conn.execute(query, {"ids": list(sent)}).all(), sent)
+            received, delivered = _aware(received).timestamp(), _aware(delivered).timestamp()
+            stages["to_hub"].append(received - sent[str(ref)])
+            stages["in_hub"].append(delivered - received)
+            stages["routing"].append(seen[str(ref)] - delivered)
+        return stages
     return read
 
 
@@ -153,11 +208,19 @@ def level_turn(subject: Subject, level: float, rep: int, messages: int) -> None:
     """Offer ``messages`` at ``level`` of the subject's maximum; note p50 and p99."""
     rate = subject.maximum * level
     run = f"e{rep}{int(level * 100)}{uuid.uuid4().hex[:6]}"
+    sent: dict[str, float] = {}
+    watcher = Watcher(subject.engine, subject.visible, sent)
+    watcher.start()
     started = time.monotonic()
-    sent = load.paced(subject.base_url, key=subject.target.key, run=run, rate=rate,
-                      seconds=messages / rate)
-    subject.target.drained_after(started)
-    cut = percentiles(subject.latencies(sent))
+    try:
+        load.paced(subject.base_url, key=subject.target.key, run=run, rate=rate,
+                   seconds=messages / rate, sent=sent)
+        subject.target.drained_after(started)
+    except BaseException:
+        watcher.stop()
+        raise
+    seen = watcher.finish()
+    cut = percentiles([seen[ref] - at for ref, at in sent.items()])
     subject.check(len(sent))
     figures = subject.runs.setdefault(f"{int(level * 100)}%", {"rate": [], "p50": [], "p99": []})
     figures["rate"].append(rate)
@@ -165,7 +228,7 @@ def level_turn(subject: Subject, level: float, rep: int, messages: int) -> None:
     figures["p99"].append(cut["p99"])
     split = ""
     if subject.stages is not None:
-        for stage, seconds in subject.stages(sent).items():
+        for stage, seconds in subject.stages(sent, seen).items():
             figures.setdefault(f"{stage}_p50", []).append(percentiles(seconds)["p50"])
             split += f"  {stage} p50 {figures[f'{stage}_p50'][-1] * 1000:6.1f} ms"
     print(f"  rep {rep + 1} {subject.name:<17} {int(level * 100):>3}% = {rate:6.1f}/s  "
@@ -192,15 +255,15 @@ def main(argv: list[str] | None = None) -> int:
             running = stack.enter_context(hub(mode))
             engine = create_engine(running.database_url)
             stack.callback(engine.dispose)
-            subjects.append(Subject(mode, running.url, hub_target(running, stack),
-                                    hub_latencies(engine), inbox_check(running),
+            subjects.append(Subject(mode, running.url, hub_target(running, stack), engine,
+                                    hub_visible, inbox_check(running),
                                     stages=hub_stages(engine)))
         if not args.no_peer:
             peer = start_peer(stack)
             engine = create_engine(peer.database_url)
             stack.callback(engine.dispose)
             subjects.append(Subject("peer", peer.target.url.removesuffix("/api/v1/messages"),
-                                    peer.target, peer_latencies(engine)))
+                                    peer.target, engine, peer_visible))
         for subject in subjects:  # warm up: the key's argon2 check, imports, pools
             load.warm(subject.target.url, key=subject.target.key,
                       run=f"warm{uuid.uuid4().hex[:6]}")

@@ -118,8 +118,8 @@ class _Connection:
         self.writer.close()
 
 
-async def _paced(url: str, key: str, run: str, rate: float, count: int) -> dict[str, float]:
-    sent: dict[str, float] = {}
+async def _paced(url: str, key: str, run: str, rate: float, count: int,
+                 sent: dict[str, float]) -> dict[str, float]:
     failures: list[str] = []
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -164,6 +164,12 @@ async def _paced(url: str, key: str, run: str, rate: float, count: int) -> dict[
     return sent
 
 
-def paced(url: str, *, key: str, run: str, rate: float, seconds: float) -> dict[str, float]:
-    """Send ``rate`` messages per second for ``seconds``; their hub id → wall-clock send."""
-    return asyncio.run(_paced(url, key, run, rate, max(1, round(rate * seconds))))
+def paced(url: str, *, key: str, run: str, rate: float, seconds: float,
+          sent: dict[str, float] | None = None) -> dict[str, float]:
+    """Send ``rate`` messages per second for ``seconds``; their hub id → wall-clock send.
+
+    ``sent``: a dict to fill as the answers come in (another thread may read it
+    meanwhile, as bench/e2e.py's watcher does); the one returned.
+    """
+    sent = {} if sent is None else sent
+    return asyncio.run(_paced(url, key, run, rate, max(1, round(rate * seconds)), sent))
