@@ -21,10 +21,10 @@ runs from that send until a reader of the inbox can see it: a watcher thread
 (:class:`Watcher`) asks the inbox table every :data:`POLL_SECONDS` which of the
 sent messages are there, and notes the moment of the first read that found each.
 For the hub that is the inbox item, for the peer its ``peer_inbox`` row. Until
-issue 14's stop 31 the latency ended at the row's ``delivered_at``; that is the
-time the routing transaction began, not its commit (for the peer, whose
-transaction is one insert, nearly the same), so the hub's figures left out
-their routing: up to one batch's time.
+2026-12-07 the latency ended at the row's ``delivered_at``; that is the time the
+routing transaction began, not its commit (for the peer, whose transaction is one
+insert, nearly the same), so the hub's figures left out their routing: up to one
+batch's time.
 After each level the regisseur's own inbox (GET /api/v1/inbox with a regisseur
 token) is read once to check that the hub's items are really there.
 """
@@ -32,6 +32,8 @@ token) is read once to check that the hub's items are really there.
 from __future__ import annotations
 
 import argparse
+import json
+import sqlite3
 import statistics
 import threading
 import time
@@ -43,7 +45,7 @@ from datetime import UTC
 from typing import Any
 
 import httpx
-from sqlalchemy import bindparam, create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from bench import load
 from bench.common import percentiles, read_result, summary, write_result
@@ -81,7 +83,11 @@ class Watcher(threading.Thread):
     Every :data:`POLL_SECONDS` it asks, on one connection, which of the ids in
     ``sent`` (filled by the sender as the answers come in) it has not seen yet are
     visible now, and gives each one found the time that read began: the row was
-    committed before that read's snapshot, and after the read before it.
+    committed before that read's snapshot, and after the read before it. The read
+    goes straight to the driver, in autocommit (each one a fresh snapshot), not
+    through SQLAlchemy: a watcher costing less CPU disturbs what it watches less
+    (on the two cores, SQLAlchemy's reads every 2 ms made the embedded hub's own
+    p50 at 25 % three times longer than reads every 20 ms did).
     """
 
     def __init__(self, engine, visible: Callable[[Any, list[str]], Iterable[str]],
@@ -94,21 +100,34 @@ class Watcher(threading.Thread):
 
     def run(self) -> None:
         try:
-            with self.engine.connect() as conn:
-                while True:
-                    last = self._finish.is_set()  # one more read after finish()
-                    unseen = [ref for ref in list(self.sent) if ref not in self.seen]
-                    if unseen:
-                        at = time.time()
-                        found = list(self.visible(conn, unseen))
-                        conn.rollback()  # a fresh snapshot for the next read
-                        for ref in found:
-                            self.seen.setdefault(str(ref), at)
-                    if last:
-                        return
-                    time.sleep(POLL_SECONDS)
+            raw = self.engine.raw_connection()
+            try:
+                driver = raw.driver_connection
+                if self.engine.dialect.name == "sqlite":
+                    driver.isolation_level = None
+                else:
+                    raw.rollback()
+                    driver.autocommit = True
+                cursor = driver.cursor()
+                self._watch(cursor)
+            finally:
+                if self.engine.dialect.name != "sqlite":
+                    driver.autocommit = False
+                raw.close()
         except Exception as exc:  # handed to the caller by finish()
             self.error = exc
+
+    def _watch(self, cursor) -> None:
+        while True:
+            last = self._finish.is_set()  # one more read after finish()
+            unseen = [ref for ref in list(self.sent) if ref not in self.seen]
+            if unseen:
+                at = time.time()
+                for ref in self.visible(cursor, unseen):
+                    self.seen.setdefault(str(ref), at)
+            if last:
+                return
+            time.sleep(POLL_SECONDS)
 
     def stop(self) -> None:
         """Stop after one more read."""
@@ -126,20 +145,22 @@ class Watcher(threading.Thread):
         return self.seen
 
 
-_HUB_VISIBLE = select(InboxItem.message_id).where(
-    InboxItem.message_id.in_(bindparam("ids", expanding=True)))
-_PEER_VISIBLE = text("SELECT message_id::text FROM peer_inbox "
-                     "WHERE message_id = ANY(CAST(:ids AS uuid[]))")
+def hub_visible(cursor, ids: list[str]) -> Iterable[str]:
+    """The ids among ``ids`` whose inbox item the hub's regisseurs can read now
+    (``cursor``: the driver's, of sqlite3 or psycopg)."""
+    if isinstance(cursor, sqlite3.Cursor):
+        cursor.execute("SELECT message_id FROM inbox_items "
+                       "WHERE message_id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
+    else:
+        cursor.execute("SELECT message_id FROM inbox_items WHERE message_id = ANY(%s)", (ids,))
+    return [row[0] for row in cursor.fetchall()]
 
 
-def hub_visible(conn, ids: list[str]) -> Iterable[str]:
-    """The ids among ``ids`` whose inbox item the hub's regisseurs can read now."""
-    return conn.execute(_HUB_VISIBLE, {"ids": ids}).scalars()
-
-
-def peer_visible(conn, ids: list[str]) -> Iterable[str]:
-    """The ids among ``ids`` with a row in the peer's inbox now."""
-    return conn.execute(_PEER_VISIBLE, {"ids": ids}).scalars()
+def peer_visible(cursor, ids: list[str]) -> Iterable[str]:
+    """The ids among ``ids`` with a row in the peer's inbox now (a psycopg cursor)."""
+    cursor.execute("SELECT message_id::text FROM peer_inbox WHERE message_id = ANY(%s::uuid[])",
+                   (ids,))
+    return [row[0] for row in cursor.fetchall()]
 
 
 def _aware(at):
