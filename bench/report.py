@@ -105,7 +105,7 @@ def e2e_section(r: dict | None) -> list[str]:
             "repetition, open-loop paced sender; latency = from the send until a reader sees "
             "the message in the inbox (a watcher asks the inbox table every 2 ms which sent "
             "messages are there; the hub: its inbox item, the peer: its `peer_inbox` row). "
-            "Until stop 31 of issue 14 the latency ended at the row's `delivered_at`, the "
+            "Runs before 2026-12-07 ended the latency at the row's `delivered_at`, the "
             "moment the hub's routing transaction began, and so left out the routing."]
     if basis == "peer":
         peer = figures["peer"]
