@@ -101,18 +101,22 @@ class Watcher(threading.Thread):
     def run(self) -> None:
         try:
             raw = self.engine.raw_connection()
+            driver = raw.driver_connection
+            sqlite = self.engine.dialect.name == "sqlite"
+            # Autocommit for the watch; the pooled connection goes back as it came.
+            before = driver.isolation_level if sqlite else driver.autocommit
             try:
-                driver = raw.driver_connection
-                if self.engine.dialect.name == "sqlite":
+                if sqlite:
                     driver.isolation_level = None
                 else:
                     raw.rollback()
                     driver.autocommit = True
-                cursor = driver.cursor()
-                self._watch(cursor)
+                self._watch(driver.cursor())
             finally:
-                if self.engine.dialect.name != "sqlite":
-                    driver.autocommit = False
+                if sqlite:
+                    driver.isolation_level = before
+                else:
+                    driver.autocommit = before
                 raw.close()
         except Exception as exc:  # handed to the caller by finish()
             self.error = exc

@@ -36,7 +36,6 @@ from consent.written import has_written
 __all__ = ["ConsentCache", "subject_version"]
 
 
-
 def subject_version(*, session: Session, subject: str) -> int:
     """The subject's committed consent version without locking (0 if never changed).
 

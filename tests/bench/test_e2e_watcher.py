@@ -74,3 +74,18 @@ def test_a_failing_read_is_reported_not_swallowed(inbox):
     watcher.start()
     with pytest.raises(RuntimeError, match="watcher failed"):
         watcher.finish()
+
+
+def test_the_pooled_connection_goes_back_as_it_came(inbox):
+    raw = inbox.raw_connection()
+    before = raw.driver_connection.isolation_level
+    raw.close()
+    watcher = Watcher(inbox, _visible, {})
+    watcher.start()
+    watcher.finish()
+    raw = inbox.raw_connection()
+    try:
+        # The watcher read in autocommit; the next user of the pool's connection does not.
+        assert raw.driver_connection.isolation_level == before is not None
+    finally:
+        raw.close()
