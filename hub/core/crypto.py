@@ -118,6 +118,11 @@ class Pseudonymizer:
         """A lookup key for an address, so addresses need not be stored in clear."""
         return self._mac("address", f"{postcode}|{huisnummer}")
 
+    def name_key(self, normalised_name: str) -> str:
+        """A lookup key for a whole normalised name (``search.normalize_name``): equal
+        names, equal keys; a resident at an address is compared by it, not opened."""
+        return self._mac("name", normalised_name)
+
     def search_token(self, field: str, word: str) -> str:
         """A lookup key for one normalised search word of ``field`` (``name``, ``street``,
         ``place``, ``postcode``, ``huisnummer``, ``adres``): equal words, equal tokens."""

@@ -93,6 +93,10 @@ class Resident(Base):
     # name, birthdate, postcode, huisnummer (street, place when the registry has them):
     # needed to match creditors' signals.
     identity_sealed: Mapped[str] = mapped_column(Text)
+    # A keyed hash of the normalised name (Pseudonymizer.name_key): matching skips the
+    # residents at an address whose name differs without opening their identity.
+    # None for a resident not imported again since migration 0021: opened, as before.
+    name_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class SearchToken(Base):

@@ -15,9 +15,9 @@ from collections import namedtuple
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import IO
+from typing import IO, NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.core.address import normalize_huisnummer, normalize_postcode
@@ -41,7 +41,9 @@ RESIDENTS_ALIASES = {"naam": "name", "geboortedatum": "birthdate", "huisnr": "hu
 # Routing reads these as plain rows (prefetch_residents), with statements built once: the
 # keys travel as expanding parameters, not IN lists coerced value by value (issue 14).
 # Each resident comes with its household's columns (prefixed ``h_``) in the same row: one
-# round trip for both tables, not a second select by household id.
+# round trip for both tables, not a second select by household id. At an address only
+# the residents who may bear a name asked for come back (their name key, or none yet):
+# a care home's hundred residents are not read for every letter to one of them.
 _RESIDENTS = Resident.__table__
 _HOUSEHOLDS = Household.__table__
 _HOUSEHOLD_COLUMNS = tuple(_HOUSEHOLDS.c.keys())
@@ -50,8 +52,18 @@ _RESIDENTS_BY_KEY = {postgres: select(
     _RESIDENTS, *(column.label(f"h_{column.key}") for column in _HOUSEHOLDS.c))
     .outerjoin(_HOUSEHOLDS, _HOUSEHOLDS.c.id == _RESIDENTS.c.household_id)
     .where(or_(in_list(_RESIDENTS.c.subject, "subjects", postgres=postgres),
-               in_list(_RESIDENTS.c.address_key, "keys", postgres=postgres)))
+               and_(in_list(_RESIDENTS.c.address_key, "keys", postgres=postgres),
+                    or_(_RESIDENTS.c.name_key.is_(None),
+                        in_list(_RESIDENTS.c.name_key, "names", postgres=postgres)))))
     for postgres in (False, True)}
+
+
+class AddressLookup(NamedTuple):
+    """Who a message looks for at an address: the address key and the name key
+    (:meth:`~hub.core.crypto.Pseudonymizer.name_key` of the normalised name)."""
+
+    address_key: str
+    name_key: str
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,7 @@ def import_residents(*, session: Session, ctx: HubContext, stream: IO[str]) -> I
         resident.household_id = household.id
         resident.address_key = household.address_key
         resident.identity_sealed = ctx.cipher.seal(identity, context=f"resident:{subject}")
+        resident.name_key = ctx.pseudonyms.name_key(normalize_name(name))
         index_resident(session=session, ctx=ctx, subject=subject, household_id=household.id,
                        identity=identity)
     return ImportResult(imported=imported, updated=updated, errors=errors)
@@ -180,33 +193,40 @@ def resident_identity(ctx: HubContext, resident: Resident) -> dict:
 
 
 def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Iterable[str],
-                       address_keys: Iterable[str]) -> None:
-    """Read into ``reads`` the residents with these subjects or at these addresses, and
-    their households: one select, whatever the number (for :func:`match_subject`).
+                       lookups: Iterable[AddressLookup]) -> None:
+    """Read into ``reads`` the residents with these subjects, and for each lookup the
+    residents at its address who may bear its name, with their households: one select,
+    whatever the number (for :func:`match_subject`).
 
-    Plain rows of the tables' columns, not ORM entities (issue 14: an entity each was
-    a large part of a batch's prefetch): routing only reads them.
+    "May bear its name": the same name key, or none yet (imported before migration
+    0021: :func:`match_subject` opens those to compare). Plain rows of the tables'
+    columns, not ORM entities (issue 14: an entity each was a large part of a batch's
+    prefetch): routing only reads them.
     """
     subjects = sorted(set(subjects) - reads.residents.keys())
-    address_keys = sorted(set(address_keys) - reads.at_address.keys())
-    if not subjects and not address_keys:
+    lookups = sorted(set(lookups) - reads.at_address.keys())
+    if not subjects and not lookups:
         return
     postgres = is_postgres(session)
-    found = list(session.execute(_RESIDENTS_BY_KEY[postgres], {"subjects": subjects,
-                                                                "keys": address_keys}))
+    found = list(session.execute(_RESIDENTS_BY_KEY[postgres], {
+        "subjects": subjects, "keys": sorted({lookup.address_key for lookup in lookups}),
+        "names": sorted({lookup.name_key for lookup in lookups})}))
     for subject in subjects:
         reads.residents[subject] = None
-    asked = set(address_keys)
-    for key in asked:
-        reads.at_address[key] = []
+    # Address key -> the lookups asked now at that address (a few names at most).
+    asked: dict[str, list[AddressLookup]] = {}
+    for lookup in lookups:
+        reads.at_address[lookup] = []
+        asked.setdefault(lookup.address_key, []).append(lookup)
     for resident in found:
         reads.residents[resident.subject] = resident
-        # A row comes once per select, and no subject or address is asked twice (the
-        # filters above), so each address asked now gets each of its residents once.
+        # A row comes once per select, and no subject or lookup is asked twice (the
+        # filters above), so each lookup asked now gets each of its residents once.
         # No look-up in the list: comparing rows made this quadratic in the residents
         # at one address, a care home's hundred say (issue 14).
-        if resident.address_key in asked:
-            reads.at_address[resident.address_key].append(resident)
+        for lookup in asked.get(resident.address_key, ()):
+            if resident.name_key is None or resident.name_key == lookup.name_key:
+                reads.at_address[lookup].append(resident)
         household = resident._mapping
         if household["h_id"] is not None and household["h_id"] not in reads.households:
             reads.households[household["h_id"]] = _HouseholdRow(
@@ -217,7 +237,7 @@ def _resident(session: Session, reads: RoutingReads | None, subject: str) -> Res
     if reads is None:
         return session.get(Resident, subject)
     if subject not in reads.residents:
-        prefetch_residents(session=session, reads=reads, subjects=[subject], address_keys=[])
+        prefetch_residents(session=session, reads=reads, subjects=[subject], lookups=[])
     return reads.residents[subject]
 
 
@@ -230,12 +250,16 @@ def _household(session: Session, reads: RoutingReads | None, household_id: str) 
     return household
 
 
-def _at_address(session: Session, reads: RoutingReads | None, key: str) -> list[Resident]:
+def _at_address(session: Session, reads: RoutingReads | None,
+                lookup: AddressLookup) -> list[Resident]:
+    """The residents at the lookup's address who may bear its name (see prefetch_residents)."""
     if reads is None:
-        return list(session.scalars(select(Resident).where(Resident.address_key == key)))
-    if key not in reads.at_address:
-        prefetch_residents(session=session, reads=reads, subjects=[], address_keys=[key])
-    return reads.at_address[key]
+        return list(session.scalars(select(Resident).where(
+            Resident.address_key == lookup.address_key,
+            or_(Resident.name_key.is_(None), Resident.name_key == lookup.name_key))))
+    if lookup not in reads.at_address:
+        prefetch_residents(session=session, reads=reads, subjects=[], lookups=[lookup])
+    return reads.at_address[lookup]
 
 
 def _identity(ctx: HubContext, reads: RoutingReads | None, resident: Resident) -> dict:
@@ -247,24 +271,28 @@ def _identity(ctx: HubContext, reads: RoutingReads | None, resident: Resident) -
     return identity
 
 
-def address_key_of(ctx: HubContext, *, name: str | None, postcode: str | None,
-                   huisnummer: str | None) -> str | None:
-    """The address key :func:`match_subject` looks residents up by, or None (no such lookup)."""
+def address_lookup_of(ctx: HubContext, *, name: str | None, postcode: str | None,
+                      huisnummer: str | None) -> AddressLookup | None:
+    """What :func:`match_subject` looks residents up by, or None (no such lookup: a name,
+    a postcode and a house number are all needed)."""
     if name and postcode and huisnummer:
-        return ctx.pseudonyms.address(postcode, huisnummer)
+        return AddressLookup(ctx.pseudonyms.address(postcode, huisnummer),
+                             ctx.pseudonyms.name_key(normalize_name(name)))
     return None
 
 
 def match_subject(*, session: Session, ctx: HubContext, subject: str | None, name: str | None,
                   birthdate: str | None, postcode: str | None,
                   huisnummer: str | None, reads: RoutingReads | None = None,
-                  address_key: str | None = None) -> Match:
+                  lookup: AddressLookup | None = None) -> Match:
     """Resolve a partner's subject to a resident and household, or to a wijk for triage.
 
     With ``reads`` (the router's batch), residents and households are taken from it
     (:func:`prefetch_residents`) and what is missing there is read into it.
-    ``address_key`` is :func:`address_key_of` these fields when the caller computed
-    it already (the router's prefetch: one keyed hash per message, not two).
+    ``lookup`` is :func:`address_lookup_of` these fields when the caller computed it
+    already (the router's prefetch: two keyed hashes per message, not four).
+    Only the residents at the address with the same name key (or none yet) have
+    their identity opened, to compare the name and the birthdate.
     """
     area_wijk = ctx.wijkmap.wijk_for(postcode) if postcode else None
     if subject is not None:
@@ -272,12 +300,12 @@ def match_subject(*, session: Session, ctx: HubContext, subject: str | None, nam
         if resident is not None:
             household = _household(session, reads, resident.household_id)
             return Match(subject, household.id, household.wijk, "bsn")
-    key = address_key if address_key is not None else address_key_of(
-        ctx, name=name, postcode=postcode, huisnummer=huisnummer)
-    if key is not None:
+    if lookup is None:
+        lookup = address_lookup_of(ctx, name=name, postcode=postcode, huisnummer=huisnummer)
+    if lookup is not None:
         candidates = []
         wanted = normalize_name(name)
-        for resident in _at_address(session, reads, key):
+        for resident in _at_address(session, reads, lookup):
             identity = _identity(ctx, reads, resident)
             if normalize_name(identity["name"]) != wanted:
                 continue

@@ -40,7 +40,13 @@ from hub.core.message_rows import RoutedMessage, load_messages, write_outcomes
 from hub.core.models import Disclosure, InboxItem, Partner
 from hub.core.outbound import announce_status
 from hub.core.outreach import is_outreach_type, join_case, prefetch_cases, write_cases
-from hub.core.residents import Match, address_key_of, match_subject, prefetch_residents
+from hub.core.residents import (
+    AddressLookup,
+    Match,
+    address_lookup_of,
+    match_subject,
+    prefetch_residents,
+)
 from hub.core.routing_reads import NewItem, RoutingReads
 from hub.core.store import in_list, is_postgres
 from hub.core.withholding import prefetch_withholdings, withhold_on_delivery
@@ -152,7 +158,7 @@ def prefetch(*, session: Session, ctx: HubContext, messages: list[RoutedMessage]
                                    {"ids": sorted({m.source_partner for m in todo})}):
         reads.partners[partner.id] = partner
     subjects: set[str] = set()
-    keys: set[str] = set()
+    lookups: set[AddressLookup] = set()
     asked: dict[str, dict] = {}
     for message in todo:
         try:
@@ -161,11 +167,11 @@ def prefetch(*, session: Session, ctx: HubContext, messages: list[RoutedMessage]
             continue
         if message.subject:
             subjects.add(message.subject)
-        key = query["address_key"] = address_key_of(
+        lookup = query["lookup"] = address_lookup_of(
             ctx, name=query["name"], postcode=query["postcode"], huisnummer=query["huisnummer"])
-        if key is not None:
-            keys.add(key)
-    prefetch_residents(session=session, reads=reads, subjects=subjects, address_keys=keys)
+        if lookup is not None:
+            lookups.add(lookup)
+    prefetch_residents(session=session, reads=reads, subjects=subjects, lookups=lookups)
     matches = reads.matches
     for message in todo:
         if message.id in asked:

@@ -37,8 +37,9 @@ class RoutingReads:
     #: resident subject -> its ``residents`` row (a plain row, not an entity), or None
     #: when the registry has no such resident
     residents: dict[str, Any] = field(default_factory=dict)
-    #: address key -> the rows of the residents registered there
-    at_address: dict[str, list] = field(default_factory=dict)
+    #: AddressLookup (address key, name key) -> the rows of the residents registered
+    #: there who may bear that name (hub.core.residents.prefetch_residents)
+    at_address: dict[Any, list] = field(default_factory=dict)
     #: resident subject -> opened identity
     identities: dict[str, dict] = field(default_factory=dict)
     #: household id -> its ``households`` row (a plain row, not an entity)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import MetaData, func, select, update
 
 from hub.core.models import Household, Resident
 from hub.core.residents import (
     ImportResult,
-    address_key_of,
+    address_lookup_of,
     import_residents_text,
     match_subject,
     prefetch_residents,
@@ -200,24 +200,84 @@ def test_birthdate_tells_namesakes_apart_and_without_it_the_match_is_ambiguous(c
 
 
 def test_a_batch_lists_each_resident_of_an_address_once_however_it_was_read(ctx):
-    # A routing batch reads residents by address and by subject, in any order, into one
-    # RoutingReads; a resident listed twice at its address would make the next match
-    # there by name ambiguous.
-    anna, bram = bsns(2, 71)
-    _import(ctx, f"{anna},Anna Smit,1980-05-17,3317AB,20", f"{bram},Bram Smit,2010-03-01,3317AB,20")
-    key = address_key_of(ctx, name="Anna Smit", postcode="3317AB", huisnummer="20")
+    # A routing batch reads residents by address and name and by subject, in any order,
+    # into one RoutingReads; a resident listed twice at its address would make the next
+    # match there by name ambiguous.
+    senior, junior, bram = bsns(3, 71)
+    _import(ctx, f"{senior},Anna Smit,1950-05-17,3317AB,20",
+            f"{junior},Anna Smit,1980-05-17,3317AB,20",
+            f"{bram},Bram Smit,2010-03-01,3317AB,20")
+    anna = address_lookup_of(ctx, name="Anna Smit", postcode="3317AB", huisnummer="20")
     reads = RoutingReads()
     with ctx.sessions() as session:
-        prefetch_residents(session=session, reads=reads, subjects=[], address_keys=[key])
+        prefetch_residents(session=session, reads=reads, subjects=[], lookups=[anna])
         prefetch_residents(session=session, reads=reads,
-                           subjects=[ctx.pseudonyms.subject(anna)], address_keys=[])
+                           subjects=[ctx.pseudonyms.subject(senior)], lookups=[])
         prefetch_residents(session=session, reads=reads,
-                           subjects=[ctx.pseudonyms.subject(bram)], address_keys=[key])
-        listed = sorted(row.subject for row in reads.at_address[key])
-        assert listed == sorted(ctx.pseudonyms.subject(b) for b in (anna, bram))
+                           subjects=[ctx.pseudonyms.subject(bram)], lookups=[anna])
+        listed = sorted(row.subject for row in reads.at_address[anna])
+        # Both Annas, once each; Bram, of another name, is not read for this lookup.
+        assert listed == sorted(ctx.pseudonyms.subject(b) for b in (senior, junior))
         m = match_subject(session=session, ctx=ctx, subject=None, name="anna smit",
-                          birthdate=None, postcode="3317AB", huisnummer="20", reads=reads)
+                          birthdate="1980-05-17", postcode="3317AB", huisnummer="20",
+                          reads=reads)
+    assert (m.subject, m.method) == (ctx.pseudonyms.subject(junior), "name+address+birthdate")
+
+
+def _counting_opens(ctx, monkeypatch) -> list[str]:
+    """The contexts of every identity the cipher opens from now on."""
+    opened: list[str] = []
+    original = ctx.cipher.open
+
+    def counted(sealed, *, context):
+        opened.append(context)
+        return original(sealed, context=context)
+
+    monkeypatch.setattr(ctx.cipher, "open", counted)
+    return opened
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["alone", "in_a_batch"])
+def test_matching_at_a_crowded_address_opens_only_the_namesake(ctx, monkeypatch, batched):
+    # A care home: twenty residents at one address. The message names one of them;
+    # the others' identities stay sealed (issue 14: twenty opens a message before).
+    people = bsns(21, 101)
+    target = people[0]
+    _import(ctx, f"{target},Truus de Wit,1931-02-02,3317AB,40",
+            *(f"{bsn},Bewoner {n},1930-01-01,3317AB,40" for n, bsn in enumerate(people[1:])))
+    opened = _counting_opens(ctx, monkeypatch)
+    with ctx.sessions() as session:
+        m = match_subject(session=session, ctx=ctx, subject=None, name="Truus de Wit",
+                          birthdate=None, postcode="3317AB", huisnummer="40",
+                          reads=RoutingReads() if batched else None)
+    assert (m.subject, m.method) == (ctx.pseudonyms.subject(target), "name+address")
+    assert opened == [f"resident:{ctx.pseudonyms.subject(target)}"]
+
+
+def test_a_resident_imported_before_name_keys_is_still_matched(ctx, monkeypatch):
+    # Residents imported before migration 0021 have no name key until their next
+    # import: they are opened and compared, as before, and count towards ambiguity.
+    anna, other_anna, bram = bsns(3, 131)
+    _import(ctx, f"{anna},Anna Smit,1980-05-17,3317AB,30",
+            f"{bram},Bram Smit,2010-03-01,3317AB,30")
+    with ctx.sessions() as session, session.begin():
+        session.execute(update(Resident).values(name_key=None))
+    m = _match(ctx, name="Anna Smit", postcode="3317AB", huisnummer="30")
     assert (m.subject, m.method) == (ctx.pseudonyms.subject(anna), "name+address")
+    # A second Anna, imported now (with a key), beside the keyless first: ambiguous.
+    _import(ctx, f"{other_anna},Anna Smit,1990-01-01,3317AB,30")
+    m = _match(ctx, name="Anna Smit", postcode="3317AB", huisnummer="30")
+    assert (m.subject, m.method) == (None, "ambiguous")
+
+
+def test_a_renamed_resident_is_found_by_the_new_name_only(ctx):
+    (bsn,) = bsns(1, 141)
+    _import(ctx, f"{bsn},Anna Smit,1980-05-17,3317AB,50")
+    _import(ctx, f"{bsn},Anna de Boer,1980-05-17,3317AB,50")
+    m = _match(ctx, name="Anna de Boer", postcode="3317AB", huisnummer="50")
+    assert (m.subject, m.method) == (ctx.pseudonyms.subject(bsn), "name+address")
+    m = _match(ctx, name="Anna Smit", postcode="3317AB", huisnummer="50")
+    assert (m.subject, m.method) == (None, "unmatched")
 
 
 def test_unknown_subject_goes_to_the_wijk_of_the_address(ctx):
