@@ -22,12 +22,15 @@ def hub_context(settings: Settings | None = None) -> HubContext:
     """Build the hub from its settings and bring its database to the newest schema."""
     from hub.core.context import build_context
     from hub.core.migrate import upgrade
+    from hub.core.residents import key_all_legacy_names
     from hub.core.source_refs import seal_all_legacy_refs
 
     ctx = build_context(settings or Settings())
     upgrade(ctx.engine)
-    # Data steps that need the hub's keys, which Alembic does not have (migration 0012).
+    # Data steps that need the hub's keys, which Alembic does not have (migrations 0012
+    # and 0021).
     seal_all_legacy_refs(ctx)
+    key_all_legacy_names(ctx)
     return ctx
 
 

@@ -95,7 +95,7 @@ class Resident(Base):
     identity_sealed: Mapped[str] = mapped_column(Text)
     # A keyed hash of the normalised name (Pseudonymizer.name_key): matching skips the
     # residents at an address whose name differs without opening their identity.
-    # None for a resident not imported again since migration 0021: opened, as before.
+    # None only until the first start after migration 0021 (key_all_legacy_names).
     name_key: Mapped[str | None] = mapped_column(String(64))
 
 

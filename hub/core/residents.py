@@ -192,6 +192,40 @@ def resident_identity(ctx: HubContext, resident: Resident) -> dict:
     return ctx.cipher.open(resident.identity_sealed, context=f"resident:{resident.subject}")
 
 
+def key_legacy_names(*, session: Session, ctx: HubContext, limit: int = 1000) -> int:
+    """Give up to ``limit`` residents without a name key (imported before migration
+    0021) theirs, in the caller's transaction; returns how many. Call until 0.
+
+    Alembic has no keys, so migration 0021 only adds the column and this runs after
+    the upgrade (``hub.cli.common.hub_context``): each identity is opened once here
+    rather than at every message to its address.
+    """
+    rows = session.scalars(select(Resident).where(Resident.name_key.is_(None))
+                           .order_by(Resident.subject).limit(limit)).all()
+    for resident in rows:
+        name = resident_identity(ctx, resident)["name"]
+        resident.name_key = ctx.pseudonyms.name_key(normalize_name(name))
+    return len(rows)
+
+
+def key_all_legacy_names(ctx: HubContext) -> int:
+    """Run :func:`key_legacy_names` in short transactions until nothing is left.
+
+    A read first: a registry with every key in place (the usual start) costs one
+    select, without taking SQLite's write lock.
+    """
+    total = 0
+    while True:
+        with ctx.sessions() as session:
+            session.connection(execution_options={"read_only": True})
+            waiting = session.scalar(select(Resident.subject)
+                                     .where(Resident.name_key.is_(None)).limit(1))
+        if waiting is None:
+            return total
+        with ctx.sessions() as session, session.begin():
+            total += key_legacy_names(session=session, ctx=ctx)
+
+
 def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Iterable[str],
                        lookups: Iterable[AddressLookup]) -> None:
     """Read into ``reads`` the residents with these subjects, and for each lookup the
@@ -199,7 +233,8 @@ def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Itera
     whatever the number (for :func:`match_subject`).
 
     "May bear its name": the same name key, or none yet (imported before migration
-    0021: :func:`match_subject` opens those to compare). Plain rows of the tables'
+    0021 and not yet keyed by :func:`key_all_legacy_names`: :func:`match_subject`
+    opens those to compare). Plain rows of the tables'
     columns, not ORM entities (issue 14: an entity each was a large part of a batch's
     prefetch): routing only reads them.
     """

@@ -10,6 +10,7 @@ from hub.core.residents import (
     ImportResult,
     address_lookup_of,
     import_residents_text,
+    key_all_legacy_names,
     match_subject,
     prefetch_residents,
     resident_identity,
@@ -268,6 +269,43 @@ def test_a_resident_imported_before_name_keys_is_still_matched(ctx, monkeypatch)
     _import(ctx, f"{other_anna},Anna Smit,1990-01-01,3317AB,30")
     m = _match(ctx, name="Anna Smit", postcode="3317AB", huisnummer="30")
     assert (m.subject, m.method) == (None, "ambiguous")
+
+
+def test_residents_imported_before_name_keys_get_them_after_the_upgrade(ctx, monkeypatch):
+    # Alembic has no keys: every hub command's start (hub_context) keys them.
+    people = bsns(5, 151)
+    _import(ctx, f"{people[0]},Truus de Wit,1931-02-02,3317AB,60",
+            *(f"{bsn},Bewoner {n},1930-01-01,3317AB,60" for n, bsn in enumerate(people[1:])))
+    with ctx.sessions() as session, session.begin():
+        session.execute(update(Resident).values(name_key=None))
+    assert key_all_legacy_names(ctx) == 5
+    assert key_all_legacy_names(ctx) == 0
+    keys = {r.subject: r.name_key for r in _residents(ctx).values()}
+    assert keys[ctx.pseudonyms.subject(people[0])] == ctx.pseudonyms.name_key("truus de wit")
+    opened = _counting_opens(ctx, monkeypatch)
+    m = _match(ctx, name="Truus de Wit", postcode="3317AB", huisnummer="60")
+    assert m.subject == ctx.pseudonyms.subject(people[0])
+    assert opened == [f"resident:{ctx.pseudonyms.subject(people[0])}"]
+
+
+def test_every_hub_command_keys_the_names_of_residents_imported_before(tmp_path, monkeypatch):
+    from hub.cli.common import hub_context
+
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "var"))
+    first = hub_context()
+    try:
+        (bsn,) = bsns(1, 161)
+        _import(first, f"{bsn},Anna Smit,1980-05-17,3317AB,70")
+        with first.sessions() as session, session.begin():
+            session.execute(update(Resident).values(name_key=None))
+    finally:
+        first.dispose()
+    again = hub_context()
+    try:
+        (resident,) = _residents(again).values()
+        assert resident.name_key == again.pseudonyms.name_key("anna smit")
+    finally:
+        again.dispose()
 
 
 def test_a_renamed_resident_is_found_by_the_new_name_only(ctx):

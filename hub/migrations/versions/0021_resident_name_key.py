@@ -10,9 +10,10 @@ identity: at a care home or a student house, dozens of opens for one message,
 which halved routing's rate at 22 residents an address. With the keyed hash of
 each resident's normalised name (``Pseudonymizer.name_key``) the residents with
 another name are passed over unopened. Without the key the hash says nothing; the
-caseload's search tokens already hold the name's words this way. Existing
-residents get theirs at their next ``hub residents import``; until then they are
-opened, as before.
+caseload's search tokens already hold the name's words this way. Alembic has no
+keys, so existing residents get theirs right after the upgrade, from every ``hub``
+command (``hub.core.residents.key_all_legacy_names``); one without is opened, as
+before.
 """
 from alembic import op
 import sqlalchemy as sa
