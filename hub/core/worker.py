@@ -36,6 +36,10 @@ class OutboxWorker:
 
     def _due(self, limit: int, now: datetime) -> list[tuple[int, str]]:
         with self.ctx.sessions() as session:
+            # A read: on SQLite it begins deferred, so it neither waits for an ingest
+            # group holding the write lock nor holds up the next one (issue 14). The
+            # rows' state is checked again when the routing transaction claims them.
+            session.connection(execution_options={"read_only": True})
             return [(row.id, row.task)
                     for row in session.execute(due_statement(limit), {"now": now})]
 

@@ -186,3 +186,29 @@ def test_the_due_rows_are_read_in_queue_order_from_the_index_not_sorted(ctx):
             plan = " ".join(row[3] for row in conn.exec_driver_sql(
                 "EXPLAIN QUERY PLAN " + sql, tuple(positional)))
             assert "TEMP B-TREE" not in plan and "ix_outbox_queue" in plan, plan
+
+
+def test_looking_for_due_rows_does_not_wait_for_a_writer(ctx, client, worker):
+    """A round's look for due rows is a read: on SQLite it must not queue for the write
+    lock an ingest group holds (nor hold up the next group while it reads)."""
+    import threading
+
+    from hub.core import db
+
+    _, woonbron = partner(ctx)
+    assert client.post("/api/v1/messages", json=arrears(person(930), ref="G-1"),
+                       headers=woonbron).status_code == 202
+    gate = db._write_gate(ctx.engine.url.database) if ctx.engine.dialect.name == "sqlite" \
+        else None
+    found: list = []
+    if gate is not None:
+        gate.acquire()  # what a committing ingest group holds
+    try:
+        reader = threading.Thread(target=lambda: found.append(worker._due_ids(10, ctx.clock())))
+        reader.start()
+        reader.join(10)
+        assert not reader.is_alive(), "the due read waited for the writer"
+    finally:
+        if gate is not None:
+            gate.release()
+    assert len(found) == 1 and len(found[0]) == 1
