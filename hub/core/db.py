@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import select
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from importlib import import_module
@@ -147,32 +150,81 @@ def _on_a_file(database: str | None) -> bool:
     return bool(database) and database != ":memory:" and not database.startswith("file:")
 
 
+class WriteGate:
+    """Where the writers of one SQLite file queue: the threads of this process at a lock,
+    the processes at an ``flock`` on a file beside the database (``<file>.gate``).
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10 ms ... between tries; the kernel's
+    lock is free the moment its holder lets go (or dies: the kernel releases a dead
+    process's lock). Between processes the wait polls without blocking, in steps
+    of at most :data:`GATE_POLL_MAX_SECONDS`, so that ``timeout`` still holds.
+    """
+
+    def __init__(self, database: str) -> None:
+        self._threads = threading.Lock()
+        self._fd = os.open(f"{database}.gate", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def acquire(self, timeout: float = -1) -> bool:
+        """Take the gate for this thread; False when ``timeout`` seconds passed first."""
+        deadline = time.monotonic() + timeout if timeout >= 0 else None
+        if not self._threads.acquire(timeout=timeout):
+            return False
+        pause = GATE_POLL_MIN_SECONDS
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    self._threads.release()
+                    return False
+            time.sleep(pause)
+            pause = min(pause * 2, GATE_POLL_MAX_SECONDS)
+
+    def release(self) -> None:
+        """Let the next writer in, of this process or another."""
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def locked(self) -> bool:
+        """Whether a thread of this process holds (or is taking) the gate."""
+        return self._threads.locked()
+
+
+GATE_POLL_MIN_SECONDS = 0.00005
+GATE_POLL_MAX_SECONDS = 0.001
+
 # One gate per database file, shared by every engine of this process on that file.
-_gates: dict[str, threading.Lock] = {}
+_gates: dict[str, WriteGate] = {}
 _gates_lock = threading.Lock()
 _HOLDS_GATE = "wijkhub.holds_write_gate"  # connection-record info: this one holds it
 
 
-def _write_gate(database: str | None) -> threading.Lock | None:
+def _write_gate(database: str | None) -> WriteGate | None:
     """The process's write gate for a database file (none for an in-memory database)."""
     if not _on_a_file(database):
         return None
     key = str(Path(database).resolve())
     with _gates_lock:
-        return _gates.setdefault(key, threading.Lock())
+        gate = _gates.get(key)
+        if gate is None:
+            gate = _gates[key] = WriteGate(key)
+        return gate
 
 
-def _configure_sqlite(engine: Engine, gate: threading.Lock | None) -> None:
+def _configure_sqlite(engine: Engine, gate: WriteGate | None) -> None:
     """WAL, foreign keys and immediate write transactions; writers queue at ``gate``.
 
     SQLite lets one writer in at a time. A writer that finds the lock taken is
     left to SQLite's busy handler, which sleeps 1, 2, 5, 10, 15 ms ... between
     tries: two threads of one process taking turns (the API's group commit and
     the worker's routing, issue 14) lost several milliseconds at every hand-over,
-    most of a message's latency on the embedded store. So within a process a
-    writer first waits at ``gate``, a lock released the moment the other's
-    COMMIT or ROLLBACK returns, and only then asks SQLite; SQLite's own lock still
-    guards against other processes (a ``hub`` command beside ``hub serve``).
+    most of a message's latency on the embedded store. So a writer first waits
+    at ``gate`` (:class:`WriteGate`: the threads of this process at a lock, other
+    processes, such as ``hub worker`` beside ``hub serve`` or a ``hub`` command,
+    at an ``flock``), released the moment the other's COMMIT or ROLLBACK
+    returns, and only then asks SQLite, whose own lock and busy timeout stay as
+    the last guard.
     """
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:

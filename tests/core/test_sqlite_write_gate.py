@@ -43,7 +43,7 @@ def engine(tmp_path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _gate_of(engine: Engine) -> threading.Lock:
+def _gate_of(engine: Engine) -> db.WriteGate:
     gate = db._write_gate(engine.url.database)
     assert gate is not None
     return gate
@@ -62,7 +62,7 @@ def _write_in_thread(engine: Engine, began: threading.Event, errors: list) -> th
     return thread
 
 
-def _wait_until_queued(gate: threading.Lock, thread: threading.Thread) -> None:
+def _wait_until_queued(gate: db.WriteGate, thread: threading.Thread) -> None:
     """Until ``thread`` waits (at the gate, the only place it can wait here)."""
     # A thread blocked on a lock is not running; sys._current_frames shows where it is.
     for _ in range(WAIT * 1000):
@@ -170,3 +170,77 @@ def test_a_gate_held_too_long_fails_like_sqlite_does(engine, monkeypatch):
 def test_an_in_memory_database_has_no_gate():
     assert db._write_gate(":memory:") is None
     assert db._write_gate(None) is None
+
+
+_HOLDER = """
+import sys, time
+from sqlalchemy import text
+from hub.core.db import make_engine
+engine = make_engine("sqlite:///" + sys.argv[1])
+conn = engine.connect()
+conn.execute(text("INSERT INTO t VALUES (7)"))  # BEGIN IMMEDIATE: the gate, then SQLite
+print("holding", flush=True)
+if sys.argv[2] == "commit":
+    sys.stdin.readline()
+    conn.commit()
+    print("committed", flush=True)
+    sys.stdin.readline()
+else:
+    time.sleep(600)  # until killed
+"""
+
+
+def _holder(path: Path, how: str):
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path), how],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+def test_a_writer_of_another_process_waits_at_the_gate_not_in_sqlite(engine, tmp_path):
+    # busy_timeout 0 here: a writer that reached SQLite while the other process held its
+    # lock would fail at once; at the gate it waits, and goes on once that one commits.
+    holder = _holder(tmp_path / "gate.sqlite3", "commit")
+    try:
+        began, errors = threading.Event(), []
+        writer = _write_in_thread(engine, began, errors)
+        _wait_until_queued(_gate_of(engine), writer)
+        assert not began.is_set()
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "committed"
+        writer.join(WAIT)
+        assert not writer.is_alive() and errors == []
+        with engine.connect() as conn:
+            assert sorted(conn.execute(text("SELECT n FROM t")).scalars()) == [2, 7]
+    finally:
+        holder.kill()
+        holder.wait(WAIT)
+
+
+def test_a_writer_that_died_holding_the_gate_lets_the_next_one_in(engine, tmp_path):
+    holder = _holder(tmp_path / "gate.sqlite3", "die")
+    began, errors = threading.Event(), []
+    writer = _write_in_thread(engine, began, errors)
+    _wait_until_queued(_gate_of(engine), writer)
+    holder.kill()  # SIGKILL: the kernel lets go of its lock, SQLite rolls its work back
+    holder.wait(WAIT)
+    writer.join(WAIT)
+    assert not writer.is_alive() and errors == []
+    with engine.connect() as conn:
+        assert list(conn.execute(text("SELECT n FROM t")).scalars()) == [2]
+
+
+def test_waiting_at_the_gate_for_another_process_still_times_out(tmp_path):
+    gate = db.WriteGate(str(tmp_path / "other.sqlite3"))
+    holder = db.WriteGate(str(tmp_path / "other.sqlite3"))  # a second open file: "a process"
+    assert holder.acquire()
+    try:
+        assert gate.acquire(timeout=0.05) is False
+        assert not gate.locked()  # the thread part is given back too
+    finally:
+        holder.release()
+    assert gate.acquire(timeout=1)
+    gate.release()
