@@ -1,4 +1,5 @@
-"""``hub worker``: the RabbitMQ consumers, as many processes on as many machines as needed."""
+"""``hub worker``: the RabbitMQ consumers (as many processes on as many machines as needed),
+or without a broker the embedded queue's worker in a process of its own."""
 
 from __future__ import annotations
 
@@ -32,8 +33,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     quiet_pika()
     settings = Settings()
     if not settings.broker_url:
-        raise CommandError("hub worker needs HUB_BROKER_URL (amqp://…); without it "
-                           "hub serve runs the embedded worker itself")
+        return _embedded_worker(settings)
     if args.prefetch is not None:
         settings = settings.model_copy(update={"broker_prefetch": args.prefetch})
     try:
@@ -70,9 +70,67 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embedded_worker(settings) -> int:
+    """Without a broker: route the embedded queue (the outbox table) in this process,
+    beside a ``hub serve`` started with ``HUB_WORKER_ENABLED=false``, until SIGTERM.
+
+    The API and the routing then run on two cores instead of sharing one
+    interpreter. Woken by every commit that queues work: on SQLite by
+    :class:`~hub.core.wakeup.WakeSockets`, on PostgreSQL by ``NOTIFY``; polling
+    (``HUB_WORKER_POLL_SECONDS``) is the safety net. On SQLite this process also
+    runs the WAL checkpoints (:mod:`hub.core.checkpoint`).
+    """
+    from hub.core.checkpoint import checkpoint_in_background
+    from hub.core.db import sqlite_file
+    from hub.core.wakeup import WakeSockets, WorkSignal, listen_if_postgres
+    from hub.core.worker import OutboxWorker
+
+    announce_start(settings)
+    ctx = hub_context(settings)
+    stop = threading.Event()
+
+    def _stop(signum, _frame) -> None:
+        log.info("worker: %s received, finishing", signal.Signals(signum).name)
+        stop.set()
+        ctx.work_available.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    database = sqlite_file(ctx.engine)
+    checkpointer = checkpoint_in_background(ctx.engine) if database is not None else None
+    listener = waking = None
+    if isinstance(ctx.work_available, WorkSignal):
+        if database is not None:
+            try:
+                waking = WakeSockets(database).listen(ctx.work_available, stop)
+            except OSError as exc:  # a path too long for a socket, say: polling only
+                log.warning("worker: no wake-up socket (%s); polling every %ss",
+                            type(exc).__name__, settings.worker_poll_seconds)
+        else:
+            listener = listen_if_postgres(ctx.engine, ctx.work_available, stop)
+    metrics = start_metrics_listener(ctx)
+    freeze_startup_objects()
+    log.info("worker: routing the embedded queue")
+    try:
+        OutboxWorker(ctx).run_forever(stop)
+    finally:
+        stop.set()
+        if listener is not None:
+            listener.join()
+        if waking is not None:
+            waking.join(5)  # it removes its socket file
+        if checkpointer is not None:
+            checkpointer.stop()
+        if metrics is not None:
+            metrics.close()
+        ctx.dispose()
+    return 0
+
+
 def register(sub) -> None:
     """Add this module's commands to the ``hub`` grammar."""
     worker = add_command(sub, "worker", cmd_worker,
-                         "consume work from RabbitMQ (needs HUB_BROKER_URL)")
+                         "route the queued work: from RabbitMQ (HUB_BROKER_URL), or "
+                         "the embedded queue beside hub serve with HUB_WORKER_ENABLED=false")
     worker.add_argument("--prefetch", type=int, default=None,
                         help="unacked deliveries per worker (default HUB_BROKER_PREFETCH)")

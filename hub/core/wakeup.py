@@ -10,7 +10,8 @@ only when a route remembered to call ``ctx.work_available.set()``. Now:
 * across processes, PostgreSQL delivers ``NOTIFY wijkhub_outbox`` at the
   commit of every transaction that inserted outbox rows (a statement trigger,
   migration 0018, so it costs no round trip), and :class:`OutboxListener`
-  ``LISTEN``\\s on a connection of its own and fires the same signal.
+  ``LISTEN``\\s on a connection of its own and fires the same signal; on a
+  SQLite file, :class:`WakeSockets` sends a byte to each ``hub worker`` process.
 
 Polling stays as the safety net (a lost notification, a retry whose backoff
 ran out): the signal is a hint, the outbox table is the truth.
@@ -18,10 +19,16 @@ ran out): the signal is a hint, the outbox table is the truth.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
+import os
+import socket
 import threading
+import uuid
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
@@ -167,3 +174,82 @@ def listen_if_postgres(engine: Engine, signal: WorkSignal,
     listener = OutboxListener(engine, signal, stop)
     listener.start()
     return listener
+
+
+class WakeSockets:
+    """Waking worker processes on one SQLite file, which has no ``NOTIFY``.
+
+    Each worker process (``hub worker`` beside ``hub serve`` on the embedded store)
+    listens on a Unix datagram socket and leaves a marker file for it in
+    ``<database file>.wake/`` (:meth:`listen`); each commit that queued work in any
+    process sends one byte to every worker marked there (:meth:`notify`, subscribed
+    to the engine's :class:`WorkSignal`). The sockets are in Linux's abstract
+    namespace, named after their marker: a path in a deep data directory would be
+    longer than a socket address may be. A byte is a hint, not a message: a full
+    buffer or a worker that is gone loses nothing (its marker is removed), and the
+    worker's poll stays the safety net.
+    """
+
+    def __init__(self, database: str) -> None:
+        self.directory = Path(f"{database}.wake")
+        self._out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._out.setblocking(False)
+        # The directory's mtime and the (marker, address) pairs found at that time.
+        self._known: tuple[int, list[tuple[Path, str]]] = (-1, [])
+
+    @staticmethod
+    def address(marker: Path) -> str:
+        """The abstract socket address of the worker that left ``marker``."""
+        digest = hashlib.sha256(str(marker.resolve()).encode()).hexdigest()[:32]
+        return f"\0wijkhub-wake-{digest}"
+
+    def _targets(self) -> list[tuple[Path, str]]:
+        try:
+            changed = self.directory.stat().st_mtime_ns
+        except FileNotFoundError:
+            return []
+        if changed != self._known[0]:  # one stat a commit; a listing only when it changed
+            self._known = (changed, [(marker, self.address(marker))
+                                     for marker in self.directory.iterdir()])
+        return self._known[1]
+
+    def notify(self) -> None:
+        """Wake every listening worker process (quick, never raises for a lost hint)."""
+        for marker, target in self._targets():
+            try:
+                self._out.sendto(b"!", target)
+            except (BlockingIOError, InterruptedError):
+                continue  # its buffer is full of hints already
+            except (ConnectionRefusedError, FileNotFoundError):
+                with contextlib.suppress(OSError):
+                    marker.unlink()  # a worker that died without cleaning up
+                self._known = (-1, [])
+            except OSError as exc:
+                log.debug("wake-up hint not sent: %s", type(exc).__name__)
+
+    def listen(self, signal: WorkSignal, stop: threading.Event) -> threading.Thread:
+        """Bind this process's socket, mark it, and set ``signal`` at every hint until
+        ``stop``; the returned thread removes the marker when it ends."""
+        self.directory.mkdir(mode=0o700, exist_ok=True)
+        marker = self.directory / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        inbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        inbox.bind(self.address(marker))
+        inbox.settimeout(0.5)  # the loop notices stop without a hint
+        marker.touch(mode=0o600)
+
+        def run() -> None:
+            try:
+                while not stop.is_set():
+                    try:
+                        inbox.recv(64)
+                    except TimeoutError:
+                        continue
+                    signal.set()
+            finally:
+                with contextlib.suppress(OSError):
+                    marker.unlink()
+                inbox.close()
+
+        thread = threading.Thread(target=run, name="outbox-wake", daemon=True)
+        thread.start()
+        return thread

@@ -6,8 +6,9 @@ import threading
 
 from hub.core.checkpoint import WalCheckpointer, checkpoint_in_background
 from hub.core.context import HubContext
+from hub.core.db import sqlite_file
 from hub.core.transport import call_consent_listeners
-from hub.core.wakeup import OutboxListener, WorkSignal, listen_if_postgres
+from hub.core.wakeup import OutboxListener, WakeSockets, WorkSignal, listen_if_postgres
 from hub.core.worker import OutboxWorker
 
 
@@ -23,6 +24,7 @@ class EmbeddedTransport:
         self._thread: threading.Thread | None = None
         self.listener: OutboxListener | None = None
         self.checkpointer: WalCheckpointer | None = None
+        self.wake: WakeSockets | None = None
 
     def start(self) -> None:
         """Start the worker thread when asked to (and, on PostgreSQL, its listener; on a
@@ -30,7 +32,13 @@ class EmbeddedTransport:
 
         Commits in this process wake the worker through ``ctx.work_available``; the
         listener wakes it for rows other ``hub serve`` processes committed (issue 14).
+        On a SQLite file they also wake ``hub worker`` processes on the same file
+        (:class:`~hub.core.wakeup.WakeSockets`), with or without a worker here.
         """
+        database = sqlite_file(self.ctx.engine)
+        if database is not None and isinstance(self.ctx.work_available, WorkSignal):
+            self.wake = WakeSockets(database)
+            self.ctx.work_available.subscribe(self.wake.notify)
         if self.run_worker:
             self.checkpointer = checkpoint_in_background(self.ctx.engine)
             self._thread = threading.Thread(target=OutboxWorker(self.ctx).run_forever,
@@ -44,6 +52,8 @@ class EmbeddedTransport:
     def stop(self) -> None:
         """Stop the worker thread after the row it is on."""
         self._stop.set()
+        if self.wake is not None:
+            self.ctx.work_available.unsubscribe(self.wake.notify)
         self.ctx.work_available.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
