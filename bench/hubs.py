@@ -36,7 +36,11 @@ from bench.common import (
     unique_name,
 )
 
-MODES = ("embedded", "postgres+rabbitmq")
+#: embedded: one ``hub serve`` (API and worker thread) on SQLite; embedded+worker: on
+#: SQLite too, ``hub serve`` with HUB_WORKER_ENABLED=false and ``hub worker`` processes
+#: beside it (README: "Two processes on one machine"); postgres+rabbitmq: ``hub serve``
+#: (API and relay) and ``hub worker`` consumers.
+MODES = ("embedded", "embedded+worker", "postgres+rabbitmq")
 # The residents a hub is seeded with, whom the load's messages talk about in turn. The
 # benchmarks' smoke tests seed fewer (WIJKHUB_BENCH_RESIDENTS): seeding 500 costs seconds
 # per hub, and the smoke tests check that a benchmark runs, not its figures.
@@ -44,6 +48,7 @@ RESIDENTS = int(os.environ.get("WIJKHUB_BENCH_RESIDENTS", "500"))
 LIFTED_RATE_LIMIT = {"HUB_PARTNER_RATE_PER_SECOND": "1000000",
                      "HUB_PARTNER_RATE_BURST": "1000000"}
 WORKER_READY = "worker consuming from"
+EMBEDDED_WORKER_READY = "worker: routing the embedded queue"
 
 
 @dataclass
@@ -118,7 +123,7 @@ def seed(data_dir: Path, database_url: str, residents: int = RESIDENTS) -> str:
 @contextmanager
 def database(mode: str, data_dir: Path) -> Iterator[str]:
     """The database URL of a mode (PostgreSQL: a fresh schema, dropped afterwards)."""
-    if mode == "embedded":
+    if mode.startswith("embedded"):
         yield f"sqlite:///{(data_dir / 'hub.sqlite3').resolve()}"
     else:
         with postgres_schema("bench_hub") as url:
@@ -130,8 +135,8 @@ def hub(mode: str, *, workers: int = 1, code: Path | None = None,
         **settings: str) -> Iterator[Hub]:
     """A seeded hub in ``mode``, running until the block ends; then everything is removed.
 
-    ``workers``: how many ``hub worker`` processes route (postgres+rabbitmq only; the
-    embedded worker runs inside ``hub serve``). ``code``: another tree of the hub to run
+    ``workers``: how many ``hub worker`` processes route (not in ``embedded``, whose
+    worker runs inside ``hub serve``). ``code``: another tree of the hub to run
     (a baseline unpacked by ``bench.chain.baseline``), seeded and served by its own code.
     """
     if mode not in MODES:
@@ -143,7 +148,9 @@ def hub(mode: str, *, workers: int = 1, code: Path | None = None,
         data_dir = tmp / "data"
         database_url = stack.enter_context(database(mode, data_dir))
         broker_url = (f"{stack.enter_context(rabbit_vhost())}?prefix={unique_name('bench')}"
-                      if mode != "embedded" else "")
+                      if mode == "postgres+rabbitmq" else "")
+        if mode == "embedded+worker":
+            settings = {"HUB_WORKER_ENABLED": "false", **settings}
         key = seed(data_dir, database_url) if code is None else \
             seed_under(code, data_dir, database_url)
         # HUB_ENV=test: the benchmark signs development tokens (refused in production).
@@ -159,9 +166,10 @@ def hub(mode: str, *, workers: int = 1, code: Path | None = None,
         serve.start()
         stack.callback(serve.stop)
         started: list[Server] = []
-        for n in range(workers if broker_url else 0):
-            worker = Server(["-m", "hub.cli", "worker"], env,
-                            tmp / f"worker-{n}.log", ready_text=WORKER_READY, cwd=cwd)
+        for n in range(workers if mode != "embedded" else 0):
+            worker = Server(["-m", "hub.cli", "worker"], env, tmp / f"worker-{n}.log",
+                            ready_text=WORKER_READY if broker_url else EMBEDDED_WORKER_READY,
+                            cwd=cwd)
             worker.start()
             stack.callback(worker.stop)
             started.append(worker)

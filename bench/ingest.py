@@ -1,7 +1,8 @@
 """Ingest: requests/s and delivered/s of POST /api/v1/messages, hub against bare and peer.
 
     python -m bench ingest [--repeat 3] [--seconds 5] [--connections 16]
-                           [--modes embedded postgres+rabbitmq] [--workers 1] [--no-peer]
+                           [--modes embedded embedded+worker postgres+rabbitmq]
+                           [--workers 1] [--no-peer]
                            [--before REF]
 
 Per mode, the servers run side by side as real processes on 127.0.0.1 and wrk
@@ -9,8 +10,9 @@ Per mode, the servers run side by side as real processes on 127.0.0.1 and wrk
 interleaved per repetition so a change in the machine's load falls on all alike:
 
 * ``bare`` — bench/bare.py, FastAPI that only parses the body;
-* ``hub`` — ``hub serve`` (and in postgres+rabbitmq mode ``--workers`` ``hub worker``
-  processes), real partner-key auth, valid arrears signals about registered residents;
+* ``hub`` — ``hub serve`` (and in the embedded+worker and postgres+rabbitmq modes
+  ``--workers`` ``hub worker`` processes), real partner-key auth, valid arrears
+  signals about registered residents;
 * ``before`` (with ``--before REF``) — the hub of another git ref (unpacked with
   ``git archive``, seeded and served by its own code), to give before/after ratios
   from the same machine in the same repetition;

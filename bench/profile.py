@@ -1,6 +1,6 @@
 """Profile: where a hub process spends its time on the ingest and the delivery paths.
 
-    python -m bench profile [--seconds 10] [--modes embedded postgres+rabbitmq]
+    python -m bench profile [--seconds 10] [--modes embedded embedded+worker postgres+rabbitmq]
 
 py-spy samples the real processes from outside (every thread, no code
 change, 100 samples/s, idle threads left out) while wrk loads ``hub serve``

@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.common import RESULTS, ROOT, read_result
 
 DOC = Path(os.environ.get("WIJKHUB_BENCH_DOC", ROOT / "docs" / "performance.md"))
-MODES = ("embedded", "postgres+rabbitmq")
+MODES = ("embedded", "embedded+worker", "postgres+rabbitmq")
 LEVELS = ("25%", "50%", "90%")
 COMMAND = ".venv/bin/python -m bench all --repeat 3"
 

@@ -62,6 +62,16 @@ def test_ingest_embedded_measures_hub_and_bare_side_by_side(tmp_path, wrk):
         assert cpu not in figures["bare"]
 
 
+def test_ingest_embedded_with_a_worker_process_delivers_through_hub_worker(tmp_path, wrk):
+    # hub serve without its worker thread: only the hub worker beside it can deliver.
+    result = bench(tmp_path, "ingest", "--seconds", "1", "--warmup", "0", "--modes",
+                   "embedded+worker", "--no-peer")
+    figures = result["figures"]["embedded+worker"]
+    _spread(figures["hub"]["delivered_rate"])
+    assert figures["hub"]["delivered_rate"]["min"] > 0
+    assert figures["hub"]["errors"]["max"] == 0
+
+
 @pytest.mark.postgres
 @pytest.mark.rabbitmq
 def test_ingest_on_postgres_and_rabbitmq_includes_the_peer(tmp_path, wrk, postgres_server,
