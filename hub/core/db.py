@@ -164,6 +164,13 @@ class WriteGate:
         self._threads = threading.Lock()
         self._fd = os.open(f"{database}.gate", os.O_RDWR | os.O_CREAT, 0o600)
 
+    def __del__(self) -> None:
+        # The last engine on the file is gone (the gates are held weakly): its descriptor
+        # goes too, so a process that opens many databases (the tests) keeps few open.
+        fd, self._fd = getattr(self, "_fd", None), None
+        if fd is not None:
+            os.close(fd)
+
     def acquire(self, timeout: float = -1) -> bool:
         """Take the gate for this thread; False when ``timeout`` seconds passed first."""
         deadline = time.monotonic() + timeout if timeout >= 0 else None
@@ -194,8 +201,9 @@ class WriteGate:
 GATE_POLL_MIN_SECONDS = 0.00005
 GATE_POLL_MAX_SECONDS = 0.001
 
-# One gate per database file, shared by every engine of this process on that file.
-_gates: dict[str, WriteGate] = {}
+# One gate per database file, shared by every engine of this process on that file (held
+# by the engines' event handlers; weakly here).
+_gates: weakref.WeakValueDictionary[str, WriteGate] = weakref.WeakValueDictionary()
 _gates_lock = threading.Lock()
 _HOLDS_GATE = "wijkhub.holds_write_gate"  # connection-record info: this one holds it
 
