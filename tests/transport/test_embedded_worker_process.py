@@ -12,6 +12,7 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from hub.core.context import build_context
@@ -48,19 +49,16 @@ def test_a_commit_wakes_a_worker_process_through_its_socket(tmp_path):
     WakeSockets(str(tmp_path / "never.sqlite3")).notify()  # no worker ever: nothing to do
 
 
-def test_hub_worker_routes_the_embedded_queue_beside_hub_serve(tmp_path):
-    # A deep directory: a socket path there would be longer than an address may be.
-    tmp_path = tmp_path / ("deep-" * 12)
-    tmp_path.mkdir()
+def _route_beside_hub_serve(tmp_path: Path, database_url: str) -> None:
+    """Three messages through ``hub serve`` (no worker) to ``hub worker``, whose poll is a
+    minute: only the wake-up can deliver them in time; SIGTERM then stops it with 0."""
     data_dir = tmp_path / "d"
-    database_url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
     ctx = build_context(Settings(data_dir=data_dir, database_url=database_url))
     upgrade(ctx.engine)
     anna = person(41)
     register(ctx, anna)
     _, headers = partner(ctx)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    # A poll of a minute: only the wake-up can deliver within the wait below.
     env.update(HUB_ENV="test", HUB_DATA_DIR=str(data_dir), HUB_DATABASE_URL=database_url,
                HUB_WORKER_POLL_SECONDS="60")
     worker = HubProcess(["worker"], env, tmp_path / "worker.log")
@@ -84,10 +82,23 @@ def test_hub_worker_routes_the_embedded_queue_beside_hub_serve(tmp_path):
             wait_until(delivered, "hub worker did not route what hub serve accepted",
                        timeout=20)
         assert worker.stop() == 0
-        assert list(Path(f"{tmp_path / 'hub.sqlite3'}.wake").iterdir()) == []
     finally:
         serve.stop()
         worker.stop()
         ctx.dispose()
     log = (tmp_path / "worker.log").read_text()
     assert anna.name not in log and headers["Authorization"].split()[1] not in log
+
+
+def test_hub_worker_routes_the_embedded_queue_beside_hub_serve(tmp_path):
+    # A deep directory: a socket path there would be longer than an address may be.
+    tmp_path = tmp_path / ("deep-" * 12)
+    tmp_path.mkdir()
+    database = tmp_path / "hub.sqlite3"
+    _route_beside_hub_serve(tmp_path, f"sqlite:///{database}")
+    assert list(Path(f"{database}.wake").iterdir()) == []  # its marker went with it
+
+
+@pytest.mark.postgres
+def test_hub_worker_on_postgresql_without_a_broker_is_woken_by_notify(tmp_path, postgres_url):
+    _route_beside_hub_serve(tmp_path, postgres_url)
