@@ -181,9 +181,11 @@ class WakeSockets:
 
     Each worker process (``hub worker`` beside ``hub serve`` on the embedded store)
     listens on a Unix datagram socket and leaves a marker file for it in
-    ``<database file>.wake/`` (:meth:`listen`); each commit that queued work in any
-    process sends one byte to every worker marked there (:meth:`notify`, subscribed
-    to the engine's :class:`WorkSignal`). The sockets are in Linux's abstract
+    ``<database file>.wake/`` (:meth:`listen`); each commit of ``hub serve`` that
+    queued work sends one byte to every worker marked there (:meth:`notify`,
+    subscribed to the engine's :class:`WorkSignal` by the embedded transport; other
+    ``hub`` commands, ``hub batch import`` say, do not, and their rows are found
+    by the worker's poll). The sockets are in Linux's abstract
     namespace, named after their marker: a path in a deep data directory would be
     longer than a socket address may be. A byte is a hint, not a message: a full
     buffer or a worker that is gone loses nothing (its marker is removed), and the
