@@ -115,3 +115,31 @@ def test_sqlite_keeps_its_own_settings(database_url):
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 30000
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_sqlite_connection_syncs_its_commits_to_disk(database_url):
+    # synchronous=FULL (2): a COMMIT returns after the WAL is on disk, so a 202 or a
+    # revocation the hub has answered survives a power cut, not only a crash of the hub
+    # (NORMAL, 1, may roll the last commits back). Every pooled connection, whichever
+    # thread opened it: the group commit's, the worker's, a page's.
+    import threading
+
+    engine = make_engine(database_url)
+    seen: list[int] = []
+
+    def read() -> None:
+        with engine.connect() as conn:
+            seen.append(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+
+    try:
+        with engine.connect():  # held, so the threads' checkouts open connections of their own
+            threads = [threading.Thread(target=read) for _ in range(3)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        read()
+        assert seen == [2, 2, 2, 2]
+    finally:
+        engine.dispose()
