@@ -21,7 +21,7 @@ from hub.core.models import DeadLetter, InboxItem, OutboxEntry
 from hub.core.transport import topology
 from hub.core.transport.broker import BrokerConfigError, parse_broker
 from hub.settings import Settings
-from tests.utils.builders import arrears, operator, partner, person
+from tests.utils.builders import arrears, operator, partner, person, register
 from tests.utils.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +54,11 @@ def _dead_letters(ctx) -> list[DeadLetter]:
     (b'{"outbox_id": "x", "task": "route"}',
      "body is not a TaskRef (bad fields: message_id, outbox_id)"),
     (b'{"outbox_id": 424242, "message_id": "m", "task": "route"}', "no outbox row 424242"),
+    (b'{"task": "route", "rows": [{"outbox_id": 1, "message_id": "m", "task": "route"},'
+     b' {"outbox_id": 2, "message_id": "n", "task": "deliver"}]}',
+     "body is not a TaskBatch (bad fields: rows)"),
+    (b'{"task": "route", "rows": [{"outbox_id": 1, "message_id": "m", "task": "route"}]}',
+     "body is not a TaskBatch (bad fields: rows)"),
 ])
 def test_a_broker_message_that_does_not_parse_is_dead_lettered_with_its_reason(
         ctx, client, transport, body, reason):
@@ -328,3 +333,109 @@ def test_a_window_larger_than_the_route_batch_is_routed_and_acked_batch_by_batch
     assert len(acks) == len(batches) and all(acks)
     with ctx.sessions() as session:
         assert len(session.scalars(select(InboxItem)).all()) == sent
+
+
+def _csv(refs: list[str], first: int) -> bytes:
+    header = "source_ref,name,birthdate,postcode,huisnummer,bsn,amount_eur,months,since,tenancy_ref"
+    lines = [header]
+    for n, ref in enumerate(refs):
+        who = person(first + n)
+        lines.append(f"{ref},{who.name},,{who.postcode},{who.huisnummer},,500.00,2,2026-09-01,"
+                     f"T-{ref}")
+    return "\n".join(lines).encode()
+
+
+def test_rows_committed_together_travel_as_one_message_and_are_routed_together(
+        ctx, client, transport, monkeypatch):
+    # Issue 14: one message per outbox row gave each of four workers batches of one or
+    # two. The relay now sends the rows one commit queued as one message (a TaskBatch),
+    # so one worker routes them in one transaction whatever the number of workers.
+    from hub.core.transport import consumer
+    from hub.core.transport.messages import decode_tasks
+
+    register(ctx, *(person(4600 + n) for n in range(7)))
+    _, woonbron = partner(ctx)
+    transport.stop.set()
+    transport.thread.join(timeout=30)
+    refs = [f"B-{n}" for n in range(7)]
+    r = client.post("/api/v1/messages/batch", content=_csv(refs, 4600),
+                    headers={**woonbron, "Content-Type": "text/csv"})
+    assert r.status_code == 202 and r.json()["status"] == "done"
+    with ctx.sessions() as session:
+        ids = list(session.scalars(select(OutboxEntry.id).order_by(OutboxEntry.id)))
+    assert len(ids) == 7
+    transport.wait_for(lambda: all(_status(ctx, i) == "sent" for i in ids),
+                       "the relay did not publish")
+    conn = pika.BlockingConnection(transport.broker.parameters)
+    try:
+        channel = conn.channel()
+        queue = transport.broker.task_queue("route")
+        method, props, body = _get(channel, queue)
+        assert channel.queue_declare(queue, passive=True).method.message_count == 0
+        assert [ref.outbox_id for ref in decode_tasks(body)] == ids
+        assert props.message_id == f"outbox:{ids[0]}+6"
+        assert props.delivery_mode == 2
+        channel.basic_nack(method.delivery_tag, requeue=True)
+    finally:
+        conn.close()
+    batches: list[list[int]] = []
+    route = consumer.run_tasks
+
+    def counted_route(context, entry_ids, *args, **kwargs):
+        batches.append(list(entry_ids))
+        return route(context, entry_ids, *args, **kwargs)
+
+    monkeypatch.setattr(consumer, "run_tasks", counted_route)
+    transport.restart()
+    transport.drain()
+    assert batches == [ids]
+    with ctx.sessions() as session:
+        assert len(session.scalars(select(InboxItem)).all()) == 7
+
+
+def test_a_failing_row_of_a_message_of_several_is_retried_alone(ctx, client, transport,
+                                                                monkeypatch):
+    # The others of its message are routed and acked; the failing row goes to the retry
+    # queue as a message of its own (its delay and attempts are its own), then dead.
+    from hub.core.transport import consumer
+    from hub.core.transport.tasks import Outcome
+
+    register(ctx, *(person(4700 + n) for n in range(4)))
+    _, woonbron = partner(ctx)
+    route = consumer.run_tasks
+    retried: list[bytes] = []
+    batches: list[int] = []
+    publish = pika.adapters.blocking_connection.BlockingChannel.basic_publish
+
+    def failing_route(context, entry_ids, *args, **kwargs):
+        batches.append(len(entry_ids))
+        bad = min(entry_ids)
+        outcomes = route(context, [i for i in entry_ids if i != bad], *args, **kwargs)
+        return {**outcomes, bad: Outcome("failed", RuntimeError("boom"))}
+
+    def noted_publish(channel, exchange, routing_key, body, properties=None, mandatory=False):
+        if exchange == transport.broker.retry_exchange:
+            retried.append(body)
+        return publish(channel, exchange, routing_key, body, properties, mandatory)
+
+    monkeypatch.setattr(consumer, "run_tasks", failing_route)
+    monkeypatch.setattr(pika.adapters.blocking_connection.BlockingChannel, "basic_publish",
+                        noted_publish)
+    r = client.post("/api/v1/messages/batch", content=_csv([f"F-{n}" for n in range(4)], 4700),
+                    headers={**woonbron, "Content-Type": "text/csv"})
+    assert r.status_code == 202
+    with ctx.sessions() as session:
+        first = min(session.scalars(select(OutboxEntry.id)))
+    transport.wait_for(lambda: _status(ctx, first) == "dead", "the failing row never died")
+    transport.drain()
+    from hub.core.transport.messages import decode_tasks
+
+    # The four came in one message; each retry names the failing row alone: attempts
+    # 1 and 2 of max_attempts 3.
+    assert batches == [4, 1, 1]
+    assert [[ref.outbox_id for ref in decode_tasks(body)] for body in retried] == [[first]] * 2
+    with ctx.sessions() as session:
+        assert len(session.scalars(select(InboxItem)).all()) == 3
+        statuses = dict(session.execute(select(OutboxEntry.id, OutboxEntry.status)).all())
+    assert statuses.pop(first) == "dead"
+    assert set(statuses.values()) == {"done"}

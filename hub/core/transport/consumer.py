@@ -1,16 +1,19 @@
 """``hub worker``'s engine: competing consumers on the RabbitMQ topology.
 
 One pika ``BlockingConnection`` on one thread (pika connections are not
-thread-safe). Task deliveries are gathered into a batch (what arrived, up to
-``HUB_ROUTE_BATCH``; the prefetch window, twice that by default, keeps the
-next batch arriving meanwhile) and the batch is handled in one database
+thread-safe). A task delivery names one outbox row or, as the relay sends the
+rows one commit queued, several (:mod:`hub.core.transport.messages`).
+Deliveries are gathered into a batch (what arrived, until it names
+``HUB_ROUTE_BATCH`` rows; the prefetch window keeps the next deliveries
+arriving meanwhile) and the batch is handled in one database
 transaction (:func:`hub.core.transport.tasks.run_tasks`, set-based), then
 acked with one ``basic_ack(multiple=True)``, *after* the commit. A crash before
 the ack makes the broker deliver the batch again, and the outbox rows, already
 ``done``, make the second time a no-op.
 
 * a failed attempt goes to the retry queue for its delay (confirmed), then is
-  acked; after ``HUB_MAX_ATTEMPTS`` it is dead-lettered into the store;
+  acked; after ``HUB_MAX_ATTEMPTS`` it is dead-lettered into the store; a row of
+  a message of several goes to the retry queue alone, its own message;
 * a delivery redelivered ``HUB_BROKER_DELIVERY_LIMIT`` times (workers died on
   it) is dead-lettered without another try;
 * a message that does not parse is dead-lettered with its reason, never dropped;
@@ -38,7 +41,14 @@ from hub.core.context import HubContext
 from hub.core.models import OutboxEntry
 from hub.core.transport import call_consent_listeners, topology
 from hub.core.transport.broker import Broker
-from hub.core.transport.messages import Unparseable, decode_consent, decode_task
+from hub.core.transport.messages import (
+    TaskRef,
+    Unparseable,
+    decode_consent,
+    decode_tasks,
+    encode,
+    task_properties,
+)
 from hub.core.transport.tasks import (
     HANDLERS,
     is_infrastructure_error,
@@ -66,7 +76,8 @@ class BrokerWorker:
         self.connected = threading.Event()
         self.handled = 0  # deliveries acked by this worker
         self._conn: pika.BlockingConnection | None = None
-        self._window: list[tuple[Any, Any, Any, bytes]] = []  # (method, props, ref, body)
+        # (method, props, the rows it names, body)
+        self._window: list[tuple[Any, Any, list[TaskRef], bytes]] = []
         self._left_unacked = False  # a delivery was left for redelivery: no multiple acks
 
     def check_connection(self) -> None:
@@ -112,7 +123,7 @@ class BrokerWorker:
                 conn.process_data_events(time_limit=0 if self._window else 0.5)
                 # Take what else is already here, up to one batch, then route the
                 # batch in one transaction.
-                while self._window and len(self._window) < batch:
+                while self._window and self._rows_in_window() < batch:
                     before = len(self._window)
                     conn.process_data_events(time_limit=0)
                     if len(self._window) == before:
@@ -131,7 +142,7 @@ class BrokerWorker:
 
     def _on_task(self, channel, method, props, body: bytes) -> None:
         try:
-            ref = decode_task(body)
+            refs = decode_tasks(body)
         except Unparseable as exc:
             why = str(exc)
             self._settle(channel, method, lambda: self._store_unparseable(props, body, why))
@@ -139,24 +150,35 @@ class BrokerWorker:
         count = int((props.headers or {}).get("x-delivery-count") or 0)
         if count >= self.ctx.settings.broker_delivery_limit:
             reason = f"delivered {count + 1} times without an ack (a worker stopped on it)"
-            self._settle(channel, method, lambda: self._dead(ref.outbox_id, reason, props, body))
+            self._settle(channel, method, lambda: self._dead_all(refs, reason, props))
             return
-        self._window.append((method, props, ref, body))
+        self._window.append((method, props, refs, body))
 
     @property
     def batch_size(self) -> int:
-        """Deliveries routed in one transaction: ``HUB_ROUTE_BATCH``, at most the prefetch.
+        """Rows routed in one transaction: ``HUB_ROUTE_BATCH``.
 
-        A prefetch larger than the batch keeps the next deliveries on their way
-        while a batch is routed: the broker refills the window as each batch is
-        acked, and the worker does not wait a round trip for it (issue 14).
+        The prefetch (deliveries, each of one row or several) keeps the next
+        deliveries on their way while a batch is routed: the broker refills the
+        window as each batch is acked, and the worker does not wait a round trip
+        for it (issue 14).
         """
-        return min(self.ctx.settings.route_batch, self.ctx.settings.broker_prefetch)
+        return self.ctx.settings.route_batch
+
+    def _rows_in_window(self) -> int:
+        return sum(len(refs) for _, _, refs, _ in self._window)
 
     def _flush_window(self, channel, batch: int) -> None:
-        """Handle the first ``batch`` deliveries in one transaction, then ack them at
-        once, after the commit; the rest wait for the next turn."""
-        window, self._window = self._window[:batch], self._window[batch:]
+        """Handle the first deliveries, up to ``batch`` rows (at least one delivery),
+        in one transaction, then ack them at once, after the commit; the rest wait
+        for the next turn."""
+        taken = rows = 0
+        for _, _, refs, _ in self._window:
+            if taken and rows + len(refs) > batch:
+                break
+            taken += 1
+            rows += len(refs)
+        window, self._window = self._window[:taken], self._window[taken:]
         if not window:
             return
         try:
@@ -174,31 +196,41 @@ class BrokerWorker:
             channel.basic_ack(window[-1][0].delivery_tag, multiple=True)
         self.handled += len(window)
 
-    def _attempt(self, channel, window: list[tuple[Any, Any, Any, bytes]]) -> None:
-        outcomes = run_tasks(self.ctx, [ref.outbox_id for _, _, ref, _ in window])
+    def _attempt(self, channel, window: list[tuple[Any, Any, list[TaskRef], bytes]]) -> None:
+        ids = [ref.outbox_id for _, _, refs, _ in window for ref in refs]
+        outcomes = {}
+        # A delivery may name more rows than this worker's batch (another process's
+        # HUB_ROUTE_BATCH): one transaction per batch, all committed before the ack.
+        for start in range(0, len(ids), self.batch_size):
+            outcomes.update(run_tasks(self.ctx, ids[start:start + self.batch_size]))
         failed = [o.error for o in outcomes.values() if o.status == "failed"]
         infrastructure = next((e for e in failed if is_infrastructure_error(e)), None)
         if infrastructure is not None:
             raise infrastructure  # waited out and the whole window tried again
         seen: set[int] = set()
-        for _, props, ref, body in window:
-            if ref.outbox_id in seen:
-                continue  # the same row twice in one window (a redelivery): handled once
-            seen.add(ref.outbox_id)
-            outcome = outcomes[ref.outbox_id]
-            if outcome.status == "missing":
-                self._store_unparseable(props, body, f"no outbox row {ref.outbox_id}")
-            elif outcome.status == "failed":
-                self._retry_or_dead(channel, ref, props, body, outcome.error)
+        for _, props, refs, _ in window:
+            for ref in refs:
+                if ref.outbox_id in seen:
+                    continue  # the same row twice in one window (a redelivery): handled once
+                seen.add(ref.outbox_id)
+                outcome = outcomes[ref.outbox_id]
+                if outcome.status == "missing":
+                    self._store_unparseable(props, encode(ref),
+                                            f"no outbox row {ref.outbox_id}")
+                elif outcome.status == "failed":
+                    self._retry_or_dead(channel, ref, outcome.error)
 
-    def _retry_or_dead(self, channel, ref, props, body: bytes, error: Exception) -> None:
+    def _retry_or_dead(self, channel, ref: TaskRef, error: Exception) -> None:
         failure = record_failure(self.ctx, ref.outbox_id, error, source=SOURCE)
         if failure is not None and failure.status == "retry":
+            # The row alone, whatever message brought it: its delay and attempts are its own.
             delay = topology.delay_ms(self.ctx.settings, failure.attempts)
-            channel.basic_publish(self.broker.retry_exchange, f"{ref.task}.{delay}", body,
-                                  pika.BasicProperties(
-                                      delivery_mode=2, content_type=props.content_type,
-                                      message_id=props.message_id, type=props.type))
+            channel.basic_publish(self.broker.retry_exchange, f"{ref.task}.{delay}",
+                                  encode(ref), task_properties(ref.outbox_id, ref.task))
+
+    def _dead_all(self, refs: list[TaskRef], reason: str, props) -> None:
+        for ref in refs:
+            self._dead(ref.outbox_id, reason, props, encode(ref))
 
     def _dead(self, outbox_id: int, reason: str, props, body: bytes) -> None:
         with self.ctx.sessions() as session, session.begin():
@@ -226,12 +258,12 @@ class BrokerWorker:
             why = why.decode(errors="replace")
         reason = f"dead-lettered by the broker ({why})"
         try:
-            ref = decode_task(body)
+            refs = decode_tasks(body)
         except Unparseable as exc:
             why = f"{reason}; {exc}"
             self._settle(channel, method, lambda: self._store_unparseable(props, body, why))
             return
-        self._settle(channel, method, lambda: self._dead(ref.outbox_id, reason, props, body))
+        self._settle(channel, method, lambda: self._dead_all(refs, reason, props))
 
     def _on_consent(self, _channel, _method, _props, body: bytes) -> None:
         try:

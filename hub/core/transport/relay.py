@@ -2,8 +2,9 @@
 
 The API only writes to the database (message + outbox row, one transaction).
 This relay, running in ``hub serve``, takes a batch of due rows, publishes
-each as a persistent message, and marks the batch ``sent`` only when the
-broker confirmed it. It never waits per message: confirms arrive
+them as persistent messages, the rows of one task together up to
+``HUB_ROUTE_BATCH`` a message (:func:`task_chunks`), and marks the batch
+``sent`` only when the broker confirmed it. It never waits per message: confirms arrive
 asynchronously on pika's ``SelectConnection`` and are counted per batch (a
 broker ack may cover many messages). If the relay dies between publishing and
 marking, the rows are published again; the consumers are idempotent by outbox
@@ -36,7 +37,13 @@ from hub.core.models import OutboxEntry
 from hub.core.store import in_list, is_postgres
 from hub.core.transport import topology
 from hub.core.transport.broker import Broker
-from hub.core.transport.messages import ConsentChanged, TaskRef, encode
+from hub.core.transport.messages import (
+    ConsentChanged,
+    TaskRef,
+    encode,
+    task_body,
+    task_properties,
+)
 from hub.core.transport.tasks import due_statement
 
 log = logging.getLogger(__name__)
@@ -52,10 +59,21 @@ _MARK_SENT = {p: update(_OUTBOX).where(in_list(_OUTBOX.c.id, "ids", postgres=p),
               for p in (False, True)}
 
 
-def task_properties(outbox_id: int, task: str) -> pika.BasicProperties:
-    """Persistent, identified by the outbox row: the consumer's idempotency key."""
-    return pika.BasicProperties(delivery_mode=2, content_type="application/json",
-                                message_id=f"outbox:{outbox_id}", type=task)
+def task_chunks(rows: list[tuple[int, str, str]], size: int) -> list[list[TaskRef]]:
+    """The due rows ``(id, message_id, task)`` as task messages: per task in queue
+    order, at most ``size`` rows each.
+
+    Rows committed together travel together: one worker routes them in one
+    transaction, however many workers share the queue, and the broker handles one
+    message for them (issue 14: with a message per row, four workers each got
+    batches of one or two and spent most of their CPU on what every batch costs).
+    """
+    by_task: dict[str, list[TaskRef]] = {}
+    for entry_id, message_id, task in rows:
+        by_task.setdefault(task, []).append(
+            TaskRef(outbox_id=entry_id, message_id=message_id, task=task))
+    return [refs[start:start + size] for refs in by_task.values()
+            for start in range(0, len(refs), size)]
 
 
 class Relay:
@@ -71,7 +89,7 @@ class Relay:
         self._conn: pika.SelectConnection | None = None
         self._channel = None
         self._session: Session | None = None
-        self._inflight: dict[int, int | None] = {}
+        self._inflight: dict[int, list[int]] = {}  # delivery tag -> its outbox rows
         self._confirmed: list[int] = []
         self._nacked = 0
         self._tag = 0
@@ -193,10 +211,11 @@ class Relay:
             log.warning("outbox relay: database unavailable (%s)", type(exc).__name__)
             self._close_session(commit=False)
             rows = []
-        for entry_id, message_id, task in rows:
-            self._publish(self.broker.tasks_exchange, f"task.{task}",
-                          encode(TaskRef(outbox_id=entry_id, message_id=message_id, task=task)),
-                          task_properties(entry_id, task), entry_id)
+        for refs in task_chunks(rows, self.ctx.settings.route_batch):
+            first = refs[0]
+            self._publish(self.broker.tasks_exchange, f"task.{first.task}", task_body(refs),
+                          task_properties(first.outbox_id, first.task, len(refs)),
+                          [ref.outbox_id for ref in refs])
         if not self._inflight:
             self._finish_batch()
 
@@ -208,12 +227,12 @@ class Relay:
                 return
             self._publish(self.broker.consent_exchange, "",
                           encode(ConsentChanged(subject=subject)),
-                          pika.BasicProperties(content_type="application/json"), None)
+                          pika.BasicProperties(content_type="application/json"), [])
 
-    def _publish(self, exchange: str, key: str, body: bytes, props, entry_id: int | None) -> None:
+    def _publish(self, exchange: str, key: str, body: bytes, props, entry_ids: list[int]) -> None:
         self._channel.basic_publish(exchange, key, body, props)
         self._tag += 1
-        self._inflight[self._tag] = entry_id
+        self._inflight[self._tag] = entry_ids
 
     def _due_rows(self) -> list[tuple[int, str, str]]:
         self._session = self.ctx.sessions()
@@ -229,10 +248,9 @@ class Relay:
         tags = ([t for t in self._inflight if t <= method.delivery_tag] if method.multiple
                 else [method.delivery_tag])
         for tag in tags:
-            entry_id = self._inflight.pop(tag, None)
+            entry_ids = self._inflight.pop(tag, [])
             if isinstance(method, Basic.Ack):
-                if entry_id is not None:
-                    self._confirmed.append(entry_id)
+                self._confirmed.extend(entry_ids)
             else:
                 self._nacked += 1
         if not self._inflight and self._batch_open:
