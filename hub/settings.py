@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     broker_delivery_limit: int = Field(default=20, ge=1)
     broker_reconnect_max_seconds: float = Field(default=30.0, gt=0)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # A row published this long ago and still not routed is published again: its broker
+    # message was lost (a purged queue, a broker that lost its data). Far above any retry
+    # delay or backlog, since a second message only costs the worker a look-up.
+    relay_resend_seconds: float = Field(default=3600.0, ge=60)
 
     # --- Identities (issue 5; README "Security", "Identities") ---
     # Partner API keys are argon2id hashes. The defaults are RFC 9106's low-memory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -439,3 +440,52 @@ def test_a_failing_row_of_a_message_of_several_is_retried_alone(ctx, client, tra
         statuses = dict(session.execute(select(OutboxEntry.id, OutboxEntry.status)).all())
     assert statuses.pop(first) == "dead"
     assert set(statuses.values()) == {"done"}
+
+
+def test_a_row_whose_broker_message_was_lost_is_published_again(ctx, client, transport, clock,
+                                                                 caplog):
+    # Published rows are "sent" until a worker finishes them. A message the broker loses
+    # (here: a purged queue) would leave its row waiting for ever; after
+    # HUB_RELAY_RESEND_SECONDS the relay puts it back in the queue, and only then.
+    from datetime import timedelta
+
+    caplog.set_level(logging.WARNING, logger="hub.core.transport.relay")
+    _, woonbron = partner(ctx)
+    transport.stop.set()
+    transport.thread.join(timeout=30)
+    body = arrears(person(4800), ref="L-1")
+    assert client.post("/api/v1/messages", json=body, headers=woonbron).status_code == 202
+    with ctx.sessions() as session:
+        entry_id = session.scalar(select(OutboxEntry.id))
+    transport.wait_for(lambda: _status(ctx, entry_id) == "sent", "the relay did not publish")
+    queue = transport.broker.task_queue("route")
+    conn = pika.BlockingConnection(transport.broker.parameters)
+    try:
+        channel = conn.channel()
+        assert channel.queue_purge(queue).method.message_count == 1
+    finally:
+        conn.close()
+    relay = ctx.transport.relay
+    published = relay.published
+
+    def tick_after(seconds: float) -> None:
+        clock.now += timedelta(seconds=seconds)
+        ticks = relay.ticks
+        relay.wake()
+        transport.wait_for(lambda: relay.ticks > ticks, "the relay did not wake")
+
+    # Within the window: a slow message is left alone.
+    tick_after(ctx.settings.relay_resend_seconds / 2)
+    assert _status(ctx, entry_id) == "sent" and relay.published == published
+    # Past it: published again, once, and routed.
+    tick_after(ctx.settings.relay_resend_seconds)
+    transport.wait_for(lambda: relay.published == published + 1, "not published again")
+    transport.restart()
+    transport.drain()
+    with ctx.sessions() as session:
+        assert len(session.scalars(select(InboxItem)).all()) == 1
+        assert session.get(OutboxEntry, entry_id).status == "done"
+    (warning,) = [m for m in (r.getMessage() for r in caplog.records)
+                  if "publishing them again" in m]
+    assert warning.startswith("outbox relay: 1 rows published over 3600 s ago")
+    assert body["subject"]["name"] not in caplog.text

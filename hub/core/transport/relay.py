@@ -14,6 +14,12 @@ On PostgreSQL the batch's rows stay locked (``FOR UPDATE SKIP LOCKED``) until
 they are marked, so several API processes' relays share the outbox without
 publishing the same row twice in the normal case.
 
+A published row is ``sent`` until a worker finishes it. One whose message the
+broker lost (a purged queue, a node that lost its data, a worker too old to
+read it) would wait for ever; so now and then the relay puts rows ``sent``
+longer than ``HUB_RELAY_RESEND_SECONDS`` back to ``pending``, and publishes
+them again with the next batch (:func:`resend_stale`).
+
 The relay does not wait for a poll to see new rows (issue 14): every commit
 that queued outbox rows wakes it (``ctx.work_available``, in this process; and
 ``NOTIFY wijkhub_outbox`` from any process, :mod:`hub.core.wakeup`). A wake-up
@@ -26,6 +32,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from datetime import datetime, timedelta
 
 import pika
 from pika.spec import Basic
@@ -57,6 +64,28 @@ _MARK_SENT = {p: update(_OUTBOX).where(in_list(_OUTBOX.c.id, "ids", postgres=p),
                                        _OUTBOX.c.status == "pending")
               .values(status="sent", updated_at=bindparam("now", type_=_OUTBOX.c.updated_at.type))
               for p in (False, True)}
+
+
+# Rows published long ago and never finished go back to the queue (resend_stale). A
+# worker holding one (routing it now) keeps its lock until it commits ``done``, and
+# PostgreSQL then re-checks the condition: a finished row is never put back.
+_RESEND = {p: update(_OUTBOX).where(_OUTBOX.c.status == "sent",
+                                    _OUTBOX.c.updated_at < bindparam("cutoff",
+                                                                     type_=_OUTBOX.c.updated_at.type))
+           .values(status="pending", updated_at=bindparam("now", type_=_OUTBOX.c.updated_at.type))
+           for p in (False, True)}
+
+
+def resend_stale(session: Session, *, now: datetime, older_than: timedelta) -> int:
+    """Put rows ``sent`` before ``now - older_than`` and not finished back to ``pending``,
+    in the caller's transaction, so the relay publishes them again; how many.
+
+    Safe to repeat: the consumers are idempotent by outbox row, so a message that
+    was only slow, not lost, costs its worker one look-up the second time.
+    """
+    result = session.execute(_RESEND[is_postgres(session)],
+                             {"cutoff": now - older_than, "now": now})
+    return result.rowcount or 0
 
 
 def task_chunks(rows: list[tuple[int, str, str]], size: int) -> list[list[TaskRef]]:
@@ -96,7 +125,9 @@ class Relay:
         self._batch_open = False
         self._again = False  # woken while a batch was open: run another one at once
         self._timer = None  # the one pending safety-net poll
-        self.published = 0  # for tests and operators: messages confirmed so far
+        self._next_resend_check: datetime | None = None  # by the hub's clock
+        self.published = 0  # for tests and operators: rows confirmed so far
+        self.ticks = 0  # for tests: batches finished (committed or rolled back) so far
 
     # --- the outer loop -----------------------------------------------------
 
@@ -237,11 +268,26 @@ class Relay:
     def _due_rows(self) -> list[tuple[int, str, str]]:
         self._session = self.ctx.sessions()
         self._session.begin()
+        self._resend_if_due()
         # On PostgreSQL the rows stay locked until marked: relays of other processes skip them.
         stmt = due_statement(self.ctx.settings.relay_batch_size,
                              locked=is_postgres(self._session))
         return [(row.id, row.message_id, row.task)
                 for row in self._session.execute(stmt, {"now": self.ctx.clock()})]
+
+    def _resend_if_due(self) -> None:
+        # Checked at most every tenth of HUB_RELAY_RESEND_SECONDS (and each minute at most):
+        # one small UPDATE, not one per batch.
+        now = self.ctx.clock()
+        if self._next_resend_check is not None and now < self._next_resend_check:
+            return
+        window = self.ctx.settings.relay_resend_seconds
+        self._next_resend_check = now + timedelta(seconds=min(60.0, window / 10))
+        resent = resend_stale(self._session, now=now, older_than=timedelta(seconds=window))
+        if resent:
+            log.warning("outbox relay: %s rows published over %.0f s ago were never routed "
+                        "(their broker messages were lost); publishing them again",
+                        resent, window)
 
     def _on_confirm(self, frame) -> None:
         method = frame.method
@@ -272,6 +318,7 @@ class Relay:
         else:
             self._close_session(commit=True)
         self._batch_open = False
+        self.ticks += 1
         if self._nacked:
             log.warning("outbox relay: broker refused %s messages; retrying", self._nacked)
         busy = (bool(confirmed) or self._again) and not self._nacked
