@@ -346,6 +346,59 @@ def _csv(refs: list[str], first: int) -> bytes:
     return "\n".join(lines).encode()
 
 
+def _published_together(ctx, client, transport, n: int, *, first: int) -> list[int]:
+    """Stop the worker, store ``n`` registered residents' signals with one CSV request
+    (one transaction) and wait until the relay published them; their outbox ids."""
+    register(ctx, *(person(first + k) for k in range(n)))
+    _, woonbron = partner(ctx)
+    transport.stop.set()
+    transport.thread.join(timeout=30)
+    r = client.post("/api/v1/messages/batch", content=_csv([f"B-{k}" for k in range(n)], first),
+                    headers={**woonbron, "Content-Type": "text/csv"})
+    assert r.status_code == 202 and r.json()["status"] == "done"
+    with ctx.sessions() as session:
+        ids = list(session.scalars(select(OutboxEntry.id).order_by(OutboxEntry.id)))
+    assert len(ids) == n
+    transport.wait_for(lambda: all(_status(ctx, i) == "sent" for i in ids),
+                       "the relay did not publish")
+    return ids
+
+
+def test_a_message_of_more_rows_than_the_workers_batch_is_routed_in_batches_then_acked(
+        ctx, client, transport, monkeypatch):
+    # The relay's HUB_ROUTE_BATCH (100) may exceed a worker's (here 3): the worker routes
+    # the seven rows of one message in transactions of three, and acks once, after all.
+    from pika.adapters.blocking_connection import BlockingChannel
+
+    from hub.core.transport import consumer
+
+    ids = _published_together(ctx, client, transport, 7, first=4650)
+    batches: list[list[int]] = []
+    acks: list[bool] = []
+    route, ack = consumer.run_tasks, BlockingChannel.basic_ack
+
+    def counted_route(context, entry_ids, *args, **kwargs):
+        batches.append(list(entry_ids))
+        return route(context, entry_ids, *args, **kwargs)
+
+    def counted_ack(channel, delivery_tag=0, multiple=False):
+        acks.append(multiple)
+        return ack(channel, delivery_tag, multiple)
+
+    monkeypatch.setattr(consumer, "run_tasks", counted_route)
+    monkeypatch.setattr(BlockingChannel, "basic_ack", counted_ack)
+    former = transport.worker_ctx
+    transport.worker_ctx = build_context(ctx.settings.model_copy(update={"route_batch": 3}),
+                                         plugins=ctx.plugins, clock=ctx.clock)
+    former.dispose()
+    transport.restart()
+    transport.drain()
+    assert batches == [ids[:3], ids[3:6], ids[6:]]
+    assert acks == [True]
+    with ctx.sessions() as session:
+        assert len(session.scalars(select(InboxItem)).all()) == 7
+
+
 def test_rows_committed_together_travel_as_one_message_and_are_routed_together(
         ctx, client, transport, monkeypatch):
     # Issue 14: one message per outbox row gave each of four workers batches of one or
@@ -354,19 +407,7 @@ def test_rows_committed_together_travel_as_one_message_and_are_routed_together(
     from hub.core.transport import consumer
     from hub.core.transport.messages import decode_tasks
 
-    register(ctx, *(person(4600 + n) for n in range(7)))
-    _, woonbron = partner(ctx)
-    transport.stop.set()
-    transport.thread.join(timeout=30)
-    refs = [f"B-{n}" for n in range(7)]
-    r = client.post("/api/v1/messages/batch", content=_csv(refs, 4600),
-                    headers={**woonbron, "Content-Type": "text/csv"})
-    assert r.status_code == 202 and r.json()["status"] == "done"
-    with ctx.sessions() as session:
-        ids = list(session.scalars(select(OutboxEntry.id).order_by(OutboxEntry.id)))
-    assert len(ids) == 7
-    transport.wait_for(lambda: all(_status(ctx, i) == "sent" for i in ids),
-                       "the relay did not publish")
+    ids = _published_together(ctx, client, transport, 7, first=4600)
     conn = pika.BlockingConnection(transport.broker.parameters)
     try:
         channel = conn.channel()

@@ -69,11 +69,11 @@ _MARK_SENT = {p: update(_OUTBOX).where(in_list(_OUTBOX.c.id, "ids", postgres=p),
 # Rows published long ago and never finished go back to the queue (resend_stale). A
 # worker holding one (routing it now) keeps its lock until it commits ``done``, and
 # PostgreSQL then re-checks the condition: a finished row is never put back.
-_RESEND = {p: update(_OUTBOX).where(_OUTBOX.c.status == "sent",
-                                    _OUTBOX.c.updated_at < bindparam("cutoff",
-                                                                     type_=_OUTBOX.c.updated_at.type))
-           .values(status="pending", updated_at=bindparam("now", type_=_OUTBOX.c.updated_at.type))
-           for p in (False, True)}
+_STAMP = _OUTBOX.c.updated_at.type
+_RESEND = (update(_OUTBOX)
+           .where(_OUTBOX.c.status == "sent",
+                  _OUTBOX.c.updated_at < bindparam("cutoff", type_=_STAMP))
+           .values(status="pending", updated_at=bindparam("now", type_=_STAMP)))
 
 
 def resend_stale(session: Session, *, now: datetime, older_than: timedelta) -> int:
@@ -83,8 +83,7 @@ def resend_stale(session: Session, *, now: datetime, older_than: timedelta) -> i
     Safe to repeat: the consumers are idempotent by outbox row, so a message that
     was only slow, not lost, costs its worker one look-up the second time.
     """
-    result = session.execute(_RESEND[is_postgres(session)],
-                             {"cutoff": now - older_than, "now": now})
+    result = session.execute(_RESEND, {"cutoff": now - older_than, "now": now})
     return result.rowcount or 0
 
 
