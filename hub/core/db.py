@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -97,7 +98,43 @@ def make_engine(url: str, pool: PoolOptions | None = None) -> Engine:
                       "application_name": pool.application_name})
     if pool.check_closed:
         _replace_closed_connections(engine)
+    _track_backends(engine)
     return engine
+
+
+# The server process ids of each PostgreSQL engine's open connections (see own_backends).
+_backends: weakref.WeakKeyDictionary[Engine, set[int]] = weakref.WeakKeyDictionary()
+
+
+def own_backends(engine: Engine) -> frozenset[int]:
+    """The PostgreSQL server process ids of ``engine``'s open connections, now.
+
+    A ``NOTIFY`` names the server process of the session that sent it: one of
+    these is this process's own commit, which woke its readers in-process
+    already (:mod:`hub.core.wakeup`). Empty for an engine not made by
+    :func:`make_engine`, or on SQLite.
+    """
+    return frozenset(_backends.get(engine, ()))
+
+
+def _track_backends(engine: Engine) -> None:
+    # The id comes with the connection (libpq's PQbackendPID): no round trip. It leaves
+    # the set when the connection closes, before another client could be given it.
+    pids = _backends[engine] = set()
+
+    @event.listens_for(engine, "connect")
+    def _opened(dbapi_conn, record) -> None:
+        record.info["backend_pid"] = pid = dbapi_conn.info.backend_pid
+        pids.add(pid)
+
+    @event.listens_for(engine, "close")
+    def _closed(_dbapi_conn, record) -> None:
+        pids.discard(record.info.pop("backend_pid", None))
+
+    @event.listens_for(engine, "close_detached")
+    def _closed_detached(dbapi_conn) -> None:
+        with contextlib.suppress(Exception):
+            pids.discard(dbapi_conn.info.backend_pid)
 
 
 def _replace_closed_connections(engine: Engine) -> None:

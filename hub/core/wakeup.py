@@ -33,6 +33,7 @@ from pathlib import Path
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from hub.core.db import own_backends
 from hub.core.models import OutboxEntry
 
 log = logging.getLogger(__name__)
@@ -118,17 +119,19 @@ def _forget_rolled_back(session: Session, transaction) -> None:
 class OutboxListener:
     """``LISTEN wijkhub_outbox`` on a psycopg connection of its own, in its own thread.
 
-    Each notification sets ``signal``; so does every (re)connect, for what was
-    committed while no one listened. A lost connection is retried with backoff.
+    Each notification from another process sets ``signal`` (one of this
+    process's own commits set it already); so does every (re)connect, for what
+    was committed while no one listened. A lost connection is retried with backoff.
     """
 
     def __init__(self, engine: Engine, signal: WorkSignal, stop: threading.Event) -> None:
         self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
             hide_password=False)
+        self._engine = engine
         self.signal = signal
         self.stop = stop
         self.listening = threading.Event()
-        self.heard = 0  # notifications received, for tests and operators
+        self.heard = 0  # notifications received (this process's own too), for tests
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -156,9 +159,13 @@ class OutboxListener:
                     delay = 0.2
                     while not self.stop.is_set():
                         # A short timeout: the loop notices stop without a notification.
-                        for _note in conn.notifies(timeout=1.0):
-                            self.heard += 1
-                            self.signal.set()
+                        for note in conn.notifies(timeout=1.0):
+                            # This process's own commit woke its readers already, at
+                            # once; a second wake-up a moment later, while they work,
+                            # would only send them to read again for nothing.
+                            if note.pid not in own_backends(self._engine):
+                                self.signal.set()
+                            self.heard += 1  # after the wake-up: tests wait on it
             except Exception as exc:
                 log.warning("outbox listener: database unavailable (%s)", type(exc).__name__)
             self.listening.clear()

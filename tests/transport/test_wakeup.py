@@ -96,6 +96,45 @@ def test_a_commit_in_another_process_is_heard_through_notify(ctx, settings):
         other.dispose()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_the_listener_leaves_this_processes_own_commits_to_the_in_process_wake_up(ctx, settings):
+    """Its own commit set the signal already, at once; NOTIFY's echo would send the
+    readers to read again for nothing. Another process's commit still wakes them."""
+    stop = threading.Event()
+    signal = WorkSignal()  # not ctx's: only the listener sets this one
+    listener = OutboxListener(ctx.engine, signal, stop)
+    listener.start()
+    other = build_context(settings, plugins=ctx.plugins)
+    try:
+        wait_for(listener.listening.is_set, "the listener did not connect")
+        signal.clear()
+        _queue_one(ctx, "m-own")
+        wait_for(lambda: listener.heard == 1, "the own commit's notification never came")
+        assert not signal.is_set()
+        _queue_one(other, "m-other")
+        wait_for(lambda: listener.heard == 2, "the other commit's notification never came")
+        assert signal.is_set()
+    finally:
+        stop.set()
+        listener.join()
+        other.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_own_backends_names_the_engines_open_connections_only(ctx):
+    from sqlalchemy import text
+
+    from hub.core.db import own_backends
+
+    with ctx.engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert pid in own_backends(ctx.engine)
+    ctx.engine.dispose()  # closes the pooled connections
+    assert pid not in own_backends(ctx.engine)
+
+
 # --- the relay on PostgreSQL + RabbitMQ ---------------------------------------------------
 
 
@@ -156,3 +195,30 @@ def test_a_row_committed_by_another_process_is_published_at_once(serving, rabbit
                  "the relay waited for its poll: NOTIFY did not wake it")
     finally:
         other.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+def test_a_calm_relay_reads_the_outbox_once_per_commit(serving):
+    # After a batch the relay reads again at once only when rows may still be waiting (it
+    # read a full batch, or a commit woke it meanwhile); and the NOTIFY echo of its own
+    # process's commit does not wake it a second time. Before, every message cost the
+    # API's process a second, empty transaction (issue 14).
+    ctx, client = serving
+    relay, listener = ctx.transport.relay, ctx.transport.listener
+    _, woonbron = partner(ctx)
+    people = [person(150 + n) for n in range(3)]
+    register(ctx, *people)
+    ticks, heard, published = relay.ticks, listener.heard, relay.published
+    for n, someone in enumerate(people):
+        response = client.post("/api/v1/messages", json=arrears(someone, ref=f"C-{n}"),
+                               headers=woonbron)
+        assert response.status_code == 202, response.text
+        wait_for(lambda n=n: relay.published == published + n + 1, "not published")
+    wait_for(lambda: listener.heard >= heard + 3, "the notifications never came")
+    # Whatever woke the relay so far has run when a callback queued now has.
+    reached = threading.Event()
+    relay._conn.ioloop.add_callback_threadsafe(reached.set)
+    assert reached.wait(30)
+    wait_for(lambda: not relay._batch_open, "the relay's batch did not finish")
+    assert relay.ticks - ticks == 3

@@ -123,6 +123,8 @@ class Relay:
         self._tag = 0
         self._batch_open = False
         self._again = False  # woken while a batch was open: run another one at once
+        self._woken = False  # a wake-up is on its way to the relay's loop
+        self._full = False  # the open batch read as many rows as it may: more may wait
         self._timer = None  # the one pending safety-net poll
         self._next_resend_check: datetime | None = None  # by the hub's clock
         self.published = 0  # for tests and operators: rows confirmed so far
@@ -148,13 +150,25 @@ class Relay:
         log.info("outbox relay stopped")
 
     def wake(self) -> None:
-        """Let the relay notice ``stop`` or new events now (from any thread)."""
+        """Let the relay notice ``stop`` or new events now (from any thread).
+
+        Wake-ups that come before the relay got to the first of them are one: a
+        commit often sends two (its route's own, the session hook's), and each
+        would otherwise start a read of the outbox.
+        """
         conn = self._conn
-        if conn is not None:
+        if conn is not None and not self._woken:
+            self._woken = True
             try:
-                conn.ioloop.add_callback_threadsafe(self._tick)
+                conn.ioloop.add_callback_threadsafe(self._on_wake)
             except Exception:  # the loop is gone; run() notices stop by itself
+                self._woken = False
                 log.debug("relay wake-up after its loop ended")
+
+    def _on_wake(self) -> None:
+        # Cleared before the tick reads: a commit after this point wakes it again.
+        self._woken = False
+        self._tick()
 
     def _declare(self) -> None:
         conn = pika.BlockingConnection(self.broker.parameters)
@@ -172,7 +186,7 @@ class Relay:
             self._conn.ioloop.start()
         finally:
             self._abort_batch()
-            self._conn, self._timer = None, None
+            self._conn, self._timer, self._woken = None, None, False
 
     # --- connection callbacks (all on the relay's own thread) -----------------
 
@@ -241,6 +255,7 @@ class Relay:
             log.warning("outbox relay: database unavailable (%s)", type(exc).__name__)
             self._close_session(commit=False)
             rows = []
+        self._full = len(rows) >= self.ctx.settings.relay_batch_size
         for refs in task_chunks(rows, self.ctx.settings.route_batch):
             first = refs[0]
             self._publish(self.broker.tasks_exchange, f"task.{first.task}", task_body(refs),
@@ -320,7 +335,10 @@ class Relay:
         self.ticks += 1
         if self._nacked:
             log.warning("outbox relay: broker refused %s messages; retrying", self._nacked)
-        busy = (bool(confirmed) or self._again) and not self._nacked
+        # At once again only when rows may be waiting: the batch was full, or a commit
+        # woke the relay meanwhile. Not after every batch: the next read would find
+        # nothing, a transaction of the API's process per message on a calm hub.
+        busy = (self._full or self._again) and not self._nacked
         self._later(0 if busy else self.ctx.settings.worker_poll_seconds)
 
     def _close_session(self, *, commit: bool) -> None:
