@@ -296,6 +296,21 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pids: list[int]) -> list[int]:
+    """``pids`` and every process they started that runs now (``hub serve``'s routing
+    process), from /proc/<pid>/task/<tid>/children."""
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in children.read_text().split())
+            except OSError:
+                continue  # ended meanwhile
+    return found
+
+
 def machine_busy_seconds() -> float:
     """The CPU every core of this machine has spent neither idle nor waiting for I/O so
     far (/proc/stat): what all processes used, the databases and the load included."""

@@ -1,9 +1,12 @@
 """A hub to measure, as real processes: ``hub serve`` (and ``hub worker`` on RabbitMQ).
 
-Two modes, the two ways the hub is deployed:
+The ways the hub is deployed:
 
-* ``embedded`` — SQLite (WAL) in a temporary data directory, the outbox worker
-  in the ``hub serve`` process;
+* ``embedded`` — SQLite (WAL) in a temporary data directory, ``hub serve`` as it
+  starts by default: on two cores or more the outbox worker runs in its child
+  process (``HUB_WORKER_PROCESS``), else in a thread;
+* ``embedded+worker`` — the same store, ``hub serve`` without a worker and
+  ``hub worker`` processes beside it, started by hand;
 * ``postgres+rabbitmq`` — a fresh PostgreSQL schema, a private RabbitMQ virtual
   host; ``hub serve`` runs the API and the outbox relay, ``hub worker`` processes
   (one unless asked for more) consume and route.
@@ -36,7 +39,8 @@ from bench.common import (
     unique_name,
 )
 
-#: embedded: one ``hub serve`` (API and worker thread) on SQLite; embedded+worker: on
+#: embedded: one ``hub serve`` (API, and its worker: a child process on two cores or more)
+#: on SQLite; embedded+worker: on
 #: SQLite too, ``hub serve`` with HUB_WORKER_ENABLED=false and ``hub worker`` processes
 #: beside it (README: "Two processes on one machine"); postgres+rabbitmq: ``hub serve``
 #: (API and relay) and ``hub worker`` consumers.

@@ -50,6 +50,7 @@ from bench.common import (
     free_port,
     machine_busy_seconds,
     postgres_schema,
+    process_tree,
     rabbit_vhost,
     scratch_dir,
     summary,
@@ -99,7 +100,8 @@ def hub_target(running_hub, stack: ExitStack) -> Target:
     return Target("hub", running_hub.url + "/api/v1/messages", running_hub.api_key,
                   lambda: _count(engine, "SELECT count(*) FROM outbox "
                                          "WHERE status IN ('pending', 'sent')"),
-                  pids=lambda: [running_hub.serve.pid, *(w.pid for w in running_hub.workers)],
+                  pids=lambda: process_tree([running_hub.serve.pid,
+                                             *(w.pid for w in running_hub.workers)]),
                   settle=lambda: analyze_like_autovacuum(engine))
 
 

@@ -2,16 +2,16 @@
 
     python -m bench profile [--seconds 10] [--modes embedded embedded+worker postgres+rabbitmq]
 
-py-spy samples the real processes from outside (every thread, no code
-change, 100 samples/s, idle threads left out) while wrk loads ``hub serve``
-and while the backlog is delivered: in embedded mode the one ``hub serve``
-process, with PostgreSQL and RabbitMQ ``hub serve`` (API and relay) and
-``hub worker``. Each sampled stack is put on a path by the hub frames it
-holds — ``delivery`` (router, worker, consumer, task), ``relay`` (the outbox
-relay) or ``ingest`` (everything else in the serving process: uvicorn,
-middleware, the route) — and per path the report lists the share of samples
-per library (self time of the innermost frame) and the functions with the
-most samples (inclusive).
+py-spy samples the real processes from outside (every thread, no code change,
+100 samples/s, idle threads left out) while wrk loads ``hub serve`` and while
+the backlog is delivered: in embedded mode ``hub serve`` and its routing
+process (a child, sampled with it), with PostgreSQL and RabbitMQ ``hub serve``
+(API and relay) and ``hub worker``. Each sampled stack is put on a path by the
+hub frames it holds — ``delivery`` (router, worker, consumer, task), ``relay``
+(the outbox relay) or ``ingest`` (everything else in the serving process:
+uvicorn, middleware, the route) — and per path the report lists the share of
+samples per library (self time of the innermost frame) and the functions with
+the most samples (inclusive).
 
 ``--repeat`` is accepted for a uniform command line; a profile is taken once.
 """
@@ -47,10 +47,11 @@ def py_spy() -> str:
 
 
 def record(pid: int, seconds: float, out: Path) -> subprocess.Popen:
-    """Start sampling ``pid`` for ``seconds`` into ``out`` (py-spy's collapsed 'raw' format)."""
-    return subprocess.Popen([py_spy(), "record", "--pid", str(pid), "--duration",
-                             str(int(seconds)), "--rate", "100", "--format", "raw",
-                             "--output", str(out), "--nonblocking"],
+    """Start sampling ``pid`` and the processes it started (``hub serve``'s routing
+    process) for ``seconds`` into ``out`` (py-spy's collapsed 'raw' format)."""
+    return subprocess.Popen([py_spy(), "record", "--pid", str(pid), "--subprocesses",
+                             "--duration", str(int(seconds)), "--rate", "100",
+                             "--format", "raw", "--output", str(out), "--nonblocking"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -35,12 +35,15 @@ from hub.core.transport import build_transport
 from hub.web import install as install_screens
 
 
-def create_app(ctx: HubContext, *, run_worker: bool | None = None) -> FastAPI:
-    """Build the app for a hub; with ``run_worker`` the embedded queue drains in-process."""
+def create_app(ctx: HubContext, *, run_worker: bool | None = None,
+               worker_process: bool = False) -> FastAPI:
+    """Build the app for a hub; with ``run_worker`` the embedded queue drains in-process,
+    or with ``worker_process`` too in a child process that the app starts and stops."""
     run_worker = ctx.settings.worker_enabled if run_worker is None else run_worker
 
-    # Embedded: the worker thread (when asked). RabbitMQ: the outbox relay, never consumers.
-    transport = build_transport(ctx, run_worker=run_worker)
+    # Embedded: the worker (when asked), a thread or a child process. RabbitMQ: the outbox
+    # relay, never consumers.
+    transport = build_transport(ctx, run_worker=run_worker, worker_process=worker_process)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     batch_sync_lines: int = Field(default=1000, ge=0)
     batch_stale_seconds: float = Field(default=600.0, gt=0)
     worker_enabled: bool = True
+    # Embedded queue: hub serve routes in a child process (hub worker) so the API and the
+    # routing each have a core; unset: when the machine has two cores or more (issue 14).
+    worker_process: bool | None = None
     # The safety net only: commits wake the worker and the relay at once (issue 14); the
     # poll catches a lost notification and rows whose retry backoff ran out.
     worker_poll_seconds: float = Field(default=2.0, gt=0)

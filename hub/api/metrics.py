@@ -20,4 +20,5 @@ def metrics(request: Request, ctx: ContextDep) -> Response:
     authorize_scrape(ctx, request.headers.get("authorization"))
     # A plain (sync) route: the queue gauges read the store at scrape time.
     encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-    return Response(encoder(ctx.metrics.registry), media_type=content_type)
+    # With hub serve's routing process, its counts too (hub.core.transport.worker_process).
+    return Response(encoder(ctx.metrics.exposed()), media_type=content_type)

@@ -18,13 +18,14 @@ from hub.cli.common import (
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the API and the in-process worker (with RabbitMQ: the outbox relay) until stopped."""
+    """Run the API and the embedded queue's worker, in a child process or a thread (with
+    RabbitMQ: the outbox relay), until stopped."""
     import uvicorn
 
     from hub.api.tls import uvicorn_tls_options
     from hub.app import create_app
     from hub.core.db import warn_if_autovacuum_off
-    from hub.core.transport import quiet_pika
+    from hub.core.transport import quiet_pika, worker_process
     from hub.core.transport.broker import BrokerConfigError
     from hub.settings import Settings
 
@@ -34,7 +35,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ctx = hub_context(settings)
     warn_if_autovacuum_off(ctx.engine)
     try:
-        app = create_app(ctx)
+        # The embedded queue's routing in a child process when the machine has the cores.
+        app = create_app(ctx, worker_process=worker_process.wanted(settings))
     except BrokerConfigError as exc:
         raise CommandError(str(exc)) from None
     # uvicorn shuts down gracefully on SIGTERM/SIGINT (the relay or worker thread finishes

@@ -33,7 +33,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     quiet_pika()
     settings = Settings()
     if not settings.broker_url:
-        return _embedded_worker(settings)
+        return _embedded_worker(settings, serve_fd=args.serve_fd)
+    if args.serve_fd is not None:
+        raise CommandError("--serve-fd is for hub serve's routing process on the embedded "
+                           "queue; with HUB_BROKER_URL run hub worker on its own")
     if args.prefetch is not None:
         settings = settings.model_copy(update={"broker_prefetch": args.prefetch})
     try:
@@ -70,7 +73,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _embedded_worker(settings) -> int:
+def _embedded_worker(settings, *, serve_fd: int | None = None) -> int:
     """Without a broker: route the embedded queue (the outbox table) in this process,
     beside a ``hub serve`` started with ``HUB_WORKER_ENABLED=false``, until SIGTERM.
 
@@ -79,6 +82,10 @@ def _embedded_worker(settings) -> int:
     :class:`~hub.core.wakeup.WakeSockets`, on PostgreSQL by ``NOTIFY``; polling
     (``HUB_WORKER_POLL_SECONDS``) is the safety net. On SQLite this process also
     runs the WAL checkpoints (:mod:`hub.core.checkpoint`).
+
+    With ``serve_fd`` this is ``hub serve``'s routing process
+    (:mod:`hub.core.transport.worker_process`): it answers hub serve's questions
+    for its metrics on that socket, and stops when hub serve has ended.
     """
     from hub.core.checkpoint import checkpoint_in_background
     from hub.core.db import sqlite_file
@@ -108,7 +115,21 @@ def _embedded_worker(settings) -> int:
                             type(exc).__name__, settings.worker_poll_seconds)
         else:
             listener = listen_if_postgres(ctx.engine, ctx.work_available, stop)
-    metrics = start_metrics_listener(ctx)
+    if serve_fd is not None:
+        from hub.core.transport.worker_process import serve_parent
+
+        def _parent_gone() -> None:
+            stop.set()
+            ctx.work_available.set()
+
+        try:
+            serve_parent(serve_fd, ctx.metrics.counted_families, _parent_gone)
+        except OSError:
+            raise CommandError(f"--serve-fd {serve_fd} is not a socket; it is for "
+                               "hub serve to set") from None
+        metrics = None  # hub serve shows this process's counts on its own /metrics
+    else:
+        metrics = start_metrics_listener(ctx)
     freeze_startup_objects()
     log.info("worker: routing the embedded queue")
     try:
@@ -134,3 +155,5 @@ def register(sub) -> None:
                          "the embedded queue beside hub serve with HUB_WORKER_ENABLED=false")
     worker.add_argument("--prefetch", type=int, default=None,
                         help="unacked deliveries per worker (default HUB_BROKER_PREFETCH)")
+    worker.add_argument("--serve-fd", type=int, default=None, metavar="FD",
+                        help="(set by hub serve for its routing process: the socket to it)")

@@ -71,6 +71,27 @@ class HubMetrics:
         # every value per call, three times per routed message (issue 14). The families
         # here are never cleared, so a child, once made, stays the one exported.
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        # Counts of this process, summed over processes; not the gauges read from the store.
+        self._counted = (self._in, self._out, self._decisions, self._latency, self._requests,
+                         self._request_seconds, self._failures)
+        self._sources: list[Callable[[], list[Metric]]] = []
+        self._exposed = _Summed(self.registry, self._sources)  # sees sources added later
+
+    def counted_families(self) -> list[Metric]:
+        """This process's counters and histograms as metric families, for another process
+        to add to its own (``hub serve``'s routing process hands them over)"""
+        return [family for metric in self._counted for family in metric.collect()]
+
+    def add_source(self, families: Callable[[], list[Metric]]) -> None:
+        """Add what ``families()`` returns at every scrape to these metrics (see
+        :meth:`exposed`): another process's :meth:`counted_families`."""
+        self._sources.append(families)
+
+    def exposed(self) -> Any:
+        """What ``/metrics`` shows: this registry, and each source's counts added in
+        (sample by sample; the first ``_created`` stays). Something with ``collect()``,
+        as prometheus_client's encoders take."""
+        return self._exposed
 
     def _child(self, metric: Counter | Histogram, *values: str) -> Any:
         key = (id(metric), values)
@@ -162,6 +183,56 @@ def _drop_uncommitted(session: Session, transaction) -> None:
     # (begin_nested) is not the transaction's: its outer transaction may still commit.
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+
+
+class _Summed:
+    """A registry's families with other processes' counts added (HubMetrics.exposed)."""
+
+    def __init__(self, registry: CollectorRegistry,
+                 sources: list[Callable[[], list[Metric]]]) -> None:
+        self._registry = registry
+        self._sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        families = {family.name: family for family in self._registry.collect()}
+        for source in self._sources:
+            for theirs in source():
+                mine = families.get(theirs.name)
+                if mine is None:
+                    families[theirs.name] = theirs
+                elif mine.type != "gauge":
+                    # Gauges are read from the store: the same in every process, not summed.
+                    mine.samples = _add(mine.samples, theirs.samples)
+        return iter(families.values())
+
+    def restricted_registry(self, names) -> _Restricted:
+        """Only the samples named (Prometheus' ``name[]`` query), as a registry's own does."""
+        return _Restricted(self, set(names))
+
+
+class _Restricted:
+    def __init__(self, whole: _Summed, names: set[str]) -> None:
+        self._whole, self._names = whole, names
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._whole.collect():
+            family.samples = [s for s in family.samples if s.name in self._names]
+            if family.samples:
+                yield family
+
+
+def _add(mine: list, theirs: list) -> list:
+    index = {(s.name, tuple(sorted(s.labels.items()))): n for n, s in enumerate(mine)}
+    total = list(mine)
+    for sample in theirs:
+        n = index.get((sample.name, tuple(sorted(sample.labels.items()))))
+        if n is None:
+            total.append(sample)
+        elif sample.name.endswith("_created"):
+            total[n] = total[n]._replace(value=min(total[n].value, sample.value))
+        else:
+            total[n] = total[n]._replace(value=total[n].value + sample.value)
+    return total
 
 
 class OutboxCollector(Collector):

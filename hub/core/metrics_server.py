@@ -71,7 +71,7 @@ class MetricsServer:
 
 def metrics_wsgi_app(ctx: HubContext):
     """The hub's metrics as a WSGI application, behind :func:`authorize_scrape`."""
-    exposition = make_wsgi_app(ctx.metrics.registry)
+    exposition = make_wsgi_app(ctx.metrics.exposed())
 
     def app(environ, start_response):
         try:

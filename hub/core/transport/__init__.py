@@ -1,8 +1,8 @@
 """How work travels from the outbox to the workers (issue 3): one interface, two transports.
 
-* embedded (the default): the outbox table is the queue; a thread in ``hub serve``
-  drains it, woken by each commit that queues work (:mod:`hub.core.worker`,
-  :mod:`hub.core.wakeup`).
+* embedded (the default): the outbox table is the queue; ``hub serve`` drains it
+  in a child process (:mod:`.worker_process`) or a thread, woken by each commit
+  that queues work (:mod:`hub.core.worker`, :mod:`hub.core.wakeup`).
 * RabbitMQ (``HUB_BROKER_URL=amqp://…``, through pika): ``hub serve`` runs the
   API and the outbox relay (:mod:`.relay`), ``hub worker`` the consumers
   (:mod:`.consumer`) on the topology of :mod:`.topology`.
@@ -41,15 +41,17 @@ class Transport(Protocol):
         """Tell every worker that ``subject``'s consent changed (after the commit)."""
 
 
-def build_transport(ctx: HubContext, *, run_worker: bool) -> Transport:
-    """The transport the settings ask for; ``run_worker`` starts the embedded worker."""
+def build_transport(ctx: HubContext, *, run_worker: bool,
+                    worker_process: bool = False) -> Transport:
+    """The transport the settings ask for; ``run_worker`` starts the embedded worker, in a
+    child process with ``worker_process`` (:mod:`.worker_process`), else in a thread."""
     if ctx.settings.broker_url:
         from hub.core.transport.rabbitmq import RabbitTransport
 
         return RabbitTransport(ctx)
     from hub.core.transport.embedded import EmbeddedTransport
 
-    return EmbeddedTransport(ctx, run_worker=run_worker)
+    return EmbeddedTransport(ctx, run_worker=run_worker, worker_process=worker_process)
 
 
 def quiet_pika() -> None:

@@ -1,4 +1,5 @@
-"""The embedded transport: the outbox table is the queue, drained by a thread in-process."""
+"""The embedded transport: the outbox table is the queue, drained by a thread in-process
+or by ``hub serve``'s routing process (:mod:`hub.core.transport.worker_process`)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,21 @@ from hub.core.checkpoint import WalCheckpointer, checkpoint_in_background
 from hub.core.context import HubContext
 from hub.core.db import sqlite_file
 from hub.core.transport import call_consent_listeners
+from hub.core.transport.worker_process import WorkerProcess
 from hub.core.wakeup import OutboxListener, WakeSockets, WorkSignal, listen_if_postgres
 from hub.core.worker import OutboxWorker
 
 
 class EmbeddedTransport:
-    """One process: the API and (unless told otherwise) the outbox worker thread."""
+    """The API and (unless told otherwise) the outbox worker: a thread, or a child process."""
 
     name = "embedded"
 
-    def __init__(self, ctx: HubContext, *, run_worker: bool) -> None:
+    def __init__(self, ctx: HubContext, *, run_worker: bool, worker_process: bool = False) -> None:
         self.ctx = ctx
         self.run_worker = run_worker
+        self.worker_process = worker_process
+        self.process: WorkerProcess | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.listener: OutboxListener | None = None
@@ -39,7 +43,12 @@ class EmbeddedTransport:
         if database is not None and isinstance(self.ctx.work_available, WorkSignal):
             self.wake = WakeSockets(database)
             self.ctx.work_available.subscribe(self.wake.notify)
-        if self.run_worker:
+        if self.run_worker and self.worker_process:
+            # The child routes, listens and checkpoints; its counts join this /metrics.
+            self.process = WorkerProcess(self.ctx)
+            self.ctx.metrics.add_source(self.process.families)
+            self.process.start()
+        elif self.run_worker:
             self.checkpointer = checkpoint_in_background(self.ctx.engine)
             self._thread = threading.Thread(target=OutboxWorker(self.ctx).run_forever,
                                             args=(self._stop,), name="outbox-worker",
@@ -50,8 +59,10 @@ class EmbeddedTransport:
                                                    self._stop)
 
     def stop(self) -> None:
-        """Stop the worker thread after the row it is on."""
+        """Stop the worker (thread or child process) after the batch it is on."""
         self._stop.set()
+        if self.process is not None:
+            self.process.stop()
         if self.wake is not None:
             self.ctx.work_available.unsubscribe(self.wake.notify)
         self.ctx.work_available.set()
@@ -63,9 +74,11 @@ class EmbeddedTransport:
             self.checkpointer.stop()
 
     def health(self) -> dict[str, str]:
-        """Nothing beyond the database: the queue is in it."""
-        return {}
+        """Nothing beyond the database (the queue is in it), but the routing process's state
+        when there is one: while it is restarted, messages wait."""
+        return self.process.health() if self.process is not None else {}
 
     def consent_changed(self, subject: str) -> None:
-        """Every worker lives in this process: call the listeners directly."""
+        """Call this process's listeners. A routing process's consent cache is not told:
+        it checks each resident's version in the routing transaction anyway."""
         call_consent_listeners(self.ctx, subject)
