@@ -74,5 +74,5 @@ def test_hub_worker_freezes_before_it_consumes(thawed, tmp_path, monkeypatch) ->
     monkeypatch.setattr(consumer.BrokerWorker, "check_connection", lambda self: None)
     monkeypatch.setattr(consumer.BrokerWorker, "run",
                         lambda self: frozen_when_consuming.append(gc.get_freeze_count()))
-    assert worker.cmd_worker(argparse.Namespace(prefetch=None)) == 0
+    assert worker.cmd_worker(argparse.Namespace(prefetch=None, serve_fd=None)) == 0
     assert frozen_when_consuming and frozen_when_consuming[0] > 0
