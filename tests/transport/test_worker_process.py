@@ -209,3 +209,40 @@ def test_a_child_that_keeps_failing_is_reported_and_tried_again(ctx):
     finally:
         failing.stop()
     assert failing.pid is None
+
+
+def test_a_late_answer_is_dropped_and_answers_stay_in_step(ctx, monkeypatch):
+    # A child busy with a long batch answers a scrape after it gave up; that answer must
+    # not be taken for the next scrape's.
+    import pickle
+    import socket
+    import struct
+    import threading
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(worker_process, "ANSWER_SECONDS", 0.2)
+    ours, theirs = socket.socketpair()
+    sent_late = threading.Event()
+
+    def slow_child() -> None:
+        for n, answer in enumerate((["late"], ["in time"])):
+            assert theirs.recv(1) == b"m"
+            if n == 0:
+                threading.Event().wait(0.6)  # longer than the scrape waits
+            body = pickle.dumps(answer)
+            theirs.sendall(struct.pack(">I", len(body)) + body)
+            if n == 0:
+                sent_late.set()
+
+    helper = threading.Thread(target=slow_child, daemon=True)
+    helper.start()
+    process = worker_process.WorkerProcess(ctx)
+    process._socket, process._child = ours, SimpleNamespace(pid=1, poll=lambda: None)
+    try:
+        assert process.families() == []  # gave up waiting
+        assert sent_late.wait(10)
+        assert process.families() == ["in time"]
+    finally:
+        helper.join(10)
+        ours.close()
+        theirs.close()

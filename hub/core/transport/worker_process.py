@@ -45,6 +45,7 @@ FIRST_PAUSE_SECONDS = 1.0
 LONGEST_PAUSE_SECONDS = 30.0
 STEADY_SECONDS = 60.0  # a child that ran this long had started fine: the pause starts over
 STOP_SECONDS = 30.0  # how long a stopping child may take to finish its batch
+ANSWER_SECONDS = 5.0  # how long a scrape waits for the child's metrics
 
 
 def wanted(settings) -> bool:
@@ -67,6 +68,8 @@ class WorkerProcess:
         self._lock = threading.Lock()  # one metrics question on the socket at a time
         self._child: subprocess.Popen | None = None
         self._socket: socket.socket | None = None
+        self._inbox = bytearray()  # bytes of the child's answers not yet taken
+        self._owed = 0  # questions asked whose answers were not taken yet
         self._thread: threading.Thread | None = None
 
     @property
@@ -104,20 +107,44 @@ class WorkerProcess:
         return {"worker": f"restarting (exit code {self.last_exit})"}
 
     def families(self) -> list:
-        """The child's metric families now; none while it is away or does not answer."""
+        """The child's metric families now; none while it is away or does not answer.
+
+        A child busy with a long batch may answer after the wait (5 s): its late
+        answer is read and dropped at the next question, so answers never get out
+        of step with questions.
+        """
         with self._lock:
             sock = self._socket
             if sock is None or self.pid is None:
                 return []
             try:
-                sock.settimeout(5)
+                sock.settimeout(ANSWER_SECONDS)
                 sock.sendall(_ASK)
-                (size,) = _LENGTH.unpack(_read(sock, _LENGTH.size))
-                # Our own child, over a socket pair only the two of us hold.
-                return pickle.loads(_read(sock, size))  # noqa: S301
+                self._owed += 1
+                while True:
+                    frame = self._next_frame(sock)
+                    self._owed -= 1
+                    if not self._owed:
+                        # Our own child, over a socket pair only the two of us hold.
+                        return pickle.loads(frame)  # noqa: S301
             except (OSError, EOFError, pickle.UnpicklingError, struct.error) as exc:
                 log.warning("routing process gave no metrics (%s)", type(exc).__name__)
                 return []
+
+    def _next_frame(self, sock: socket.socket) -> bytes:
+        # What arrived stays in the buffer when the wait runs out mid-answer.
+        while True:
+            if len(self._inbox) >= _LENGTH.size:
+                (size,) = _LENGTH.unpack_from(self._inbox)
+                end = _LENGTH.size + size
+                if len(self._inbox) >= end:
+                    frame = bytes(self._inbox[_LENGTH.size:end])
+                    del self._inbox[:end]
+                    return frame
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError("the routing process closed its end")
+            self._inbox += chunk
 
     # --- the child's life ------------------------------------------------------------
 
@@ -164,17 +191,8 @@ class WorkerProcess:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
-
-
-def _read(sock: socket.socket, size: int) -> bytes:
-    chunks, left = [], size
-    while left:
-        chunk = sock.recv(min(left, 1 << 20))
-        if not chunk:
-            raise EOFError("the routing process closed its end")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+        self._inbox.clear()
+        self._owed = 0
 
 
 def serve_parent(fd: int, families: Callable[[], list],
