@@ -92,7 +92,9 @@ def _embedded_worker(settings, *, serve_fd: int | None = None) -> int:
     from hub.core.wakeup import WakeSockets, WorkSignal, listen_if_postgres
     from hub.core.worker import OutboxWorker
 
-    announce_start(settings)
+    if serve_fd is None:
+        # hub serve's routing process: hub serve said it already, once is enough.
+        announce_start(settings)
     ctx = hub_context(settings)
     stop = threading.Event()
 

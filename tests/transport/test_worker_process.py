@@ -89,6 +89,8 @@ def test_the_child_routes_and_its_counts_show_on_hub_serves_metrics(hub_serve):
     for n, someone in enumerate(people[:3]):
         _send(serve, headers, someone, f"P-{n}")
     wait_until(lambda: _routed(ctx) == 3, "the routing process did not route")
+    # The child is up and routing: the mode's warning line was still said once, by hub serve.
+    assert serve.log.read_text().count("DEVELOPMENT MODE (HUB_ENV=test)") == 1
 
     def delivered() -> float:
         # Routed in the child: hub serve's own count is 0, the sum shows 3.
