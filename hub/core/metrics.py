@@ -79,13 +79,18 @@ class HubMetrics:
 
     def counted_families(self) -> list[Metric]:
         """This process's counters and histograms as metric families, for another process
-        to add to its own (``hub serve``'s routing process hands them over)"""
+        to add to its own (``hub serve``'s routing process hands them over)."""
         return [family for metric in self._counted for family in metric.collect()]
 
     def add_source(self, families: Callable[[], list[Metric]]) -> None:
         """Add what ``families()`` returns at every scrape to these metrics (see
         :meth:`exposed`): another process's :meth:`counted_families`."""
         self._sources.append(families)
+
+    def remove_source(self, families: Callable[[], list[Metric]]) -> None:
+        """No longer add ``families()`` (its process is gone for good); none when unknown."""
+        if families in self._sources:
+            self._sources.remove(families)
 
     def exposed(self) -> Any:
         """What ``/metrics`` shows: this registry, and each source's counts added in

@@ -288,15 +288,40 @@ def test_a_broker_dead_letter_naming_no_outbox_row_is_kept_not_dropped(ctx, clie
     assert dead.body_sealed is not None
 
 
+def _count_routing(ctx, transport, monkeypatch, **settings) -> tuple[list, list]:
+    """Restart the test's worker with ``settings``; note the rows of each ``run_tasks``
+    call (one transaction) and the ``multiple`` flag of each ack, in order."""
+    from pika.adapters.blocking_connection import BlockingChannel
+
+    from hub.core.transport import consumer
+
+    batches: list[list[int]] = []
+    acks: list[bool] = []
+    route, ack = consumer.run_tasks, BlockingChannel.basic_ack
+
+    def counted_route(context, entry_ids, *args, **kwargs):
+        batches.append(list(entry_ids))
+        return route(context, entry_ids, *args, **kwargs)
+
+    def counted_ack(channel, delivery_tag=0, multiple=False):
+        acks.append(multiple)
+        return ack(channel, delivery_tag, multiple)
+
+    monkeypatch.setattr(consumer, "run_tasks", counted_route)
+    monkeypatch.setattr(BlockingChannel, "basic_ack", counted_ack)
+    former = transport.worker_ctx
+    transport.worker_ctx = build_context(ctx.settings.model_copy(update=settings),
+                                         plugins=ctx.plugins, clock=ctx.clock)
+    former.dispose()
+    transport.restart()
+    return batches, acks
+
+
 def test_a_window_larger_than_the_route_batch_is_routed_and_acked_batch_by_batch(
         ctx, client, transport, monkeypatch):
     # Issue 14: the prefetch window (here 20) keeps deliveries coming while a batch
     # (HUB_ROUTE_BATCH, here 5) is routed; each batch is one transaction and one
     # multiple ack after its commit, and the deliveries held back go next.
-    from pika.adapters.blocking_connection import BlockingChannel
-
-    from hub.core.transport import consumer
-
     _, woonbron = partner(ctx)
     transport.stop.set()
     transport.thread.join(timeout=30)
@@ -308,27 +333,11 @@ def test_a_window_larger_than_the_route_batch_is_routed_and_acked_batch_by_batch
         ids = list(session.scalars(select(OutboxEntry.id)))
     transport.wait_for(lambda: all(_status(ctx, i) == "sent" for i in ids),
                        "the relay did not publish")
-    batches: list[int] = []
-    acks: list[bool] = []
-    route, ack = consumer.run_tasks, BlockingChannel.basic_ack
-
-    def counted_route(context, entry_ids, *args, **kwargs):
-        batches.append(len(entry_ids))
-        return route(context, entry_ids, *args, **kwargs)
-
-    def counted_ack(channel, delivery_tag=0, multiple=False):
-        acks.append(multiple)
-        return ack(channel, delivery_tag, multiple)
-
-    monkeypatch.setattr(consumer, "run_tasks", counted_route)
-    monkeypatch.setattr(BlockingChannel, "basic_ack", counted_ack)
-    former = transport.worker_ctx
-    transport.worker_ctx = build_context(
-        ctx.settings.model_copy(update={"route_batch": 5, "broker_prefetch": 20}),
-        plugins=ctx.plugins, clock=ctx.clock)
-    former.dispose()
-    transport.restart()  # the 23 wait in the queue: 20 arrive at once
+    # The 23 wait in the queue: 20 arrive at once.
+    routed, acks = _count_routing(ctx, transport, monkeypatch, route_batch=5,
+                                  broker_prefetch=20)
     transport.drain()
+    batches = [len(rows) for rows in routed]
     assert sum(batches) == sent
     assert max(batches) == 5
     assert len(acks) == len(batches) and all(acks)
@@ -368,30 +377,8 @@ def test_a_message_of_more_rows_than_the_workers_batch_is_routed_in_batches_then
         ctx, client, transport, monkeypatch):
     # The relay's HUB_ROUTE_BATCH (100) may exceed a worker's (here 3): the worker routes
     # the seven rows of one message in transactions of three, and acks once, after all.
-    from pika.adapters.blocking_connection import BlockingChannel
-
-    from hub.core.transport import consumer
-
     ids = _published_together(ctx, client, transport, 7, first=4650)
-    batches: list[list[int]] = []
-    acks: list[bool] = []
-    route, ack = consumer.run_tasks, BlockingChannel.basic_ack
-
-    def counted_route(context, entry_ids, *args, **kwargs):
-        batches.append(list(entry_ids))
-        return route(context, entry_ids, *args, **kwargs)
-
-    def counted_ack(channel, delivery_tag=0, multiple=False):
-        acks.append(multiple)
-        return ack(channel, delivery_tag, multiple)
-
-    monkeypatch.setattr(consumer, "run_tasks", counted_route)
-    monkeypatch.setattr(BlockingChannel, "basic_ack", counted_ack)
-    former = transport.worker_ctx
-    transport.worker_ctx = build_context(ctx.settings.model_copy(update={"route_batch": 3}),
-                                         plugins=ctx.plugins, clock=ctx.clock)
-    former.dispose()
-    transport.restart()
+    batches, acks = _count_routing(ctx, transport, monkeypatch, route_batch=3)
     transport.drain()
     assert batches == [ids[:3], ids[3:6], ids[6:]]
     assert acks == [True]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -73,10 +74,11 @@ def test_a_replay_back_to_pending_wakes_too(ctx):
     assert ctx.work_available.is_set()
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-def test_a_commit_in_another_process_is_heard_through_notify(ctx, settings):
-    """Another engine stands in for another process: only NOTIFY reaches this one."""
+@contextmanager
+def _listening(ctx: HubContext, settings: Settings) -> Iterator[tuple]:
+    """An :class:`OutboxListener` on ``ctx``'s engine setting a signal of its own (so
+    only the listener sets it, cleared), and another context on the same database,
+    standing in for another process."""
     stop = threading.Event()
     signal = WorkSignal()
     listener = OutboxListener(ctx.engine, signal, stop)
@@ -85,11 +87,7 @@ def test_a_commit_in_another_process_is_heard_through_notify(ctx, settings):
     try:
         wait_for(listener.listening.is_set, "the listener did not connect")
         signal.clear()
-        _queue_one(other, "m-elsewhere", commit=False)  # rolled back: no notification
-        _queue_one(other, "m-3")
-        assert signal.wait(30), "no notification arrived for the committed row"
-        wait_for(lambda: listener.heard >= 1, "the notification was not counted")
-        assert listener.heard == 1  # the rolled-back insert was never announced
+        yield listener, signal, other
     finally:
         stop.set()
         listener.join()
@@ -98,27 +96,28 @@ def test_a_commit_in_another_process_is_heard_through_notify(ctx, settings):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_commit_in_another_process_is_heard_through_notify(ctx, settings):
+    """Another engine stands in for another process: only NOTIFY reaches this one."""
+    with _listening(ctx, settings) as (listener, signal, other):
+        _queue_one(other, "m-elsewhere", commit=False)  # rolled back: no notification
+        _queue_one(other, "m-3")
+        assert signal.wait(30), "no notification arrived for the committed row"
+        wait_for(lambda: listener.heard >= 1, "the notification was not counted")
+        assert listener.heard == 1  # the rolled-back insert was never announced
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_the_listener_leaves_this_processes_own_commits_to_the_in_process_wake_up(ctx, settings):
     """Its own commit set the signal already, at once; NOTIFY's echo would send the
     readers to read again for nothing. Another process's commit still wakes them."""
-    stop = threading.Event()
-    signal = WorkSignal()  # not ctx's: only the listener sets this one
-    listener = OutboxListener(ctx.engine, signal, stop)
-    listener.start()
-    other = build_context(settings, plugins=ctx.plugins)
-    try:
-        wait_for(listener.listening.is_set, "the listener did not connect")
-        signal.clear()
+    with _listening(ctx, settings) as (listener, signal, other):
         _queue_one(ctx, "m-own")
         wait_for(lambda: listener.heard == 1, "the own commit's notification never came")
         assert not signal.is_set()
         _queue_one(other, "m-other")
         wait_for(lambda: listener.heard == 2, "the other commit's notification never came")
         assert signal.is_set()
-    finally:
-        stop.set()
-        listener.join()
-        other.dispose()
 
 
 @pytest.mark.postgres

@@ -25,6 +25,15 @@ from tests.utils.builders import arrears, partner, person, register
 from tests.utils.waiting import wait_until
 
 TOKEN = "scrape-credential-for-the-child-0001"
+
+
+def on_one_store(test):
+    """For a test that needs only a context: one store, no broker, not the package's
+    matrix of stores and transports."""
+    test = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)(test)
+    return pytest.mark.parametrize("transport_name", ["embedded"])(test)
+
+
 STARTED = re.compile(r"routing process started \(pid (\d+)\)")
 
 
@@ -198,6 +207,7 @@ def test_serve_fd_that_is_no_socket_is_one_clear_error(tmp_path):
     assert "error: --serve-fd 0 is not a socket; it is for hub serve to set" in done.stderr
 
 
+@on_one_store
 def test_a_child_that_keeps_failing_is_reported_and_tried_again(ctx):
     import sys
 
@@ -213,6 +223,7 @@ def test_a_child_that_keeps_failing_is_reported_and_tried_again(ctx):
     assert failing.pid is None
 
 
+@on_one_store
 def test_a_late_answer_is_dropped_and_answers_stay_in_step(ctx, monkeypatch):
     # A child busy with a long batch answers a scrape after it gave up; that answer must
     # not be taken for the next scrape's.
@@ -248,3 +259,21 @@ def test_a_late_answer_is_dropped_and_answers_stay_in_step(ctx, monkeypatch):
         helper.join(10)
         ours.close()
         theirs.close()
+
+
+@on_one_store
+def test_a_stopped_routing_process_is_no_longer_asked_for_metrics(ctx, monkeypatch):
+    # An app started and stopped again on one context (tests, a reload) leaves no source
+    # behind that every later scrape would still call. No child is started here.
+    from hub.core.transport.embedded import EmbeddedTransport
+
+    monkeypatch.setattr(worker_process.WorkerProcess, "start", lambda self: None)
+    monkeypatch.setattr(worker_process.WorkerProcess, "stop", lambda self: None)
+    transport = EmbeddedTransport(ctx, run_worker=True, worker_process=True)
+    before = len(ctx.metrics._sources)
+    transport.start()
+    try:
+        assert len(ctx.metrics._sources) == before + 1
+    finally:
+        transport.stop()
+    assert len(ctx.metrics._sources) == before

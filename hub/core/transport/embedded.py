@@ -63,6 +63,7 @@ class EmbeddedTransport:
         self._stop.set()
         if self.process is not None:
             self.process.stop()
+            self.ctx.metrics.remove_source(self.process.families)
         if self.wake is not None:
             self.ctx.work_available.unsubscribe(self.wake.notify)
         self.ctx.work_available.set()
