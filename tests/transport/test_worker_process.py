@@ -195,16 +195,21 @@ def test_another_processes_counts_are_added_sample_by_sample():
     assert {name for name, _ in only} == {"wijkhub_task_failures_total"}
 
 
-def test_serve_fd_that_is_no_socket_is_one_clear_error(tmp_path):
+@pytest.mark.parametrize(("broker", "error"), [
+    ("", "error: --serve-fd 0 is not a socket; it is for hub serve to set"),
+    ("amqp://guest:guest@127.0.0.1:5672/%2F",
+     "error: --serve-fd is for hub serve's routing process on the embedded queue; "
+     "with HUB_BROKER_URL run hub worker on its own")])
+def test_a_misused_serve_fd_is_one_clear_error(tmp_path, broker, error):
     import subprocess
     import sys
 
-    env = hub_env(tmp_path / "data", f"sqlite:///{tmp_path / 'hub.sqlite3'}", "")
+    env = hub_env(tmp_path / "data", f"sqlite:///{tmp_path / 'hub.sqlite3'}", broker)
     done = subprocess.run([sys.executable, "-m", "hub.cli", "worker", "--serve-fd", "0"],
                           env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2
-    assert "error: --serve-fd 0 is not a socket; it is for hub serve to set" in done.stderr
+    assert error in done.stderr and "Traceback" not in done.stderr
 
 
 @on_one_store
