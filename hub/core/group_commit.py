@@ -6,9 +6,10 @@ There is no background thread: the first caller to find nobody committing
 becomes the *leader*. When the group before it had more than one message (others
 are sending), it waits up to ``HUB_INGEST_GROUP_MS`` for them (or until
 ``HUB_INGEST_GROUP_SIZE`` are waiting); after a group of one it does not wait
-(nobody else is sending, so waiting would only delay). It stores the whole group with bulk
-statements (:func:`hub.core.ingest.store_many`) in one transaction, lets the
-plugins check each new message (``wijkhub_message_received``), commits once,
+(nobody else is sending, so waiting would only delay). It builds the group's rows
+(ids, sealed payloads: :func:`hub.core.ingest.message_rows`) before the transaction
+opens, stores them with bulk statements (:func:`hub.core.ingest.store_rows`) in one
+transaction, lets the plugins check each new message (``wijkhub_message_received``), commits once,
 and then wakes every member with its receipt. Whoever queued meanwhile forms
 the next group; the leader hands the lead to the first of them before it
 returns.
@@ -66,7 +67,14 @@ from sqlalchemy import delete
 from hub.core import correlation
 from hub.core.context import HubContext
 from hub.core.errors import HubProblem
-from hub.core.ingest import Accepted, ValidMessage, count_rejected, log_accepted, store_many
+from hub.core.ingest import (
+    Accepted,
+    ValidMessage,
+    count_rejected,
+    log_accepted,
+    message_rows,
+    store_rows,
+)
 from hub.core.models import Message, OutboxEntry
 from hub.core.partner_keys import VerifiedKey, stale_keys
 from hub.core.types import ReceivedMessage
@@ -94,6 +102,8 @@ class _Waiting:
     future: asyncio.Future | None = None
     done: threading.Event | None = None
     lead: bool = False
+    # Its ``messages`` row, built before the group's transaction (message_rows).
+    row: dict | None = None
     result: Accepted | None = None
     error: BaseException | None = None
 
@@ -233,11 +243,19 @@ class GroupCommitter:
     def _commit(self, group: list[_Waiting]) -> None:
         ctx = self.ctx
         try:
+            # Ids, keyed references and sealed payloads before the transaction opens:
+            # none of it needs the database, and on SQLite the transaction holds the
+            # one write lock that the routing process waits for (issue 14).
+            rows = message_rows(ctx, [(w.partner, w.valid) for w in group],
+                                [w.now for w in group], [w.cid for w in group])
+            for waiting, row in zip(group, rows, strict=True):
+                waiting.row = row
             try:
                 self._store(group, careful=False)
             except _Redo:
                 # A plugin raised in the optimistic pass; that transaction is rolled
-                # back. Again, each message's check in a savepoint of its own.
+                # back. Again, each message's check in a savepoint of its own (the same
+                # rows: nothing of them was stored).
                 self._store(group, careful=True)
         except Exception as exc:
             # The type only: the error's text may quote SQL parameters (message data).
@@ -272,11 +290,7 @@ class GroupCommitter:
             group = [w for w in group if w.error is None]
             if not group:
                 return
-            receipts = store_many(session=session, ctx=ctx,
-                                  items=[(w.partner, w.valid) for w in group],
-                                  now=max(w.now for w in group),
-                                  correlation_ids=[w.cid for w in group],
-                                  received=[w.now for w in group])
+            receipts = store_rows(session=session, rows=[w.row for w in group])
             if not careful:
                 self._check_all(session, group, receipts)
                 refused: dict[str, Exception] = {}

@@ -126,14 +126,21 @@ def store_message(*, session: Session, ctx: HubContext, partner: Partner, valid:
 
 def _message_row(ctx: HubContext, partner: Any, valid: ValidMessage, now: datetime,
                  batch_id: str | None, cid: str) -> dict[str, Any]:
-    return _message_rows(ctx, [(partner, valid)], [now], batch_id, [cid])[0]
+    return message_rows(ctx, [(partner, valid)], [now], [cid], batch_id)[0]
 
 
-def _message_rows(ctx: HubContext, items: list[tuple[Any, ValidMessage]],
-                  times: list[datetime], batch_id: str | None,
-                  cids: list[str]) -> list[dict[str, Any]]:
-    # The rows of many messages; their reference and payload sealed in one pass of the
-    # cipher (every document its own nonce and context, the key set up once).
+def message_rows(ctx: HubContext, items: list[tuple[Any, ValidMessage]],
+                 times: list[datetime], cids: list[str],
+                 batch_id: str | None = None) -> list[dict[str, Any]]:
+    """The ``messages`` rows of ``items`` (``(partner, valid)`` pairs), each with a new
+    id, the time of receipt of ``times`` and the correlation id of ``cids``, its
+    reference keyed and its reference and payload sealed.
+
+    Touches no database: the group commit builds the rows before its transaction
+    opens, so that the sealing is not done while the write lock is held (issue 14).
+    All documents are sealed in one pass of the cipher (every document its own
+    nonce and context, the key set up once).
+    """
     rows: list[dict[str, Any]] = []
     documents: list[tuple[Any, str]] = []
     for (partner, valid), now, cid in zip(items, times, cids, strict=True):
@@ -208,7 +215,16 @@ def store_many(*, session: Session, ctx: HubContext, items: list[tuple[Any, Vali
     cid = correlation.current() or correlation.new_id()
     cids = correlation_ids or [cid] * len(items)
     times = received or [now] * len(items)
-    rows = _message_rows(ctx, items, times, batch_id, cids)
+    return store_rows(session=session, rows=message_rows(ctx, items, times, cids, batch_id),
+                      chunk=chunk)
+
+
+def store_rows(*, session: Session, rows: list[dict[str, Any]],
+               chunk: bool = False) -> list[Accepted]:
+    """Store rows made by :func:`message_rows` and their outbox rows in the caller's
+    transaction: :func:`store_many` after its rows are built, with its promises."""
+    if not rows:
+        return []
     dialect = session.get_bind().dialect
     if chunk and dialect.name == "postgresql":
         created = _copy_messages(session, rows)
