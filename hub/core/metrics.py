@@ -112,12 +112,12 @@ class HubMetrics:
     def message_in(self, *, partner: str, type: str, outcome: InOutcome,
                    session: Session | None = None) -> None:
         """Count one message a partner sent (``partner`` is the organisation's name)."""
-        _when_committed(session, self._child(self._in, partner, type, outcome).inc)
+        when_committed(session, self._child(self._in, partner, type, outcome).inc)
 
     def decided(self, *, type: str, basis: str, outcome: str,
                 session: Session | None = None) -> None:
         """Count one routing decision (``basis``: consent, statute, none)."""
-        _when_committed(session, self._child(self._decisions, type, basis, outcome).inc)
+        when_committed(session, self._child(self._decisions, type, basis, outcome).inc)
 
     def reached_inbox(self, *, partner: str, type: str, basis: str,
                       outcome: OutOutcome, received_at: datetime, now: datetime,
@@ -131,11 +131,11 @@ class HubMetrics:
             out.inc()
             latency.observe(seconds)
 
-        _when_committed(session, record)
+        when_committed(session, record)
 
     def task_failed(self, *, task: str, error: str, session: Session | None = None) -> None:
         """Count one failed attempt at an outbox task (``error``: the exception's class name)."""
-        _when_committed(session, self._failures.labels(task, error).inc)
+        when_committed(session, self._failures.labels(task, error).inc)
 
     def http_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered HTTP request (``route`` is the route's template) and its time."""
@@ -159,7 +159,12 @@ class HubMetrics:
 _PENDING = "wijkhub_metrics_pending"
 
 
-def _when_committed(session: Session | None, record: Callable[[], object]) -> None:
+def when_committed(session: Session | None, record: Callable[[], object]) -> None:
+    """Call ``record`` once ``session``'s transaction has committed, or never when it
+    rolls back (a savepoint's :func:`truncate_pending` drops what it added); at once
+    when there is no session. For counts, and for log lines that say something was
+    done: neither may claim what a rollback took back. It runs after the commit has
+    returned, so on SQLite not while the transaction held the write lock."""
     if session is None:
         record()
     else:

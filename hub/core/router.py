@@ -37,6 +37,7 @@ from hub.core.context import HubContext
 from hub.core.facts import RECIPIENT, facts_for
 from hub.core.ids import new_uuid7
 from hub.core.message_rows import RoutedMessage, load_messages, write_outcomes
+from hub.core.metrics import when_committed
 from hub.core.models import Disclosure, InboxItem, Partner
 from hub.core.outbound import announce_status
 from hub.core.outreach import is_outreach_type, join_case, prefetch_cases, write_cases
@@ -248,7 +249,8 @@ def _route(session: Session, ctx: HubContext, message: RoutedMessage, now: datet
             request = registry.open_request(session=session, subject=match.subject, facts=facts,
                                             topic=mt.topic, now=now)
             message.request_id = request.id
-        log.info("message %s held: no basis yet, the resident is asked", message.id)
+        _log_when_committed(session, message, "message %s held: no basis yet, the resident is "
+                            "asked", message.id)
         announce_status(session, ctx=ctx, message=message, status="held", now=now,
                         payload=payload, partner=partner)
         return message.status
@@ -392,8 +394,20 @@ def _reached_inbox(ctx: HubContext, session: Session, message: RoutedMessage, pa
     ctx.metrics.reached_inbox(partner=partner.name, type=message.type, basis=basis,
                               outcome=message.status, received_at=message.received_at,
                               now=now, session=session)
-    log.info("message %s %s to inbox item %s of wijk %s on basis %s", message.id,
-             message.status, message.item_id, message.wijk, basis)
+    _log_when_committed(session, message, "message %s %s to inbox item %s of wijk %s on basis %s",
+                        message.id, message.status, message.item_id, message.wijk, basis)
+
+
+def _log_when_committed(session: Session, message: RoutedMessage, text: str, *args) -> None:
+    # Said once it is true: a batch rolled back (and routed again) logs nothing for it,
+    # and the line is written after the commit, not while the write lock is held.
+    cid = message.correlation_id
+
+    def emit() -> None:
+        with correlation.bound(cid):
+            log.info(text, *args)
+
+    when_committed(session, emit)
 
 
 def _repeat_key(ctx: HubContext, partner: Partner, type_: str, key: str | None,

@@ -7,6 +7,7 @@ savepoint; a CSV chunk is stored with bulk statements.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -221,6 +222,41 @@ def test_a_batch_whose_commit_fails_is_bisected_so_only_the_bad_row_fails(ctx, c
     assert set(_statuses(ctx).values()) == {"delivered", "accepted"}
     assert list(_statuses(ctx).values()).count("delivered") == 5
 
+
+
+def test_a_message_is_logged_delivered_once_and_only_when_its_batch_committed(
+        ctx, client, caplog):
+    """The routing line says what is true: the rolled-back tries of a bisected batch log
+    nothing, the message whose commit failed is never said to be delivered, and each
+    other message is said so once, under the id of the request that brought it."""
+    _, woonbron = partner(ctx)
+    people = [person(7450 + n) for n in range(6)]
+    register(ctx, *people)
+    ids = [_post(client, woonbron, arrears(who, ref=f"L-{n}")) for n, who in enumerate(people)]
+    bad = ids[2]
+    with ctx.sessions() as session:
+        cids = dict(session.execute(select(Message.id, Message.correlation_id)).all())
+
+    def mark(conn, cursor, statement, parameters, *_) -> None:
+        if statement.startswith("INSERT INTO inbox_items") and bad in repr(parameters):
+            conn.info["bad"] = True
+
+    def refuse(conn) -> None:
+        if conn.info.pop("bad", False):
+            raise RuntimeError("deferred constraint")
+
+    entries = {e.message_id: e.id for e in _entries(ctx).values()}
+    caplog.set_level(logging.INFO, logger="hub.core.router")
+    event.listen(ctx.engine, "before_cursor_execute", mark)
+    event.listen(ctx.engine, "commit", refuse)
+    try:
+        run_tasks(ctx, [entries[i] for i in ids])
+    finally:
+        event.remove(ctx.engine, "commit", refuse)
+        event.remove(ctx.engine, "before_cursor_execute", mark)
+    said = [(record.args[0], record.correlation_id) for record in caplog.records
+            if record.name == "hub.core.router" and "to inbox item" in record.msg]
+    assert sorted(said) == sorted((i, cids[i]) for i in ids if i != bad)
 
 def test_unknown_rows_in_a_batch_are_reported_missing(ctx):
     assert run_tasks(ctx, [987654])[987654].status == "missing"
