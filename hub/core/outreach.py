@@ -193,10 +193,15 @@ def prefetch_cases(*, session: Session, ctx: HubContext, reads: RoutingReads,
     if not ids:
         return
     # Serialises two workers routing signals of one household: one case, not two.
-    # Rows, not entities: routing reads a household, never changes it.
+    # Rows, not entities: routing reads a household, never changes it. On SQLite the
+    # routing transaction holds the database's one write lock from its BEGIN IMMEDIATE,
+    # which serialises them already: only households the residents' select did not
+    # bring are read there (a statement a batch less, issue 14).
     postgres = is_postgres(session)
-    for household in session.execute(_LOCK_HOUSEHOLDS[postgres], {"ids": ids}):
-        reads.households[household.id] = household
+    wanted = ids if postgres else [i for i in ids if i not in reads.households]
+    if wanted:
+        for household in session.execute(_LOCK_HOUSEHOLDS[postgres], {"ids": wanted}):
+            reads.households[household.id] = household
     reads.locked_households.update(ids)
     for household_id in ids:
         reads.open_cases[household_id] = None
