@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from pydantic import BaseModel
@@ -193,35 +194,41 @@ def test_a_committed_batch_run_again_has_no_second_effect(ctx, client, worker):
     assert snapshot() == before == (10, before[1], 10)
 
 
+@contextmanager
+def _commit_fails_for(ctx, message_id: str) -> Iterator[None]:
+    """While the block runs, any commit of a transaction that inserted ``message_id``'s
+    inbox item fails: a failure no savepoint sees (a deferred constraint, say)."""
+
+    def mark(conn, cursor, statement, parameters, *_) -> None:
+        if statement.startswith("INSERT INTO inbox_items") and message_id in repr(parameters):
+            conn.info["bad"] = True
+
+    def refuse(conn) -> None:
+        if conn.info.pop("bad", False):
+            raise RuntimeError("deferred constraint")
+
+    event.listen(ctx.engine, "before_cursor_execute", mark)
+    event.listen(ctx.engine, "commit", refuse)
+    try:
+        yield
+    finally:
+        event.remove(ctx.engine, "commit", refuse)
+        event.remove(ctx.engine, "before_cursor_execute", mark)
+
+
 def test_a_batch_whose_commit_fails_is_bisected_so_only_the_bad_row_fails(ctx, client):
     _, woonbron = partner(ctx)
     people = [person(7400 + n) for n in range(6)]
     register(ctx, *people)
     ids = [_post(client, woonbron, arrears(who, ref=f"C-{n}")) for n, who in enumerate(people)]
     bad = ids[4]
-
-    def mark(conn, cursor, statement, parameters, *_) -> None:
-        if statement.startswith("INSERT INTO inbox_items") and bad in repr(parameters):
-            conn.info["bad"] = True
-
-    def refuse(conn) -> None:
-        # A failure no savepoint sees: the commit of any transaction holding that item.
-        if conn.info.pop("bad", False):
-            raise RuntimeError("deferred constraint")
-
     entries = {e.message_id: e.id for e in _entries(ctx).values()}
-    event.listen(ctx.engine, "before_cursor_execute", mark)
-    event.listen(ctx.engine, "commit", refuse)
-    try:
+    with _commit_fails_for(ctx, bad):
         outcomes = run_tasks(ctx, [entries[i] for i in ids])
-    finally:
-        event.remove(ctx.engine, "commit", refuse)
-        event.remove(ctx.engine, "before_cursor_execute", mark)
     assert {entry: o.status for entry, o in outcomes.items()} == {
         entries[i]: "failed" if i == bad else "done" for i in ids}
     assert set(_statuses(ctx).values()) == {"delivered", "accepted"}
     assert list(_statuses(ctx).values()).count("delivered") == 5
-
 
 
 def test_a_message_is_logged_delivered_once_and_only_when_its_batch_committed(
@@ -236,27 +243,14 @@ def test_a_message_is_logged_delivered_once_and_only_when_its_batch_committed(
     bad = ids[2]
     with ctx.sessions() as session:
         cids = dict(session.execute(select(Message.id, Message.correlation_id)).all())
-
-    def mark(conn, cursor, statement, parameters, *_) -> None:
-        if statement.startswith("INSERT INTO inbox_items") and bad in repr(parameters):
-            conn.info["bad"] = True
-
-    def refuse(conn) -> None:
-        if conn.info.pop("bad", False):
-            raise RuntimeError("deferred constraint")
-
     entries = {e.message_id: e.id for e in _entries(ctx).values()}
     caplog.set_level(logging.INFO, logger="hub.core.router")
-    event.listen(ctx.engine, "before_cursor_execute", mark)
-    event.listen(ctx.engine, "commit", refuse)
-    try:
+    with _commit_fails_for(ctx, bad):
         run_tasks(ctx, [entries[i] for i in ids])
-    finally:
-        event.remove(ctx.engine, "commit", refuse)
-        event.remove(ctx.engine, "before_cursor_execute", mark)
     said = [(record.args[0], record.correlation_id) for record in caplog.records
             if record.name == "hub.core.router" and "to inbox item" in record.msg]
     assert sorted(said) == sorted((i, cids[i]) for i in ids if i != bad)
+
 
 def test_unknown_rows_in_a_batch_are_reported_missing(ctx):
     assert run_tasks(ctx, [987654])[987654].status == "missing"
