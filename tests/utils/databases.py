@@ -240,6 +240,9 @@ SELECT md5(string_agg(item, '|' ORDER BY item)) FROM (
 """)
 
 
+_RESETTER = "wijkhub-tests-reset"
+
+
 class PostgresCopies:
     """This process's copies of the template: handed out one per test, emptied and reused."""
 
@@ -252,6 +255,10 @@ class PostgresCopies:
         self._tables: list[str] | None = None
         self._sequences: list[tuple[str, int]] = []
         self._fingerprint: str | None = None
+        # One connection per copy, kept from test to test: a new connection loads the
+        # catalog again (the reset and the fingerprint cost 40 ms on a fresh one, 15 ms on
+        # a kept one). The reset ends every other connection to the copy, not this one.
+        self._engines: dict[str, Engine] = {}
 
     def take(self) -> tuple[str, str]:
         """A database equal to the template: its name and URL."""
@@ -296,24 +303,34 @@ class PostgresCopies:
             self._free.append(name)
             return
         self._all.remove(name)
+        engine = self._engines.pop(name, None)
+        if engine is not None:
+            engine.dispose()
         drop_postgres_database(self.server, name)
+
+    def _engine(self, name: str) -> Engine:
+        engine = self._engines.get(name)
+        if engine is None:
+            engine = self._engines[name] = create_engine(
+                _with_database(self.server, name), pool_size=1, max_overflow=0, pool_pre_ping=True,
+                connect_args={"application_name": _RESETTER})
+        return engine
 
     def _reset(self, name: str) -> bool:
         with self._admin.connect() as conn:  # what the test left connected goes
             conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
-        engine = create_engine(_with_database(self.server, name), poolclass=NullPool)
+                              "WHERE datname = :n AND pid <> pg_backend_pid() "
+                              "AND application_name <> :keeper"),
+                         {"n": name, "keeper": _RESETTER})
         try:
-            with engine.begin() as conn:
+            with self._engine(name).connect() as conn:
                 # One round trip for the whole reset (about 45 statements; one by one they
                 # cost 60 ms a test): without parameters psycopg sends them as one script.
-                conn.exec_driver_sql(self._reset_script())
-            with engine.connect() as conn:
+                with conn.begin():
+                    conn.exec_driver_sql(self._reset_script())
                 return conn.execute(_FINGERPRINT).scalar_one() == self._fingerprint
         except Exception:
             return False
-        finally:
-            engine.dispose()
 
     def _reset_script(self) -> str:
         assert self._tables is not None
@@ -332,6 +349,8 @@ class PostgresCopies:
     def close(self) -> None:
         """Drop every copy this process made."""
         try:
+            for engine in self._engines.values():
+                engine.dispose()
             for name in self._all:
                 drop_postgres_database(self.server, name)
         finally:
