@@ -251,6 +251,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.OK
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The serial step (``pytest -m serial``) imports only the test modules that name the mark.
+
+    Collecting the whole suite to deselect it costs the serial step ~10 s, alone on the
+    machine after the parallel step; a module that never writes ``serial`` holds no
+    serial test (the mark is set in the module, never added by a hook here).
+    """
+    if config.option.markexpr.strip() != "serial" or not collection_path.is_file():
+        return None
+    if not (collection_path.name.startswith("test_") and collection_path.suffix == ".py"):
+        return None
+    return "serial" not in collection_path.read_text(encoding="utf-8")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests on the session's real hub and Chromium stay on one xdist worker; slow ones go first.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,3 +49,17 @@ def test_a_serial_step_with_nothing_to_run_does_not_fail():
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "deselected" in result.stdout
+
+
+def test_the_serial_step_imports_only_modules_that_name_the_mark(tmp_path):
+    from tests.conftest import pytest_ignore_collect
+
+    marked, plain = tmp_path / "test_marked.py", tmp_path / "test_plain.py"
+    marked.write_text("import pytest\npytestmark = pytest.mark.serial\n")
+    plain.write_text("def test_x():\n    pass\n")
+    serial = SimpleNamespace(option=SimpleNamespace(markexpr="serial"))
+    parallel = SimpleNamespace(option=SimpleNamespace(markexpr="not serial"))
+    assert pytest_ignore_collect(plain, serial) is True
+    assert pytest_ignore_collect(marked, serial) is False
+    assert pytest_ignore_collect(tmp_path, serial) is None  # directories are walked
+    assert pytest_ignore_collect(plain, parallel) is None  # the parallel step takes all
