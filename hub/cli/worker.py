@@ -58,6 +58,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     def _stop(signum, _frame) -> None:
         log.info("worker: %s received, finishing", signal.Signals(signum).name)
         stop.set()
+        worker.wake()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import selectors
 import socket
 import threading
 import uuid
@@ -124,6 +125,10 @@ class OutboxListener:
     was committed while no one listened. A lost connection is retried with backoff.
     """
 
+    # Between notifications the thread waits on its connection's socket and on
+    # ``join``'s wake-up; this bound is only a safety net for a wake-up that was lost.
+    idle_seconds = 5.0
+
     def __init__(self, engine: Engine, signal: WorkSignal, stop: threading.Event) -> None:
         self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
             hide_password=False)
@@ -133,6 +138,9 @@ class OutboxListener:
         self.listening = threading.Event()
         self.heard = 0  # notifications received (this process's own too), for tests
         self._thread: threading.Thread | None = None
+        # join() writes a byte here so a stopping process does not wait out a timeout.
+        self._waker, self._woken = socket.socketpair()
+        self._waker.setblocking(False)
 
     def start(self) -> None:
         """Start listening in a daemon thread."""
@@ -140,37 +148,52 @@ class OutboxListener:
         self._thread.start()
 
     def join(self, timeout: float = 5.0) -> None:
-        """Wait for the thread after ``stop`` was set (it notices within a second)."""
+        """Wake the thread after ``stop`` was set and wait for it to end (at once)."""
+        with contextlib.suppress(OSError):  # closed by an earlier join
+            self._waker.send(b"\0")
         if self._thread is not None:
             self._thread.join(timeout=timeout)
+        if self._thread is None or not self._thread.is_alive():
+            self._waker.close()
+            self._woken.close()
 
     def run(self) -> None:
         """Thread target: listen until ``stop`` is set."""
+        delay = 0.2
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._woken, selectors.EVENT_READ)
+            while not self.stop.is_set():
+                try:
+                    self._listen(selector)
+                    delay = 0.2
+                except Exception as exc:
+                    log.warning("outbox listener: database unavailable (%s)",
+                                type(exc).__name__)
+                self.listening.clear()
+                self.stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _listen(self, selector: selectors.BaseSelector) -> None:
         import psycopg
 
-        delay = 0.2
-        while not self.stop.is_set():
+        with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f"LISTEN {CHANNEL}")
+            self.listening.set()
+            self.signal.set()
+            fd = conn.fileno()
+            selector.register(fd, selectors.EVENT_READ)
             try:
-                with psycopg.connect(self._conninfo, autocommit=True,
-                                     connect_timeout=10) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self.listening.set()
-                    self.signal.set()
-                    delay = 0.2
-                    while not self.stop.is_set():
-                        # A short timeout: the loop notices stop without a notification.
-                        for note in conn.notifies(timeout=1.0):
-                            # This process's own commit woke its readers already, at
-                            # once; a second wake-up a moment later, while they work,
-                            # would only send them to read again for nothing.
-                            if note.pid not in own_backends(self._engine):
-                                self.signal.set()
-                            self.heard += 1  # after the wake-up: tests wait on it
-            except Exception as exc:
-                log.warning("outbox listener: database unavailable (%s)", type(exc).__name__)
-            self.listening.clear()
-            self.stop.wait(delay)
-            delay = min(delay * 2, 5.0)
+                while not self.stop.is_set():
+                    selector.select(self.idle_seconds)
+                    for note in conn.notifies(timeout=0):
+                        # This process's own commit woke its readers already, at
+                        # once; a second wake-up a moment later, while they work,
+                        # would only send them to read again for nothing.
+                        if note.pid not in own_backends(self._engine):
+                            self.signal.set()
+                        self.heard += 1  # after the wake-up: tests wait on it
+            finally:
+                selector.unregister(fd)
 
 
 def listen_if_postgres(engine: Engine, signal: WorkSignal,

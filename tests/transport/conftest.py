@@ -204,6 +204,7 @@ class RabbitDriver:
 
     def _stop_worker(self) -> None:
         self.stop.set()
+        self.worker.wake()
         self.thread.join(timeout=PATIENCE_SECONDS)
         assert not self.thread.is_alive(), "the test's broker worker did not stop"
 

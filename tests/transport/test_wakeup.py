@@ -122,6 +122,23 @@ def test_the_listener_leaves_this_processes_own_commits_to_the_in_process_wake_u
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_stopping_listener_ends_at_once_not_after_its_idle_wait(ctx):
+    # Stopping hub serve or hub worker used to wait out the listener's one-second wait for
+    # notifications; join() now wakes it. With the idle wait an hour, only that wake-up
+    # can end the thread within join's patience.
+    stop = threading.Event()
+    listener = OutboxListener(ctx.engine, WorkSignal(), stop)
+    listener.idle_seconds = AN_HOUR
+    listener.start()
+    wait_for(listener.listening.is_set, "the listener did not connect")
+    stop.set()
+    listener.join(timeout=30)
+    assert not listener._thread.is_alive(), "join() did not wake the listener"
+    listener.join()  # a second join (as a second stop() would) is harmless
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_own_backends_names_the_engines_open_connections_only(ctx):
     from sqlalchemy import text
 
@@ -221,3 +238,29 @@ def test_a_calm_relay_reads_the_outbox_once_per_commit(serving):
     assert reached.wait(30)
     wait_for(lambda: not relay._batch_open, "the relay's batch did not finish")
     assert relay.ticks - ticks == 3
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.parametrize("transport_name", ["embedded"])
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_stopping_broker_worker_ends_at_once_not_after_its_idle_wait(ctx, broker_url):
+    # The same for ``hub worker`` on RabbitMQ: its SIGTERM handler wakes pika's wait.
+    from hub.core.transport.broker import parse_broker
+    from hub.core.transport.consumer import BrokerWorker
+
+    settings = ctx.settings.model_copy(update={"broker_url": broker_url})
+    stop = threading.Event()
+    worker = BrokerWorker(ctx, parse_broker(settings), stop)
+    worker.idle_seconds = AN_HOUR
+    thread = threading.Thread(target=worker.run, name="test-worker", daemon=True)
+    thread.start()
+    try:
+        wait_for(worker.connected.is_set, "the worker did not connect")
+        stop.set()
+        worker.wake()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "wake() did not end the worker's wait"
+    finally:
+        stop.set()
+        worker.wake()
+        thread.join(timeout=30)

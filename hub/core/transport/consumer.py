@@ -62,12 +62,19 @@ T = TypeVar("T")
 SOURCE = "rabbitmq"
 
 
+def _nothing() -> None:
+    """The callback :meth:`BrokerWorker.wake` schedules: waking the loop is its only effect."""
+
+
 class Stopping(Exception):
     """Stop was requested while waiting for the database; leave the delivery unacked."""
 
 
 class BrokerWorker:
     """Consumes until ``stop`` is set; see the module docstring for what it promises."""
+
+    # How long one wait for deliveries lasts when none come; :meth:`wake` ends it early.
+    idle_seconds = 0.5
 
     def __init__(self, ctx: HubContext, broker: Broker, stop: threading.Event) -> None:
         self.ctx = ctx
@@ -79,6 +86,20 @@ class BrokerWorker:
         # (method, props, the rows it names, body)
         self._window: list[tuple[Any, Any, list[TaskRef], bytes]] = []
         self._left_unacked = False  # a delivery was left for redelivery: no multiple acks
+
+    def wake(self) -> None:
+        """Return from the wait for deliveries now, so a ``stop`` just set is seen at once.
+
+        Safe from another thread and from a signal handler: pika's thread-safe callback
+        only writes a byte to its own loop. Without it, stopping waits out the current
+        half-second wait.
+        """
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.add_callback_threadsafe(_nothing)
+            except Exception:  # closing or closed: its loop ends by itself
+                log.debug("worker: wake-up on a closing connection ignored")
 
     def check_connection(self) -> None:
         """Open and close one connection: raises pika's error when the broker is unreachable."""
@@ -120,7 +141,7 @@ class BrokerWorker:
             batch = self.batch_size
             while not self.stop.is_set():
                 # Deliveries left over from the last turn are routed without waiting.
-                conn.process_data_events(time_limit=0 if self._window else 0.5)
+                conn.process_data_events(time_limit=0 if self._window else self.idle_seconds)
                 # Take what else is already here, up to one batch, then route the
                 # batch in one transaction.
                 while self._window and self._rows_in_window() < batch:
