@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import IO, NamedTuple
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.core.address import normalize_huisnummer, normalize_postcode
@@ -208,6 +208,11 @@ def key_legacy_names(*, session: Session, ctx: HubContext, limit: int = 1000) ->
     return len(rows)
 
 
+def first_unkeyed() -> Select:
+    """The subject of one resident still without a name key (partial index, 0022)."""
+    return select(Resident.subject).where(Resident.name_key.is_(None)).limit(1)
+
+
 def key_all_legacy_names(ctx: HubContext) -> int:
     """Run :func:`key_legacy_names` in short transactions until nothing is left.
 
@@ -218,8 +223,7 @@ def key_all_legacy_names(ctx: HubContext) -> int:
     while True:
         with ctx.sessions() as session:
             session.connection(execution_options={"read_only": True})
-            waiting = session.scalar(select(Resident.subject)
-                                     .where(Resident.name_key.is_(None)).limit(1))
+            waiting = session.scalar(first_unkeyed())
         if waiting is None:
             return total
         with ctx.sessions() as session, session.begin():
