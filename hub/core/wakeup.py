@@ -222,6 +222,9 @@ class WakeSockets:
     worker's poll stays the safety net.
     """
 
+    # How long the listening thread waits for a byte before it looks at ``stop`` again.
+    idle_seconds = 0.5
+
     def __init__(self, database: str) -> None:
         self.directory = Path(f"{database}.wake")
         self._out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -261,12 +264,13 @@ class WakeSockets:
 
     def listen(self, signal: WorkSignal, stop: threading.Event) -> threading.Thread:
         """Bind this process's socket, mark it, and set ``signal`` at every hint until
-        ``stop``; the returned thread removes the marker when it ends."""
+        ``stop``; the returned thread removes the marker when it ends. Its ``join()``
+        (after ``stop`` was set) sends this socket a byte, so it ends at once."""
         self.directory.mkdir(mode=0o700, exist_ok=True)
         marker = self.directory / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         inbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         inbox.bind(self.address(marker))
-        inbox.settimeout(0.5)  # the loop notices stop without a hint
+        inbox.settimeout(self.idle_seconds)  # a safety net: join() wakes it
         marker.touch(mode=0o600)
 
         def run() -> None:
@@ -282,6 +286,21 @@ class WakeSockets:
                     marker.unlink()
                 inbox.close()
 
-        thread = threading.Thread(target=run, name="outbox-wake", daemon=True)
+        thread = _WakeListener(run, self.address(marker))
         thread.start()
         return thread
+
+
+class _WakeListener(threading.Thread):
+    """The thread of :meth:`WakeSockets.listen`: joining it wakes it first."""
+
+    def __init__(self, run: Callable[[], None], address: str) -> None:
+        super().__init__(target=run, name="outbox-wake", daemon=True)
+        self._address = address
+
+    def join(self, timeout: float | None = None) -> None:
+        """Send this thread's socket one byte (``stop`` is set by now), then wait for it."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as out, \
+                contextlib.suppress(OSError):  # gone already: nothing to wake
+            out.sendto(b"!", self._address)
+        super().join(timeout)

@@ -49,6 +49,19 @@ def test_a_commit_wakes_a_worker_process_through_its_socket(tmp_path):
     WakeSockets(str(tmp_path / "never.sqlite3")).notify()  # no worker ever: nothing to do
 
 
+def test_a_stopping_worker_process_ends_its_socket_thread_at_once(tmp_path, monkeypatch):
+    # hub worker's SIGTERM used to wait out the socket's half-second wait for a hint;
+    # joining the thread now sends it one. With the wait an hour, only that can end it.
+    monkeypatch.setattr(WakeSockets, "idle_seconds", 3600.0)
+    database = str(tmp_path / "hub.sqlite3")
+    stop = threading.Event()
+    listening = WakeSockets(database).listen(WorkSignal(), stop)
+    stop.set()
+    listening.join(30)
+    assert not listening.is_alive(), "join() did not wake the socket's thread"
+    assert not list(Path(f"{database}.wake").iterdir())  # its marker removed
+
+
 def _route_beside_hub_serve(tmp_path: Path, database_url: str) -> None:
     """Three messages through ``hub serve`` (no worker) to ``hub worker``, whose poll is a
     minute: only the wake-up can deliver them in time; SIGTERM then stops it with 0."""
