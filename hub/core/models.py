@@ -88,11 +88,12 @@ class Resident(Base):
     """A person of the resident registry (the stand-in for the BRP)."""
 
     __tablename__ = "residents"
-    # Only the residents still without a name key (migration 0022): empty once every
-    # start's key_all_legacy_names ran, so that start-up question reads no table.
+    # Only the residents still without a name key (migration 0022, partial on both
+    # stores): empty once every start's key_all_legacy_names ran, so that start-up
+    # question reads no table. PostgreSQL's WHERE is the migration's alone: naming it
+    # here would load SQLAlchemy's PostgreSQL dialect in every command on SQLite.
     __table_args__ = (Index("ix_residents_unkeyed_name", "subject",
-                            sqlite_where=text("name_key IS NULL"),
-                            postgresql_where=text("name_key IS NULL")),)
+                            sqlite_where=text("name_key IS NULL")),)
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
     address_key: Mapped[str] = mapped_column(String(64), index=True)
@@ -171,11 +172,10 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (UniqueConstraint("source_partner", "source_ref", name="uq_messages_source"),
                       # Only the messages whose reference is still in clear (migration
-                      # 0022): empty once seal_all_legacy_refs ran; no message table scan
-                      # at every start.
+                      # 0022, partial on both stores, see Resident): empty once
+                      # seal_all_legacy_refs ran; no message table scan at every start.
                       Index("ix_messages_unsealed_ref", "id",
-                            sqlite_where=text("source_ref_sealed IS NULL"),
-                            postgresql_where=text("source_ref_sealed IS NULL")))
+                            sqlite_where=text("source_ref_sealed IS NULL")))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     type: Mapped[str] = mapped_column(String(100), index=True)
     source_partner: Mapped[str] = mapped_column(ForeignKey("partners.id"))
