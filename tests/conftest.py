@@ -78,6 +78,17 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def migrated_data_dir(tmp_path, sqlite_template: Path) -> Path:
+    """A data directory for ``hub`` commands run as processes, its SQLite database already
+    at head (a copy of the template): each command then skips the migrations from zero,
+    a second or more of every first command. For tests not about migrating."""
+    data_dir = tmp_path / "hubdata"
+    data_dir.mkdir()
+    databases.sqlite_copy(sqlite_template, data_dir / "hub.sqlite3")
+    return data_dir
+
+
+@pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A URL whose search_path is a fresh, empty schema, dropped after the test."""
     schema = databases.unique_name()

@@ -32,9 +32,9 @@ def _write(path: Path, count: int, *, bad: dict[int, str] | None = None) -> Path
 
 
 @pytest.fixture
-def hub_dir(tmp_path, monkeypatch, capsys) -> Path:
+def hub_dir(migrated_data_dir, monkeypatch, capsys) -> Path:
     """A data directory with the partner Evides, for commands run in this process."""
-    data = tmp_path / "var"
+    data = migrated_data_dir
     monkeypatch.setenv("HUB_DATA_DIR", str(data))
     for name, value in CHEAP_KEYS.items():
         monkeypatch.setenv(name, value)

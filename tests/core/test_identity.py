@@ -166,8 +166,9 @@ def test_partner_api_key_is_stored_only_as_its_hash(ctx):
 
 
 @pytest.fixture
-def data_dir(tmp_path) -> Path:
-    return tmp_path / "hubdata"
+def data_dir(migrated_data_dir: Path) -> Path:
+    """Where the CLI tests' hub keeps its data (its database migrated already)."""
+    return migrated_data_dir
 
 
 def hub_cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

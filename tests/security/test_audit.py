@@ -198,12 +198,12 @@ def test_concurrent_appends_never_fork_the_chain(ctx):
     assert len(actors) == threads * per_thread
 
 
-def test_hub_audit_verify_as_a_command(tmp_path, monkeypatch, capsys):
+def test_hub_audit_verify_as_a_command(migrated_data_dir, monkeypatch, capsys):
     """The acceptance contract, through the real entry point on the embedded default."""
     import os
     import sqlite3
 
-    data = tmp_path / "data"
+    data = migrated_data_dir
     monkeypatch.setenv("HUB_DATA_DIR", str(data))
     monkeypatch.setenv("HUB_ENV", "test")
     monkeypatch.delenv("HUB_DATABASE_URL", raising=False)

@@ -69,8 +69,9 @@ def _serving(env: dict[str, str], log: Path) -> Iterator[str]:
             proc.kill()
 
 
-def test_plain_serve_offers_no_chooser_and_refuses_development_tokens(tmp_path):
-    data = tmp_path / "data"
+def test_plain_serve_offers_no_chooser_and_refuses_development_tokens(tmp_path,
+                                                                      migrated_data_dir):
+    data = migrated_data_dir
     env = _env(data)
     # A token the development issuer would sign on this very data directory (same keys).
     dev_token = _hub(_env(data, HUB_ENV="development"), "token", "operator", "--user", "x")
