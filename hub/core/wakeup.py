@@ -178,8 +178,10 @@ class OutboxListener:
 
         with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
-            self.listening.set()
+            # The wake-up for what was committed while no one listened, before
+            # ``listening`` says so: whoever waits for it knows that wake-up is on its way.
             self.signal.set()
+            self.listening.set()
             fd = conn.fileno()
             selector.register(fd, selectors.EVENT_READ)
             try:
