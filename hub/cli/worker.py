@@ -58,7 +58,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     def _stop(signum, _frame) -> None:
         log.info("worker: %s received, finishing", signal.Signals(signum).name)
         stop.set()
-        worker.wake()
+        # From a thread of its own: pika's wake-up takes a lock that this (main) thread
+        # may hold at the moment the signal came, and a handler waiting on it would hang.
+        threading.Thread(target=worker.wake, name="worker-stop", daemon=True).start()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

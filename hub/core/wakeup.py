@@ -141,6 +141,7 @@ class OutboxListener:
         # join() writes a byte here so a stopping process does not wait out a timeout.
         self._waker, self._woken = socket.socketpair()
         self._waker.setblocking(False)
+        self._woken.setblocking(False)
 
     def start(self) -> None:
         """Start listening in a daemon thread."""
@@ -186,7 +187,12 @@ class OutboxListener:
             selector.register(fd, selectors.EVENT_READ)
             try:
                 while not self.stop.is_set():
-                    selector.select(self.idle_seconds)
+                    for key, _events in selector.select(self.idle_seconds):
+                        if key.fileobj is self._woken:
+                            # Taken out, so a join() before stop (a misuse) cannot
+                            # make every later select return at once.
+                            with contextlib.suppress(BlockingIOError):
+                                self._woken.recv(64)
                     for note in conn.notifies(timeout=0):
                         # This process's own commit woke its readers already, at
                         # once; a second wake-up a moment later, while they work,

@@ -90,9 +90,10 @@ class BrokerWorker:
     def wake(self) -> None:
         """Return from the wait for deliveries now, so a ``stop`` just set is seen at once.
 
-        Safe from another thread and from a signal handler: pika's thread-safe callback
-        only writes a byte to its own loop. Without it, stopping waits out the current
-        half-second wait.
+        Safe from another thread (pika's thread-safe callback writes a byte to the
+        loop's socket, under a lock of pika's): a signal handler on the consuming
+        thread must call it from a thread of its own. Without it, stopping waits out
+        the current half-second wait.
         """
         conn = self._conn
         if conn is not None:
