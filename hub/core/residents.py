@@ -27,7 +27,7 @@ from hub.core.csvdialect import detect_separator, match_header
 from hub.core.models import Household, Resident
 from hub.core.routing_reads import RoutingReads
 from hub.core.search import index_resident, normalize_name
-from hub.core.store import in_list, is_postgres
+from hub.core.store import in_list, is_postgres, run_while_waiting
 
 RESIDENTS_HEADER = ("bsn", "name", "birthdate", "postcode", "huisnummer")
 # Taken when present (issue 17, item 1): the caseload shows and searches them.
@@ -214,20 +214,10 @@ def first_unkeyed() -> Select:
 
 
 def key_all_legacy_names(ctx: HubContext) -> int:
-    """Run :func:`key_legacy_names` in short transactions until nothing is left.
-
-    A read first: a registry with every key in place (the usual start) costs one
-    select, without taking SQLite's write lock.
-    """
-    total = 0
-    while True:
-        with ctx.sessions() as session:
-            session.connection(execution_options={"read_only": True})
-            waiting = session.scalar(first_unkeyed())
-        if waiting is None:
-            return total
-        with ctx.sessions() as session, session.begin():
-            total += key_legacy_names(session=session, ctx=ctx)
+    """Run :func:`key_legacy_names` in short transactions until nothing is left; the
+    first question is answered from the partial index of migration 0022."""
+    return run_while_waiting(ctx.sessions, first_unkeyed(),
+                             lambda session: key_legacy_names(session=session, ctx=ctx))
 
 
 def prefetch_residents(*, session: Session, reads: RoutingReads, subjects: Iterable[str],

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from hub.core.context import HubContext
 from hub.core.message_rows import RoutedMessage
 from hub.core.models import Message
+from hub.core.store import run_while_waiting
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +85,7 @@ def first_unsealed() -> Select:
 
 
 def seal_all_legacy_refs(ctx: HubContext) -> int:
-    """Run :func:`seal_legacy_refs` in short transactions until nothing is left.
-
-    A read first, answered from the partial index of migration 0022: a store with
-    every reference sealed (the usual start) costs one select and no write lock.
-    """
-    total = 0
-    while True:
-        with ctx.sessions() as session:
-            session.connection(execution_options={"read_only": True})
-            waiting = session.scalar(first_unsealed())
-        if waiting is None:
-            return total
-        with ctx.sessions() as session, session.begin():
-            total += seal_legacy_refs(session=session, ctx=ctx)
+    """Run :func:`seal_legacy_refs` in short transactions until nothing is left; the
+    first question is answered from the partial index of migration 0022."""
+    return run_while_waiting(ctx.sessions, first_unsealed(),
+                             lambda session: seal_legacy_refs(session=session, ctx=ctx))

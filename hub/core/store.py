@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Table, any_, bindparam
-from sqlalchemy.orm import Session
+from sqlalchemy import ARRAY, Select, Table, any_, bindparam
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 
 
@@ -57,3 +58,21 @@ def in_list(column: Any, name: str, *, postgres: bool) -> Any:
     if postgres:
         return column == any_(bindparam(name, type_=ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def run_while_waiting(sessions: sessionmaker, waiting: Select,
+                      step: Callable[[Session], int]) -> int:
+    """Run ``step`` in short transactions while ``waiting`` finds a row; the rows it did.
+
+    For the start-up data steps (a value Alembic cannot compute without the hub's keys):
+    each round asks ``waiting`` first, read-only, so a store with nothing left (the
+    usual start) costs one select and never SQLite's write lock.
+    """
+    total = 0
+    while True:
+        with sessions() as session:
+            session.connection(execution_options={"read_only": True})
+            if session.scalar(waiting) is None:
+                return total
+        with sessions() as session, session.begin():
+            total += step(session)

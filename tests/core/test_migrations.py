@@ -163,3 +163,25 @@ def test_the_start_up_data_steps_ask_their_partial_indexes_not_the_tables(ctx):
 
     assert "ix_messages_unsealed_ref" in _plan(ctx, first_unsealed())
     assert "ix_residents_unkeyed_name" in _plan(ctx, first_unkeyed())
+
+
+def test_a_start_with_nothing_left_to_convert_takes_no_write_transaction(ctx):
+    # Every command runs both steps; on SQLite a write transaction is the database's one
+    # write lock, which a start with nothing to do must not take from a running hub.
+    from sqlalchemy import event
+
+    from hub.core.residents import key_all_legacy_names
+    from hub.core.source_refs import seal_all_legacy_refs
+
+    writes: list[bool] = []
+
+    def begun(conn) -> None:
+        if not conn.get_execution_options().get("read_only"):
+            writes.append(True)
+
+    event.listen(ctx.engine, "begin", begun)
+    try:
+        assert (seal_all_legacy_refs(ctx), key_all_legacy_names(ctx)) == (0, 0)
+    finally:
+        event.remove(ctx.engine, "begin", begun)
+    assert writes == []
